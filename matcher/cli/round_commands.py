@@ -1,0 +1,138 @@
+"""`matcher run`, `matcher validate` and `matcher shortlist`."""
+
+from __future__ import annotations
+
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console, setup_logging
+from matcher.errors import InputError, Problem
+from matcher.load import load_instance
+from matcher.policy import load_policy
+from matcher.round import CSV_DIALECTS, Round, run_round, write_round
+from matcher.shortlist import shortlist
+
+DataDir = Annotated[
+    Path | None,
+    typer.Argument(help="Folder with organisations.csv, options.csv, candidates.csv "
+                        "[, decisions.csv, protected.csv]. Default: the shipped pilot data."),
+]
+PolicyOpt = Annotated[
+    Path | None, typer.Option("--policy", help="Policy TOML file (default: shipped policy).")
+]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")]
+
+
+def pilot_dir() -> Path:
+    return Path(str(resources.files("matcher.data").joinpath("pilot")))
+
+
+def report_problems(problems: list[Problem], title: str) -> None:
+    for p in problems:
+        style = "red" if p.severity == "error" else "yellow"
+        err_console.print(f"[{style}]{p.severity}[/{style}]: {p}", highlight=False)
+    if problems:
+        err_console.print(title, highlight=False)
+
+
+def fail(exc: InputError) -> typer.Exit:
+    report_problems(exc.problems + exc.warnings,
+                    f"{len(exc.problems)} problem(s) in the input; nothing was written.")
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command()
+def run(
+    data_dir: DataDir = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (all or nothing).")] =
+    Path("matcher-output/round"),
+    policy: PolicyOpt = None,
+    csv_dialect: Annotated[str, typer.Option(
+        "--csv-dialect", help="standard (, and .) or excel-nl (; decimal comma, BOM)")] =
+    "standard",
+    verbose: Verbose = False,
+) -> None:
+    """Run a matching round and write assignments, unmatched reasons, edges, utilisation."""
+    setup_logging(verbose)
+    if csv_dialect not in CSV_DIALECTS:
+        err_console.print(f"error: --csv-dialect must be one of {', '.join(CSV_DIALECTS)}")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    data_dir = data_dir or pilot_dir()
+    try:
+        t = time.perf_counter()
+        pol = load_policy(policy)
+        inst, warnings = load_instance(data_dir)
+        load_s = time.perf_counter() - t
+        rnd = run_round(inst, pol, warnings)
+        meta = write_round(rnd, out, {"load": load_s}, dialect=csv_dialect)
+    except InputError as exc:
+        raise fail(exc) from None
+    report_problems(rnd.warnings, "")
+    print_summary(rnd, meta, out)
+
+
+def print_summary(rnd: Round, meta: dict, out: Path) -> None:
+    s, c = meta["solver"], meta["counts"]
+    table = Table(title=f"Matching round: {rnd.instance.source}", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    table.add_row("candidates", str(c["candidates"]))
+    table.add_row("options / seats", f"{c['options']} / {c['seats']}")
+    table.add_row("eligible pairs", str(c["eligible_pairs"]))
+    table.add_row("matched", str(c["matched"]))
+    for reason, n in c["unmatched_by_reason"].items():
+        table.add_row(f"unmatched: {reason}", str(n))
+    table.add_row("solver", f"{s['status']} ({s['method']})")
+    table.add_row("objective / bound", f"{s['objective']:.6f} / {s['bound']:.6f}")
+    table.add_row("gap", f"{s['gap']:.4%}")
+    table.add_row("policy hash", meta["policy_hash"][:16])
+    table.add_row("input hash", meta["input_hash"][:16])
+    table.add_row("written to", str(out))
+    console.print(table)
+
+
+@app.command()
+def validate(data_dir: DataDir = None, policy: PolicyOpt = None) -> None:
+    """Check a data folder and report every problem at once (exit 2 if any)."""
+    data_dir = data_dir or pilot_dir()
+    try:
+        load_policy(policy)
+        inst, warnings = load_instance(data_dir)
+        from matcher.round import check_locks
+
+        check_locks(inst)
+    except InputError as exc:
+        raise fail(exc) from None
+    report_problems(warnings, f"{len(warnings)} warning(s).")
+    console.print(f"[green]valid[/green]: {inst.n_organisations} organisations, "
+                  f"{inst.n_options} options, {inst.n_candidates} candidates, "
+                  f"{len(inst.decisions)} decisions", highlight=False)
+
+
+@app.command("shortlist")
+def shortlist_cmd(
+    data_dir: Annotated[Path, typer.Argument(help="Data folder.")],
+    option_id: Annotated[str, typer.Argument(help="The option to shortlist for.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=1000, help="How many candidates.")] = 10,
+    policy: PolicyOpt = None,
+) -> None:
+    """The best eligible candidates for one option, with their scores and reasons."""
+    try:
+        inst, _ = load_instance(data_dir)
+        top = shortlist(inst, load_policy(policy), option_id, k)
+    except InputError as exc:
+        raise fail(exc) from None
+    table = Table(title=f"Shortlist for {option_id}")
+    for col in ("rank", "candidate_id", "score", "main_reason", "reasons"):
+        table.add_column(col)
+    for row in top.itertuples(index=False):
+        table.add_row(str(row.rank), row.candidate_id, f"{row.score:.3f}", row.main_reason,
+                      row.reasons)
+    console.print(table)
+    if top.empty:
+        console.print("no eligible candidates")

@@ -1,0 +1,172 @@
+"""Reading coordinators' CSV files, including what Dutch Excel writes, and parsing their fields.
+
+Every parser collects problems into a :class:`~matcher.errors.Problems` rather than stopping at
+the first, and names the file, the spreadsheet row (header = row 1) and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matcher.errors import Problems
+
+ROW = "_row"  # spreadsheet row number of each record (header is row 1)
+_INT_RE = re.compile(r"^[+-]?\d+(?:[.,]0*)?$")
+_FLOAT_RE = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)$")
+
+
+def sniff_separator(first_line: str) -> str:
+    """`;` for Dutch Excel, a tab for TSV exports, else `,`."""
+    counts = {sep: first_line.count(sep) for sep in (";", "\t", ",")}
+    best = max(counts, key=lambda s: counts[s])
+    return best if counts[best] > 0 else ","
+
+
+def read_table(path: Path, problems: Problems, required: tuple[str, ...]) -> pd.DataFrame | None:
+    """Read a CSV file as strings (no type guessing), with a `_row` column.
+
+    Accepts `,`, `;` or tab separators, UTF-8 with or without byte-order mark, and falls back to
+    Windows-1252 (old Excel) with a warning. Returns None when the file cannot be used at all.
+    """
+    name = path.name
+    if not path.is_file():
+        problems.add(name, None, None, f"file not found in {path.parent}")
+        return None
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+        problems.add(name, None, None, "file is not UTF-8; read as Windows-1252", "warning")
+    if not text.strip():
+        problems.add(name, None, None, "file is empty (no header row)")
+        return None
+    sep = sniff_separator(text.splitlines()[0])
+    try:
+        df = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            quoting=csv.QUOTE_MINIMAL,
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        problems.add(name, None, None, f"cannot be read as CSV: {exc}")
+        return None
+    df.columns = [str(c).strip() for c in df.columns]
+    dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1 or c.endswith(".1")})
+    if dupes:
+        problems.add(name, 1, None, f"duplicate column names: {', '.join(dupes)}")
+        return None
+    missing = [c for c in required if c not in df.columns]
+    for col in missing:
+        problems.add(name, 1, col, "required column is missing")
+    if missing:
+        return None
+    if df.empty:
+        problems.add(name, None, None, "file has a header but no data rows")
+        return None
+    df = df.apply(lambda s: s.str.strip())
+    df.insert(0, ROW, np.arange(2, len(df) + 2))
+    return df
+
+
+def _report(
+    df: pd.DataFrame, bad: np.ndarray, problems: Problems, file: str, col: str, what: str
+) -> None:
+    for row, value in zip(df.loc[bad, ROW].tolist(), df.loc[bad, col].tolist(), strict=True):
+        problems.add(file, int(row), col, f"{what}, got {value!r}", kind=what)
+
+
+def parse_int(
+    df: pd.DataFrame,
+    col: str,
+    problems: Problems,
+    file: str,
+    *,
+    minimum: int | None = 0,
+    maximum: int | None = None,
+) -> np.ndarray:
+    """Whole numbers (`3`, `3.0`, `3,0`); empty or fractional values are errors."""
+    s = df[col]
+    ok = s.str.match(_INT_RE).to_numpy(dtype=bool)
+    _report(df, ~ok, problems, file, col, "expected a whole number")
+    values = np.zeros(len(df), dtype=np.int64)
+    values[ok] = s[ok].str.replace(",", ".").astype(float).astype(np.int64).to_numpy()
+    _check_range(df, values, ok, problems, file, col, minimum, maximum)
+    return values
+
+
+def parse_float(
+    df: pd.DataFrame,
+    col: str,
+    problems: Problems,
+    file: str,
+    *,
+    minimum: float | None = 0.0,
+    maximum: float | None = None,
+    required: bool = True,
+) -> np.ndarray:
+    """Decimal numbers with a decimal point or a decimal comma; NaN where empty and optional."""
+    s = df[col]
+    empty = (s == "").to_numpy(dtype=bool)
+    ok = s.str.match(_FLOAT_RE).to_numpy(dtype=bool)
+    bad = ~ok & (~empty if not required else True)
+    _report(df, bad, problems, file, col, "expected a number")
+    values = np.full(len(df), np.nan)
+    values[ok] = s[ok].str.replace(",", ".").astype(float).to_numpy()
+    _check_range(df, values, ok, problems, file, col, minimum, maximum)
+    return values
+
+
+def _check_range(
+    df: pd.DataFrame,
+    values: np.ndarray,
+    ok: np.ndarray,
+    problems: Problems,
+    file: str,
+    col: str,
+    minimum: float | None,
+    maximum: float | None,
+) -> None:
+    if minimum is not None:
+        _report(df, ok & (values < minimum), problems, file, col, f"must be at least {minimum}")
+    if maximum is not None:
+        _report(df, ok & (values > maximum), problems, file, col, f"must be at most {maximum}")
+
+
+def check_choice(
+    df: pd.DataFrame, col: str, choices: tuple[str, ...], problems: Problems, file: str
+) -> pd.Series:
+    """Lower-cased values, each one of `choices`."""
+    s = df[col].str.lower()
+    bad = ~s.isin(choices).to_numpy(dtype=bool)
+    _report(df, bad, problems, file, col, f"must be one of {', '.join(choices)}")
+    return s
+
+
+def check_ids(df: pd.DataFrame, col: str, problems: Problems, file: str) -> None:
+    """Ids are required and unique within their file."""
+    s = df[col]
+    _report(df, (s == "").to_numpy(dtype=bool), problems, file, col, "id is empty")
+    dup = s.duplicated(keep="first").to_numpy(dtype=bool) & (s != "").to_numpy(dtype=bool)
+    for row, value in zip(df.loc[dup, ROW].tolist(), s[dup].tolist(), strict=True):
+        first = int(df.loc[(s == value).to_numpy(), ROW].iloc[0])
+        problems.add(file, int(row), col, f"duplicate id {value!r} (first on row {first})",
+                     kind="duplicate id")
+
+
+def check_refs(
+    df: pd.DataFrame, col: str, known: pd.Index, target: str, problems: Problems, file: str
+) -> np.ndarray:
+    """Positions of referenced ids in `known` (sorted); -1 and an error where unknown."""
+    pos = known.get_indexer(df[col])
+    _report(df, pos < 0, problems, file, col, f"unknown id (not in {target})")
+    return pos

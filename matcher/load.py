@@ -1,0 +1,329 @@
+"""Load and validate a data folder (or tables already in memory) into an :class:`Instance`.
+
+`read_raw` reads the CSV files as strings; `build_instance` parses and validates string tables
+from any source (files, the API's JSON, a what-if edit), reporting every problem at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from matcher.csvio import (
+    ROW,
+    check_choice,
+    check_ids,
+    check_refs,
+    parse_float,
+    parse_int,
+    read_table,
+)
+from matcher.errors import InputError, Problem, Problems
+from matcher.geo import resolve_postcodes
+from matcher.levels import ACCEPTED, parse_levels
+from matcher.model import DECISION_KINDS, OPTION_KINDS, ORGANISATION_KINDS, Instance
+
+log = logging.getLogger(__name__)
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "organisations": ("organisation_id", "name", "kind", "guidance_capacity"),
+    "options": (
+        "option_id", "organisation_id", "kind", "sector", "capacity", "hours_min", "hours_max",
+        "min_dutch_level", "skills",
+    ),
+    "candidates": (
+        "candidate_id", "skills", "sectors", "hours_available", "dutch_level", "guidance_need",
+        "max_travel_km",
+    ),
+    "decisions": ("candidate_id", "option_id", "decision"),
+}
+LOCATION = ("lat", "lon", "postcode")
+OPTIONAL = {"options": ("name", *LOCATION), "candidates": LOCATION, "organisations": (),
+            "decisions": ("reason",)}
+ID = {"organisations": "organisation_id", "options": "option_id", "candidates": "candidate_id"}
+#: Files in a data folder that matcher reads elsewhere (protected.csv by the audit only).
+KNOWN_OTHER_FILES = ("protected.csv", "policy.toml")
+
+
+def read_raw(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame]:
+    """The folder's CSV files as string tables; decisions.csv is optional."""
+    raw: dict[str, pd.DataFrame] = {}
+    if not data_dir.is_dir():
+        problems.add(str(data_dir), None, None, "data folder not found")
+        return raw
+    for name, required in REQUIRED.items():
+        path = data_dir / f"{name}.csv"
+        if name == "decisions" and not path.exists():
+            continue
+        df = read_table(path, problems, required)
+        if df is not None:
+            raw[name] = df
+    return raw
+
+
+def load_instance(data_dir: Path) -> tuple[Instance, list[Problem]]:
+    """Read and validate a data folder; raises InputError listing every problem found."""
+    problems = Problems()
+    raw = read_raw(Path(data_dir), problems)
+    problems.raise_if_errors()
+    instance = build_instance(raw, problems, source=str(data_dir))
+    return instance, problems.warnings
+
+
+def build_instance(
+    raw: dict[str, pd.DataFrame], problems: Problems | None = None, source: str = ""
+) -> Instance:
+    """Parse and validate string tables into an Instance (raises InputError on any error)."""
+    problems = problems if problems is not None else Problems()
+    raw = {name: _with_rows(df) for name, df in raw.items()}
+    for name in ("organisations", "options", "candidates"):
+        if name not in raw:
+            problems.add(f"{name}.csv", None, None, "table is missing")
+        else:
+            missing = [c for c in REQUIRED[name] if c not in raw[name].columns]
+            for col in missing:
+                problems.add(f"{name}.csv", 1, col, "required column is missing")
+            if not missing and raw[name].empty:
+                problems.add(f"{name}.csv", None, None, "table has no rows")
+    problems.raise_if_errors()
+    content_hash = _content_hash(raw)
+
+    orgs = _organisations(raw["organisations"], problems)
+    opts = _options(raw["options"], orgs, problems)
+    cands = _candidates(raw["candidates"], problems)
+    decisions = _decisions(raw.get("decisions"), cands, opts, problems)
+    for name, df in raw.items():
+        extra = [c for c in df.columns if c != ROW and c not in REQUIRED[name] + OPTIONAL[name]]
+        for col in extra:
+            problems.add(f"{name}.csv", 1, col, "column is not used by matcher (kept, ignored)",
+                         "warning")
+    problems.raise_if_errors()
+
+    skill_names, cand_skills, opt_skills = _skill_matrices(cands, opts, problems)
+    sector_names, opt_sector, cand_rank = _sector_ranks(cands, opts)
+    problems.raise_if_errors()
+    return Instance(
+        organisations=orgs.drop(columns=[ROW]),
+        options=opts.drop(columns=[ROW]),
+        candidates=cands.drop(columns=[ROW]),
+        decisions=decisions.drop(columns=[ROW]),
+        skill_names=skill_names,
+        cand_skills=cand_skills,
+        opt_skills=opt_skills,
+        sector_names=sector_names,
+        opt_sector=opt_sector,
+        cand_sector_rank=cand_rank,
+        content_hash=content_hash,
+        source=source,
+    )
+
+
+def _with_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """String table with a spreadsheet row column (tables from JSON get one here)."""
+    df = df.copy()
+    if ROW not in df.columns:
+        df.insert(0, ROW, np.arange(2, len(df) + 2))
+    for col in df.columns:
+        if col != ROW:
+            df[col] = df[col].astype(str).str.strip().replace({"nan": "", "None": ""})
+    return df
+
+
+def _content_hash(raw: dict[str, pd.DataFrame]) -> str:
+    """SHA-256 of the tables' content, independent of row and column order."""
+    h = hashlib.sha256()
+    for name in sorted(raw):
+        df = raw[name].drop(columns=[ROW])
+        df = df[sorted(df.columns)]
+        df = df.sort_values(list(df.columns), kind="stable")
+        h.update(name.encode())
+        h.update(df.to_csv(index=False, lineterminator="\n").encode())
+    return h.hexdigest()
+
+
+def _sorted_by(df: pd.DataFrame, col: str) -> pd.DataFrame:
+    return df.sort_values([col, ROW], kind="stable").reset_index(drop=True)
+
+
+def _organisations(df: pd.DataFrame, problems: Problems) -> pd.DataFrame:
+    f = "organisations.csv"
+    df = _sorted_by(df, "organisation_id")
+    check_ids(df, "organisation_id", problems, f)
+    df["kind"] = check_choice(df, "kind", ORGANISATION_KINDS, problems, f)
+    df["guidance_capacity"] = parse_int(df, "guidance_capacity", problems, f)
+    return df
+
+
+def _location(df: pd.DataFrame, problems: Problems, f: str) -> None:
+    has_latlon = "lat" in df.columns and "lon" in df.columns
+    if not has_latlon and "postcode" not in df.columns:
+        problems.add(f, 1, "lat", "needs columns lat and lon, or a postcode column")
+        return
+    lat = np.full(len(df), np.nan)
+    lon = np.full(len(df), np.nan)
+    if has_latlon:
+        lat = parse_float(df, "lat", problems, f, minimum=-90, maximum=90, required=False)
+        lon = parse_float(df, "lon", problems, f, minimum=-180, maximum=180, required=False)
+        half = np.isnan(lat) != np.isnan(lon)
+        for row in df.loc[half, ROW].tolist():
+            problems.add(f, int(row), "lat", "give both lat and lon, or neither")
+    need_pc = np.isnan(lat) | np.isnan(lon)
+    if need_pc.any():
+        if "postcode" not in df.columns:
+            for row in df.loc[need_pc, ROW].tolist():
+                problems.add(f, int(row), "lat", "location missing (no lat/lon)", kind="noloc")
+        else:
+            pc = df.loc[need_pc, "postcode"]
+            plat, plon, ok = resolve_postcodes(pc)
+            lat[need_pc], lon[need_pc] = plat, plon
+            for row, value in zip(df.loc[need_pc, ROW][~ok].tolist(), pc[~ok].tolist(),
+                                  strict=True):
+                what = "location missing (no lat/lon, no postcode)" if value == "" else (
+                    f"unknown postcode {value!r} (not a Dutch 4-digit postcode area)")
+                problems.add(f, int(row), "postcode", what, kind="postcode")
+    df["lat"], df["lon"] = lat, lon
+
+
+def _level(df: pd.DataFrame, col: str, problems: Problems, f: str) -> np.ndarray:
+    levels = parse_levels(df[col])
+    for row, value in zip(df.loc[levels < 0, ROW].tolist(), df.loc[levels < 0, col].tolist(),
+                          strict=True):
+        problems.add(f, int(row), col, f"unknown language level {value!r} (expected {ACCEPTED})",
+                     kind="level")
+    df[col] = df[col].str.upper()
+    return levels
+
+
+def _options(df: pd.DataFrame, orgs: pd.DataFrame, problems: Problems) -> pd.DataFrame:
+    f = "options.csv"
+    df = _sorted_by(df, "option_id")
+    check_ids(df, "option_id", problems, f)
+    df.insert(2, "org", check_refs(df, "organisation_id", pd.Index(orgs["organisation_id"]),
+                                   "organisations.csv", problems, f))
+    df["kind"] = check_choice(df, "kind", ("programme", "place"), problems, f)
+    assert OPTION_KINDS == ("programme", "place")
+    df["sector"] = df["sector"].str.lower()
+    empty = (df["sector"] == "").to_numpy()
+    for row in df.loc[empty, ROW].tolist():
+        problems.add(f, int(row), "sector", "sector is empty", kind="sector")
+    df["capacity"] = parse_int(df, "capacity", problems, f)
+    df["hours_min"] = parse_float(df, "hours_min", problems, f, maximum=168)
+    df["hours_max"] = parse_float(df, "hours_max", problems, f, maximum=168)
+    inverted = (df["hours_min"] > df["hours_max"]).to_numpy()
+    for row in df.loc[inverted, ROW].tolist():
+        problems.add(f, int(row), "hours_max", "hours_max is below hours_min", kind="hours")
+    df["level"] = _level(df, "min_dutch_level", problems, f)
+    _location(df, problems, f)
+    return df
+
+
+def _candidates(df: pd.DataFrame, problems: Problems) -> pd.DataFrame:
+    f = "candidates.csv"
+    df = _sorted_by(df, "candidate_id")
+    check_ids(df, "candidate_id", problems, f)
+    df["hours_available"] = parse_float(df, "hours_available", problems, f, maximum=168)
+    df["level"] = _level(df, "dutch_level", problems, f)
+    df["guidance_need"] = parse_int(df, "guidance_need", problems, f, minimum=0, maximum=3)
+    df["max_travel_km"] = parse_float(df, "max_travel_km", problems, f, maximum=1000)
+    _location(df, problems, f)
+    return df
+
+
+def _decisions(
+    df: pd.DataFrame | None, cands: pd.DataFrame, opts: pd.DataFrame, problems: Problems
+) -> pd.DataFrame:
+    cols = ["candidate_id", "option_id", "decision", "cand", "opt", ROW]
+    if df is None:
+        return pd.DataFrame({c: pd.Series(dtype=int if c in ("cand", "opt", ROW) else str)
+                             for c in cols})
+    f = "decisions.csv"
+    df = df.sort_values(["candidate_id", "option_id", ROW], kind="stable").reset_index(drop=True)
+    df["cand"] = check_refs(df, "candidate_id", pd.Index(cands["candidate_id"]),
+                            "candidates.csv", problems, f)
+    df["opt"] = check_refs(df, "option_id", pd.Index(opts["option_id"]), "options.csv",
+                           problems, f)
+    df["decision"] = check_choice(df, "decision", DECISION_KINDS, problems, f)
+    pair_dup = df.duplicated(["candidate_id", "option_id"], keep="first").to_numpy()
+    for row, c, o in zip(df.loc[pair_dup, ROW].tolist(), df.loc[pair_dup, "candidate_id"],
+                         df.loc[pair_dup, "option_id"], strict=True):
+        problems.add(f, int(row), "option_id",
+                     f"a second decision for candidate {c!r} and option {o!r}", kind="dup")
+    locks = df[df["decision"] == "lock"]
+    two = locks.duplicated("candidate_id", keep="first").to_numpy()
+    for row, c in zip(locks.loc[two, ROW].tolist(), locks.loc[two, "candidate_id"], strict=True):
+        problems.add(f, int(row), "candidate_id",
+                     f"candidate {c!r} is locked to more than one option", kind="lock2")
+    return df[cols + [c for c in df.columns if c not in cols]]
+
+
+def _parse_skill_lists(df: pd.DataFrame, problems: Problems, f: str) -> pd.DataFrame:
+    """Long table (i, skill, level) from `skill:level;skill:level` cells; a bare skill is level 1."""
+    s = df["skills"].str.split(";").explode()
+    s = s.str.strip()
+    s = s[s != ""]
+    parts = s.str.split(":", n=1, expand=True).reindex(columns=[0, 1])
+    skill = parts[0].str.strip().str.lower()
+    level_txt = parts[1].fillna("1").str.strip()
+    ok = level_txt.isin(["1", "2", "3"]) & (skill != "")
+    if (~ok).any():
+        rows = df[ROW].to_numpy()[s.index[~ok.to_numpy()]]
+        for row, item in zip(rows.tolist(), s[~ok].tolist(), strict=True):
+            problems.add(f, int(row), "skills",
+                         f"expected skill:level with level 1, 2 or 3, got {item!r}", kind="skill")
+    out = pd.DataFrame({"i": s.index.to_numpy()[ok.to_numpy()], "skill": skill[ok].to_numpy(),
+                        "level": level_txt[ok].astype(np.int8).to_numpy()})
+    return out
+
+
+def _skill_matrices(
+    cands: pd.DataFrame, opts: pd.DataFrame, problems: Problems
+) -> tuple[tuple[str, ...], sp.csr_matrix, sp.csr_matrix]:
+    c_long = _parse_skill_lists(cands, problems, "candidates.csv")
+    o_long = _parse_skill_lists(opts, problems, "options.csv")
+    names = tuple(sorted(set(c_long["skill"]) | set(o_long["skill"])))
+    index = pd.Index(names)
+
+    def matrix(long: pd.DataFrame, n: int) -> sp.csr_matrix:
+        # A skill named twice in one cell keeps its highest level.
+        long = long.groupby(["i", "skill"], sort=True)["level"].max().reset_index()
+        m = sp.csr_matrix(
+            (long["level"].to_numpy(np.int8),
+             (long["i"].to_numpy(), index.get_indexer(long["skill"]))),
+            shape=(n, len(names)), dtype=np.int8,
+        )
+        m.sort_indices()
+        return m
+
+    return names, matrix(c_long, len(cands)), matrix(o_long, len(opts))
+
+
+def _sector_ranks(
+    cands: pd.DataFrame, opts: pd.DataFrame
+) -> tuple[tuple[str, ...], np.ndarray, sp.csr_matrix]:
+    wishes = cands["sectors"].str.lower().str.split(";").explode().str.strip()
+    wishes = wishes[wishes.notna() & (wishes != "")]
+    long = pd.DataFrame({"i": wishes.index.to_numpy(), "sector": wishes.to_numpy()})
+    long = long.drop_duplicates(["i", "sector"], keep="first")  # first mention is the rank
+    long["rank"] = long.groupby("i").cumcount() + 1
+    names = tuple(sorted(set(opts["sector"]) | set(long["sector"])))
+    index = pd.Index(names)
+    rank = sp.csr_matrix(
+        (long["rank"].clip(upper=127).to_numpy(np.int8),
+         (long["i"].to_numpy(), index.get_indexer(long["sector"]))),
+        shape=(len(cands), len(names)), dtype=np.int8,
+    )
+    rank.sort_indices()
+    return names, index.get_indexer(opts["sector"]).astype(np.int32), rank
+
+
+def instance_from_frames(frames: dict[str, pd.DataFrame], source: str = "") -> Instance:
+    """Build an instance from in-memory tables of any dtype (values are read as text)."""
+    return build_instance({k: v.astype(str) for k, v in frames.items()}, source=source)
+
+
+__all__ = ["InputError", "build_instance", "instance_from_frames", "load_instance", "read_raw"]

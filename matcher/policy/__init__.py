@@ -1,0 +1,128 @@
+"""Policy: the weights and thresholds of scoring and the solver's settings, from a TOML file.
+
+The shipped default is ``default.toml`` beside this module. A policy file may set any subset of
+the keys; the rest keep their defaults. Unknown keys are errors (a typo must not pass silently).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from matcher.errors import InputError, Problem
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Weights(_Strict):
+    skills: float = Field(ge=0)
+    sector: float = Field(ge=0)
+    hours: float = Field(ge=0)
+    travel: float = Field(ge=0)
+    language: float = Field(ge=0)
+
+    def as_dict(self) -> dict[str, float]:
+        return self.model_dump()
+
+
+class SectorPolicy(_Strict):
+    rank_scores: tuple[float, ...] = Field(min_length=1)
+    unwished: float = Field(ge=0, le=1)
+    no_wishes: float = Field(ge=0, le=1)
+
+    @field_validator("rank_scores")
+    @classmethod
+    def _in_unit(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if any(x < 0 or x > 1 for x in v):
+            raise ValueError("every rank score must be between 0 and 1")
+        return v
+
+
+class LanguagePolicy(_Strict):
+    at_minimum: float = Field(ge=0, le=1)
+    per_level: float = Field(ge=0, le=1)
+
+
+class ObjectivePolicy(_Strict):
+    match_bonus: float = Field(ge=0, le=100)
+
+
+class SolverPolicy(_Strict):
+    exact_max_pairs: int = Field(ge=0)
+    max_deterministic_time: float = Field(gt=0)
+    relative_gap: float = Field(ge=0, lt=1)
+
+
+class Policy(_Strict):
+    weights: Weights
+    sector: SectorPolicy
+    language: LanguagePolicy
+    objective: ObjectivePolicy
+    solver: SolverPolicy
+
+    @field_validator("weights")
+    @classmethod
+    def _some_weight(cls, v: Weights) -> Weights:
+        if sum(v.as_dict().values()) <= 0:
+            raise ValueError("at least one weight must be positive")
+        return v
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the resolved policy (defaults filled in), recorded with every round."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+def _default_dict() -> dict[str, Any]:
+    text = resources.files("matcher.policy").joinpath("default.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def policy_from_dict(data: dict[str, Any], source: str = "policy") -> Policy:
+    """Defaults overridden by `data`; raises InputError naming each bad key."""
+    try:
+        return Policy.model_validate(_merge(_default_dict(), data))
+    except ValidationError as exc:
+        raise InputError(
+            Problem(source, None, ".".join(str(p) for p in err["loc"]), err["msg"])
+            for err in exc.errors()
+        ) from None
+
+
+def default_policy() -> Policy:
+    return policy_from_dict({}, "default.toml")
+
+
+def load_policy(path: Path | None) -> Policy:
+    """The policy in `path` (a TOML file), or the shipped default when `path` is None."""
+    if path is None:
+        return default_policy()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise InputError([Problem(path.name, None, None, "policy file not found")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError([Problem(path.name, None, None, f"not valid TOML: {exc}")]) from None
+    return policy_from_dict(data, path.name)

@@ -1,0 +1,303 @@
+"""A matching round: load and validate -> score -> solve -> report, and its all-or-nothing output."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from matcher import __version__
+from matcher.errors import InputError, Problem
+from matcher.explain import main_reasons, unmatched_reasons
+from matcher.model import Instance
+from matcher.policy import Policy
+from matcher.scoring import SCALE, EdgeTable, build_edges
+from matcher.scoring.table import FORBID, LOCK
+from matcher.solver import AssignmentProblem, SolveResult, Status, solve
+
+log = logging.getLogger(__name__)
+
+OUTPUT_FILES = ("assignments.csv", "unmatched.csv", "edges.csv", "utilisation.csv")
+
+
+@dataclass(frozen=True)
+class Round:
+    instance: Instance
+    policy: Policy
+    edges: EdgeTable
+    usable: np.ndarray  # edges given to the solver (not forbidden)
+    problem: AssignmentProblem
+    result: SolveResult
+    chosen: np.ndarray  # over all edges
+    timings: dict[str, float]
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def assignments(self) -> pd.DataFrame:
+        return assignments_frame(self)
+
+    @property
+    def unmatched(self) -> pd.DataFrame:
+        return unmatched_reasons(self.instance, self.edges, self.usable, self.chosen)
+
+    @property
+    def utilisation(self) -> pd.DataFrame:
+        return utilisation_frame(self)
+
+
+def make_problem(inst: Instance, edges: EdgeTable) -> tuple[AssignmentProblem, np.ndarray]:
+    """The solver's arrays; forbidden pairs are left out. Returns (problem, usable edge mask)."""
+    usable = edges.decision != FORBID
+    idx = np.flatnonzero(usable)
+    problem = AssignmentProblem(
+        cand=edges.cand[idx],
+        opt=edges.opt[idx],
+        weight=edges.weight_int[idx],
+        locked=edges.decision[idx] == LOCK,
+        capacity=inst.options["capacity"].to_numpy(np.int64),
+        option_org=inst.options["org"].to_numpy(np.int32),
+        budget=inst.organisations["guidance_capacity"].to_numpy(np.int64),
+        need=inst.candidates["guidance_need"].to_numpy(np.int64),
+    )
+    return problem, usable
+
+
+def check_locks(inst: Instance) -> None:
+    """Coordinators' locks must fit the seats and guidance capacity they use."""
+    locks = inst.locks()
+    if locks.empty:
+        return
+    problems = []
+    opts, orgs = inst.options, inst.organisations
+    per_opt = locks.groupby("opt").size()
+    for o, n in per_opt.items():
+        cap = int(opts["capacity"].iat[int(o)])  # type: ignore[call-overload]
+        if n > cap:
+            problems.append(Problem("decisions.csv", None, "option_id",
+                                    f"{n} candidates locked to option "
+                                    f"{opts['option_id'].iat[int(o)]!r}, which has {cap} seats"))
+    need = inst.candidates["guidance_need"].to_numpy()[locks["cand"].to_numpy()]
+    org = opts["org"].to_numpy()[locks["opt"].to_numpy()]
+    used = np.bincount(org, weights=need, minlength=inst.n_organisations)
+    for g in np.flatnonzero(used > orgs["guidance_capacity"].to_numpy()):
+        problems.append(Problem("decisions.csv", None, "option_id",
+                                f"locked candidates need {int(used[g])} guidance units at "
+                                f"organisation {orgs['organisation_id'].iat[g]!r}, which has "
+                                f"{int(orgs['guidance_capacity'].iat[g])}"))
+    if problems:
+        raise InputError(problems)
+
+
+def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = None) -> Round:
+    timings: dict[str, float] = {}
+    check_locks(inst)
+    t = time.perf_counter()
+    edges = build_edges(inst, policy)
+    timings["score"] = time.perf_counter() - t
+    warn = list(warnings or [])
+    off_rules = np.flatnonzero(~edges.eligible)
+    for e in off_rules.tolist():
+        warn.append(Problem(
+            "decisions.csv", None, None,
+            f"lock of candidate {inst.candidates['candidate_id'].iat[edges.cand[e]]!r} to option "
+            f"{inst.options['option_id'].iat[edges.opt[e]]!r} is outside the hard rules; kept",
+            "warning"))
+    t = time.perf_counter()
+    problem, usable = make_problem(inst, edges)
+    result = solve(problem, policy)
+    timings["solve"] = time.perf_counter() - t
+    if result.status is Status.INFEASIBLE:  # check_locks should have caught it
+        raise InputError([Problem("decisions.csv", None, None, r)
+                          for r in result.details.get("reasons", [])])
+    chosen = np.zeros(len(edges), dtype=bool)
+    chosen[np.flatnonzero(usable)[result.chosen]] = True
+    return Round(inst, policy, edges, usable, problem, result, chosen, timings, warn)
+
+
+def assignments_frame(rnd: Round) -> pd.DataFrame:
+    inst = rnd.instance
+    sub = rnd.edges.take(np.flatnonzero(rnd.chosen))
+    main, reasons = main_reasons(inst, sub, rnd.policy)
+    opts = inst.options
+    return pd.DataFrame({
+        "candidate_id": inst.candidates["candidate_id"].to_numpy()[sub.cand],
+        "option_id": opts["option_id"].to_numpy()[sub.opt],
+        "organisation_id": opts["organisation_id"].to_numpy()[sub.opt],
+        "option_kind": opts["kind"].to_numpy()[sub.opt],
+        "score": sub.score,
+        "weight": sub.weight,
+        "locked": sub.decision == LOCK,
+        "main_reason": main,
+        "reasons": reasons,
+    })
+
+
+def utilisation_frame(rnd: Round) -> pd.DataFrame:
+    inst = rnd.instance
+    opts, orgs = inst.options, inst.organisations
+    e = rnd.edges
+    need = inst.candidates["guidance_need"].to_numpy()
+    seats = np.bincount(e.opt[rnd.chosen], minlength=inst.n_options)
+    guid_opt = np.bincount(e.opt[rnd.chosen], weights=need[e.cand[rnd.chosen]],
+                           minlength=inst.n_options).astype(np.int64)
+    org = opts["org"].to_numpy()
+    option_rows = pd.DataFrame({
+        "level": "option",
+        "id": opts["option_id"].to_numpy(),
+        "organisation_id": opts["organisation_id"].to_numpy(),
+        "seats": opts["capacity"].to_numpy(),
+        "seats_used": seats,
+        "guidance_capacity": pd.array([pd.NA] * len(opts), dtype="Int64"),
+        "guidance_used": guid_opt,
+    })
+    org_rows = pd.DataFrame({
+        "level": "organisation",
+        "id": orgs["organisation_id"].to_numpy(),
+        "organisation_id": orgs["organisation_id"].to_numpy(),
+        "seats": np.bincount(org, weights=opts["capacity"].to_numpy(),
+                             minlength=len(orgs)).astype(np.int64),
+        "seats_used": np.bincount(org, weights=seats, minlength=len(orgs)).astype(np.int64),
+        "guidance_capacity": orgs["guidance_capacity"].to_numpy(),
+        "guidance_used": np.bincount(org, weights=guid_opt, minlength=len(orgs)).astype(np.int64),
+    })
+    return pd.concat([org_rows, option_rows], ignore_index=True)
+
+
+def versions() -> dict[str, str]:
+    out = {"matcher": __version__, "python": platform.python_version()}
+    for dist in ("ortools", "numpy", "scipy", "pandas"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+def summary(rnd: Round) -> dict[str, Any]:
+    """The deterministic part of round.json."""
+    r, inst = rnd.result, rnd.instance
+    matched = int(rnd.chosen.sum())
+    unmatched = rnd.unmatched
+    return {
+        "input_hash": inst.content_hash,
+        "policy_hash": rnd.policy.hash,
+        "policy": rnd.policy.model_dump(mode="json"),
+        "versions": versions(),
+        "counts": {
+            "candidates": inst.n_candidates,
+            "options": inst.n_options,
+            "organisations": inst.n_organisations,
+            "seats": int(inst.options["capacity"].sum()),
+            "eligible_pairs": int(rnd.edges.eligible.sum()),
+            "locks": int((inst.decisions["decision"] == "lock").sum()),
+            "forbids": int((inst.decisions["decision"] == "forbid").sum()),
+            "matched": matched,
+            "unmatched": inst.n_candidates - matched,
+            "unmatched_by_reason": {k: int(v) for k, v in
+                                    sorted(unmatched["reason"].value_counts().items())},
+        },
+        "solver": {
+            "status": str(r.status),
+            "method": r.method,
+            "objective": r.objective / SCALE,
+            "bound": r.bound / SCALE,
+            "gap": round(r.gap, 9),
+            "guidance_binding": r.guidance_binding,
+            "objective_micro": r.objective,
+            "bound_micro": r.bound,
+        },
+        "warnings": [str(w) for w in rnd.warnings],
+    }
+
+
+CSV_DIALECTS = {
+    "standard": {"sep": ",", "decimal": ".", "encoding": "utf-8"},
+    "excel-nl": {"sep": ";", "decimal": ",", "encoding": "utf-8-sig"},
+}
+
+
+def _write_csv(df: pd.DataFrame, path: Path, dialect: str) -> None:
+    opts = CSV_DIALECTS[dialect]
+    df.to_csv(path, index=False, lineterminator="\n", **opts)
+
+
+def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | None = None,
+                dialect: str = "standard") -> dict[str, Any]:
+    """Write the round's files into `out_dir`, all or nothing; returns round.json's content.
+
+    Files are written to a temporary folder beside `out_dir` and moved in at the end. An
+    existing `out_dir` is replaced only if it holds an earlier round (a round.json) or is empty.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not (out_dir.is_dir() and (
+            (out_dir / "round.json").exists() or not any(out_dir.iterdir()))):
+        raise InputError([Problem(str(out_dir), None, None,
+                                  "output folder exists and does not hold an earlier round; "
+                                  "choose another --out")])
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        frames = {
+            "assignments.csv": rnd.assignments,
+            "unmatched.csv": rnd.unmatched,
+            "edges.csv": rnd.edges.to_frame(rnd.instance),
+            "utilisation.csv": rnd.utilisation,
+        }
+        hashes = {}
+        for name, df in frames.items():
+            _write_csv(df, tmp / name, dialect)
+            hashes[name] = hashlib.sha256((tmp / name).read_bytes()).hexdigest()
+        meta = summary(rnd)
+        meta["outputs"] = hashes
+        timings = dict(rnd.timings) | dict(extra_timings or {})
+        timings["write"] = time.perf_counter() - t
+        meta["run"] = {
+            "source": rnd.instance.source,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "timings_s": {k: round(v, 4) for k, v in timings.items()},
+            "solver_details": _jsonable(rnd.result.details),
+        }
+        (tmp / "round.json").write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n",
+                                        encoding="utf-8")
+        _move_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return meta
+
+
+def _move_into_place(tmp: Path, out_dir: Path) -> None:
+    old = None
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+        old.rmdir()
+        out_dir.rename(old)
+    tmp.rename(out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, (np.integer,)):
+            out[k] = int(v)
+        elif isinstance(v, (np.floating, float)):
+            out[k] = round(float(v), 6)
+        elif isinstance(v, (int, str, bool, list)) or v is None:
+            out[k] = v
+        else:
+            out[k] = str(v)
+    return out

@@ -1,0 +1,75 @@
+"""Solver: assign candidates to options under seats, guidance budgets and coordinators' decisions.
+
+`solve` picks the method:
+1. a min-cost flow without the guidance budgets (exact, fast); if its optimum keeps every
+   budget, it is the optimum of the whole problem;
+2. otherwise, up to ``exact_max_pairs`` pairs, CP-SAT, warm-started from the flow's optimum
+   repaired to keep the budgets; the flow's value is an upper bound throughout;
+3. larger problems use the Lagrangian method (`matcher.solver.lagrangian`) when available,
+   else the repaired flow, always with a valid bound and gap.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from matcher.policy import Policy
+from matcher.solver.cpsat import solve_cpsat
+from matcher.solver.flow import solve_flow
+from matcher.solver.problem import AssignmentProblem
+from matcher.solver.repair import drop_over_budget, greedy_fill
+from matcher.solver.result import SolveResult, Status
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AssignmentProblem", "SolveResult", "Status", "locks_infeasibility", "solve"]
+
+
+def locks_infeasibility(problem: AssignmentProblem) -> list[str]:
+    """Why the locked edges alone break a seat or guidance limit (empty when they fit)."""
+    _, seats_left, budget_left, _ = problem.residual()
+    out = [f"option {o}: {problem.capacity[o] - seats_left[o]} locked, {problem.capacity[o]} "
+           f"seats" for o in np.flatnonzero(seats_left < 0)]
+    out += [f"organisation {g}: locked candidates need {problem.budget[g] - budget_left[g]} "
+            f"guidance, capacity {problem.budget[g]}" for g in np.flatnonzero(budget_left < 0)]
+    return out
+
+
+def solve(problem: AssignmentProblem, policy: Policy) -> SolveResult:
+    started = time.perf_counter()
+    if locks_infeasibility(problem):
+        empty = np.zeros(problem.n_edges, dtype=bool)
+        return SolveResult(Status.INFEASIBLE, "none", empty, 0, 0, True,
+                           {"reasons": locks_infeasibility(problem)})
+    free, seats_left, _budget_left, _ = problem.residual()
+    relaxed = solve_flow(problem, free, seats_left) | problem.locked
+    bound = problem.objective(relaxed)
+    details: dict[str, object] = {"relaxation": "min_cost_flow", "relaxation_bound": bound}
+    binding = bool(problem.guidance_can_bind().any())
+    if not (problem.guidance_used(relaxed) > problem.budget).any():
+        details["seconds"] = time.perf_counter() - started
+        return SolveResult(Status.OPTIMAL, "min_cost_flow", relaxed, bound, bound, binding,
+                           details)
+
+    start = greedy_fill(problem, drop_over_budget(problem, relaxed), free)
+    if problem.n_edges <= policy.solver.exact_max_pairs:
+        chosen, cp_bound, proven, stats = solve_cpsat(
+            problem, start, policy.solver.max_deterministic_time, policy.solver.relative_gap)
+        details.update(stats)
+        if problem.objective(chosen) < problem.objective(start):
+            chosen = start
+        value = problem.objective(chosen)
+        if cp_bound >= 0:
+            bound = min(bound, cp_bound)
+        bound = max(bound, value)
+        status = Status.OPTIMAL if proven or value == bound else Status.FEASIBLE
+        details["seconds"] = time.perf_counter() - started
+        return SolveResult(status, "cp_sat", chosen, value, bound, True, details)
+
+    value = problem.objective(start)
+    details["seconds"] = time.perf_counter() - started
+    status = Status.OPTIMAL if value == bound else Status.FEASIBLE
+    return SolveResult(status, "flow_repair", start, value, bound, True, details)
