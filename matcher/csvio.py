@@ -81,6 +81,8 @@ def read_table(path: Path, problems: Problems, required: tuple[str, ...]) -> pd.
 def _report(
     df: pd.DataFrame, bad: np.ndarray, problems: Problems, file: str, col: str, what: str
 ) -> None:
+    if not bad.any():
+        return
     for row, value in zip(df.loc[bad, ROW].tolist(), df.loc[bad, col].tolist(), strict=True):
         problems.add(file, int(row), col, f"{what}, got {value!r}", kind=what)
 
@@ -167,6 +169,11 @@ def check_refs(
     df: pd.DataFrame, col: str, known: pd.Index, target: str, problems: Problems, file: str
 ) -> np.ndarray:
     """Positions of referenced ids in `known` (sorted); -1 and an error where unknown."""
-    pos = known.get_indexer(df[col])
+    if not known.is_unique:  # duplicate ids are reported elsewhere; refer to the first
+        first = pd.Series(np.arange(len(known)), index=known)
+        first = first[~first.index.duplicated()]
+        pos = df[col].map(first).fillna(-1).to_numpy(dtype=np.int64)
+    else:
+        pos = known.get_indexer(df[col])
     _report(df, pos < 0, problems, file, col, f"unknown id (not in {target})")
     return pos

@@ -91,7 +91,6 @@ def build_instance(
             if not missing and raw[name].empty:
                 problems.add(f"{name}.csv", None, None, "table has no rows")
     problems.raise_if_errors()
-    content_hash = _content_hash(raw)
 
     orgs = _organisations(raw["organisations"], problems)
     opts = _options(raw["options"], orgs, problems)
@@ -107,18 +106,22 @@ def build_instance(
     skill_names, cand_skills, opt_skills = _skill_matrices(cands, opts, problems)
     sector_names, opt_sector, cand_rank = _sector_ranks(cands, opts)
     problems.raise_if_errors()
+    orgs, opts, cands, decisions = (df.drop(columns=[ROW]) for df in (orgs, opts, cands, decisions))
     return Instance(
-        organisations=orgs.drop(columns=[ROW]),
-        options=opts.drop(columns=[ROW]),
-        candidates=cands.drop(columns=[ROW]),
-        decisions=decisions.drop(columns=[ROW]),
+        organisations=orgs,
+        options=opts,
+        candidates=cands,
+        decisions=decisions,
         skill_names=skill_names,
         cand_skills=cand_skills,
         opt_skills=opt_skills,
         sector_names=sector_names,
         opt_sector=opt_sector,
         cand_sector_rank=cand_rank,
-        content_hash=content_hash,
+        content_hash=_content_hash(
+            [orgs, opts.drop(columns=["skills"]),
+             cands.drop(columns=["skills", "sectors"]), decisions],
+            [skill_names, sector_names], [cand_skills, opt_skills, cand_rank], opt_sector),
         source=source,
     )
 
@@ -134,15 +137,24 @@ def _with_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _content_hash(raw: dict[str, pd.DataFrame]) -> str:
-    """SHA-256 of the tables' content, independent of row and column order."""
+def _content_hash(
+    tables: list[pd.DataFrame],
+    vocabularies: list[tuple[str, ...]],
+    matrices: list[sp.csr_matrix],
+    opt_sector: np.ndarray,
+) -> str:
+    """SHA-256 of the parsed content: the same data in any row or column order, separator or
+    decimal mark hashes the same; any change of a value used by a round changes it."""
     h = hashlib.sha256()
-    for name in sorted(raw):
-        df = raw[name].drop(columns=[ROW])
+    for df in tables:
         df = df[sorted(df.columns)]
-        df = df.sort_values(list(df.columns), kind="stable")
-        h.update(name.encode())
         h.update(df.to_csv(index=False, lineterminator="\n").encode())
+    for vocab in vocabularies:
+        h.update("\x1f".join(vocab).encode() + b"\x1e")
+    for m in matrices:
+        for part in (m.indptr, m.indices, m.data):
+            h.update(np.ascontiguousarray(part, dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(opt_sector, dtype=np.int64).tobytes())
     return h.hexdigest()
 
 
@@ -265,7 +277,10 @@ def _parse_skill_lists(df: pd.DataFrame, problems: Problems, f: str) -> pd.DataF
     """Long table (i, skill, level) from `skill:level;skill:level` cells; a bare skill is level 1."""
     s = df["skills"].str.split(";").explode()
     s = s.str.strip()
-    s = s[s != ""]
+    s = s[s.notna() & (s != "")]
+    if s.empty:
+        return pd.DataFrame({"i": np.zeros(0, np.int64), "skill": np.zeros(0, str),
+                             "level": np.zeros(0, np.int8)})
     parts = s.str.split(":", n=1, expand=True).reindex(columns=[0, 1])
     skill = parts[0].str.strip().str.lower()
     level_txt = parts[1].fillna("1").str.strip()

@@ -82,7 +82,7 @@ def check_locks(inst: Instance) -> None:
     opts, orgs = inst.options, inst.organisations
     per_opt = locks.groupby("opt").size()
     for o, n in per_opt.items():
-        cap = int(opts["capacity"].iat[int(o)])  # type: ignore[call-overload]
+        cap = int(opts["capacity"].iat[int(o)])
         if n > cap:
             problems.append(Problem("decisions.csv", None, "option_id",
                                     f"{n} candidates locked to option "

@@ -15,7 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 #: Exit status for bad input (a file, row or field the user must fix).
 EXIT_BAD_INPUT = 2

@@ -90,7 +90,9 @@ def build_edges(inst: Instance, policy: Policy) -> EdgeTable:
         dkey = dec["cand"].to_numpy(np.int64) * inst.n_options + dec["opt"].to_numpy(np.int64)
         dkind = np.where(dec["decision"].to_numpy() == "lock", LOCK, FORBID).astype(np.int8)
         pos = np.searchsorted(key, dkey)
-        found = (pos < len(key)) & (key[np.minimum(pos, max(len(key) - 1, 0))] == dkey)
+        found = np.zeros(len(dkey), dtype=bool)
+        if len(key):
+            found = (pos < len(key)) & (key[np.minimum(pos, len(key) - 1)] == dkey)
         decision[pos[found]] = dkind[found]
         # Locks on pairs outside the rules are kept: the coordinator decides.
         outside = ~found & (dkind == LOCK)
