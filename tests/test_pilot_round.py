@@ -154,3 +154,19 @@ def test_validate_and_shortlist_commands():
     assert result.exit_code == 0 and "P-001" in result.output
     result = runner.invoke(app, ["shortlist", str(PILOT), "NOPE"])
     assert result.exit_code == 2 and "unknown option 'NOPE'" in result.output
+
+
+def test_lock_outside_the_rules_is_kept_and_warned(pilot: Path, tmp_path: Path):
+    dec = pd.DataFrame({"candidate_id": ["P-019"], "option_id": ["TCK-KEUKEN"],
+                        "decision": ["lock"], "reason": ["coordinator knows better"]})
+    write_tables(pilot, {"decisions": dec})
+    result = runner.invoke(app, ["run", str(pilot), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert "lock of candidate 'P-019' to option 'TCK-KEUKEN' is outside the hard rules" in \
+        result.output
+    a = pd.read_csv(tmp_path / "r" / "assignments.csv")
+    row = a[a["candidate_id"] == "P-019"]
+    assert row["option_id"].item() == "TCK-KEUKEN"
+    assert row["main_reason"].item() == "locked by a coordinator outside the hard rules"
+    e = pd.read_csv(tmp_path / "r" / "edges.csv")
+    assert not e[(e["candidate_id"] == "P-019")]["eligible"].item()
