@@ -1,0 +1,65 @@
+"""End to end: a round on a deliberately biased cohort raises the flag; an unbiased one does not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fairness_cohort import make_cohort
+from typer.testing import CliRunner
+
+from matcher.cli import app
+
+
+def run_audit(data: Path, out: Path) -> dict:
+    result = CliRunner().invoke(app, ["run", str(data), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "audit.md").read_text().startswith("# Equal chances")
+    return json.loads((out / "audit.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def biased(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    base = tmp_path_factory.mktemp("biased")
+    return run_audit(make_cohort(base / "d", n=600, biased=True), base / "o")
+
+
+@pytest.fixture(scope="module")
+def unbiased(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    base = tmp_path_factory.mktemp("unbiased")
+    return run_audit(make_cohort(base / "d", n=600, biased=False), base / "o")
+
+
+def test_biased_cohort_raises_the_flag(biased: dict) -> None:
+    m = biased["attributes"]["migration_background"]
+    assert m["disparate_impact"]["flag"] and m["disparate_impact"]["clear"]
+    assert m["disparate_impact"]["lowest"] == "yes"
+    assert m["disparate_impact"]["ci"][1] < 0.8
+    assert any(f.startswith("disparate impact for migration_background") for f in biased["flags"])
+    rates = {g["group"]: g["rate"] for g in m["placement"]}
+    assert rates["yes"] < 0.8 * rates["no"]
+
+
+def test_biased_cohort_names_the_proxy(biased: dict) -> None:
+    top = biased["proxies"][0]
+    assert (top["input"], top["attribute"], top["level"]) == (
+        "dutch_level", "migration_background", "strong")
+    others = [p for p in biased["proxies"] if p["attribute"] != "migration_background"]
+    assert all(p["level"] != "strong" for p in others)
+
+
+def test_unbiased_cohort_raises_no_flag(unbiased: dict) -> None:
+    for name, entry in unbiased["attributes"].items():
+        assert entry["disparate_impact"]["verdict"] == "ok", name
+        assert entry["equal_opportunity"]["verdict"] == "ok", name
+    for name, entry in unbiased["intersections"].items():
+        assert not entry["disparate_impact"]["clear"], name
+    assert not [p for p in unbiased["proxies"] if p["level"] == "strong"]
+
+
+def test_group_sizes_add_up(biased: dict) -> None:
+    for entry in biased["attributes"].values():
+        assert sum(g["size"] for g in entry["placement"]) + entry["not_given"] == 600
+        assert sum(g["placed"] for g in entry["placement"]) <= biased["overall"]["placed"]
+    assert biased["overall"]["candidates"] == 600
