@@ -116,6 +116,10 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
     result = solve(problem, policy)
+    if policy.fairness.active:  # optional fairness options (exact path), off by default
+        from matcher.solver.fairness import apply_fairness, target_groups
+
+        result = apply_fairness(problem, policy, result, target_groups(inst.candidates, policy))
     timings["solve"] = time.perf_counter() - t
     if result.status is Status.INFEASIBLE:  # check_locks should have caught it
         raise InputError([Problem("decisions.csv", None, None, r)
@@ -218,7 +222,7 @@ def summary(rnd: Round) -> dict[str, Any]:
             "bound_micro": r.bound,
         },
         "warnings": [str(w) for w in rnd.warnings],
-    }
+    } | ({"fairness": r.details["fairness"]} if "fairness" in r.details else {})
 
 
 CSV_DIALECTS = {

@@ -101,6 +101,10 @@ def print_summary(rnd: Round, meta: dict, out: Path) -> None:
     table.add_row("gap", f"{s['gap']:.4%}")
     table.add_row("policy hash", meta["policy_hash"][:16])
     table.add_row("input hash", meta["input_hash"][:16])
+    if "fairness" in meta:
+        f = meta["fairness"]
+        table.add_row("fairness price", f"{f['price_micro'] / 1e6:.6f} ({f['price_relative']:.4%}) "
+                      "below the unconstrained optimum")
     extra = meta["run"].get("extra_outputs", {})
     if "audit.json" in extra:
         table.add_row("equal-chances audit", "audit.json, audit.md")
