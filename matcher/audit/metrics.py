@@ -57,8 +57,8 @@ def group_rates(labels: np.ndarray, outcome: np.ndarray, mask: np.ndarray | None
         rate = np.where(size > 0, placed / np.maximum(size, 1), np.nan)
     rng = np.random.default_rng(seed)
     p = np.nan_to_num(rate)
-    boot = rng.binomial(np.broadcast_to(size, (n_boot, g)), np.broadcast_to(p, (n_boot, g)))
-    boot = boot / np.maximum(size, 1)
+    draws = rng.binomial(np.broadcast_to(size, (n_boot, g)), np.broadcast_to(p, (n_boot, g)))
+    boot = draws / np.maximum(size, 1)
     lo, hi = (np.quantile(boot, CI, axis=0) if g else (np.zeros(0), np.zeros(0)))
     return GroupRates(np.asarray(groups, dtype=object), size, placed, rate, lo, hi, boot)
 
