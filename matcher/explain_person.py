@@ -236,3 +236,29 @@ def explain_candidate(rnd: Round, candidate_id: str) -> dict[str, Any]:
     dec = inst.forbids()
     out["forbidden"] = dec.loc[dec["cand"] == c, "option_id"].astype(str).tolist()
     return out
+
+
+def explain_all(rnd: Round) -> pd.DataFrame:
+    """One row per candidate: match or reason code, best option not chosen and why, and for
+    unmatched people how many options each change in :data:`CHANGES` would open (whole arrays).
+    """
+    inst, e = rnd.instance, rnd.edges
+    st = round_state(rnd)
+    match = st["match_edge"]
+    matched = match >= 0
+    out = alternatives(rnd)
+    out.insert(1, "status", np.where(matched, "matched", "unmatched"))
+    out.insert(2, "option_id", np.where(
+        matched, inst.options["option_id"].to_numpy()[e.opt[np.maximum(match, 0)]], ""))
+    out.insert(3, "score", np.where(matched, e.score[np.maximum(match, 0)], np.nan))
+    un = rnd.unmatched.set_index("candidate_id")["reason"]
+    out.insert(4, "reason", out["candidate_id"].map(un).fillna("").to_numpy())
+    idx = np.flatnonzero(~matched)
+    cf = counterfactuals(inst, idx, st["seats_free"])
+    for rule, delta in CHANGES:
+        col = f"opens_{rule}_{'plus' if delta > 0 else 'minus'}_{abs(delta):g}"
+        values = np.zeros(inst.n_candidates, dtype=np.int64)
+        sel = (cf["rule"] == rule) & (cf["change"] == delta)
+        values[idx] = cf.loc[sel, "opens"].to_numpy()
+        out[col] = values
+    return out

@@ -151,3 +151,25 @@ def test_policy_changes_the_explained_weights(pilot_round) -> None:
     x = explain_candidate(rnd, "P-001")
     weights = {c["component"]: c["weight"] for c in x["match"]["components"]}
     assert weights["skills"] == 0.0
+
+
+def test_explain_all_agrees_with_each_person(pilot_round, tmp_path: Path) -> None:
+    from matcher.explain_person import explain_all
+
+    table = explain_all(pilot_round)
+    assert list(table["candidate_id"]) == list(pilot_round.instance.candidates["candidate_id"])
+    for row in table.itertuples(index=False):
+        x = explain_candidate(pilot_round, row.candidate_id)
+        assert row.status == x["status"]
+        if x["status"] == "matched":
+            assert row.option_id == x["match"]["option_id"]
+        else:
+            assert row.reason == x["unmatched"]["reason"]
+            cf = {(c["rule"], c["change"]): c["opens"] for c in x["counterfactuals"]}
+            assert row.opens_hours_plus_4 == cf[("hours", 4.0)]
+            assert row.opens_travel_plus_5 == cf[("travel", 5.0)]
+        assert row.alternative_reason == (x["alternative"]["reason"] if "alternative" in x else "")
+    out = tmp_path / "all.csv"
+    r = CliRunner().invoke(app, ["explain", str(PILOT), "--all", str(out)])
+    assert r.exit_code == 0, r.output
+    assert pd.read_csv(out, keep_default_na=False)["status"].tolist() == table["status"].tolist()
