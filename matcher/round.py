@@ -310,6 +310,8 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
             out[k] = int(v)
         elif isinstance(v, (np.floating, float)):
             out[k] = round(float(v), 6)
+        elif isinstance(v, dict):
+            out[k] = _jsonable(v)
         elif isinstance(v, (int, str, bool, list)) or v is None:
             out[k] = v
         else:

@@ -63,3 +63,34 @@ def test_group_sizes_add_up(biased: dict) -> None:
         assert sum(g["size"] for g in entry["placement"]) + entry["not_given"] == 600
         assert sum(g["placed"] for g in entry["placement"]) <= biased["overall"]["placed"]
     assert biased["overall"]["candidates"] == 600
+
+
+def test_audit_is_deterministic_and_ignores_row_order(tmp_path: Path) -> None:
+    import pandas as pd
+
+    data = make_cohort(tmp_path / "d", n=120, biased=True, seed=9)
+    CliRunner().invoke(app, ["run", str(data), "--out", str(tmp_path / "a")])
+    first = (tmp_path / "a" / "audit.json").read_bytes()
+    for name in ("protected", "candidates"):
+        df = pd.read_csv(data / f"{name}.csv", dtype=str, keep_default_na=False)
+        df.iloc[::-1].to_csv(data / f"{name}.csv", index=False)
+    CliRunner().invoke(app, ["run", str(data), "--out", str(tmp_path / "b")])
+    assert (tmp_path / "b" / "audit.json").read_bytes() == first
+    assert (tmp_path / "b" / "audit.md").read_bytes() == (tmp_path / "a" / "audit.md").read_bytes()
+
+
+def test_missing_rows_and_unknown_values_are_not_given(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from matcher.audit import load_protected
+
+    data = make_cohort(tmp_path / "d", n=60, seed=4)
+    prot = pd.read_csv(data / "protected.csv", dtype=str, keep_default_na=False)
+    prot.loc[0, "gender"] = "onbekend"
+    prot.loc[1, "gender"] = ""
+    prot.iloc[:-5][["candidate_id", "gender"]].to_csv(data / "protected.csv", index=False)
+    ids = pd.read_csv(data / "candidates.csv", dtype=str)["candidate_id"]
+    table, digest = load_protected(data / "protected.csv", ids)
+    assert list(table.columns) == ["gender"] and len(table) == 60 and len(digest) == 64
+    assert (table["gender"] == "").sum() == 7
+    assert table["gender"].iat[2] == prot["gender"].iat[2]

@@ -23,7 +23,7 @@ NOT_GIVEN = ("", "unknown", "not given", "onbekend", "-")
 
 
 def load_protected(path: Path, candidate_ids: pd.Series | np.ndarray) -> tuple[pd.DataFrame, str]:
-    """Protected attributes aligned with the instance's candidates (canonical order), and the file hash.
+    """Protected attributes aligned with the instance's candidates (canonical order), content hash.
 
     Returns a frame with one row per candidate (in the order of `candidate_ids`) and one column
     per attribute present in the file; "" where a value is not given or the person has no row.
@@ -51,4 +51,11 @@ def load_protected(path: Path, candidate_ids: pd.Series | np.ndarray) -> tuple[p
         col = out[a].to_numpy(copy=True)
         col[pos] = values.to_numpy(dtype=object)
         out[a] = col
-    return out, hashlib.sha256(path.read_bytes()).hexdigest()
+    return out, content_hash(df)
+
+
+def content_hash(df: pd.DataFrame) -> str:
+    """SHA-256 of the table's content, independent of row and column order."""
+    body = df.drop(columns=[ROW])
+    body = body[sorted(body.columns)].sort_values("candidate_id", kind="stable")
+    return hashlib.sha256(body.to_csv(index=False, lineterminator="\n").encode()).hexdigest()

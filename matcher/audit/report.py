@@ -116,7 +116,7 @@ def audit_round(rnd: Round, protected: pd.DataFrame, protected_hash: str = "") -
               for p in proxies if p["level"] == "strong"]
     return {
         "round": {"input_hash": inst.content_hash, "policy_hash": rnd.policy.hash},
-        "protected_file": {"sha256": protected_hash, "attributes": list(protected.columns)},
+        "protected_file": {"content_sha256": protected_hash, "attributes": list(protected.columns)},
         "settings": {"min_group_size": MIN_GROUP, "four_fifths_threshold": FOUR_FIFTHS,
                      "bootstrap": {"replicates": N_BOOT, "seed": SEED, "interval": list(CI),
                                    "method": "resampling within each group"},
