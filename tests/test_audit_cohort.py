@@ -94,3 +94,18 @@ def test_missing_rows_and_unknown_values_are_not_given(tmp_path: Path) -> None:
     assert list(table.columns) == ["gender"] and len(table) == 60 and len(digest) == 64
     assert (table["gender"] == "").sum() == 7
     assert table["gender"].iat[2] == prot["gender"].iat[2]
+
+
+def test_audit_of_written_round_equals_the_rounds_own(tmp_path: Path) -> None:
+    data = make_cohort(tmp_path / "d", n=150, biased=True, seed=11)
+    for dialect in ("standard", "excel-nl"):
+        rnd = tmp_path / f"r-{dialect}"
+        r = CliRunner().invoke(app, ["run", str(data), "--out", str(rnd), "--csv-dialect", dialect])
+        assert r.exit_code == 0, r.output
+        r = CliRunner().invoke(app, ["audit", str(data), str(rnd), "--out", str(tmp_path / "a")])
+        assert r.exit_code == 0, r.output
+        for name in ("audit.json", "audit.md"):
+            assert (tmp_path / "a" / name).read_bytes() == (rnd / name).read_bytes()
+    other = make_cohort(tmp_path / "other", n=150, biased=True, seed=12)
+    r = CliRunner().invoke(app, ["audit", str(other), str(tmp_path / "r-standard")])
+    assert r.exit_code == 2 and "input_hash" in r.output

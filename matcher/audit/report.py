@@ -30,6 +30,9 @@ from matcher.audit.metrics import (
 )
 from matcher.audit.protected import load_protected
 from matcher.audit.proxies import STRONG, proxy_table
+from matcher.csvio import read_table
+from matcher.errors import InputError, Problem, Problems
+from matcher.model import Instance
 from matcher.round import Round
 
 AUDIT_FILES = ("audit.json", "audit.md")
@@ -99,6 +102,13 @@ def audit_round(rnd: Round, protected: pd.DataFrame, protected_hash: str = "") -
     placed = np.zeros(n, dtype=bool)
     placed[rnd.edges.cand[rnd.chosen]] = True
     has_option = np.bincount(rnd.edges.cand[rnd.edges.eligible], minlength=n) > 0
+    return audit_outcomes(inst, rnd.policy.hash, placed, has_option, protected, protected_hash)
+
+
+def audit_outcomes(inst: Instance, policy_hash: str, placed: np.ndarray, has_option: np.ndarray,
+                   protected: pd.DataFrame, protected_hash: str = "") -> dict[str, Any]:
+    """audit.json's content from a round's outcome per candidate (canonical order)."""
+    n = inst.n_candidates
     body = audit_arrays(protected, placed, has_option)
     proxies = proxy_table(inst, protected)
     flags = []
@@ -115,7 +125,7 @@ def audit_round(rnd: Round, protected: pd.DataFrame, protected_hash: str = "") -
     flags += [f"proxy: {p['description']} carries {p['attribute']} ({p['measure']} {p['value']:.2f})"
               for p in proxies if p["level"] == "strong"]
     return {
-        "round": {"input_hash": inst.content_hash, "policy_hash": rnd.policy.hash},
+        "round": {"input_hash": inst.content_hash, "policy_hash": policy_hash},
         "protected_file": {"content_sha256": protected_hash, "attributes": list(protected.columns)},
         "settings": {"min_group_size": MIN_GROUP, "four_fifths_threshold": FOUR_FIFTHS,
                      "bootstrap": {"replicates": N_BOOT, "seed": SEED, "interval": list(CI),
@@ -199,9 +209,41 @@ def audit_markdown(audit: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _as_files(audit: dict[str, Any]) -> dict[str, bytes]:
+    return {"audit.json": (json.dumps(audit, indent=2) + "\n").encode("utf-8"),
+            "audit.md": audit_markdown(audit).encode("utf-8")}
+
+
 def audit_files(rnd: Round, protected_path: Path) -> dict[str, bytes]:
     """audit.json and audit.md for a round (raises InputError on a bad protected.csv)."""
     protected, digest = load_protected(protected_path, rnd.instance.candidates["candidate_id"])
-    audit = audit_round(rnd, protected, digest)
-    return {"audit.json": (json.dumps(audit, indent=2) + "\n").encode("utf-8"),
-            "audit.md": audit_markdown(audit).encode("utf-8")}
+    return _as_files(audit_round(rnd, protected, digest))
+
+
+def audit_written_round(inst: Instance, round_dir: Path, protected_path: Path) -> dict[str, bytes]:
+    """Audit a round from its written files (round.json, assignments.csv, edges.csv).
+
+    The data folder must be the round's input: its content hash must equal round.json's.
+    """
+    round_dir = Path(round_dir)
+    problems = Problems()
+    meta_path = round_dir / "round.json"
+    if not meta_path.is_file():
+        raise InputError([Problem(str(round_dir), None, None, "no round.json: not a round folder")])
+    meta = json.loads(meta_path.read_text("utf-8"))
+    if meta.get("input_hash") != inst.content_hash:
+        raise InputError([Problem("round.json", None, "input_hash",
+                                  "the round was made from other input than this data folder")])
+    assign = read_table(round_dir / "assignments.csv", problems, ("candidate_id",))
+    edges = read_table(round_dir / "edges.csv", problems, ("candidate_id", "eligible"))
+    problems.raise_if_errors()
+    assert assign is not None and edges is not None
+    ids = pd.Index(inst.candidates["candidate_id"])
+    placed = np.zeros(inst.n_candidates, dtype=bool)
+    placed[ids.get_indexer(assign["candidate_id"])] = True
+    ok = edges["eligible"].str.lower().isin(["true", "1", "yes"]).to_numpy()
+    has_option = np.zeros(inst.n_candidates, dtype=bool)
+    has_option[ids.get_indexer(edges.loc[ok, "candidate_id"])] = True
+    protected, digest = load_protected(protected_path, inst.candidates["candidate_id"])
+    return _as_files(audit_outcomes(inst, str(meta.get("policy_hash", "")), placed, has_option,
+                                    protected, digest))
