@@ -34,6 +34,8 @@ INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     # The solver: seats per option, job-coach capacity per organisation and each person's need.
     "solver": (("options.csv", "capacity"), ("options.csv", "organisation_id"),
                ("candidates.csv", "guidance_need"), ("organisations.csv", "guidance_capacity")),
+    # Only with the policy option fairness.min_rate: policy target groups (not protected data).
+    "fairness": (("candidates.csv", "target_group"),),
     # Coordinators' decisions: fix (lock) or close (forbid) a match.
     "decisions": (("decisions.csv", "candidate_id"), ("decisions.csv", "option_id"),
                   ("decisions.csv", "decision")),
@@ -72,6 +74,7 @@ COLUMN_WORDS = {
     "candidate_id": "the person a coordinator's decision is about",
     "option_id": "the option a coordinator's decision is about",
     "decision": "lock (fix this match) or forbid (close this match)",
+    "target_group": "policy target group (e.g. statushouder), only for minimum placement rates",
 }
 COMPONENT_WORDS = {
     "skills": "share of the option's desired skill levels the person has",
@@ -90,9 +93,14 @@ NOT_USED = ("gender", "age", "origin or migration background", "disability", "re
             "name", "benefit history")
 
 
-def register_inputs() -> list[tuple[str, str]]:
-    """Every (file, column) the scoring, the hard rules and the solver read, sorted."""
+def register_inputs(policy: Policy | None = None) -> list[tuple[str, str]]:
+    """Every (file, column) the scoring, the hard rules and the solver read, sorted.
+
+    With a policy whose fairness.min_rate is set, the target_group column is read too.
+    """
     keys = [*COMPONENTS, *(f"filter:{f}" for f in FILTERS), "solver", "decisions"]
+    if policy is not None and policy.fairness.min_rate:
+        keys.append("fairness")
     return sorted({col for k in keys for col in INPUTS[k]})
 
 
@@ -141,7 +149,7 @@ def register_entry(policy: Policy, source_url: str) -> dict[str, Any]:
             "legal department before use",
         ],
         "data_sources": [{"file": f, "column": c, "meaning": COLUMN_WORDS[c]}
-                         for f, c in register_inputs()],
+                         for f, c in register_inputs(policy)],
         "not_used": list(NOT_USED),
         "technical_working": {
             "hard_rules": [{"rule": f, "meaning": FILTER_WORDS[f]} for f in FILTERS],
@@ -156,6 +164,13 @@ def register_entry(policy: Policy, source_url: str) -> dict[str, Any]:
                 "OR-Tools min-cost flow; CP-SAT (one worker, fixed seed) when guidance capacity "
                 f"binds and the problem has at most {policy.solver.exact_max_pairs} pairs; larger "
                 "problems use a Lagrangian method with a proven bound."),
+            "fairness": (
+                "Fairness options: "
+                + ("; ".join([*(f"at least {100 * r:g}% of {g} placed"
+                                for g, r in policy.fairness.min_rate.items()),
+                              *(["the lowest score among placed people is raised as far as "
+                                 "possible"] if policy.fairness.max_min else [])]) or "off")
+                + ". Their price (objective lost) is reported in every round."),
             "policy": policy.model_dump(mode="json"),
         },
         "source_link": source_url,
@@ -189,7 +204,7 @@ def register_markdown(entry: dict[str, Any]) -> str:
            "| part | weight | meaning | reads |", "|---|---:|---|---|",
            *[f"| {c['component']} | {100 * c['weight']:.0f}% | {c['meaning']} | "
              f"{', '.join(c['reads'])} |" for c in t["score_components"]], "",
-           t["objective"], "", t["solver"], "",
+           t["objective"], "", t["solver"], "", t["fairness"], "",
            "## Broncode / Source", "", entry["source_link"], "",
            "# Gebruiksinstructies / Instructions for use", "",
            "1. Put organisations.csv, options.csv and candidates.csv (and decisions.csv for locks "

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fairness_cohort import make_cohort
 from typer.testing import CliRunner
 
 from matcher.cli import app
@@ -164,3 +165,16 @@ def test_cli_register(tmp_path: Path) -> None:
     bad.write_text("[weights]\nskils = 1\n")
     r = CliRunner().invoke(app, ["register", "--policy", str(bad)])
     assert r.exit_code == 2 and "skils" in r.output
+
+
+def test_fairness_policy_adds_target_group(tmp_path: Path) -> None:
+    pol = policy_from_dict({"fairness": {"min_rate": {"statushouder": 0.2}}})
+    inst, _ = load_instance(make_cohort(tmp_path / "d", n=80, seed=3, target_groups=True))
+    log: set = set()
+    run_round(TracedInstance(inst, log), pol)  # type: ignore[arg-type]
+    assert as_files(log) == set(register_inputs(pol))
+    assert ("candidates.csv", "target_group") in set(register_inputs(pol))
+    assert ("candidates.csv", "target_group") not in set(register_inputs(default_policy()))
+    md = register_markdown(register_entry(pol, "x"))
+    assert "at least 20% of statushouder placed" in md
+    assert "Fairness options: off" in register_markdown(register_entry(default_policy(), "x"))
