@@ -116,6 +116,10 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
     result = solve(problem, policy)
+    if policy.fairness.active:  # optional fairness options (exact path), off by default
+        from matcher.solver.fairness import apply_fairness, target_groups
+
+        result = apply_fairness(problem, policy, result, target_groups(inst.candidates, policy))
     timings["solve"] = time.perf_counter() - t
     if result.status is Status.INFEASIBLE:  # check_locks should have caught it
         raise InputError([Problem("decisions.csv", None, None, r)
@@ -218,7 +222,7 @@ def summary(rnd: Round) -> dict[str, Any]:
             "bound_micro": r.bound,
         },
         "warnings": [str(w) for w in rnd.warnings],
-    }
+    } | ({"fairness": r.details["fairness"]} if "fairness" in r.details else {})
 
 
 CSV_DIALECTS = {
@@ -233,8 +237,13 @@ def _write_csv(df: pd.DataFrame, path: Path, dialect: str) -> None:
 
 
 def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | None = None,
-                dialect: str = "standard") -> dict[str, Any]:
+                dialect: str = "standard",
+                extra_files: dict[str, bytes] | None = None) -> dict[str, Any]:
     """Write the round's files into `out_dir`, all or nothing; returns round.json's content.
+
+    `extra_files` (name -> content, e.g. the audit's audit.json and audit.md) are written with
+    the round; their hashes go into the `run` section, so the rest of round.json does not depend
+    on them.
 
     Files are written to a temporary folder beside `out_dir` and moved in at the end. An
     existing `out_dir` is replaced only if it holds an earlier round (a round.json) or is empty.
@@ -269,6 +278,11 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
             "timings_s": {k: round(v, 4) for k, v in timings.items()},
             "solver_details": _jsonable(rnd.result.details),
         }
+        for name, content in (extra_files or {}).items():
+            if name in frames or name == "round.json" or Path(name).name != name:
+                raise ValueError(f"extra file name {name!r} is not allowed")
+            (tmp / name).write_bytes(content)
+            meta["run"].setdefault("extra_outputs", {})[name] = hashlib.sha256(content).hexdigest()
         (tmp / "round.json").write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n",
                                         encoding="utf-8")
         _move_into_place(tmp, out_dir)
@@ -296,6 +310,8 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
             out[k] = int(v)
         elif isinstance(v, (np.floating, float)):
             out[k] = round(float(v), 6)
+        elif isinstance(v, dict):
+            out[k] = _jsonable(v)
         elif isinstance(v, (int, str, bool, list)) or v is None:
             out[k] = v
         else:

@@ -69,11 +69,20 @@ def run(
         inst, warnings = load_instance(data_dir)
         load_s = time.perf_counter() - t
         rnd = run_round(inst, pol, warnings)
-        meta = write_round(rnd, out, {"load": load_s}, dialect=csv_dialect)
+        extra = round_extra_files(rnd, data_dir)
+        meta = write_round(rnd, out, {"load": load_s}, dialect=csv_dialect, extra_files=extra)
     except InputError as exc:
         raise fail(exc) from None
     report_problems(rnd.warnings, "")
     print_summary(rnd, meta, out)
+
+
+def round_extra_files(rnd: Round, data_dir: Path) -> dict[str, bytes]:
+    """The equal-chances audit (audit.json, audit.md) where the data folder has protected.csv."""
+    from matcher.audit import PROTECTED_FILE, audit_files
+
+    path = Path(data_dir) / PROTECTED_FILE
+    return audit_files(rnd, path) if path.exists() else {}
 
 
 def print_summary(rnd: Round, meta: dict, out: Path) -> None:
@@ -92,6 +101,13 @@ def print_summary(rnd: Round, meta: dict, out: Path) -> None:
     table.add_row("gap", f"{s['gap']:.4%}")
     table.add_row("policy hash", meta["policy_hash"][:16])
     table.add_row("input hash", meta["input_hash"][:16])
+    if "fairness" in meta:
+        f = meta["fairness"]
+        table.add_row("fairness price", f"{f['price_micro'] / 1e6:.6f} ({f['price_relative']:.4%}) "
+                      "below the unconstrained optimum")
+    extra = meta["run"].get("extra_outputs", {})
+    if "audit.json" in extra:
+        table.add_row("equal-chances audit", "audit.json, audit.md")
     table.add_row("written to", str(out))
     console.print(table)
 

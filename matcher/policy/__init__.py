@@ -61,12 +61,30 @@ class SolverPolicy(_Strict):
     relative_gap: float = Field(ge=0, lt=1)
 
 
+class FairnessPolicy(_Strict):
+    min_rate: dict[str, float] = Field(default_factory=dict)
+    max_min: bool = False
+
+    @field_validator("min_rate")
+    @classmethod
+    def _rates(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, r in v.items() if not 0 <= r <= 1]
+        if bad:
+            raise ValueError(f"minimum rates must be between 0 and 1 (check {', '.join(bad)})")
+        return dict(sorted(v.items()))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.min_rate) or self.max_min
+
+
 class Policy(_Strict):
     weights: Weights
     sector: SectorPolicy
     language: LanguagePolicy
     objective: ObjectivePolicy
     solver: SolverPolicy
+    fairness: FairnessPolicy = Field(default_factory=FairnessPolicy)
 
     @field_validator("weights")
     @classmethod

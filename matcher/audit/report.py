@@ -1,0 +1,249 @@
+"""The audit of a round: group placement rates, disparate impact, equal opportunity and proxies.
+
+:func:`audit_round` reads a finished round (who was placed, who had an eligible option) and the
+protected attributes, and returns the content of ``audit.json``; :func:`audit_markdown` turns it
+into the readable section ``audit.md``; :func:`audit_files` gives both as bytes for
+:func:`matcher.round.write_round`, which writes them with the round, all or nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from matcher.audit.metrics import (
+    CI,
+    FOUR_FIFTHS,
+    INSUFFICIENT,
+    MIN_GROUP,
+    N_BOOT,
+    SEED,
+    GroupRates,
+    Ratio,
+    group_rates,
+    min_max_ratio,
+)
+from matcher.audit.protected import load_protected
+from matcher.audit.proxies import STRONG, proxy_table
+from matcher.csvio import read_table
+from matcher.errors import InputError, Problem, Problems
+from matcher.model import Instance
+from matcher.round import Round
+
+AUDIT_FILES = ("audit.json", "audit.md")
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 6)
+
+
+def _groups_json(rates: GroupRates) -> list[dict[str, Any]]:
+    return [{
+        "group": str(rates.groups[i]),
+        "size": int(rates.size[i]),
+        "placed": int(rates.placed[i]),
+        "rate": _r(rates.rate[i]),
+        "ci": [_r(rates.ci_low[i]), _r(rates.ci_high[i])],
+        "status": "ok" if rates.size[i] >= MIN_GROUP else INSUFFICIENT,
+    } for i in range(len(rates.groups))]
+
+
+def _ratio_json(ratio: Ratio) -> dict[str, Any]:
+    return {"ratio": _r(ratio.value), "ci": [_r(ratio.ci_low), _r(ratio.ci_high)],
+            "lowest": ratio.lowest, "highest": ratio.highest, "verdict": ratio.verdict,
+            "flag": ratio.flag, "clear": ratio.clear}
+
+
+def attribute_audit(labels: np.ndarray, placed: np.ndarray, has_option: np.ndarray,
+                    seed: int = SEED) -> dict[str, Any]:
+    """Placement per group, disparate impact, and equal opportunity for one attribute."""
+    all_rates = group_rates(labels, placed, seed=seed)
+    opp_rates = group_rates(labels, placed, mask=has_option, seed=seed + 1)
+    return {
+        "people": int(all_rates.size.sum()),
+        "not_given": int((np.asarray(labels, dtype=object) == "").sum()),
+        "placement": _groups_json(all_rates),
+        "disparate_impact": _ratio_json(min_max_ratio(all_rates)),
+        "equal_opportunity": {
+            "groups": _groups_json(opp_rates),
+            **_ratio_json(min_max_ratio(opp_rates)),
+        },
+    }
+
+
+def audit_arrays(protected: pd.DataFrame, placed: np.ndarray, has_option: np.ndarray,
+                 ) -> dict[str, Any]:
+    """The audit's group metrics for any outcome arrays aligned with `protected`'s rows."""
+    placed = np.asarray(placed, dtype=bool)
+    has_option = np.asarray(has_option, dtype=bool)
+    attributes = {a: attribute_audit(protected[a].to_numpy(dtype=object), placed, has_option)
+                  for a in protected.columns}
+    intersections: dict[str, Any] = {}
+    for a, b in itertools.combinations(protected.columns, 2):
+        la, lb = protected[a].to_numpy(dtype=object), protected[b].to_numpy(dtype=object)
+        both = (la != "") & (lb != "")
+        labels = np.where(both, la.astype(str) + " & " + lb.astype(str), "").astype(object)
+        sizes = pd.Series(labels[both]).value_counts()
+        entry = attribute_audit(labels, placed, has_option)
+        entry["large_groups"] = int((sizes >= MIN_GROUP).sum())
+        intersections[f"{a} x {b}"] = entry
+    return {"attributes": attributes, "intersections": intersections}
+
+
+def audit_round(rnd: Round, protected: pd.DataFrame, protected_hash: str = "") -> dict[str, Any]:
+    """audit.json's content for a finished round."""
+    inst = rnd.instance
+    n = inst.n_candidates
+    placed = np.zeros(n, dtype=bool)
+    placed[rnd.edges.cand[rnd.chosen]] = True
+    has_option = np.bincount(rnd.edges.cand[rnd.edges.eligible], minlength=n) > 0
+    return audit_outcomes(inst, rnd.policy.hash, placed, has_option, protected, protected_hash)
+
+
+def audit_outcomes(inst: Instance, policy_hash: str, placed: np.ndarray, has_option: np.ndarray,
+                   protected: pd.DataFrame, protected_hash: str = "") -> dict[str, Any]:
+    """audit.json's content from a round's outcome per candidate (canonical order)."""
+    n = inst.n_candidates
+    body = audit_arrays(protected, placed, has_option)
+    proxies = proxy_table(inst, protected)
+    flags = []
+    for where in ("attributes", "intersections"):
+        for name, entry in body[where].items():
+            for metric in ("disparate_impact", "equal_opportunity"):
+                m = entry[metric]
+                if m["flag"]:
+                    sure = ("clear: the whole interval is below" if m["clear"] else
+                            "the interval reaches") + f" {FOUR_FIFTHS}"
+                    flags.append(f"{metric.replace('_', ' ')} for {name}: {m['lowest']} "
+                                 f"{m['ratio']:.2f} of {m['highest']} (interval {m['ci'][0]:.2f}-"
+                                 f"{m['ci'][1]:.2f}; {sure})")
+    flags += [f"proxy: {p['description']} carries {p['attribute']} ({p['measure']} {p['value']:.2f})"
+              for p in proxies if p["level"] == "strong"]
+    return {
+        "round": {"input_hash": inst.content_hash, "policy_hash": policy_hash},
+        "protected_file": {"content_sha256": protected_hash, "attributes": list(protected.columns)},
+        "settings": {"min_group_size": MIN_GROUP, "four_fifths_threshold": FOUR_FIFTHS,
+                     "bootstrap": {"replicates": N_BOOT, "seed": SEED, "interval": list(CI),
+                                   "method": "resampling within each group"},
+                     "proxy_strong_threshold": STRONG},
+        "overall": {
+            "candidates": n, "placed": int(placed.sum()),
+            "rate": _r(placed.mean()) if n else None,
+            "with_eligible_option": int(has_option.sum()),
+            "rate_among_eligible": _r(placed[has_option].mean()) if has_option.any() else None,
+        },
+        **body,
+        "proxies": proxies,
+        "flags": flags,
+    }
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%"
+
+
+def _table(groups: list[dict[str, Any]]) -> list[str]:
+    lines = ["| group | people | placed | rate | 95% interval | note |", "|---|---:|---:|---:|---|---|"]
+    for g in groups:
+        note = "" if g["status"] == "ok" else INSUFFICIENT
+        lines.append(f"| {g['group']} | {g['size']} | {g['placed']} | {_pct(g['rate'])} | "
+                     f"{_pct(g['ci'][0])} - {_pct(g['ci'][1])} | {note} |")
+    return lines
+
+
+def _ratio_line(label: str, m: dict[str, Any]) -> str:
+    if m["verdict"] == INSUFFICIENT:
+        return (f"- {label}: {INSUFFICIENT} (fewer than two groups of at least {MIN_GROUP} "
+                "people); no verdict.")
+    mark = "ok"
+    if m["flag"]:
+        mark = "**FLAG**: below the four-fifths rule" + (
+            ", clearly (the whole interval is below)" if m["clear"] else
+            "; the interval reaches 0.8, so it may be chance: watch the next rounds")
+    return (f"- {label}: {m['ratio']:.2f} (95% interval {m['ci'][0]:.2f} - {m['ci'][1]:.2f}); "
+            f"lowest {m['lowest']}, highest {m['highest']}: {mark}.")
+
+
+def audit_markdown(audit: dict[str, Any]) -> str:
+    """The readable audit section of the round's report."""
+    o = audit["overall"]
+    out = ["# Equal chances: audit of this round", "",
+           f"{o['placed']} of {o['candidates']} people got a next step ({_pct(o['rate'])}); "
+           f"{o['with_eligible_option']} had at least one option that fits the hard rules, and "
+           f"{_pct(o['rate_among_eligible'])} of them were placed.", "",
+           "Protected attributes are never used to score or to match. They are used only here, to "
+           "check that groups get equal chances. Groups under "
+           f"{MIN_GROUP} people are marked '{INSUFFICIENT}': too small for a verdict. The "
+           f"disparate-impact ratio is the lowest group rate divided by the highest; below "
+           f"{FOUR_FIFTHS} it is flagged (the four-fifths rule). Equal opportunity uses only "
+           "people who had at least one eligible option.", ""]
+    if audit["flags"]:
+        out += ["## Flags", "", *[f"- {f}" for f in audit["flags"]], ""]
+    else:
+        out += ["## Flags", "", "No flags.", ""]
+    for where, title in (("attributes", "Attribute"), ("intersections", "Intersection")):
+        for name, entry in audit[where].items():
+            if where == "intersections" and entry.get("large_groups", 0) < 2:
+                continue
+            out += [f"## {title}: {name}", "",
+                    f"{entry['people']} people with this recorded; {entry['not_given']} not given.",
+                    "", *_table(entry["placement"]), "",
+                    _ratio_line("Disparate impact (placement)", entry["disparate_impact"]),
+                    _ratio_line("Equal opportunity (placement among people with an eligible "
+                                "option)", entry["equal_opportunity"]), ""]
+    small = [n for n, e in audit["intersections"].items() if e.get("large_groups", 0) < 2]
+    if small:
+        out += ["## Intersections with too little data", "",
+                f"{', '.join(small)}: {INSUFFICIENT} (see audit.json for the counts).", ""]
+    out += ["## Proxies: scoring inputs that go together with a group", "",
+            f"Values from 0 (no link) to 1 (the input tells the group). From {STRONG} on the "
+            "input carries the group: check whether that input is fair for this option.", "",
+            "| input | attribute | measure | value | level |", "|---|---|---|---:|---|"]
+    out += [f"| {p['description']} | {p['attribute']} | {p['measure']} | {p['value']:.2f} | "
+            f"{p['level']} |" for p in audit["proxies"]]
+    return "\n".join(out) + "\n"
+
+
+def _as_files(audit: dict[str, Any]) -> dict[str, bytes]:
+    return {"audit.json": (json.dumps(audit, indent=2) + "\n").encode("utf-8"),
+            "audit.md": audit_markdown(audit).encode("utf-8")}
+
+
+def audit_files(rnd: Round, protected_path: Path) -> dict[str, bytes]:
+    """audit.json and audit.md for a round (raises InputError on a bad protected.csv)."""
+    protected, digest = load_protected(protected_path, rnd.instance.candidates["candidate_id"])
+    return _as_files(audit_round(rnd, protected, digest))
+
+
+def audit_written_round(inst: Instance, round_dir: Path, protected_path: Path) -> dict[str, bytes]:
+    """Audit a round from its written files (round.json, assignments.csv, edges.csv).
+
+    The data folder must be the round's input: its content hash must equal round.json's.
+    """
+    round_dir = Path(round_dir)
+    problems = Problems()
+    meta_path = round_dir / "round.json"
+    if not meta_path.is_file():
+        raise InputError([Problem(str(round_dir), None, None, "no round.json: not a round folder")])
+    meta = json.loads(meta_path.read_text("utf-8"))
+    if meta.get("input_hash") != inst.content_hash:
+        raise InputError([Problem("round.json", None, "input_hash",
+                                  "the round was made from other input than this data folder")])
+    assign = read_table(round_dir / "assignments.csv", problems, ("candidate_id",))
+    edges = read_table(round_dir / "edges.csv", problems, ("candidate_id", "eligible"))
+    problems.raise_if_errors()
+    assert assign is not None and edges is not None
+    ids = pd.Index(inst.candidates["candidate_id"])
+    placed = np.zeros(inst.n_candidates, dtype=bool)
+    placed[ids.get_indexer(assign["candidate_id"])] = True
+    ok = edges["eligible"].str.lower().isin(["true", "1", "yes"]).to_numpy()
+    has_option = np.zeros(inst.n_candidates, dtype=bool)
+    has_option[ids.get_indexer(edges.loc[ok, "candidate_id"])] = True
+    protected, digest = load_protected(protected_path, inst.candidates["candidate_id"])
+    return _as_files(audit_outcomes(inst, str(meta.get("policy_hash", "")), placed, has_option,
+                                    protected, digest))

@@ -1,0 +1,45 @@
+"""`matcher audit`: the equal-chances audit of a round already written, from its files."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from matcher.audit import PROTECTED_FILE
+from matcher.audit.report import audit_written_round
+from matcher.cli.app import app, console
+from matcher.cli.round_commands import fail
+from matcher.errors import InputError
+from matcher.load import load_instance
+
+
+@app.command()
+def audit(
+    data_dir: Annotated[Path, typer.Argument(help="The round's data folder (with protected.csv).")],
+    round_dir: Annotated[Path, typer.Argument(help="The round's output folder (round.json, ...).")],
+    protected: Annotated[Path | None, typer.Option(
+        "--protected", help="Protected attributes file (default: DATA_DIR/protected.csv).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Write audit.json and audit.md to this new folder.")] = None,
+) -> None:
+    """Audit a written round for equal chances; prints audit.md (or writes both files with --out)."""
+    try:
+        inst, _ = load_instance(data_dir)
+        files = audit_written_round(inst, round_dir, protected or data_dir / PROTECTED_FILE)
+    except InputError as exc:
+        raise fail(exc) from None
+    if out is None:
+        console.print(files["audit.md"].decode(), highlight=False, markup=False, soft_wrap=True)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    for name, content in files.items():
+        (tmp / name).write_bytes(content)
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    console.print(f"written to {out}")

@@ -1,0 +1,221 @@
+"""The entry for the Dutch public algorithm register (Algoritmeregister) and the instructions for use.
+
+Generated from the code and the active policy: the score components come from
+:data:`matcher.scoring.components.COMPONENTS`, the hard rules from
+:data:`matcher.scoring.eligibility.FILTERS`, the weights and thresholds from the policy, and the
+input columns from :data:`INPUTS` below, which tests/test_register.py checks against the columns
+the scoring code actually reads (by tracing it), so the register cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from matcher import __version__
+from matcher.policy import Policy
+from matcher.scoring.components import COMPONENTS
+from matcher.scoring.eligibility import FILTERS
+
+#: What each score component and hard rule reads, as (file, column) in the data folder.
+INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "skills": (("candidates.csv", "skills"), ("options.csv", "skills")),
+    "sector": (("candidates.csv", "sectors"), ("options.csv", "sector")),
+    "hours": (("candidates.csv", "hours_available"), ("options.csv", "hours_min"),
+              ("options.csv", "hours_max")),
+    "travel": (("candidates.csv", "max_travel_km"), ("candidates.csv", "location"),
+               ("options.csv", "location")),
+    "language": (("candidates.csv", "dutch_level"), ("options.csv", "min_dutch_level")),
+    "filter:language": (("candidates.csv", "dutch_level"), ("options.csv", "min_dutch_level")),
+    "filter:hours": (("candidates.csv", "hours_available"), ("options.csv", "hours_min")),
+    "filter:travel": (("candidates.csv", "max_travel_km"), ("candidates.csv", "location"),
+                      ("options.csv", "location")),
+    "filter:guidance": (("candidates.csv", "guidance_need"), ("options.csv", "organisation_id"),
+                        ("organisations.csv", "guidance_capacity")),
+    # The solver: seats per option, job-coach capacity per organisation and each person's need.
+    "solver": (("options.csv", "capacity"), ("options.csv", "organisation_id"),
+               ("candidates.csv", "guidance_need"), ("organisations.csv", "guidance_capacity")),
+    # Only with the policy option fairness.min_rate: policy target groups (not protected data).
+    "fairness": (("candidates.csv", "target_group"),),
+    # Coordinators' decisions: fix (lock) or close (forbid) a match.
+    "decisions": (("decisions.csv", "candidate_id"), ("decisions.csv", "option_id"),
+                  ("decisions.csv", "decision")),
+}
+#: How fields of an instance come from the files (location is lat/lon or a postcode).
+DERIVED: dict[tuple[str, str], tuple[str, str]] = {
+    ("candidates", "level"): ("candidates.csv", "dutch_level"),
+    ("candidates", "lat"): ("candidates.csv", "location"),
+    ("candidates", "lon"): ("candidates.csv", "location"),
+    ("options", "level"): ("options.csv", "min_dutch_level"),
+    ("options", "org"): ("options.csv", "organisation_id"),
+    ("options", "lat"): ("options.csv", "location"),
+    ("options", "lon"): ("options.csv", "location"),
+    ("instance", "cand_skills"): ("candidates.csv", "skills"),
+    ("instance", "opt_skills"): ("options.csv", "skills"),
+    ("instance", "cand_sector_rank"): ("candidates.csv", "sectors"),
+    ("instance", "opt_sector"): ("options.csv", "sector"),
+    ("decisions", "cand"): ("decisions.csv", "candidate_id"),
+    ("decisions", "opt"): ("decisions.csv", "option_id"),
+}
+COLUMN_WORDS = {
+    "skills": "skills and their level (1-3)",
+    "sectors": "the sectors the person wants to work in, in order",
+    "sector": "the sector of the option",
+    "hours_available": "hours a week the person can work now",
+    "hours_min": "minimum hours a week of the option",
+    "hours_max": "maximum hours a week of the option",
+    "max_travel_km": "how far the person wants to travel",
+    "location": "location (lat/lon or 4-digit postcode)",
+    "dutch_level": "level of Dutch (A0-C2, 1F-3F)",
+    "min_dutch_level": "minimum level of Dutch for the option",
+    "guidance_need": "how much job coaching the person needs (0-3)",
+    "organisation_id": "the organisation that offers the option",
+    "guidance_capacity": "job-coach capacity of the organisation",
+    "capacity": "number of places (seats) of the option",
+    "candidate_id": "the person a coordinator's decision is about",
+    "option_id": "the option a coordinator's decision is about",
+    "decision": "lock (fix this match) or forbid (close this match)",
+    "target_group": "policy target group (e.g. statushouder), only for minimum placement rates",
+}
+COMPONENT_WORDS = {
+    "skills": "share of the option's desired skill levels the person has",
+    "sector": "how high the option's sector is on the person's wish list",
+    "hours": "how well the person's hours fit the option's range",
+    "travel": "1 at the door, falling to 0 at the person's maximum travel distance",
+    "language": "how far the person's Dutch is above the option's minimum",
+}
+FILTER_WORDS = {
+    "language": "the person's Dutch level is at least the option's minimum",
+    "hours": "the person can work at least the option's minimum hours",
+    "travel": "the option is within the person's maximum travel distance",
+    "guidance": "the organisation can give the guidance the person needs at all",
+}
+NOT_USED = ("gender", "age", "origin or migration background", "disability", "religion",
+            "name", "benefit history")
+
+
+def register_inputs(policy: Policy | None = None) -> list[tuple[str, str]]:
+    """Every (file, column) the scoring, the hard rules and the solver read, sorted.
+
+    With a policy whose fairness.min_rate is set, the target_group column is read too.
+    """
+    keys = [*COMPONENTS, *(f"filter:{f}" for f in FILTERS), "solver", "decisions"]
+    if policy is not None and policy.fairness.min_rate:
+        keys.append("fairness")
+    return sorted({col for k in keys for col in INPUTS[k]})
+
+
+def register_entry(policy: Policy, source_url: str) -> dict[str, Any]:
+    """The register's fields as data."""
+    w = policy.weights.as_dict()
+    total = sum(w.values())
+    return {
+        "name": "matcher: matching people to their next step towards work",
+        "version": __version__,
+        "policy_hash": policy.hash,
+        "short_description": (
+            "The computer helps to find a next step towards work for people who now have no job. "
+            "A next step is a training programme or a work place with guidance. The computer "
+            "looks at what a person can do, wants and needs. It makes a proposal. A coordinator "
+            "checks the proposal and decides together with the person."),
+        "purpose_and_impact": (
+            "Purpose: give each person the next step that fits best, with every organisation's "
+            "places and job-coach time in view, so fewer people fall out between steps. Impact: "
+            "the proposal influences which programme or work place a person is offered. It does "
+            "not decide on benefits or sanctions."),
+        "considerations": (
+            "Matching by hand does not see all places at once and depends on who knows whom. A "
+            "joint optimum places more people and explains each proposal. Risks: unfair results "
+            "for groups, inputs that carry a group (proxies), errors in the data. See risk "
+            "management."),
+        "human_involvement": (
+            "The software proposes; a coordinator decides. Coordinators can fix (lock) or close "
+            "(forbid) any match before a round. Every person can ask for the explanation "
+            "(`matcher explain`) and discuss it."),
+        "risk_management": [
+            "Protected attributes (gender, age, migration background, disability) are never "
+            "inputs: they are held in a separate file that the scoring code cannot reach (tested).",
+            "Every round with protected data writes an equal-chances audit: placement rate per "
+            "group, disparate-impact ratio (flag under 0.8), equal opportunity, proxies.",
+            "Every round records the hashes of its input, policy and outputs; the same input gives "
+            "the same result, so any round can be re-run and checked.",
+            "Bad input stops the round with a clear message; nothing half-written is used.",
+        ],
+        "legal_basis": [
+            "Participatiewet, article 7 (support towards work by the municipality)",
+            "Wet banenafspraak en quotum arbeidsbeperkten (jobs agreement)",
+            "GDPR article 6(1)(e) (public task); article 9(2)(a) explicit consent for the "
+            "protected data used only in the audit",
+            "EU AI Act: high-risk system (Annex III, points 4 and 5(a)); to be confirmed by the "
+            "legal department before use",
+        ],
+        "data_sources": [{"file": f, "column": c, "meaning": COLUMN_WORDS[c]}
+                         for f, c in register_inputs(policy)],
+        "not_used": list(NOT_USED),
+        "technical_working": {
+            "hard_rules": [{"rule": f, "meaning": FILTER_WORDS[f]} for f in FILTERS],
+            "score_components": [{"component": k, "weight": round(w[k] / total, 4),
+                                  "meaning": COMPONENT_WORDS[k],
+                                  "reads": [f"{f}:{c}" for f, c in INPUTS[k]]} for k in COMPONENTS],
+            "objective": (
+                f"Maximise the sum over matches of ({policy.objective.match_bonus:g} + score): "
+                "first as many people placed as possible, then the best fit, within the seats of "
+                "each option and the job-coach capacity of each organisation."),
+            "solver": (
+                "OR-Tools min-cost flow; CP-SAT (one worker, fixed seed) when guidance capacity "
+                f"binds and the problem has at most {policy.solver.exact_max_pairs} pairs; larger "
+                "problems use a Lagrangian method with a proven bound."),
+            "fairness": (
+                "Fairness options: "
+                + ("; ".join([*(f"at least {100 * r:g}% of {g} placed"
+                                for g, r in policy.fairness.min_rate.items()),
+                              *(["the lowest score among placed people is raised as far as "
+                                 "possible"] if policy.fairness.max_min else [])]) or "off")
+                + ". Their price (objective lost) is reported in every round."),
+            "policy": policy.model_dump(mode="json"),
+        },
+        "source_link": source_url,
+    }
+
+
+def _bullets(items: list[str]) -> list[str]:
+    return [f"- {x}" for x in items]
+
+
+def register_markdown(entry: dict[str, Any]) -> str:
+    """The entry and the instructions for use, as a Markdown document."""
+    t = entry["technical_working"]
+    out = [f"# Algoritmeregister: {entry['name']}", "",
+           f"Version {entry['version']}, policy {entry['policy_hash'][:16]}.", "",
+           "## Naam / Name", "", entry["name"], "",
+           "## Korte omschrijving / Short description (B1)", "", entry["short_description"], "",
+           "## Doel en impact / Purpose and impact", "", entry["purpose_and_impact"], "",
+           "## Afwegingen / Considerations", "", entry["considerations"], "",
+           "## Menselijke tussenkomst / Human involvement", "", entry["human_involvement"], "",
+           "## Risicobeheer / Risk management", "", *_bullets(entry["risk_management"]), "",
+           "## Wettelijke basis / Legal basis", "", *_bullets(entry["legal_basis"]), "",
+           "## Databronnen / Data sources", "",
+           "| file | column | meaning |", "|---|---|---|",
+           *[f"| {d['file']} | {d['column']} | {d['meaning']} |" for d in entry["data_sources"]], "",
+           f"Never used to score or match: {', '.join(entry['not_used'])}.", "",
+           "## Technische werking / Technical working", "",
+           "Hard rules (a pair is possible only if all hold):", "",
+           *[f"- {r['rule']}: {r['meaning']}" for r in t["hard_rules"]], "",
+           "Score: the weighted mean of these parts (each between 0 and 1):", "",
+           "| part | weight | meaning | reads |", "|---|---:|---|---|",
+           *[f"| {c['component']} | {100 * c['weight']:.0f}% | {c['meaning']} | "
+             f"{', '.join(c['reads'])} |" for c in t["score_components"]], "",
+           t["objective"], "", t["solver"], "", t["fairness"], "",
+           "## Broncode / Source", "", entry["source_link"], "",
+           "# Gebruiksinstructies / Instructions for use", "",
+           "1. Put organisations.csv, options.csv and candidates.csv (and decisions.csv for locks "
+           "and forbids) in one folder; `matcher validate FOLDER` names every problem by file, "
+           "row and column.",
+           "2. Protected attributes, only with consent, go in protected.csv in the same folder. "
+           "They are used only for the audit.",
+           "3. `matcher run FOLDER --out ROUND` writes the proposal, the reasons and, with "
+           "protected.csv, audit.json and audit.md. Read the audit's flags before you decide.",
+           "4. `matcher explain FOLDER PERSON` prints the explanation for one person in plain "
+           "words; read it with them.",
+           "5. A coordinator decides. Fix or close matches in decisions.csv and run again.",
+           "6. Keep round.json: it holds the hashes to re-run and check the round.", ""]
+    return "\n".join(out)
