@@ -22,7 +22,7 @@ def test_levels_order_and_literacy_equivalents():
 
 
 def test_postcodes_resolve_with_or_without_letters():
-    lat, lon, ok = resolve_postcodes(pd.Series(["3511", "3511 AB", "3511AB", " 3511 ab ", "1000",
+    lat, _lon, ok = resolve_postcodes(pd.Series(["3511", "3511 AB", "3511AB", " 3511 ab ", "1000",
                                                 "35", ""]))
     assert ok.tolist() == [True, True, True, True, False, False, False]
     assert lat[0] == lat[1] == lat[2] == lat[3] == pytest.approx(52.0884)
@@ -98,7 +98,7 @@ def test_unwished_and_no_wishes():
 @given(random_tables(max_candidates=12, max_options=6, max_orgs=3, decisions=False))
 def test_sparse_pair_generation_equals_the_dense_rules(tables):
     inst = build_instance(tables)
-    cand, opt, dist = eligible_pairs(inst)
+    cand, opt, _dist = eligible_pairs(inst)
     cc, oo = np.meshgrid(np.arange(inst.n_candidates), np.arange(inst.n_options), indexing="ij")
     cc, oo = cc.ravel(), oo.ravel()
     dense = is_eligible(filter_failures(inst, cc, oo))
