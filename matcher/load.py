@@ -43,7 +43,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "decisions": ("candidate_id", "option_id", "decision"),
 }
 LOCATION = ("lat", "lon", "postcode")
-OPTIONAL = {"options": ("name", *LOCATION), "candidates": LOCATION, "organisations": (),
+OPTIONAL = {"options": ("name", *LOCATION, "region"), "candidates": (*LOCATION, "region"),
+            "organisations": (),
             "decisions": ("reason",)}
 ID = {"organisations": "organisation_id", "options": "option_id", "candidates": "candidate_id"}
 #: Files in a data folder that matcher reads elsewhere (protected.csv by the audit only).

@@ -4,7 +4,7 @@ Each sub-module registers its commands on the shared Typer app in `matcher.cli.a
 """
 
 # Command modules register themselves on import.
-from matcher.cli import round_commands  # noqa: F401
+from matcher.cli import generate_commands, round_commands  # noqa: F401
 from matcher.cli.app import app
 
 
