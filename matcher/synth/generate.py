@@ -61,22 +61,37 @@ def _choice(rng: np.random.Generator, n: int, p: np.ndarray) -> np.ndarray:
 
 def _ids(prefix: str, n: int) -> np.ndarray:
     width = max(4, len(str(n)))
-    return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width)).astype(object)
+    digits = np.strings.zfill(np.arange(1, n + 1).astype(f"U{width}"), width)
+    return np.strings.add(prefix, digits).astype(object)
 
 
 def _join_codes(matrix: np.ndarray, render) -> np.ndarray:
-    """Render each row of a small-integer matrix once per distinct row; returns strings per row."""
+    """Render each row of a small-integer matrix once per distinct row; returns strings per row.
+
+    Rows are packed into one int64 key (4 bits per cell, values -1..14), so finding the distinct
+    rows is a fast 1-D unique.
+    """
     if len(matrix) == 0:
         return np.zeros(0, dtype=object)
-    uniq, inverse = np.unique(matrix, axis=0, return_inverse=True)
-    texts = np.array([render(row) for row in uniq], dtype=object)
+    assert matrix.shape[1] <= 15
+    key = np.zeros(len(matrix), dtype=np.int64)
+    for j in range(matrix.shape[1]):
+        key = key * 16 + (matrix[:, j].astype(np.int64) + 1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    texts = np.array([render(matrix[i]) for i in first.tolist()], dtype=object)
     return texts[inverse.ravel()]
 
 
 def _skill_text(levels: np.ndarray) -> np.ndarray:
+    """`skill:level;...` per row of a (rows x skills) level matrix (packed 15 skills a part)."""
     names = D.SKILLS
-    return _join_codes(levels, lambda row: ";".join(
-        f"{names[j]}:{int(v)}" for j, v in enumerate(row) if v > 0))
+    out = np.full(len(levels), "", dtype=object)
+    for lo in range(0, levels.shape[1], 15):
+        part = _join_codes(levels[:, lo:lo + 15], lambda row, lo=lo: ";".join(
+            f"{names[lo + j]}:{int(v)}" for j, v in enumerate(row) if v > 0))
+        both = (out != "") & (part != "")
+        out = out + np.where(both, ";", "") + part
+    return out
 
 
 def _sector_skill_mask() -> np.ndarray:
@@ -103,8 +118,9 @@ def _areas_in_town(rng: np.random.Generator, home: np.ndarray) -> np.ndarray:
     return order[start[t] + np.floor(rng.random(len(home)) * size).astype(np.int64)]
 
 
-def _fmt(x: np.ndarray) -> np.ndarray:
-    return np.char.mod("%.4f", x).astype(object)
+def _area_text(values: np.ndarray, fmt: str = "%.4f") -> np.ndarray:
+    """Per postcode area, its value as text (formatted once, then indexed per row)."""
+    return np.array([fmt % v for v in values.tolist()], dtype=object)
 
 
 def generate(n_candidates: int, region: str = "auto", seed: int = 0,
@@ -203,6 +219,7 @@ def generate(n_candidates: int, region: str = "auto", seed: int = 0,
         forbid = np.unique(np.column_stack([fc, fo]), axis=0)
 
     region_names = np.array(areas.names, dtype=object)
+    lat_text, lon_text = _area_text(areas.lat), _area_text(areas.lon)
     organisations = pd.DataFrame({
         "organisation_id": org_ids,
         "name": np.char.add(np.char.add("Synthetic ", np.array(D.SECTORS)[org_sector]),
@@ -221,8 +238,8 @@ def generate(n_candidates: int, region: str = "auto", seed: int = 0,
         "hours_max": hours_max,
         "min_dutch_level": np.array(D.LEVELS, dtype=object)[opt_level],
         "skills": _skill_text(want_level),
-        "lat": _fmt(areas.lat[opt_area]),
-        "lon": _fmt(areas.lon[opt_area]),
+        "lat": lat_text[opt_area],
+        "lon": lon_text[opt_area],
         "postcode": areas.pc4[opt_area].astype(object),
         "region": region_names[areas.region[opt_area]],
     })
@@ -234,8 +251,8 @@ def generate(n_candidates: int, region: str = "auto", seed: int = 0,
         "dutch_level": np.array(D.LEVELS, dtype=object)[level],
         "guidance_need": need,
         "max_travel_km": travel,
-        "lat": _fmt(areas.lat[cand_area]),
-        "lon": _fmt(areas.lon[cand_area]),
+        "lat": lat_text[cand_area],
+        "lon": lon_text[cand_area],
         "postcode": areas.pc4[cand_area].astype(object),
         "region": region_names[areas.region[cand_area]],
     })
