@@ -108,10 +108,10 @@ def _pick_areas(rng: np.random.Generator, n: int, pool: np.ndarray, power: float
     return pool[_choice(rng, n, w)]
 
 
-def _areas_in_town(rng: np.random.Generator, home: np.ndarray) -> np.ndarray:
-    """For each home area, a random area of the same town (place)."""
+def _areas_in_town(rng: np.random.Generator, home: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """For each home area, a random area of the same town (place) within the pool (region)."""
     areas = postcode_areas()
-    order = np.argsort(areas.town, kind="stable")
+    order = pool[np.argsort(areas.town[pool], kind="stable")]
     start = np.searchsorted(areas.town[order], np.arange(areas.town.max() + 2))
     t = areas.town[home]
     size = start[t + 1] - start[t]
@@ -165,7 +165,7 @@ def generate(n_candidates: int, region: str = "auto", seed: int = 0,
     want[np.arange(n_opt), first] = True
     want_level = np.where(want, 1 + _choice(rng, want.size, np.array([.6, .35, .05]))
                           .reshape(want.shape), 0).astype(np.int8)
-    opt_area = _areas_in_town(rng, org_home[opt_org])
+    opt_area = _areas_in_town(rng, org_home[opt_org], pool)
 
     # Guidance capacity: a share of what the organisation's seats would need at the mean need.
     mean_need = float((np.arange(4) * D.NEED_P).sum())
