@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from matcher.cli import app
 from matcher.load import load_instance
-from matcher.synth import generate, region_names, write_generated
 from matcher.synth import distributions as D
+from matcher.synth import generate, region_names, write_generated
 from matcher.synth.regions import N_REGIONS, postcode_areas
 
 
