@@ -65,10 +65,15 @@ def test_chunking_does_not_change_pairs(inst: Instance) -> None:
         assert np.array_equal(a, b)
 
 
-@pytest.mark.parametrize("k,unwished", [(3, 0.2), (10, 0.2), (40, 0.2), (5, 0.9)])
-def test_top_k_equals_brute_force(inst: Instance, k: int, unwished: float) -> None:
+@pytest.mark.parametrize("k,unwished,weights", [
+    (3, 0.2, {}), (10, 0.2, {}), (40, 0.2, {}), (5, 0.9, {}),
+    (7, 0.5, {"skills": 0.6, "sector": 0.1, "travel": 0.0}),
+    (4, 0.0, {"skills": 0.0, "language": 0.5}),
+])
+def test_top_k_equals_brute_force(inst: Instance, k: int, unwished: float,
+                                  weights: dict[str, float]) -> None:
     policy = policy_from_dict({"eligibility": {"max_options_per_candidate": k},
-                               "sector": {"unwished": unwished}})
+                               "sector": {"unwished": unwished}, "weights": weights})
     edges = build_edges(inst, policy)
     want = brute(inst, policy)
     forbidden = {(int(c), int(o)) for c, o in

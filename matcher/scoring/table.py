@@ -18,6 +18,7 @@ import pandas as pd
 from matcher.model import Instance
 from matcher.policy import Policy
 from matcher.progress import report
+from matcher.scoring import components
 from matcher.scoring.components import COMPONENT_FUNCTIONS, COMPONENTS
 from matcher.scoring.eligibility import (
     Blocks,
@@ -126,20 +127,74 @@ def _decision_keys(inst: Instance) -> tuple[np.ndarray, np.ndarray]:
     return dkey[order], dkind[order]
 
 
-def _unwished_bound(policy: Policy) -> float:
-    """Highest score a pair can have when its sector is not on the person's wish list."""
+#: The per-sector skill bound is computed only when options have at most this many distinct
+#: (sector, skill wants) combinations; otherwise the skill part of the bound is 1.
+_MAX_SKILL_PROFILES = 5_000
+
+
+def _skill_profiles(inst: Instance) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Distinct (sector, wanted skills) of the options: (sector, skill slots, level slots)."""
+    tables = components._cached(inst, "skill_tables", lambda: components._skill_tables(inst))
+    if tables is None:
+        return None
+    _, idx, lvl = tables  # type: ignore[misc]
+    rows = np.column_stack([inst.opt_sector.astype(np.int64), idx, lvl.astype(np.int64)])
+    uniq = np.unique(rows, axis=0)  # sorted by sector first
+    if len(uniq) > _MAX_SKILL_PROFILES:
+        return None
+    w = idx.shape[1]
+    return uniq[:, 0], uniq[:, 1:1 + w], uniq[:, 1 + w:].astype(np.int16)
+
+
+def _unwished_bounds(inst: Instance, policy: Policy, cands: np.ndarray) -> np.ndarray:
+    """(len(cands) x sectors) upper bound of the score of any eligible pair of each candidate
+    with an option of each sector, taking the sector as not wished.
+
+    Skills: the best fit over the sector's distinct skill wants; language: the margin over the
+    sector's lowest minimum (-inf where no option of the sector accepts the person's level);
+    hours and travel: 1.
+    """
     w = policy.weights.as_dict()
     total = sum(w.values())
-    return (total - w["sector"] + w["sector"] * policy.sector.unwished) / total
+    n_s = len(inst.sector_names)
+    o_level = inst.options["level"].to_numpy()
+    min_level = np.full(n_s, 127, dtype=np.int64)
+    np.minimum.at(min_level, inst.opt_sector, o_level.astype(np.int64))
+    margin = inst.candidates["level"].to_numpy()[cands][:, None].astype(np.int64) - min_level
+    p = policy.language
+    lang = np.minimum(1.0, p.at_minimum + p.per_level * np.maximum(margin, 0))
+    skill = np.ones((len(cands), n_s))
+    prof = _skill_profiles(inst)
+    tables = components._cached(inst, "skill_tables", lambda: components._skill_tables(inst))
+    if prof is not None and tables is not None:
+        sector, idx, lvl = prof
+        has = tables[0]  # type: ignore[index]
+        want = lvl.sum(axis=1)
+        step = max(1, 20_000_000 // max(len(sector) * max(idx.shape[1], 1), 1))
+        for a in range(0, len(cands), step):
+            h = has[cands[a:a + step]]  # (c, skills)
+            covered = np.zeros((len(h), len(sector)), dtype=np.int64)
+            for j in range(idx.shape[1]):
+                covered += np.minimum(h[:, idx[:, j]], lvl[None, :, j])
+            fit = np.where(want > 0, covered / np.maximum(want, 1), 1.0)
+            best = np.zeros((len(h), n_s))
+            starts = np.searchsorted(sector, np.arange(n_s))
+            present = np.unique(sector)
+            best[:, present] = np.maximum.reduceat(fit, starts[present], axis=1)
+            skill[a:a + step] = best
+    ub = (w["skills"] * skill + w["sector"] * policy.sector.unwished + w["hours"] + w["travel"]
+          + w["language"] * lang) / total
+    return np.where(margin < 0, -np.inf, np.minimum(ub, 1.0))
 
 
 def _pruned_chunk(inst: Instance, policy: Policy, blocks: Blocks, start: int, stop: int,
                   k: int, decided: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Eligible pairs of candidates start..stop-1 that can be among their best k.
 
-    Blocking by sector: first only the options in each person's wished sectors are scored; a
-    person whose k-th best of those beats the best score any unwished-sector option can reach
-    needs nothing else. Everyone else (no wishes, too few good options, a coordinator's
+    Blocking by sector: first only the options in each person's wished sectors are scored
+    (their best k kept). For a person with k of those, an unwished sector is searched only if
+    an upper bound of the score its options can reach (:func:`_unwished_bounds`) is not below
+    the person's k-th best so far. Everyone else (no wishes, fewer than k, a coordinator's
     decision) gets every eligible pair. Exact: the best k of the result are the best k overall.
     """
     rank = inst.cand_sector_rank[start:stop].tocoo()
@@ -153,9 +208,11 @@ def _pruned_chunk(inst: Instance, policy: Policy, blocks: Blocks, start: int, st
         parts_c.append(c)
         parts_o.append(o)
     n_near = 0
-    done = np.zeros(stop - start, dtype=bool)
+    partial = np.zeros(stop - start, dtype=bool)
     a_c = a_o = np.zeros(0, dtype=np.int64)
     a_d = np.zeros(0)
+    extra_c: list[np.ndarray] = []
+    extra_o: list[np.ndarray] = []
     if parts_c:
         cand, opt = np.concatenate(parts_c), np.concatenate(parts_o)
         n_near += len(cand)
@@ -166,12 +223,24 @@ def _pruned_chunk(inst: Instance, policy: Policy, blocks: Blocks, start: int, st
         count = np.bincount(a_c - start, minlength=stop - start)
         lowest = np.full(stop - start, 2.0)
         np.minimum.at(lowest, a_c - start, score)  # k-th best score where count == k
-        limit = round(_unwished_bound(policy), 6) + 5e-7
-        done = wishers & (count >= k) & (lowest > limit)
-        keep = done[a_c - start]
+        partial = wishers & (count >= k)
+        keep = partial[a_c - start]
         a_c, a_o, a_d = a_c[keep], a_o[keep], a_d[keep]
-    rest = np.flatnonzero(~done) + start
+        rows = np.flatnonzero(partial)
+        if len(rows):
+            ub = _unwished_bounds(inst, policy, rows + start)
+            wished = np.zeros((stop - start, len(inst.sector_names)), dtype=bool)
+            wished[rank.row, rank.col] = True
+            # Scores are rounded to 6 decimals: search wherever the bound could tie or win.
+            search = (ub + 1e-6 >= lowest[rows][:, None]) & ~wished[rows]
+            for sector in np.flatnonzero(search.any(axis=0)).tolist():
+                c, o = blocks.near(rows[search[:, sector]] + start, sector)
+                extra_c.append(c)
+                extra_o.append(o)
+    rest = np.flatnonzero(~partial) + start
     b_c, b_o = blocks.near(rest)
+    if extra_c:
+        b_c, b_o = np.concatenate([b_c, *extra_c]), np.concatenate([b_o, *extra_o])
     n_near += len(b_c)
     b_c, b_o, b_d = blocks.eligible(b_c, b_o)
     return (np.concatenate([a_c, b_c]), np.concatenate([a_o, b_o]), np.concatenate([a_d, b_d]),
