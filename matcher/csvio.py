@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +117,7 @@ def _strip_fields_in_text(text: str, sep: str) -> str | None:
     return around.sub("", text.lstrip("".join(pads)))
 
 
-def on_uniques(s: pd.Series, fn) -> pd.Series:  # type: ignore[no-untyped-def]
+def on_uniques(s: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
     """fn (a Series -> Series of the same length) applied once per distinct value of `s`.
 
     Columns such as levels, hours, sectors or skill lists repeat a few values over millions of

@@ -7,6 +7,7 @@ language); protected attributes are not part of an instance at all.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -19,11 +20,13 @@ COMPONENTS = ("skills", "sector", "hours", "travel", "language")
 _BLOCK = 1_000_000
 
 
+_T = TypeVar("_T")
+
 #: Dense lookup tables are used when they hold at most this many cells (else sparse indexing).
 _DENSE_CELLS = 200_000_000
 
 
-def _cached(inst: Instance, key: str, build: Callable[[], object]) -> object:
+def _cached(inst: Instance, key: str, build: Callable[[], _T]) -> _T:
     """Per-instance cache of derived lookup tables (an Instance is immutable)."""
     cache = inst.__dict__.setdefault("_derived", {})
     if key not in cache:
@@ -57,12 +60,11 @@ def skills(inst: Instance, cand: np.ndarray, opt: np.ndarray, dist: np.ndarray,
     out = np.ones(len(cand))
     want_total = _cached(inst, "want_total", lambda: np.asarray(
         inst.opt_skills.sum(axis=1)).ravel().astype(np.float64))
-    assert isinstance(want_total, np.ndarray)
     tables = _cached(inst, "skill_tables", lambda: _skill_tables(inst))
     for s in range(0, len(cand), _BLOCK):
         c, o = cand[s:s + _BLOCK], opt[s:s + _BLOCK]
         if tables is not None:
-            has, idx, lvl = tables  # type: ignore[misc]
+            has, idx, lvl = tables
             covered = np.zeros(len(c), dtype=np.int64)
             for j in range(idx.shape[1]):
                 covered += np.minimum(has[c, idx[o, j]], lvl[o, j])
@@ -81,8 +83,7 @@ def sector_rank(inst: Instance, cand: np.ndarray, opt: np.ndarray) -> np.ndarray
         return np.zeros(0, dtype=np.int64)
     n_c, n_s = inst.cand_sector_rank.shape
     if n_c * max(n_s, 1) <= _DENSE_CELLS:
-        dense = _cached(inst, "sector_rank", lambda: inst.cand_sector_rank.toarray())
-        assert isinstance(dense, np.ndarray)
+        dense: np.ndarray = _cached(inst, "sector_rank", lambda: inst.cand_sector_rank.toarray())
         return dense[cand, inst.opt_sector[opt]].astype(np.int64)
     rank = inst.cand_sector_rank[cand, inst.opt_sector[opt]]
     return np.asarray(rank).ravel().astype(np.int64)

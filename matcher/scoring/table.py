@@ -137,7 +137,7 @@ def _skill_profiles(inst: Instance) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     tables = components._cached(inst, "skill_tables", lambda: components._skill_tables(inst))
     if tables is None:
         return None
-    _, idx, lvl = tables  # type: ignore[misc]
+    _, idx, lvl = tables
     rows = np.column_stack([inst.opt_sector.astype(np.int64), idx, lvl.astype(np.int64)])
     uniq = np.unique(rows, axis=0)  # sorted by sector first
     if len(uniq) > _MAX_SKILL_PROFILES:
@@ -168,7 +168,7 @@ def _unwished_bounds(inst: Instance, policy: Policy, cands: np.ndarray) -> np.nd
     tables = components._cached(inst, "skill_tables", lambda: components._skill_tables(inst))
     if prof is not None and tables is not None:
         sector, idx, lvl = prof
-        has = tables[0]  # type: ignore[index]
+        has = tables[0]
         want = lvl.sum(axis=1)
         step = max(1, 20_000_000 // max(len(sector) * max(idx.shape[1], 1), 1))
         for a in range(0, len(cands), step):
