@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from matcher.cli.app import app, console, setup_logging
 from matcher.cli.round_commands import fail
@@ -36,7 +37,13 @@ def generate_cmd(
     """Generate a realistic synthetic data folder (organisations, options, candidates, ...)."""
     setup_logging(verbose)
     if list_regions:
-        console.print(region_table().to_string(index=False), highlight=False)
+        regions = region_table()
+        table = Table(title="Regions (k-means on PC4 centroids, see docs/synthetic-data.md)")
+        for col in regions.columns:
+            table.add_column(col)
+        for row in regions.itertuples(index=False):
+            table.add_row(*[str(v) for v in row])
+        console.print(table)
         return
     t = time.perf_counter()
     try:
