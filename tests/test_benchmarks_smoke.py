@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import run as bench_run
 from benchmarks.alternatives import ALTERNATIVES, scipy_lsa_slots, scipy_sparse_matching
+from benchmarks.report import markdown
 from benchmarks.scenarios import all_scenarios, by_size
 from benchmarks.worker import ALT_COLUMNS, COLUMNS, run_scenario
 from matcher.solver.flow import solve_flow
@@ -60,6 +62,9 @@ def test_run_writes_json_and_plot(tmp_path: Path, monkeypatch) -> None:  # type:
     assert len(results) == 1 and results[0]["alternatives"] == []
     assert (tmp_path / "out" / "results.json").stat().st_size > 0
     assert (tmp_path / "out" / "results.png").stat().st_size > 0
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    text = markdown(doc)
+    assert "adhoc_30" in text and "| generate s |" in text
 
 
 def test_registry_has_the_issue_sizes() -> None:
