@@ -23,7 +23,7 @@ from rich.table import Table
 from benchmarks.scenarios import ROOT, Scenario, all_scenarios, by_size
 
 OUT = ROOT / "benchmarks" / "out"
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 150)
 
 
 def run_one(sc: Scenario, alternatives: bool) -> dict[str, Any]:
