@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,9 @@ def read_table(path: Path, problems: Problems, required: tuple[str, ...]) -> pd.
         problems.add(name, None, None, "file is empty (no header row)")
         return None
     sep = sniff_separator(text.splitlines()[0])
+    fast = _strip_fields_in_text(text, sep)
+    stripped = fast is not None
+    text = fast if fast is not None else text
     try:
         df = pd.read_csv(
             io.StringIO(text),
@@ -60,6 +64,9 @@ def read_table(path: Path, problems: Problems, required: tuple[str, ...]) -> pd.
     except (pd.errors.ParserError, ValueError) as exc:
         problems.add(name, None, None, f"cannot be read as CSV: {exc}")
         return None
+    if not stripped:
+        df = df.apply(lambda s: s.str.strip())
+    df.attrs["stripped"] = True
     df.columns = [str(c).strip() for c in df.columns]
     dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1 or c.endswith(".1")})
     if dupes:
@@ -73,9 +80,52 @@ def read_table(path: Path, problems: Problems, required: tuple[str, ...]) -> pd.
     if df.empty:
         problems.add(name, None, None, "file has a header but no data rows")
         return None
-    df = df.apply(lambda s: s.str.strip())
     df.insert(0, ROW, np.arange(2, len(df) + 2))
     return df
+
+
+#: Whitespace other than spaces, tabs and line ends (str.strip removes it too).
+_OTHER_WS = re.compile(r"[^\S \t\r\n]")
+_BLANKISH_LINE = re.compile(r"^[ \t]+\r?$", re.MULTILINE)
+
+
+def _strip_fields_in_text(text: str, sep: str) -> str | None:
+    """The text with spaces around every field removed, or None when that is not safe here.
+
+    Equivalent to stripping every parsed field when the file has no quotes, no whitespace but
+    spaces/tabs/line ends, and no lines of only spaces; it runs over the whole file at C speed
+    instead of a Python call per cell.
+    """
+    if '"' in text:
+        return None
+    if text.isascii():
+        if "\x0b" in text or "\x0c" in text or "\x1c" in text or "\x1d" in text \
+                or "\x1e" in text or "\x1f" in text:
+            return None
+    elif _OTHER_WS.search(text):
+        return None
+    pads = (" ",) if sep == "\t" else (" ", "\t")
+    ends = (sep, "\n", "\r")
+    if not any(p + e in text or e + p in text for p in pads for e in ends) \
+            and not text.startswith(pads) and not text.endswith(pads):
+        return text
+    if _BLANKISH_LINE.search(text):
+        return None
+    pad = "[ ]+" if sep == "\t" else "[ \t]+"
+    sep_re = re.escape(sep)
+    around = re.compile(f"{pad}(?={sep_re}|\r?\n|$)|(?<={sep_re}){pad}|(?<=\n){pad}")
+    return around.sub("", text.lstrip("".join(pads)))
+
+
+def on_uniques(s: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """fn (a Series -> Series of the same length) applied once per distinct value of `s`.
+
+    Columns such as levels, hours, sectors or skill lists repeat a few values over millions of
+    rows; a pandas string method is a Python call per cell, so it runs on the distinct values.
+    """
+    codes, uniq = pd.factorize(s, use_na_sentinel=False)
+    out = fn(pd.Series(uniq, dtype=object)).to_numpy()
+    return pd.Series(out[codes], index=s.index, dtype=object)
 
 
 def _report(
@@ -97,11 +147,14 @@ def parse_int(
     maximum: int | None = None,
 ) -> np.ndarray:
     """Whole numbers (`3`, `3.0`, `3,0`); empty or fractional values are errors."""
-    s = df[col]
-    ok = s.str.match(_INT_RE).to_numpy(dtype=bool)
+    codes, uniq = pd.factorize(df[col], use_na_sentinel=False)
+    u = pd.Series(uniq, dtype=object)
+    u_ok = u.str.match(_INT_RE).to_numpy(dtype=bool)
+    u_val = np.zeros(len(u), dtype=np.int64)
+    u_val[u_ok] = u[u_ok].str.replace(",", ".").astype(float).astype(np.int64).to_numpy()
+    ok = u_ok[codes]
     _report(df, ~ok, problems, file, col, "expected a whole number")
-    values = np.zeros(len(df), dtype=np.int64)
-    values[ok] = s[ok].str.replace(",", ".").astype(float).astype(np.int64).to_numpy()
+    values = np.where(ok, u_val[codes], 0)
     _check_range(df, values, ok, problems, file, col, minimum, maximum)
     return values
 
@@ -117,13 +170,16 @@ def parse_float(
     required: bool = True,
 ) -> np.ndarray:
     """Decimal numbers with a decimal point or a decimal comma; NaN where empty and optional."""
-    s = df[col]
-    empty = (s == "").to_numpy(dtype=bool)
-    ok = s.str.match(_FLOAT_RE).to_numpy(dtype=bool)
+    codes, uniq = pd.factorize(df[col], use_na_sentinel=False)
+    u = pd.Series(uniq, dtype=object)
+    u_ok = u.str.match(_FLOAT_RE).to_numpy(dtype=bool)
+    u_val = np.full(len(u), np.nan)
+    u_val[u_ok] = u[u_ok].str.replace(",", ".").astype(float).to_numpy()
+    empty = (u == "").to_numpy(dtype=bool)[codes]
+    ok = u_ok[codes]
     bad = ~ok & (~empty if not required else True)
     _report(df, bad, problems, file, col, "expected a number")
-    values = np.full(len(df), np.nan)
-    values[ok] = s[ok].str.replace(",", ".").astype(float).to_numpy()
+    values = np.where(ok, u_val[codes], np.nan)
     _check_range(df, values, ok, problems, file, col, minimum, maximum)
     return values
 
@@ -148,7 +204,7 @@ def check_choice(
     df: pd.DataFrame, col: str, choices: tuple[str, ...], problems: Problems, file: str
 ) -> pd.Series:
     """Lower-cased values, each one of `choices`."""
-    s = df[col].str.lower()
+    s = on_uniques(df[col], lambda u: u.str.lower())
     bad = ~s.isin(choices).to_numpy(dtype=bool)
     _report(df, bad, problems, file, col, f"must be one of {', '.join(choices)}")
     return s

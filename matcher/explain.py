@@ -64,8 +64,11 @@ def main_reasons(inst: Instance, edges: EdgeTable, policy: Policy) -> tuple[np.n
     main[locked] = "locked by a coordinator"
     off_rules = ~edges.eligible
     main[off_rules] = "locked by a coordinator outside the hard rules"
-    everything = pd.DataFrame(table).agg("; ".join, axis=1).to_numpy() if len(edges) else \
-        np.zeros(0, dtype=object)
+    everything = np.zeros(0, dtype=object)
+    if len(edges):  # "; ".join per row, as whole object-array additions (no Python row loop)
+        everything = table[:, 0].copy()
+        for j in range(1, table.shape[1]):
+            everything = everything + "; " + table[:, j]
     return main, everything
 
 

@@ -17,5 +17,6 @@ ACCEPTED = ", ".join([*CEFR, "1F", "2F", "3F"])
 
 def parse_levels(values: pd.Series) -> np.ndarray:
     """Rank of each level code (case and spaces ignored); -1 where the code is unknown."""
-    norm = values.astype(str).str.strip().str.upper()
-    return norm.map(LEVEL_RANK).fillna(-1).to_numpy(dtype=np.int8)
+    codes, uniq = pd.factorize(values.astype(str), use_na_sentinel=False)
+    norm = pd.Series(uniq, dtype=object).str.strip().str.upper()
+    return norm.map(LEVEL_RANK).fillna(-1).to_numpy(dtype=np.int8)[codes]

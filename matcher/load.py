@@ -19,6 +19,7 @@ from matcher.csvio import (
     check_choice,
     check_ids,
     check_refs,
+    on_uniques,
     parse_float,
     parse_int,
     read_table,
@@ -43,7 +44,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "decisions": ("candidate_id", "option_id", "decision"),
 }
 LOCATION = ("lat", "lon", "postcode")
-OPTIONAL = {"options": ("name", *LOCATION), "candidates": (*LOCATION, "target_group"),
+OPTIONAL = {"options": ("name", *LOCATION, "region"),
+            "candidates": (*LOCATION, "region", "target_group"),
             "organisations": (),
             "decisions": ("reason",)}
 ID = {"organisations": "organisation_id", "options": "option_id", "candidates": "candidate_id"}
@@ -129,12 +131,14 @@ def build_instance(
 
 def _with_rows(df: pd.DataFrame) -> pd.DataFrame:
     """String table with a spreadsheet row column (tables from JSON get one here)."""
+    stripped = bool(df.attrs.get("stripped"))  # read_table stripped every field already
     df = df.copy()
     if ROW not in df.columns:
         df.insert(0, ROW, np.arange(2, len(df) + 2))
     for col in df.columns:
         if col != ROW:
-            df[col] = df[col].astype(str).str.strip().replace({"nan": "", "None": ""})
+            s = df[col] if stripped else df[col].astype(str).str.strip()
+            df[col] = s.replace({"nan": "", "None": ""})
     return df
 
 
@@ -208,7 +212,7 @@ def _level(df: pd.DataFrame, col: str, problems: Problems, f: str) -> np.ndarray
                           strict=True):
         problems.add(f, int(row), col, f"unknown language level {value!r} (expected {ACCEPTED})",
                      kind="level")
-    df[col] = df[col].str.upper()
+    df[col] = on_uniques(df[col], lambda u: u.str.upper())
     return levels
 
 
@@ -220,7 +224,7 @@ def _options(df: pd.DataFrame, orgs: pd.DataFrame, problems: Problems) -> pd.Dat
                                    "organisations.csv", problems, f))
     df["kind"] = check_choice(df, "kind", ("programme", "place"), problems, f)
     assert OPTION_KINDS == ("programme", "place")
-    df["sector"] = df["sector"].str.lower()
+    df["sector"] = on_uniques(df["sector"], lambda u: u.str.lower())
     empty = (df["sector"] == "").to_numpy()
     for row in df.loc[empty, ROW].tolist():
         problems.add(f, int(row), "sector", "sector is empty", kind="sector")
@@ -275,8 +279,13 @@ def _decisions(
 
 
 def _parse_skill_lists(df: pd.DataFrame, problems: Problems, f: str) -> pd.DataFrame:
-    """Long table (i, skill, level) from `skill:level;skill:level` cells; a bare skill is level 1."""
-    s = df["skills"].str.split(";").explode()
+    """Long table (i, skill, level) from `skill:level;skill:level` cells; a bare skill is level 1.
+
+    A skill named twice in one cell keeps its highest level. Each distinct cell is parsed once
+    (skill lists repeat across many rows), then expanded to the rows that hold it.
+    """
+    codes, uniq = pd.factorize(df["skills"], use_na_sentinel=False)
+    s = pd.Series(uniq, dtype=object).str.split(";").explode()
     s = s.str.strip()
     s = s[s.notna() & (s != "")]
     if s.empty:
@@ -285,15 +294,25 @@ def _parse_skill_lists(df: pd.DataFrame, problems: Problems, f: str) -> pd.DataF
     parts = s.str.split(":", n=1, expand=True).reindex(columns=[0, 1])
     skill = parts[0].str.strip().str.lower()
     level_txt = parts[1].fillna("1").str.strip()
-    ok = level_txt.isin(["1", "2", "3"]) & (skill != "")
+    ok = (level_txt.isin(["1", "2", "3"]) & (skill != "")).to_numpy()
     if (~ok).any():
-        rows = df[ROW].to_numpy()[s.index[~ok.to_numpy()]]
-        for row, item in zip(rows.tolist(), s[~ok].tolist(), strict=True):
+        bad = pd.DataFrame({"u": s.index.to_numpy()[~ok], "item": s[~ok].to_numpy()})
+        rows = pd.DataFrame({"u": codes, "pos": np.arange(len(codes))})
+        hits = rows.merge(bad.reset_index(), on="u").sort_values(["pos", "index"], kind="stable")
+        row_numbers = df[ROW].to_numpy()[hits["pos"].to_numpy()]
+        for row, item in zip(row_numbers.tolist(), hits["item"].tolist(), strict=True):
             problems.add(f, int(row), "skills",
                          f"expected skill:level with level 1, 2 or 3, got {item!r}", kind="skill")
-    out = pd.DataFrame({"i": s.index.to_numpy()[ok.to_numpy()], "skill": skill[ok].to_numpy(),
-                        "level": level_txt[ok].astype(np.int8).to_numpy()})
-    return out
+    long = pd.DataFrame({"u": s.index.to_numpy()[ok], "skill": skill.to_numpy()[ok],
+                         "level": level_txt.to_numpy()[ok].astype(np.int8)})
+    long = long.groupby(["u", "skill"], sort=True)["level"].max().reset_index()
+    # Expand per distinct cell to every row holding it, rows in order.
+    start = np.searchsorted(long["u"].to_numpy(), np.arange(len(uniq) + 1))
+    count = np.diff(start)[codes]
+    i = np.repeat(np.arange(len(codes)), count)
+    item = np.arange(len(i)) - np.repeat(np.cumsum(count) - count, count) + start[codes][i]
+    return pd.DataFrame({"i": i, "skill": long["skill"].to_numpy()[item],
+                         "level": long["level"].to_numpy()[item]})
 
 
 def _skill_matrices(
@@ -301,15 +320,15 @@ def _skill_matrices(
 ) -> tuple[tuple[str, ...], sp.csr_matrix, sp.csr_matrix]:
     c_long = _parse_skill_lists(cands, problems, "candidates.csv")
     o_long = _parse_skill_lists(opts, problems, "options.csv")
-    names = tuple(sorted(set(c_long["skill"]) | set(o_long["skill"])))
+    names = tuple(sorted(set(pd.unique(c_long["skill"])) | set(pd.unique(o_long["skill"]))))
     index = pd.Index(names)
 
     def matrix(long: pd.DataFrame, n: int) -> sp.csr_matrix:
-        # A skill named twice in one cell keeps its highest level.
-        long = long.groupby(["i", "skill"], sort=True)["level"].max().reset_index()
+        # Rows are unique (i, skill) already (see _parse_skill_lists).
+        codes, uniq = pd.factorize(long["skill"])
         m = sp.csr_matrix(
             (long["level"].to_numpy(np.int8),
-             (long["i"].to_numpy(), index.get_indexer(long["skill"]))),
+             (long["i"].to_numpy(), index.get_indexer(uniq)[codes])),
             shape=(n, len(names)), dtype=np.int8,
         )
         m.sort_indices()
@@ -321,18 +340,21 @@ def _skill_matrices(
 def _sector_ranks(
     cands: pd.DataFrame, opts: pd.DataFrame
 ) -> tuple[tuple[str, ...], np.ndarray, sp.csr_matrix]:
-    wishes = cands["sectors"].str.lower().str.split(";").explode().str.strip()
+    codes, uniq = pd.factorize(cands["sectors"], use_na_sentinel=False)
+    wishes = pd.Series(uniq, dtype=object).str.lower().str.split(";").explode().str.strip()
     wishes = wishes[wishes.notna() & (wishes != "")]
-    long = pd.DataFrame({"i": wishes.index.to_numpy(), "sector": wishes.to_numpy()})
-    long = long.drop_duplicates(["i", "sector"], keep="first")  # first mention is the rank
-    long["rank"] = long.groupby("i").cumcount() + 1
+    long = pd.DataFrame({"u": wishes.index.to_numpy(), "sector": wishes.to_numpy()})
+    long = long.drop_duplicates(["u", "sector"], keep="first")  # first mention is the rank
+    long["rank"] = long.groupby("u").cumcount() + 1
     names = tuple(sorted(set(opts["sector"]) | set(long["sector"])))
     index = pd.Index(names)
-    rank = sp.csr_matrix(
+    u_rank = sp.csr_matrix(
         (long["rank"].clip(upper=127).to_numpy(np.int8),
-         (long["i"].to_numpy(), index.get_indexer(long["sector"]))),
-        shape=(len(cands), len(names)), dtype=np.int8,
+         (long["u"].to_numpy(), index.get_indexer(long["sector"]))),
+        shape=(len(uniq), len(names)), dtype=np.int8,
     )
+    rank = u_rank[codes] if len(codes) else sp.csr_matrix((0, len(names)), dtype=np.int8)
+    rank = sp.csr_matrix(rank)
     rank.sort_indices()
     return names, index.get_indexer(opts["sector"]).astype(np.int32), rank
 

@@ -7,7 +7,7 @@ Each sub-module registers its commands on the shared Typer app in `matcher.cli.a
 import matcher.cli.audit_commands as _audit  # noqa: F401
 import matcher.cli.explain_commands as _explain  # noqa: F401
 import matcher.cli.register_commands as _register  # noqa: F401
-from matcher.cli import round_commands  # noqa: F401
+from matcher.cli import generate_commands, round_commands  # noqa: F401
 from matcher.cli.app import app
 
 

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console, setup_logging
 from matcher.errors import InputError, Problem
 from matcher.load import load_instance
 from matcher.policy import load_policy
+from matcher.progress import progress_hook
 from matcher.round import CSV_DIALECTS, Round, run_round, write_round
 from matcher.shortlist import shortlist
 
@@ -68,7 +80,8 @@ def run(
         pol = load_policy(policy)
         inst, warnings = load_instance(data_dir)
         load_s = time.perf_counter() - t
-        rnd = run_round(inst, pol, warnings)
+        with score_progress():
+            rnd = run_round(inst, pol, warnings)
         extra = round_extra_files(rnd, data_dir)
         meta = write_round(rnd, out, {"load": load_s}, dialect=csv_dialect, extra_files=extra)
     except InputError as exc:
@@ -83,6 +96,23 @@ def round_extra_files(rnd: Round, data_dir: Path) -> dict[str, bytes]:
 
     path = Path(data_dir) / PROTECTED_FILE
     return audit_files(rnd, path) if path.exists() else {}
+
+
+@contextmanager
+def score_progress() -> Iterator[None]:
+    """A rich progress bar (on stderr, gone when done) fed by matcher.progress reports."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def hook(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"{stage} (candidates)", total=total)
+            bar.update(tasks[stage], completed=done)
+
+        with progress_hook(hook):
+            yield
 
 
 def print_summary(rnd: Round, meta: dict, out: Path) -> None:

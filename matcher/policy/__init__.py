@@ -55,6 +55,10 @@ class ObjectivePolicy(_Strict):
     match_bonus: float = Field(ge=0, le=100)
 
 
+class EligibilityPolicy(_Strict):
+    max_options_per_candidate: int = Field(ge=0)
+
+
 class SolverPolicy(_Strict):
     exact_max_pairs: int = Field(ge=0)
     max_deterministic_time: float = Field(gt=0)
@@ -83,6 +87,7 @@ class Policy(_Strict):
     sector: SectorPolicy
     language: LanguagePolicy
     objective: ObjectivePolicy
+    eligibility: EligibilityPolicy
     solver: SolverPolicy
     fairness: FairnessPolicy = Field(default_factory=FairnessPolicy)
 

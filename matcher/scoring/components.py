@@ -7,6 +7,7 @@ language); protected attributes are not part of an instance at all.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -19,6 +20,37 @@ COMPONENTS = ("skills", "sector", "hours", "travel", "language")
 _BLOCK = 1_000_000
 
 
+_T = TypeVar("_T")
+
+#: Dense lookup tables are used when they hold at most this many cells (else sparse indexing).
+_DENSE_CELLS = 200_000_000
+
+
+def _cached(inst: Instance, key: str, build: Callable[[], _T]) -> _T:
+    """Per-instance cache of derived lookup tables (an Instance is immutable)."""
+    cache = inst.__dict__.setdefault("_derived", {})
+    if key not in cache:
+        cache[key] = build()
+    return cache[key]
+
+
+def _skill_tables(inst: Instance) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(dense candidate skill levels, option skill index slots, option level slots) or None."""
+    n_c, n_s = inst.cand_skills.shape
+    if n_c * max(n_s, 1) > _DENSE_CELLS:
+        return None
+    has = inst.cand_skills.toarray().astype(np.int8)
+    o = inst.opt_skills.tocsr()
+    width = int(np.diff(o.indptr).max()) if o.shape[0] else 0
+    idx = np.zeros((o.shape[0], width), dtype=np.int64)
+    lvl = np.zeros((o.shape[0], width), dtype=np.int16)
+    row = np.repeat(np.arange(o.shape[0]), np.diff(o.indptr))
+    slot = np.arange(len(o.indices)) - o.indptr[row]
+    idx[row, slot] = o.indices
+    lvl[row, slot] = o.data
+    return has, idx, lvl
+
+
 def skills(inst: Instance, cand: np.ndarray, opt: np.ndarray, dist: np.ndarray,
            policy: Policy) -> np.ndarray:
     """Share of the option's desired skill levels the person has: sum min(has, wants) / sum wants.
@@ -26,12 +58,20 @@ def skills(inst: Instance, cand: np.ndarray, opt: np.ndarray, dist: np.ndarray,
     An option that names no desired skills fits everyone (1.0).
     """
     out = np.ones(len(cand))
-    want_total = np.asarray(inst.opt_skills.sum(axis=1)).ravel().astype(np.float64)
+    want_total = _cached(inst, "want_total", lambda: np.asarray(
+        inst.opt_skills.sum(axis=1)).ravel().astype(np.float64))
+    tables = _cached(inst, "skill_tables", lambda: _skill_tables(inst))
     for s in range(0, len(cand), _BLOCK):
         c, o = cand[s:s + _BLOCK], opt[s:s + _BLOCK]
-        has = inst.cand_skills[c].astype(np.int16)
-        want = inst.opt_skills[o].astype(np.int16)
-        covered = np.asarray(has.minimum(want).sum(axis=1)).ravel()
+        if tables is not None:
+            has, idx, lvl = tables
+            covered = np.zeros(len(c), dtype=np.int64)
+            for j in range(idx.shape[1]):
+                covered += np.minimum(has[c, idx[o, j]], lvl[o, j])
+        else:
+            has_s = inst.cand_skills[c].astype(np.int16)
+            want = inst.opt_skills[o].astype(np.int16)
+            covered = np.asarray(has_s.minimum(want).sum(axis=1)).ravel()
         total = want_total[o]
         out[s:s + _BLOCK] = np.where(total > 0, covered / np.maximum(total, 1), 1.0)
     return out
@@ -41,6 +81,10 @@ def sector_rank(inst: Instance, cand: np.ndarray, opt: np.ndarray) -> np.ndarray
     """Rank of the option's sector on the person's wish list (1 = first), 0 if not wished."""
     if len(cand) == 0:
         return np.zeros(0, dtype=np.int64)
+    n_c, n_s = inst.cand_sector_rank.shape
+    if n_c * max(n_s, 1) <= _DENSE_CELLS:
+        dense: np.ndarray = _cached(inst, "sector_rank", lambda: inst.cand_sector_rank.toarray())
+        return dense[cand, inst.opt_sector[opt]].astype(np.int64)
     rank = inst.cand_sector_rank[cand, inst.opt_sector[opt]]
     return np.asarray(rank).ravel().astype(np.int64)
 

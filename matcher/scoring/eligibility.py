@@ -24,6 +24,7 @@ from scipy.spatial import cKDTree
 
 from matcher.geo import haversine_km, km_to_chord, unit_xyz
 from matcher.model import Instance
+from matcher.progress import report
 
 log = logging.getLogger(__name__)
 
@@ -61,33 +62,127 @@ def is_eligible(failures: dict[str, np.ndarray]) -> np.ndarray:
     return ~fails
 
 
-def _travel_candidates(
-    inst: Instance, start: int, stop: int, opt_tree: cKDTree
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of candidates start..stop-1 with options within a superset of their travel radius."""
-    c = inst.candidates.iloc[start:stop]
-    xyz = unit_xyz(c["lat"].to_numpy(), c["lon"].to_numpy())
-    radius = float(km_to_chord(c["max_travel_km"].max())) * (1 + 1e-9) + 1e-12
-    tree = cKDTree(xyz)
-    pairs = tree.sparse_distance_matrix(opt_tree, radius, output_type="ndarray")
-    return pairs["i"].astype(np.int64) + start, pairs["j"].astype(np.int64)
+#: Target number of pairs within travel distance per chunk of candidates (bounds memory).
+CHUNK_PAIRS = 4_000_000
+#: At most this many distinct KD-tree radii per query (larger radii groups share a query).
+_MAX_RADII = 12
+
+
+def _radius_groups(travel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group per candidate, radius in km per group): each group's radius covers its members."""
+    values = np.unique(travel)
+    if len(values) > _MAX_RADII:
+        values = np.unique(np.quantile(travel, np.linspace(0, 1, _MAX_RADII + 1)[1:],
+                                       method="higher"))
+    group = np.minimum(np.searchsorted(values, travel, side="left"), len(values) - 1)
+    return group, values
+
+
+class Blocks:
+    """Whole-instance arrays and KD-trees for blocking, built once per instance.
+
+    ``trees[key]`` is a KD-tree over a subset of options (``None``: all options; an int: the
+    options of that sector) with the option rows it holds.
+    """
+
+    def __init__(self, inst: Instance) -> None:
+        c, o = inst.candidates, inst.options
+        self.inst = inst
+        self.xyz = unit_xyz(c["lat"].to_numpy(), c["lon"].to_numpy())
+        self.opt_xyz = unit_xyz(o["lat"].to_numpy(), o["lon"].to_numpy())
+        self.travel = c["max_travel_km"].to_numpy(np.float64)
+        self.c_level, self.o_level = c["level"].to_numpy(), o["level"].to_numpy()
+        self.c_hours, self.o_hours_min = c["hours_available"].to_numpy(), o["hours_min"].to_numpy()
+        self.c_need = c["guidance_need"].to_numpy()
+        self.o_budget = inst.organisations["guidance_capacity"].to_numpy()[o["org"].to_numpy()]
+        self._trees: dict[int | None, tuple[cKDTree, np.ndarray]] = {}
+
+    def tree(self, sector: int | None = None) -> tuple[cKDTree, np.ndarray]:
+        if sector not in self._trees:
+            rows = (np.arange(self.inst.n_options) if sector is None
+                    else np.flatnonzero(self.inst.opt_sector == sector))
+            self._trees[sector] = (cKDTree(self.opt_xyz[rows]), rows)
+        return self._trees[sector]
+
+    def near(self, cands: np.ndarray, sector: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs (candidate, option) within a superset of each candidate's travel radius."""
+        tree, rows = self.tree(sector)
+        if len(rows) == 0 or len(cands) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        group, radii = _radius_groups(self.travel[cands])
+        out_c, out_o = [], []
+        for g, r in enumerate(radii.tolist()):
+            members = cands[group == g]
+            if len(members) == 0:
+                continue
+            radius = float(km_to_chord(r)) * (1 + 1e-9) + 1e-12
+            pairs = cKDTree(self.xyz[members]).sparse_distance_matrix(
+                tree, radius, output_type="ndarray")
+            out_c.append(members[pairs["i"]].astype(np.int64))
+            out_o.append(rows[pairs["j"]].astype(np.int64))
+        if not out_c:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(out_c), np.concatenate(out_o)
+
+    def eligible(self, cand: np.ndarray, opt: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The four hard rules on candidate pairs (any order): the cheap ones first."""
+        keep = ((self.c_level[cand] >= self.o_level[opt])
+                & (self.c_hours[cand] >= self.o_hours_min[opt])
+                & (self.c_need[cand] <= self.o_budget[opt]))
+        cand, opt = cand[keep], opt[keep]
+        dist = distances_km(self.inst, cand, opt)
+        keep = ~(dist > self.travel[cand])
+        return cand[keep], opt[keep], dist[keep]
 
 
 def iter_eligible_pairs(
-    inst: Instance, chunk_size: int = 50_000
+    inst: Instance, chunk_size: int | None = None, blocks: Blocks | None = None
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Eligible (candidate, option, distance_km) arrays, one chunk of candidates at a time."""
-    o = inst.options
-    opt_tree = cKDTree(unit_xyz(o["lat"].to_numpy(), o["lon"].to_numpy()))
-    for start in range(0, inst.n_candidates, chunk_size):
-        stop = min(start + chunk_size, inst.n_candidates)
-        cand, opt = _travel_candidates(inst, start, stop, opt_tree)
-        order = np.lexsort((opt, cand))  # sorted by (candidate, option)
-        cand, opt = cand[order], opt[order]
-        dist = distances_km(inst, cand, opt)
-        keep = is_eligible(filter_failures(inst, cand, opt, dist))
-        log.debug("candidates %d-%d: %d eligible pairs", start, stop, keep.sum())
-        yield cand[keep].astype(np.int32), opt[keep].astype(np.int32), dist[keep]
+    """Eligible (candidate, option, distance_km) arrays, one chunk of candidates at a time.
+
+    Blocking: a KD-tree over the options finds only the pairs within travel distance (one
+    query per group of similar travel radii); the language, hours and guidance rules then filter
+    those arrays before any distance is computed. Chunks are sized adaptively so that about
+    ``CHUNK_PAIRS`` pairs are in memory at once (or exactly `chunk_size` candidates if given).
+    Pairs come sorted by (candidate, option), chunk after chunk.
+    """
+    blocks = blocks or Blocks(inst)
+    chunks = Chunks(inst.n_candidates, chunk_size)
+    for start, stop in chunks:
+        cand, opt = blocks.near(np.arange(start, stop))
+        n_near = len(cand)
+        cand, opt, dist = blocks.eligible(cand, opt)
+        order = np.argsort(cand * inst.n_options + opt)  # by (candidate, option); keys unique
+        log.debug("candidates %d-%d: %d near, %d eligible pairs", start, stop, n_near, len(cand))
+        yield cand[order].astype(np.int32), opt[order].astype(np.int32), dist[order]
+        report("score", stop, inst.n_candidates)
+        chunks.observe(n_near, stop - start)
+
+
+class Chunks:
+    """Chunks (start, stop) of candidates: `chunk_size` each, or adaptive, about CHUNK_PAIRS
+    near pairs each (call `observe` after each chunk). Deterministic for the same data."""
+
+    def __init__(self, n: int, chunk_size: int | None = None) -> None:
+        self.n, self.chunk_size = n, chunk_size
+        self.per_cand = 0.0
+
+    def observe(self, pairs: int, cands: int) -> None:
+        self.per_cand = max(pairs / max(cands, 1), 1.0)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        start, n = 0, self.n
+        while start < n:
+            if self.chunk_size:
+                size = self.chunk_size
+            elif self.per_cand == 0.0:
+                size = 2_000
+            else:
+                size = int(min(max(CHUNK_PAIRS / self.per_cand, 100), 60_000))
+            stop = min(start + size, n)
+            yield start, stop
+            start = stop
 
 
 def eligible_pairs(inst: Instance) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

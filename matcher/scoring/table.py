@@ -8,6 +8,8 @@ in the solver's objective; the solver works in integer micro-units, ``weight_int
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,8 +17,19 @@ import pandas as pd
 
 from matcher.model import Instance
 from matcher.policy import Policy
+from matcher.progress import report
+from matcher.scoring import components
 from matcher.scoring.components import COMPONENT_FUNCTIONS, COMPONENTS
-from matcher.scoring.eligibility import distances_km, eligible_pairs, filter_failures, is_eligible
+from matcher.scoring.eligibility import (
+    Blocks,
+    Chunks,
+    distances_km,
+    filter_failures,
+    is_eligible,
+    iter_eligible_pairs,
+)
+
+log = logging.getLogger(__name__)
 
 SCALE = 1_000_000
 NO_DECISION, LOCK, FORBID = 0, 1, 2
@@ -79,35 +92,233 @@ def score_pairs(
     return comps, np.round(np.clip(score / total, 0.0, 1.0), 6)
 
 
-def build_edges(inst: Instance, policy: Policy) -> EdgeTable:
-    """Score every eligible pair, plus any locked pair a coordinator chose outside the rules."""
-    cand, opt, dist = eligible_pairs(inst)
-    eligible = np.ones(len(cand), dtype=bool)
-    decision = np.zeros(len(cand), dtype=np.int8)
+def top_k_mask(cand: np.ndarray, opt: np.ndarray, score: np.ndarray, decision: np.ndarray,
+               k: int) -> np.ndarray:
+    """Keep each candidate's best `k` not-forbidden pairs by score (ties by option, i.e. id).
+
+    Pairs with a coordinator's decision (lock or forbid) are always kept, so they are reported.
+    Any pair order is accepted.
+    """
+    keep = decision != 0
+    rankable = np.flatnonzero(decision != FORBID)
+    if len(rankable) == 0:
+        return keep
+    c, o = cand[rankable].astype(np.int64), opt[rankable].astype(np.int64)
+    base = int(c.min())
+    c -= base
+    span_o = int(o.max()) + 1
+    span_s = SCALE + 1
+    if (int(c.max()) + 1) * span_s * span_o < 2**62:
+        s_int = SCALE - np.rint(score[rankable] * SCALE).astype(np.int64)
+        order = np.argsort((c * span_s + s_int) * span_o + o)  # keys are unique
+    else:
+        order = np.lexsort((o, -score[rankable], c))
+    c_sorted = c[order]
+    first = np.searchsorted(c_sorted, c_sorted, side="left")
+    keep[rankable[order[np.arange(len(order)) - first < k]]] = True
+    return keep
+
+
+def _decision_keys(inst: Instance) -> tuple[np.ndarray, np.ndarray]:
     dec = inst.decisions
-    if len(dec):
-        key = cand.astype(np.int64) * inst.n_options + opt
-        dkey = dec["cand"].to_numpy(np.int64) * inst.n_options + dec["opt"].to_numpy(np.int64)
-        dkind = np.where(dec["decision"].to_numpy() == "lock", LOCK, FORBID).astype(np.int8)
-        pos = np.searchsorted(key, dkey)
-        found = np.zeros(len(dkey), dtype=bool)
-        if len(key):
-            found = (pos < len(key)) & (key[np.minimum(pos, len(key) - 1)] == dkey)
-        decision[pos[found]] = dkind[found]
-        # Locks on pairs outside the rules are kept: the coordinator decides.
-        outside = ~found & (dkind == LOCK)
-        if outside.any():
-            oc = dec["cand"].to_numpy()[outside].astype(np.int32)
-            oo = dec["opt"].to_numpy()[outside].astype(np.int32)
-            cand = np.concatenate([cand, oc])
-            opt = np.concatenate([opt, oo])
-            dist = np.concatenate([dist, distances_km(inst, oc, oo)])
-            eligible = np.concatenate([eligible, np.zeros(len(oc), dtype=bool)])
-            decision = np.concatenate([decision, np.full(len(oc), LOCK, dtype=np.int8)])
-            order = np.lexsort((opt, cand))
-            cand, opt, dist = cand[order], opt[order], dist[order]
-            eligible, decision = eligible[order], decision[order]
-    comps, score = score_pairs(inst, cand, opt, dist, policy)
+    dkey = dec["cand"].to_numpy(np.int64) * inst.n_options + dec["opt"].to_numpy(np.int64)
+    dkind = np.where(dec["decision"].to_numpy() == "lock", LOCK, FORBID).astype(np.int8)
+    order = np.argsort(dkey, kind="stable")
+    return dkey[order], dkind[order]
+
+
+#: The per-sector skill bound is computed only when options have at most this many distinct
+#: (sector, skill wants) combinations; otherwise the skill part of the bound is 1.
+_MAX_SKILL_PROFILES = 5_000
+
+
+def _skill_profiles(inst: Instance) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Distinct (sector, wanted skills) of the options: (sector, skill slots, level slots)."""
+    tables = components._cached(inst, "skill_tables", lambda: components._skill_tables(inst))
+    if tables is None:
+        return None
+    _, idx, lvl = tables
+    rows = np.column_stack([inst.opt_sector.astype(np.int64), idx, lvl.astype(np.int64)])
+    uniq = np.unique(rows, axis=0)  # sorted by sector first
+    if len(uniq) > _MAX_SKILL_PROFILES:
+        return None
+    w = idx.shape[1]
+    return uniq[:, 0], uniq[:, 1:1 + w], uniq[:, 1 + w:].astype(np.int16)
+
+
+def _unwished_bounds(inst: Instance, policy: Policy, cands: np.ndarray) -> np.ndarray:
+    """(len(cands) x sectors) upper bound of the score of any eligible pair of each candidate
+    with an option of each sector, taking the sector as not wished.
+
+    Skills: the best fit over the sector's distinct skill wants; language: the margin over the
+    sector's lowest minimum (-inf where no option of the sector accepts the person's level);
+    hours and travel: 1.
+    """
+    w = policy.weights.as_dict()
+    total = sum(w.values())
+    n_s = len(inst.sector_names)
+    o_level = inst.options["level"].to_numpy()
+    min_level = np.full(n_s, 127, dtype=np.int64)
+    np.minimum.at(min_level, inst.opt_sector, o_level.astype(np.int64))
+    margin = inst.candidates["level"].to_numpy()[cands][:, None].astype(np.int64) - min_level
+    p = policy.language
+    lang = np.minimum(1.0, p.at_minimum + p.per_level * np.maximum(margin, 0))
+    skill = np.ones((len(cands), n_s))
+    prof = _skill_profiles(inst)
+    tables = components._cached(inst, "skill_tables", lambda: components._skill_tables(inst))
+    if prof is not None and tables is not None:
+        sector, idx, lvl = prof
+        has = tables[0]
+        want = lvl.sum(axis=1)
+        step = max(1, 20_000_000 // max(len(sector) * max(idx.shape[1], 1), 1))
+        for a in range(0, len(cands), step):
+            h = has[cands[a:a + step]]  # (c, skills)
+            covered = np.zeros((len(h), len(sector)), dtype=np.int64)
+            for j in range(idx.shape[1]):
+                covered += np.minimum(h[:, idx[:, j]], lvl[None, :, j])
+            fit = np.where(want > 0, covered / np.maximum(want, 1), 1.0)
+            best = np.zeros((len(h), n_s))
+            starts = np.searchsorted(sector, np.arange(n_s))
+            present = np.unique(sector)
+            best[:, present] = np.maximum.reduceat(fit, starts[present], axis=1)
+            skill[a:a + step] = best
+    ub = (w["skills"] * skill + w["sector"] * policy.sector.unwished + w["hours"] + w["travel"]
+          + w["language"] * lang) / total
+    return np.where(margin < 0, -np.inf, np.minimum(ub, 1.0))
+
+
+def _pruned_chunk(inst: Instance, policy: Policy, blocks: Blocks, start: int, stop: int,
+                  k: int, decided: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Eligible pairs of candidates start..stop-1 that can be among their best k.
+
+    Blocking by sector: first only the options in each person's wished sectors are scored
+    (their best k kept). For a person with k of those, an unwished sector is searched only if
+    an upper bound of the score its options can reach (:func:`_unwished_bounds`) is not below
+    the person's k-th best so far. Everyone else (no wishes, fewer than k, a coordinator's
+    decision) gets every eligible pair. Exact: the best k of the result are the best k overall.
+    """
+    rank = inst.cand_sector_rank[start:stop].tocoo()
+    wishers = np.zeros(stop - start, dtype=bool)
+    wishers[rank.row] = True
+    wishers &= ~decided[start:stop]
+    parts_c, parts_o = [], []
+    for sector in np.unique(rank.col).tolist():
+        members = rank.row[(rank.col == sector) & wishers[rank.row]] + start
+        c, o = blocks.near(np.sort(members), sector)
+        parts_c.append(c)
+        parts_o.append(o)
+    n_near = 0
+    partial = np.zeros(stop - start, dtype=bool)
+    a_c = a_o = np.zeros(0, dtype=np.int64)
+    a_d = np.zeros(0)
+    extra_c: list[np.ndarray] = []
+    extra_o: list[np.ndarray] = []
+    if parts_c:
+        cand, opt = np.concatenate(parts_c), np.concatenate(parts_o)
+        n_near += len(cand)
+        a_c, a_o, a_d = blocks.eligible(cand, opt)
+        _, score = score_pairs(inst, a_c, a_o, a_d, policy)
+        keep = top_k_mask(a_c, a_o, score, np.zeros(len(a_c), dtype=np.int8), k)
+        a_c, a_o, a_d, score = a_c[keep], a_o[keep], a_d[keep], score[keep]
+        count = np.bincount(a_c - start, minlength=stop - start)
+        lowest = np.full(stop - start, 2.0)
+        np.minimum.at(lowest, a_c - start, score)  # k-th best score where count == k
+        partial = wishers & (count >= k)
+        keep = partial[a_c - start]
+        a_c, a_o, a_d = a_c[keep], a_o[keep], a_d[keep]
+        rows = np.flatnonzero(partial)
+        if len(rows):
+            ub = _unwished_bounds(inst, policy, rows + start)
+            wished = np.zeros((stop - start, len(inst.sector_names)), dtype=bool)
+            wished[rank.row, rank.col] = True
+            # Scores are rounded to 6 decimals: search wherever the bound could tie or win.
+            search = (ub + 1e-6 >= lowest[rows][:, None]) & ~wished[rows]
+            for sector in np.flatnonzero(search.any(axis=0)).tolist():
+                c, o = blocks.near(rows[search[:, sector]] + start, sector)
+                extra_c.append(c)
+                extra_o.append(o)
+    rest = np.flatnonzero(~partial) + start
+    b_c, b_o = blocks.near(rest)
+    if extra_c:
+        b_c, b_o = np.concatenate([b_c, *extra_c]), np.concatenate([b_o, *extra_o])
+    n_near += len(b_c)
+    b_c, b_o, b_d = blocks.eligible(b_c, b_o)
+    return (np.concatenate([a_c, b_c]), np.concatenate([a_o, b_o]), np.concatenate([a_d, b_d]),
+            n_near)
+
+
+def _chunk_pairs(inst: Instance, policy: Policy, k: int
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Eligible pairs chunk by chunk: all of them sorted (k = 0) or a superset of each best k."""
+    if k <= 0:
+        yield from iter_eligible_pairs(inst)
+        return
+    blocks = Blocks(inst)
+    decided = np.zeros(inst.n_candidates, dtype=bool)
+    decided[inst.decisions["cand"].to_numpy()] = True
+    chunks = Chunks(inst.n_candidates)
+    for start, stop in chunks:
+        cand, opt, dist, n_near = _pruned_chunk(inst, policy, blocks, start, stop, k, decided)
+        log.debug("candidates %d-%d: %d near pairs, %d eligible", start, stop, n_near, len(cand))
+        yield cand.astype(np.int32), opt.astype(np.int32), dist  # in no particular order
+        report("score", stop, inst.n_candidates)
+        chunks.observe(n_near, stop - start)
+
+
+def build_edges(inst: Instance, policy: Policy) -> EdgeTable:
+    """Score every eligible pair, plus any locked pair a coordinator chose outside the rules.
+
+    Works chunk by chunk of candidates (bounded memory). With the policy's
+    ``eligibility.max_options_per_candidate`` = K > 0 only each candidate's best K eligible
+    pairs are kept (see :func:`top_k_mask`), found with blocking by sector
+    (:func:`_pruned_chunk`) so that dense regions are not scored pair by pair.
+    """
+    k = policy.eligibility.max_options_per_candidate
+    dkey, dkind = _decision_keys(inst)
+    found_any = np.zeros(len(dkey), dtype=bool)
+    parts: list[tuple[np.ndarray, ...]] = []
+    comp_parts: list[dict[str, np.ndarray]] = []
+    for cand, opt, dist in _chunk_pairs(inst, policy, k):
+        decision = np.zeros(len(cand), dtype=np.int8)
+        if len(dkey) and len(cand):
+            key = cand.astype(np.int64) * inst.n_options + opt
+            pos = np.minimum(np.searchsorted(dkey, key), len(dkey) - 1)
+            hit = dkey[pos] == key
+            decision[hit] = dkind[pos[hit]]
+            found_any[pos[hit]] = True
+        if k > 0:
+            _, score = score_pairs(inst, cand, opt, dist, policy)
+            keep = top_k_mask(cand, opt, score, decision, k)
+            cand, opt, dist, decision = cand[keep], opt[keep], dist[keep], decision[keep]
+            order = np.argsort(cand.astype(np.int64) * inst.n_options + opt)  # unique keys
+            cand, opt, dist, decision = cand[order], opt[order], dist[order], decision[order]
+        comps, score = score_pairs(inst, cand, opt, dist, policy)
+        parts.append((cand, opt, dist, score, decision))
+        comp_parts.append(comps)
+    if parts:
+        cand, opt, dist, score, decision = (np.concatenate(p) for p in zip(*parts, strict=True))
+        comps = {name: np.concatenate([c[name] for c in comp_parts]) for name in COMPONENTS}
+    else:
+        cand, opt = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
+        dist, score, decision = np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int8)
+        comps = {name: np.zeros(0) for name in COMPONENTS}
+    del parts, comp_parts
+    eligible = np.ones(len(cand), dtype=bool)
+    # Locks on pairs outside the rules are kept: the coordinator decides.
+    outside = ~found_any & (dkind == LOCK)
+    if outside.any():
+        dec = inst.decisions
+        oc = dec["cand"].to_numpy()[outside].astype(np.int32)
+        oo = dec["opt"].to_numpy()[outside].astype(np.int32)
+        od = distances_km(inst, oc, oo)
+        o_comps, o_score = score_pairs(inst, oc, oo, od, policy)
+        at = np.searchsorted(cand.astype(np.int64) * inst.n_options + opt,
+                             oc.astype(np.int64) * inst.n_options + oo)
+        cand, opt, dist = np.insert(cand, at, oc), np.insert(opt, at, oo), np.insert(dist, at, od)
+        score = np.insert(score, at, o_score)
+        comps = {name: np.insert(comps[name], at, o_comps[name]) for name in COMPONENTS}
+        eligible = np.insert(eligible, at, False)
+        decision = np.insert(decision, at, LOCK)
     weight = np.round(score + policy.objective.match_bonus, 6)
     return EdgeTable(
         cand=cand, opt=opt, distance_km=dist, components=comps, score=score, weight=weight,

@@ -1,0 +1,60 @@
+"""Render benchmarks/out/results.json as Markdown tables (for benchmarks/RESULTS.md).
+
+`python -m benchmarks.report [results.json ...]`
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks.scenarios import ROOT
+
+
+def _f(x: Any, fmt: str) -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    out = [f"Command: `{doc['command']}`, {doc['date']}, machine: {doc['machine']}", ""]
+    out += ["| scenario | candidates | options | seats | pairs | generate s | load s | score s | "
+            "solve s | write s | round s | peak MB | method | objective | bound | gap |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in doc["results"]:
+        if "error" in r:
+            out.append(f"| {r['scenario']} | {r['candidates']:,} | failed: {r['error']} |")
+            continue
+        out.append(
+            f"| {r['scenario']} | {r['candidates']:,} | {r['options']:,} | {r['seats']:,} | "
+            f"{r['pairs']:,} | {r['t_generate']:.1f} | {r['t_load']:.1f} | {r['t_score']:.1f} | "
+            f"{r['t_solve']:.1f} | {r['t_write']:.1f} | {r['t_total_round']:.1f} | "
+            f"{r['peak_mb']:,.0f} | {r['method']} ({r['status']}) | {r['objective']:,.3f} | "
+            f"{r['bound']:,.3f} | {r['gap']:.3%} |")
+    out.append("")
+    out += ["| scenario | method | seconds | objective | keeps guidance budgets | gap to our bound "
+            "| note |", "|---|---|---|---|---|---|---|"]
+    for r in doc["results"]:
+        if "error" in r:
+            continue
+        out.append(f"| {r['scenario']} | **matcher** ({r['method']}) | {r['t_solve']:.2f} | "
+                   f"{r['objective']:,.3f} | {'yes' if r['violations'] == 0 else 'NO'} | "
+                   f"{r['gap']:.3%} | |")
+        for a in r["alternatives"]:
+            feas = "-" if a["feasible"] is None else (
+                "yes" if a["feasible"] else f"no ({a['violations']} budgets broken)")
+            out.append(f"| {r['scenario']} | {a['name']} | {_f(a['seconds'], '.2f')} | "
+                       f"{_f(a['objective'], ',.3f')} | {feas} | "
+                       f"{_f(a['gap_to_bound'], '.3%')} | {a['note'] or ''} |")
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    paths = [Path(p) for p in sys.argv[1:]] or [ROOT / "benchmarks" / "out" / "results.json"]
+    for p in paths:
+        sys.stdout.write(markdown(json.loads(p.read_text("utf-8"))) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Run one scenario in this process and print its results as JSON (called by benchmarks.run).
+
+Stages: generate (write the data folder), load, score, solve (through matcher.solver.solve, so
+whatever method it picks), write; then every alternative on the same pairs. Peak memory is this
+process's maximum resident set size after each stage (it only grows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.alternatives import ALTERNATIVES, NotApplicable
+from benchmarks.scenarios import Scenario, by_size, load
+from matcher.load import load_instance
+from matcher.policy import load_policy
+from matcher.round import run_round, write_round
+from matcher.scoring import SCALE
+from matcher.synth import generate, write_generated
+
+COLUMNS = ("scenario", "candidates", "options", "seats", "pairs", "method", "status",
+           "objective", "bound", "gap", "t_generate", "t_load", "t_score", "t_solve",
+           "t_write", "t_total_round", "peak_mb", "alternatives")
+ALT_COLUMNS = ("name", "seconds", "objective", "feasible", "violations", "gap_to_bound", "note")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_scenario(sc: Scenario, work: Path, alternatives: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {"scenario": sc.name, "candidates": sc.candidates, "peaks_mb": {}}
+    t = time.perf_counter()
+    data = write_generated(generate(sc.candidates, sc.region, sc.seed), work / "data")
+    out["t_generate"] = time.perf_counter() - t
+    out["peaks_mb"]["generate"] = peak_mb()
+    t = time.perf_counter()
+    policy = load_policy(sc.policy_path)
+    inst, warnings = load_instance(data)
+    out["t_load"] = time.perf_counter() - t
+    out["peaks_mb"]["load"] = peak_mb()
+    rnd = run_round(inst, policy, warnings)
+    out["t_score"], out["t_solve"] = rnd.timings["score"], rnd.timings["solve"]
+    out["peaks_mb"]["solve"] = peak_mb()
+    t = time.perf_counter()
+    write_round(rnd, work / "round")
+    out["t_write"] = time.perf_counter() - t
+    out["peaks_mb"]["write"] = peak_mb()
+    out["t_total_round"] = out["t_load"] + out["t_score"] + out["t_solve"] + out["t_write"]
+    res, problem = rnd.result, rnd.problem
+    out.update({
+        "options": inst.n_options, "seats": int(inst.options["capacity"].sum()),
+        "pairs": problem.n_edges, "method": res.method, "status": str(res.status),
+        "objective": res.objective / SCALE, "bound": res.bound / SCALE, "gap": res.gap,
+        "violations": len(problem.violations(res.chosen)),
+    })
+    alts = []
+    if alternatives:
+        for name, fn in ALTERNATIVES.items():
+            row: dict[str, Any] = dict.fromkeys(ALT_COLUMNS)
+            row["name"] = name
+            t = time.perf_counter()
+            try:
+                got = fn(problem)
+            except NotApplicable as exc:
+                row["note"] = f"not run: {exc}"
+                alts.append(row)
+                continue
+            except MemoryError:
+                row["note"] = "not run: out of memory"
+                alts.append(row)
+                continue
+            row["seconds"] = time.perf_counter() - t
+            chosen, own_bound = got if isinstance(got, tuple) else (got, None)
+            value = problem.objective(chosen)
+            bad = problem.violations(chosen)
+            row.update({"objective": value / SCALE, "feasible": not bad, "violations": len(bad),
+                        "gap_to_bound": (res.bound - value) / res.bound if res.bound else 0.0})
+            if own_bound is not None:
+                row["note"] = f"own bound {own_bound / SCALE:.3f}"
+            alts.append(row)
+            out["peaks_mb"][f"alt_{name}"] = peak_mb()
+    out["alternatives"] = alts
+    out["peak_mb"] = peak_mb()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("scenario", help="a module name in benchmarks.scenarios, or a size")
+    ap.add_argument("--no-alternatives", action="store_true")
+    ap.add_argument("--keep", type=Path, default=None, help="keep data and round here")
+    args = ap.parse_args()
+    sc = by_size([int(args.scenario)])[0] if args.scenario.isdigit() else load(args.scenario)
+    work = Path(tempfile.mkdtemp(prefix=f"bench-{sc.name}-")) if args.keep is None else args.keep
+    try:
+        result = run_scenario(sc, work, alternatives=not args.no_alternatives)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The benchmark machinery end to end at a tiny size: every column and alternative is there."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import run as bench_run
+from benchmarks.alternatives import ALTERNATIVES, scipy_lsa_slots, scipy_sparse_matching
+from benchmarks.report import markdown
+from benchmarks.scenarios import all_scenarios, by_size
+from benchmarks.worker import ALT_COLUMNS, COLUMNS, run_scenario
+from matcher.solver.flow import solve_flow
+from matcher.synth import generate
+
+
+def test_worker_reports_every_column(tmp_path: Path) -> None:
+    sc = by_size([40])[0]
+    r = run_scenario(sc, tmp_path)
+    assert set(COLUMNS) <= set(r)
+    assert r["candidates"] == 40 and r["pairs"] > 0
+    assert r["violations"] == 0
+    assert r["objective"] <= r["bound"] + 1e-9
+    assert {a["name"] for a in r["alternatives"]} == set(ALTERNATIVES)
+    for a in r["alternatives"]:
+        assert set(ALT_COLUMNS) <= set(a)
+        if a["objective"] is not None:
+            assert a["feasible"] == (a["violations"] == 0)
+            if a["feasible"]:  # nothing feasible beats our valid upper bound
+                assert a["objective"] <= r["bound"] + 1e-9
+
+
+def test_exact_alternatives_agree_with_the_flow(tmp_path: Path) -> None:
+    """Without budgets, LSA on slots, sparse matching and the min-cost flow are all optimal."""
+    from matcher.load import instance_from_frames
+    from matcher.policy import load_policy
+    from matcher.round import make_problem
+    from matcher.scoring import build_edges
+
+    frames = generate(120, "utrecht", 5).frames()
+    frames.pop("protected")
+    inst = instance_from_frames(frames)
+    policy = load_policy(Path(__file__).resolve().parents[1] / "matcher/policy/regional.toml")
+    problem, _ = make_problem(inst, build_edges(inst, policy))
+    free, seats, _, _ = problem.residual()
+    best = problem.objective(solve_flow(problem, free, seats) | problem.locked)
+    for fn in (scipy_lsa_slots, scipy_sparse_matching):
+        chosen = fn(problem)
+        assert problem.objective(chosen) == best
+        used = np.bincount(problem.cand[chosen], minlength=problem.n_candidates)
+        assert used.max() <= 1
+
+
+def test_run_writes_json_and_plot(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def fake_subprocess_free(sc, alternatives):  # type: ignore[no-untyped-def]
+        return run_scenario(sc, tmp_path / sc.name, alternatives=False)
+
+    monkeypatch.setattr(bench_run, "run_one", fake_subprocess_free)
+    results = bench_run.main(["--sizes", "30", "--out", str(tmp_path / "out")])
+    assert len(results) == 1 and results[0]["alternatives"] == []
+    assert (tmp_path / "out" / "results.json").stat().st_size > 0
+    assert (tmp_path / "out" / "results.png").stat().st_size > 0
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    text = markdown(doc)
+    assert "adhoc_30" in text and "| generate s |" in text
+
+
+def test_registry_has_the_issue_sizes() -> None:
+    sizes = {s.candidates for s in all_scenarios()}
+    assert {2_000, 20_000, 200_000, 1_300_000} <= sizes
+    assert all(s.policy_path is None or s.policy_path.exists() for s in all_scenarios())
