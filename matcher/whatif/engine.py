@@ -1,0 +1,165 @@
+"""Run a baseline round and scenarios against it, reusing the baseline's scoring where possible."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from matcher.errors import InputError, Problem, Problems
+from matcher.load import build_instance, read_raw
+from matcher.model import Instance
+from matcher.policy import Policy
+from matcher.round import Round, check_locks, make_problem
+from matcher.scoring import SCALE, EdgeTable, build_edges
+from matcher.solver import Status, solve
+from matcher.whatif.edits import apply_edits
+from matcher.whatif.groups import read_protected
+from matcher.whatif.incremental import derive_edges
+from matcher.whatif.scenario import Scenario, Sweep
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class Outcome:
+    """One solved round (the baseline or a scenario) with its summary figures."""
+
+    name: str
+    edits: list[str]
+    round: Round
+    stats: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    sweep: str | None = None
+    x: str | None = None
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return summarise(self.round)
+
+
+@dataclass
+class Baseline:
+    raw: dict[str, pd.DataFrame]
+    policy: Policy
+    outcome: Outcome
+    protected: pd.DataFrame | None = None
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def round(self) -> Round:
+        return self.outcome.round
+
+
+def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,
+                timings: dict[str, float] | None = None) -> Round:
+    """Solve a round on a given edge table (what `run_round` does after scoring)."""
+    check_locks(inst)
+    t = time.perf_counter()
+    problem, usable = make_problem(inst, edges)
+    result = solve(problem, policy)
+    if result.status is Status.INFEASIBLE:
+        raise InputError([Problem("decisions.csv", None, None, r)
+                          for r in result.details.get("reasons", [])])
+    chosen = np.zeros(len(edges), dtype=bool)
+    chosen[np.flatnonzero(usable)[result.chosen]] = True
+    timings = dict(timings or {})
+    timings["solve"] = time.perf_counter() - t
+    return Round(inst, policy, edges, usable, problem, result, chosen, timings, [])
+
+
+def summarise(rnd: Round) -> dict[str, Any]:
+    inst, r = rnd.instance, rnd.result
+    score = rnd.edges.score[rnd.chosen]
+    matched = int(rnd.chosen.sum())
+    reasons = rnd.unmatched["reason"].value_counts()
+    return {
+        "candidates": inst.n_candidates,
+        "options": inst.n_options,
+        "organisations": inst.n_organisations,
+        "seats": int(inst.options["capacity"].sum()),
+        "guidance_capacity": int(inst.organisations["guidance_capacity"].sum()),
+        "matched": matched,
+        "unmatched": inst.n_candidates - matched,
+        "objective": r.objective / SCALE,
+        "objective_micro": int(r.objective),
+        "bound": r.bound / SCALE,
+        "gap": round(r.gap, 9),
+        "status": str(r.status),
+        "method": r.method,
+        "total_score": round(float(score.sum()), 6),
+        "mean_score": round(float(score.mean()), 6) if matched else 0.0,
+        "unmatched_by_reason": {str(k): int(v) for k, v in sorted(reasons.items())},
+    }
+
+
+def run_baseline(raw: Mapping[str, pd.DataFrame], policy: Policy, source: str = "",
+                 protected: pd.DataFrame | None = None) -> Baseline:
+    problems = Problems()
+    raw = {k: v.copy() for k, v in raw.items()}
+    inst = build_instance(raw, problems, source=source)
+    t = time.perf_counter()
+    edges = build_edges(inst, policy)
+    rnd = solve_round(inst, policy, edges, {"score": time.perf_counter() - t})
+    return Baseline(raw, policy, Outcome("baseline", [], rnd), protected, problems.warnings)
+
+
+def load_baseline(data_dir: Path, policy: Policy) -> Baseline:
+    """Read a data folder (and protected.csv when present, for the equal-chances figures only)."""
+    problems = Problems()
+    raw = read_raw(Path(data_dir), problems)
+    problems.raise_if_errors()
+    base = run_baseline(raw, policy, str(data_dir), read_protected(Path(data_dir)))
+    base.warnings = problems.warnings + base.warnings
+    return base
+
+
+def run_scenario(base: Baseline, scenario: Scenario) -> Outcome:
+    """Apply a scenario's edits to the baseline's input and solve, reusing unchanged scores."""
+    t0 = time.perf_counter()
+    edited = apply_edits(base.raw, base.policy, scenario.sets, scenario.removes,
+                         scenario.add_options, scenario.add_organisations)
+    try:
+        inst = build_instance(edited.raw, Problems(), source=f"{base.round.instance.source} "
+                                                             f"[{scenario.name}]")
+        check_locks(inst)
+    except InputError as exc:
+        raise edited.relabel(_named(exc, scenario.name)) from None
+    t1 = time.perf_counter()
+    edges, stats = derive_edges(base.round.instance, base.round.edges, base.policy, inst,
+                                edited.policy)
+    t2 = time.perf_counter()
+    rnd = solve_round(inst, edited.policy, edges, {"build": t1 - t0, "score": t2 - t1})
+    stats = dict(stats) | {"seconds": time.perf_counter() - t0,
+                           "timings_s": {k: round(v, 4) for k, v in rnd.timings.items()}}
+    return Outcome(scenario.name, scenario.edits(), rnd, stats, edited.notes)
+
+
+def _named(exc: InputError, name: str) -> InputError:
+    return InputError([Problem(p.file, p.row, p.column, f"{p.message} [scenario {name!r}]",
+                               p.severity) for p in exc.problems + exc.warnings])
+
+
+def run_sweep(base: Baseline, sweep: Sweep, on: Scenario | None = None,
+              progress: Progress | None = None) -> list[Outcome]:
+    """One outcome per point of the sweep, each on top of the scenario `on` (default: none)."""
+    on = on or Scenario("baseline")
+    points = sweep.points(base.raw)
+    out = []
+    for k, (name, spec, label) in enumerate(points):
+        if progress:
+            progress(k, len(points), name)
+        o = run_scenario(base, on.plus(name, (spec,)))
+        o.sweep, o.x = sweep.name, label
+        out.append(o)
+    if progress:
+        progress(len(points), len(points), "done")
+    return out
