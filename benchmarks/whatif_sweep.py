@@ -93,21 +93,19 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    from matcher.load import load_instance
     from matcher.policy import default_policy
-    from matcher.whatif import Scenario, Sweep, run_baseline, run_sweep
+    from matcher.whatif import Scenario, Sweep, load_baseline, run_sweep
 
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         folder = make_region(Path(tmp) / "region", args.candidates, args.seed)
         print(f"generate {args.candidates} candidates: {time.perf_counter() - t:.1f} s")
         t0 = time.perf_counter()
-        inst, _ = load_instance(folder)
         policy = default_policy()
-        t1 = time.perf_counter()
-        base = run_baseline(inst, policy)
+        base = load_baseline(folder, policy)
+        inst = base.round.instance
         t2 = time.perf_counter()
-        print(f"load {t1 - t0:.1f} s; baseline round {t2 - t1:.1f} s "
+        print(f"load and baseline round {t2 - t0:.1f} s (score {base.round.timings['score']:.1f} s) "
               f"({len(base.round.edges)} pairs, solver {base.round.result.method}, "
               f"matched {int(base.round.chosen.sum())})")
         org = inst.options["organisation_id"].value_counts().sort_index().idxmax()

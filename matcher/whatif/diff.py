@@ -68,7 +68,7 @@ def candidate_outcomes(rnd: Round) -> pd.DataFrame:
 
 def moves_frame(before: Round, after: Round) -> pd.DataFrame:
     a, b = candidate_outcomes(before), candidate_outcomes(after)
-    df = a.join(b, how="outer", lsuffix="_before", rsuffix="_after")
+    df = a.merge(b, how="outer", left_index=True, right_index=True, suffixes=("_before", "_after"))
     df.index.name = "candidate_id"
     for side in ("before", "after"):
         df[f"option_id_{side}"] = df[f"option_id_{side}"].fillna("(not in round)")
@@ -100,7 +100,7 @@ def utilisation_diff(before: Round, after: Round) -> pd.DataFrame:
     cols = ["seats", "seats_used", "guidance_capacity", "guidance_used"]
     a = utilisation_frame(before).set_index(key)[cols]
     b = utilisation_frame(after).set_index(key)[cols]
-    df = a.join(b, how="outer", lsuffix="_before", rsuffix="_after")
+    df = a.merge(b, how="outer", left_index=True, right_index=True, suffixes=("_before", "_after"))
     changed = np.zeros(len(df), dtype=bool)
     for c in cols:
         x, y = df[f"{c}_before"], df[f"{c}_after"]

@@ -61,6 +61,7 @@ class EditedInput:
     cell_origin: dict[tuple[str, int, str], str] = field(default_factory=dict)
     row_origin: dict[tuple[str, int], str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    structural: bool = False  # rows were added or removed
 
     def relabel(self, exc: InputError) -> InputError:
         """The same problems, naming the edit that caused each (when one did)."""
@@ -116,7 +117,7 @@ def _number(text: str) -> float:
 
 
 def _format(value: float, whole: bool) -> str:
-    return str(round(value)) if whole else f"{value:g}"
+    return str(round(value)) if whole and float(value).is_integer() else f"{value:g}"
 
 
 class Editor:
@@ -187,6 +188,7 @@ class Editor:
             raise edit_problem(spec, "expected options.ID, organisations.ID or candidates.ID")
         ident = ".".join(parts[1:])
         i = _row_index(self.raw, table, ident, spec)
+        self.out.structural = True
         self.raw[table] = self.raw[table].drop(self.raw[table].index[i]).reset_index(drop=True)
         if table == "organisations":
             opts = self.raw["options"]
@@ -216,6 +218,7 @@ class Editor:
         if table not in TABLES:
             raise edit_problem(spec, f"cannot add to {table!r}")
         rows = self._rows_from_spec(table, spec)
+        self.out.structural = True
         df = self.raw[table]
         start = int(df[ROW].max()) + 1 if len(df) else 2
         known_ids = set(df[ID[table]].astype(str).str.strip())

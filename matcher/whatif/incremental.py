@@ -82,6 +82,13 @@ def derive_edges(
     opt_map, opt_dirty = _dirty(_option_key(old_inst), _option_key(inst))
     cand_map, cand_dirty = _dirty(_candidate_key(old_inst), _candidate_key(inst))
     d_opt, d_cand = np.flatnonzero(opt_dirty), np.flatnonzero(cand_dirty)
+    same_rows = (len(opt_map) == inst.n_options and len(cand_map) == inst.n_candidates
+                 and bool((opt_map == np.arange(inst.n_options)).all())
+                 and bool((cand_map == np.arange(inst.n_candidates)).all()))
+    if same_rows and not len(d_opt) and not len(d_cand) and old_inst.decisions[
+            ["candidate_id", "option_id", "decision"]].equals(
+            inst.decisions[["candidate_id", "option_id", "decision"]]):
+        return old_edges, {"reused_pairs": len(old_edges), "rescored_pairs": 0, "full_rescore": 0}
     n_rescore = len(d_opt) * inst.n_candidates + len(d_cand) * inst.n_options
     if n_rescore > MAX_RESCORE_PAIRS:
         edges = build_edges(inst, policy)
