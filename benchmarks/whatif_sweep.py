@@ -94,7 +94,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     from matcher.policy import default_policy
-    from matcher.whatif import Scenario, Sweep, load_baseline, run_sweep
+    from matcher.whatif import Scenario, Sweep, diff_rounds, load_baseline, run_sweep
 
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
@@ -113,12 +113,18 @@ def main() -> None:
                       values=[f"+{k}" for k in range(args.variants)])
         variants = run_sweep(base, sweep, Scenario(name="base"))
         t3 = time.perf_counter()
-        for v in variants:
-            print(f"  {v.name:30s} matched {v.summary['matched']:6d} objective "
-                  f"{v.summary['objective']:.6f} rescored {v.stats['rescored_pairs']} pairs, "
-                  f"{v.stats['seconds']:.2f} s")
-        print(f"sweep of {len(variants)} variants: {t3 - t2:.1f} s "
-              f"(whole run incl. load and baseline: {t3 - t0:.1f} s)")
+        diffs = [diff_rounds(base.round, v.round) for v in variants]
+        t4 = time.perf_counter()
+        for v, d in zip(variants, diffs, strict=True):
+            t = v.stats["timings_s"]
+            print(f"  {v.name:55s} matched {v.summary['matched']:6d} objective "
+                  f"{v.summary['objective']:.6f} ({v.summary['method']}, gap {v.summary['gap']:.4%}) "
+                  f"moves {len(d.moves):4d}; reused {v.stats['reused_pairs']} pairs, rescored "
+                  f"{v.stats['rescored_pairs']}; {v.stats['seconds']:.2f} s (instance "
+                  f"{t['build']:.2f}, edges {t['score']:.2f}, solve {t['solve']:.2f})")
+        print(f"sweep of {len(variants)} variants: {t3 - t2:.1f} s solving, {t4 - t3:.1f} s diffs "
+              f"against the baseline, {t4 - t2:.1f} s in all "
+              f"(whole run incl. load and baseline: {t4 - t0:.1f} s)")
 
 
 if __name__ == "__main__":

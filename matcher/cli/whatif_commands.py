@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -114,7 +115,7 @@ def _progress() -> Progress:
                     TimeElapsedColumn(), console=err_console, transient=False)
 
 
-def _callback(progress: Progress, title: str):  # type: ignore[no-untyped-def]
+def _callback(progress: Progress, title: str) -> Callable[[int, int, str], None]:
     task = None
 
     def update(k: int, n: int, what: str) -> None:

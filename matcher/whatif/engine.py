@@ -143,9 +143,11 @@ def run_scenario(base: Baseline, scenario: Scenario) -> Outcome:
                                 edited.policy)
     t2 = time.perf_counter()
     rnd = solve_round(inst, edited.policy, edges, {"build": t1 - t0, "score": t2 - t1})
-    stats = dict(stats) | {"fast_instance": int(fast), "seconds": time.perf_counter() - t0,
-                           "timings_s": {k: round(v, 4) for k, v in rnd.timings.items()}}
-    return Outcome(scenario.name, scenario.edits(), rnd, stats, edited.notes)
+    info: dict[str, Any] = dict(stats) | {"fast_instance": int(fast),
+                                          "seconds": time.perf_counter() - t0,
+                                          "timings_s": {k: round(v, 4)
+                                                        for k, v in rnd.timings.items()}}
+    return Outcome(scenario.name, scenario.edits(), rnd, info, edited.notes)
 
 
 #: Edits that change no scoring input and no row: the instance is patched, not rebuilt.

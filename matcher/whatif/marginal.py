@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,8 +58,8 @@ def lp_duals(problem: AssignmentProblem) -> LpDuals:
     rhs = np.concatenate([np.ones(n_c), problem.capacity.astype(float),
                           problem.budget.astype(float)])
     model = mbh.ModelBuilderHelper()
-    model.fill_model_from_sparse_data(lower, upper, problem.weight / SCALE,
-                                      np.full(n_rows, -np.inf), rhs, a)
+    fill: Any = model.fill_model_from_sparse_data  # its stubs mistype the NumPy arrays
+    fill(lower, upper, problem.weight / SCALE, np.full(n_rows, -np.inf), rhs, a)
     model.set_maximize(True)
     solver = mbh.ModelSolverHelper("glop")
     solver.solve(model)

@@ -120,7 +120,7 @@ def plot_utilisation(base: Baseline, scenarios: list[tuple[Outcome, Diff]]) -> b
 
 def plot_scores(base: Baseline, scenarios: list[tuple[Outcome, Diff]]) -> bytes:
     fig, ax = plt.subplots(figsize=(7, 4))
-    bins = np.linspace(0, 1, 21)
+    bins = [k / 20 for k in range(21)]
     for name, rnd in [("baseline", base.round)] + [(o.name, o.round) for o, _ in scenarios[:4]]:
         ax.hist(rnd.edges.score[rnd.chosen], bins=bins, histtype="step", lw=1.5,
                 label=f"{name} (n={int(rnd.chosen.sum())})")
@@ -157,7 +157,8 @@ def plot_marginal(marginal: dict[str, Any], top: int = 15) -> bytes:
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(g) + 1.5))
     y = np.arange(len(g))[::-1]
     ax.barh(y + 0.2, g["lp_dual"].astype(float).fillna(0), 0.4, label="LP dual (estimate)")
-    ax.barh(y - 0.2, g["resolve_delta"].astype(float).fillna(0), 0.4, label="re-solve +1")
+    ax.barh(y - 0.2, g["resolve_delta"].astype(float).fillna(0), 0.4,
+            label="re-solve +1 (0 where not re-solved)")
     ax.set_yticks(y, g["organisation_id"], fontsize=8)
     ax.set_xlabel("objective gained by one more guidance unit")
     ax.set_title("Where one more job-coach unit helps most")
