@@ -127,8 +127,11 @@ def load_baseline(data_dir: Path, policy: Policy) -> Baseline:
 def run_scenario(base: Baseline, scenario: Scenario) -> Outcome:
     """Apply a scenario's edits to the baseline's input and solve, reusing unchanged scores."""
     t0 = time.perf_counter()
-    edited = apply_edits(base.raw, base.policy, scenario.sets, scenario.removes,
-                         scenario.add_options, scenario.add_organisations)
+    try:
+        edited = apply_edits(base.raw, base.policy, scenario.sets, scenario.removes,
+                             scenario.add_options, scenario.add_organisations)
+    except InputError as exc:
+        raise _named(exc, scenario.name) from None
     source = f"{base.round.instance.source} [{scenario.name}]"
     try:
         inst = fast_instance(base.round.instance, edited, source)
@@ -137,7 +140,7 @@ def run_scenario(base: Baseline, scenario: Scenario) -> Outcome:
             inst = build_instance(edited.raw, Problems(), source=source)
         check_locks(inst)
     except InputError as exc:
-        raise edited.relabel(_named(exc, scenario.name)) from None
+        raise _named(edited.relabel(exc), scenario.name) from None
     t1 = time.perf_counter()
     edges, stats = derive_edges(base.round.instance, base.round.edges, base.policy, inst,
                                 edited.policy)
@@ -179,7 +182,7 @@ def fast_instance(inst: Instance, edited: EditedInput, source: str) -> Instance 
 
 
 def _named(exc: InputError, name: str) -> InputError:
-    return InputError([Problem(p.file, p.row, p.column, f"{p.message} [scenario {name!r}]",
+    return InputError([Problem(p.file, p.row, p.column, f"{p.message} (scenario {name!r})",
                                p.severity) for p in exc.problems + exc.warnings])
 
 

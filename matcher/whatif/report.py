@@ -232,9 +232,9 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, int, Any]]:
         d = s["diff"]
         out.append((f"Scenario: {s['name']}", 2, "Edits: " + ("; ".join(f"`{e}`" for e in s["edits"])
                                                              or "none") + ". "
-                    + " ".join(s["notes"]) + (" **No change against the baseline.**"
+                    + "".join(f"{n}. " for n in s["notes"]) + ("**No change against the baseline.** "
                                               if d["empty"] else "")
-                    + f" Pairs reused {s['reuse']['reused_pairs']}, rescored "
+                    + f"Pairs reused {s['reuse']['reused_pairs']}, rescored "
                     f"{s['reuse']['rescored_pairs']}."))
         out.append(("Totals", 3, _totals_rows(d["totals"])))
         out.append(("Unmatched reasons", 3, d["unmatched_reasons"]))

@@ -80,8 +80,8 @@ class Sweep:
         for ident in ids:
             target = self.target if ident is None else f"{parts[0]}.{ident}.{parts[-1]}"
             for v in self.values:
-                label = v if ident is None else ident
-                out.append((f"{self.name}: {target}={v}", f"{target}={v}", label))
+                label = v if ident is None else ident if len(self.values) == 1 else f"{ident} {v}"
+                out.append((f"{self.name} [{label}]", f"{target}={v}", label))
         return out
 
 
