@@ -363,3 +363,24 @@ def test_patched_instance_equals_a_rebuilt_one(pilot):
         pd.testing.assert_frame_equal(getattr(fast, name), getattr(full, name), check_dtype=False)
     other = apply_edits(pilot.raw, pilot.policy, ["options.TCK-KEUKEN.hours_min=+3"])
     assert fast_instance(pilot.round.instance, other, "x") is None
+
+
+def test_shipped_example_scenario_file_loads(pilot):
+    from matcher.whatif import load_scenario_file
+
+    variants, sweeps = load_scenario_file(Path(__file__).resolve().parents[1] / "docs" / "examples"
+                                          / "whatif_pilot.toml")
+    assert len(variants) == 5 and len(sweeps) == 2
+    assert len(sweeps[1].points(pilot.raw)) == len(pilot.raw["organisations"])
+    assert [p[2] for p in sweeps[0].points(pilot.raw)] == [f"+{k}" for k in range(7)]
+
+
+def test_scenario_file_errors_name_the_key(tmp_path):
+    from matcher.whatif import load_scenario_file
+
+    f = tmp_path / "bad.toml"
+    f.write_text('[[variant]]\nname = "a"\nsett = ["x"]\n[[sweep]]\nset = "y"\n')
+    with pytest.raises(InputError) as exc:
+        load_scenario_file(f)
+    text = str(exc.value)
+    assert "sett" in text and "bad.toml" in text and "values" in text
