@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -43,7 +44,7 @@ class Outcome:
     sweep: str | None = None
     x: str | None = None
 
-    @property
+    @functools.cached_property
     def summary(self) -> dict[str, Any]:
         return summarise(self.round)
 

@@ -91,6 +91,7 @@ def marginal_values(base: Baseline, top: int = 5, lp_max_pairs: int = 400_000,
     guid = pd.DataFrame({"organisation_id": orgs["organisation_id"].to_numpy(),
                          "guidance_capacity": orgs["guidance_capacity"].to_numpy(),
                          "guidance_used": guid_used})
+    seat["waiting"], guid["waiting"] = waiting_demand(problem, rnd.result.chosen)
     note = ""
     if problem.n_edges <= lp_max_pairs:
         d = lp_duals(problem)
@@ -99,8 +100,9 @@ def marginal_values(base: Baseline, top: int = 5, lp_max_pairs: int = 400_000,
                f"{rnd.result.objective / SCALE:.6f}"
     else:
         seat["lp_dual"], guid["lp_dual"] = np.nan, np.nan
-        note = (f"LP duals skipped: {problem.n_edges} pairs > {lp_max_pairs}; "
-                "re-solves only")
+        note = (f"LP duals skipped: {problem.n_edges} pairs > {lp_max_pairs}; ranked by "
+                "`waiting` (unmatched people who could take the unit: a heuristic) and "
+                "confirmed by re-solves")
     seat = _rank(seat, "option_id")
     guid = _rank(guid, "organisation_id")
     seat_specs = [f"options.{i}.capacity=+1" for i in seat["option_id"].head(top)]
@@ -128,9 +130,35 @@ def marginal_values(base: Baseline, top: int = 5, lp_max_pairs: int = 400_000,
     return {"seats": seat, "guidance": guid, "note": note}
 
 
+def waiting_demand(problem: AssignmentProblem, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unmatched people who could use one more seat per option / guidance unit per organisation.
+
+    Seat: the option is full, and its organisation has the guidance left for the person.
+    Guidance: the option has a free seat, and the organisation lacks the guidance for them.
+    Counts distinct people; a cheap ranking when the LP is too large.
+    """
+    placed = np.zeros(problem.n_candidates, dtype=bool)
+    placed[problem.cand[chosen]] = True
+    seats_free = problem.capacity - problem.seats_used(chosen)
+    guid_free = problem.budget - problem.guidance_used(chosen)
+    org = problem.edge_org
+    need = problem.edge_need
+    open_e = ~placed[problem.cand]
+    fits = need <= guid_free[org]
+    seat_e = open_e & (seats_free[problem.opt] <= 0) & fits
+    guid_e = open_e & (seats_free[problem.opt] > 0) & ~fits
+
+    def distinct(mask: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
+        key = np.unique(group[mask].astype(np.int64) * problem.n_candidates + problem.cand[mask])
+        return np.bincount(key // problem.n_candidates, minlength=n)
+
+    return (distinct(seat_e, problem.opt, problem.n_options),
+            distinct(guid_e, org, problem.n_organisations))
+
+
 def _rank(df: pd.DataFrame, id_col: str) -> pd.DataFrame:
-    """Highest dual first; ties (and missing duals) by id, so the ranking is canonical."""
-    key = df["lp_dual"].fillna(-1.0)
+    """Highest dual first (or most people waiting when there are no duals); ties by id."""
+    key = df["lp_dual"].fillna(-1.0) if df["lp_dual"].notna().any() else df["waiting"]
     order = np.lexsort((df[id_col].to_numpy().astype(str), -key.to_numpy()))
     out = df.iloc[order].reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
