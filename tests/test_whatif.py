@@ -384,3 +384,27 @@ def test_scenario_file_errors_name_the_key(tmp_path):
         load_scenario_file(f)
     text = str(exc.value)
     assert "sett" in text and "bad.toml" in text and "values" in text
+
+
+def test_add_option_from_csv_and_remove_candidate(pilot, tmp_path):
+    f = tmp_path / "new_options.csv"
+    f.write_text("option_id;organisation_id;kind;sector;capacity;hours_min;hours_max;"
+                 "min_dutch_level;skills;postcode\n"
+                 "TCK-EXTRA;TCK;programme;hospitality;3;8;32;A0;cooking:1;3531\n"
+                 "IDID-EXTRA;IDID;programme;textile;2;8;32;A0;sewing:1;3542\n", encoding="utf-8")
+    o = run_scenario(pilot, Scenario("csv", removes=("candidates.P-001",), add_options=(str(f),)))
+    ids = set(o.round.instance.options["option_id"])
+    assert {"TCK-EXTRA", "IDID-EXTRA"} <= ids
+    assert "P-001" not in set(o.round.instance.candidates["candidate_id"])
+    d = diff_rounds(pilot.round, o.round)
+    row = d.moves.set_index("candidate_id").loc["P-001"]
+    assert row["to_option"] == "(not in round)"
+    derived = o.round.edges
+    edges_equal(derived, build_edges(o.round.instance, pilot.policy))
+
+
+def test_duplicate_added_id_is_an_error(pilot):
+    with pytest.raises(InputError, match="already exists"):
+        apply_edits(pilot.raw, pilot.policy, add_options=[
+            "option_id=TCK-KEUKEN,organisation_id=TCK,kind=place,sector=x,capacity=1,hours_min=1,"
+            "hours_max=2,min_dutch_level=A0,skills=,postcode=3542"])

@@ -37,6 +37,7 @@ from matcher.errors import InputError, Problem
 from matcher.load import ID
 from matcher.whatif.edits import TABLES, edit_problem, split_assignment
 
+MAX_POINTS = 1000
 _RANGE = re.compile(r"^([+-]?\d+)\.\.([+-]?\d+)$")
 
 
@@ -76,6 +77,9 @@ class Sweep:
         ids: list[str | None] = [None]
         if parts[0] in TABLES and len(parts) >= 3 and ".".join(parts[1:-1]) == "*":
             ids = sorted(raw[parts[0]][ID[parts[0]]].astype(str).str.strip())
+        if len(ids) * len(self.values) > MAX_POINTS:
+            raise edit_problem(self.target, f"sweep {self.name!r} has {len(ids) * len(self.values)} "
+                                            f"points; at most {MAX_POINTS}")
         out = []
         for ident in ids:
             target = self.target if ident is None else f"{parts[0]}.{ident}.{parts[-1]}"
