@@ -94,7 +94,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     from matcher.policy import default_policy
-    from matcher.whatif import Scenario, Sweep, diff_rounds, load_baseline, run_sweep
+    from matcher.whatif import Scenario, Sweep, diff_outcome, load_baseline, run_sweep
 
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
@@ -113,7 +113,7 @@ def main() -> None:
                       values=[f"+{k}" for k in range(args.variants)])
         variants = run_sweep(base, sweep, Scenario(name="base"))
         t3 = time.perf_counter()
-        diffs = [diff_rounds(base.round, v.round) for v in variants]
+        diffs = [diff_outcome(base, v) for v in variants]
         t4 = time.perf_counter()
         for v, d in zip(variants, diffs, strict=True):
             t = v.stats["timings_s"]

@@ -17,7 +17,7 @@ from matcher.errors import InputError
 from matcher.policy import load_policy
 from matcher.whatif import (
     Scenario,
-    diff_rounds,
+    diff_outcome,
     load_baseline,
     load_scenario_file,
     marginal_values,
@@ -80,13 +80,13 @@ def whatif(
             for sc in scenarios:
                 task = progress.add_task(f"scenario {sc.name}", total=1)
                 o = run_scenario(base, sc)
-                done.append((o, diff_rounds(base.round, o.round, base.protected)))
+                done.append((o, diff_outcome(base, o)))
                 progress.update(task, completed=1)
             swept = {}
             for sw in sweeps:
                 outs = run_sweep(base, sw, quick if not quick.is_empty else None,
                                  _callback(progress, f"sweep {sw.name}"))
-                swept[sw.name] = [(o, diff_rounds(base.round, o.round, base.protected))
+                swept[sw.name] = [(o, diff_outcome(base, o))
                                   for o in outs]
             timings["scenarios"] = time.perf_counter() - started - timings["baseline"]
             t = time.perf_counter()

@@ -4,7 +4,7 @@ Plain functions, no printing: `matcher.cli.whatif_commands` is the command-line 
 """
 
 from matcher.whatif.decisions import price_of_decisions
-from matcher.whatif.diff import Diff, diff_rounds
+from matcher.whatif.diff import Diff, diff_outcome, diff_rounds
 from matcher.whatif.edits import apply_edits
 from matcher.whatif.engine import (
     Baseline,
@@ -27,6 +27,7 @@ __all__ = [
     "Sweep",
     "apply_edits",
     "derive_edges",
+    "diff_outcome",
     "diff_rounds",
     "load_baseline",
     "load_scenario_file",

@@ -10,7 +10,7 @@ import pandas as pd
 
 from matcher.explain import main_reasons
 from matcher.round import Round, utilisation_frame
-from matcher.whatif.engine import summarise
+from matcher.whatif.engine import Baseline, Outcome, summarise
 from matcher.whatif.groups import rates_diff
 
 TOTALS = ("matched", "unmatched", "objective", "total_score", "mean_score", "seats",
@@ -47,34 +47,47 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()} for r in out]
 
 
-def candidate_outcomes(rnd: Round) -> pd.DataFrame:
-    """Per candidate id: option_id ('' if unmatched), score, and the reason in words."""
+def placements(rnd: Round) -> pd.DataFrame:
+    """Per candidate id: option_id ('' if unmatched) and score (NaN if unmatched)."""
     inst = rnd.instance
     ids = inst.candidates["candidate_id"].to_numpy()
     option = np.full(len(ids), "", dtype=object)
     score = np.full(len(ids), np.nan)
-    reason = np.full(len(ids), "", dtype=object)
-    sub = rnd.edges.take(np.flatnonzero(rnd.chosen))
-    main, _ = main_reasons(inst, sub, rnd.policy)
-    option[sub.cand] = inst.options["option_id"].to_numpy()[sub.opt]
-    score[sub.cand] = sub.score
-    reason[sub.cand] = "matched: " + main.astype(str)
+    chosen = np.flatnonzero(rnd.chosen)
+    option[rnd.edges.cand[chosen]] = inst.options["option_id"].to_numpy()[rnd.edges.opt[chosen]]
+    score[rnd.edges.cand[chosen]] = rnd.edges.score[chosen]
+    return pd.DataFrame({"option_id": option, "score": score}, index=ids)
+
+
+def reasons_for(rnd: Round, ids: np.ndarray) -> pd.Series:
+    """The reason in words for the given candidate ids: why matched, or why not."""
+    inst = rnd.instance
+    cand = pd.Index(inst.candidates["candidate_id"]).get_indexer(ids)
+    cand = cand[cand >= 0]
+    out = pd.Series("", index=inst.candidates["candidate_id"].to_numpy()[cand], dtype=object)
+    want = np.zeros(inst.n_candidates, dtype=bool)
+    want[cand] = True
+    sub = rnd.edges.take(np.flatnonzero(rnd.chosen & want[rnd.edges.cand]))
+    if len(sub):
+        main, _ = main_reasons(inst, sub, rnd.policy)
+        out[inst.candidates["candidate_id"].to_numpy()[sub.cand]] = "matched: " + main.astype(str)
     un = rnd.unmatched
-    pos = pd.Index(ids).get_indexer(un["candidate_id"])
-    reason[pos] = ("unmatched (" + un["reason"].astype(str) + "): " + un["detail"].astype(str)
-                   ).to_numpy()
-    return pd.DataFrame({"option_id": option, "score": score, "reason": reason}, index=ids)
+    un = un[un["candidate_id"].isin(out.index)]
+    out[un["candidate_id"].to_numpy()] = ("unmatched (" + un["reason"].astype(str) + "): "
+                                          + un["detail"].astype(str)).to_numpy()
+    return out
 
 
 def moves_frame(before: Round, after: Round) -> pd.DataFrame:
-    a, b = candidate_outcomes(before), candidate_outcomes(after)
+    a, b = placements(before), placements(after)
     df = a.merge(b, how="outer", left_index=True, right_index=True, suffixes=("_before", "_after"))
     df.index.name = "candidate_id"
     for side in ("before", "after"):
         df[f"option_id_{side}"] = df[f"option_id_{side}"].fillna("(not in round)")
-        df[f"reason_{side}"] = df[f"reason_{side}"].fillna("not in this round's input")
-    changed = df["option_id_before"] != df["option_id_after"]
-    df = df[changed].reset_index()
+    df = df[df["option_id_before"] != df["option_id_after"]].reset_index()
+    ids = df["candidate_id"].to_numpy()
+    why_before = reasons_for(before, ids).reindex(ids).fillna("not in this round's input")
+    why_after = reasons_for(after, ids).reindex(ids).fillna("not in this round's input")
     gone_options = set(before.instance.options["option_id"]) - set(after.instance.options["option_id"])
     change = np.where(df["option_id_before"].isin(["", "(not in round)"]), "placed",
                       np.where(df["option_id_after"].isin(["", "(not in round)"]), "unplaced",
@@ -89,8 +102,8 @@ def moves_frame(before: Round, after: Round) -> pd.DataFrame:
         "score_before": np.round(df["score_before"].astype(float), 6),
         "score_after": np.round(df["score_after"].astype(float), 6),
         "cause": cause,
-        "why_before": df["reason_before"],
-        "why_after": df["reason_after"],
+        "why_before": why_before.to_numpy(),
+        "why_after": why_after.to_numpy(),
     })
     return out.sort_values("candidate_id", kind="stable").reset_index(drop=True)
 
@@ -113,8 +126,10 @@ def utilisation_diff(before: Round, after: Round) -> pd.DataFrame:
         {"level": str})
 
 
-def diff_rounds(before: Round, after: Round, protected: pd.DataFrame | None = None) -> Diff:
-    sa, sb = summarise(before), summarise(after)
+def diff_rounds(before: Round, after: Round, protected: pd.DataFrame | None = None,
+                summaries: tuple[dict[str, Any], dict[str, Any]] | None = None) -> Diff:
+    """The diff of two rounds; `summaries` (of `summarise`) saves recomputing them."""
+    sa, sb = summaries or (summarise(before), summarise(after))
     totals = {}
     for k in TOTALS:
         change = sb[k] - sa[k]
@@ -131,3 +146,9 @@ def diff_rounds(before: Round, after: Round, protected: pd.DataFrame | None = No
     if protected is not None and len(protected.columns):
         groups = rates_diff(before, after, protected)
     return Diff(totals, ur, utilisation_diff(before, after), moves_frame(before, after), groups)
+
+
+def diff_outcome(base: Baseline, outcome: Outcome) -> Diff:
+    """A scenario's diff against the baseline, with the protected data when there is some."""
+    return diff_rounds(base.round, outcome.round, base.protected,
+                       (base.outcome.summary, outcome.summary))
