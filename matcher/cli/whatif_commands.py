@@ -28,8 +28,6 @@ from matcher.whatif import (
 )
 from matcher.whatif.report import build_report, make_plots, report_tables, write_report
 
-Many = Annotated[list[str] | None, typer.Option()]
-
 
 @app.command()
 def whatif(
@@ -45,7 +43,7 @@ def whatif(
     add_organisation: Annotated[list[str] | None, typer.Option(
         "--add-organisation", help="key=value,... (organisations.csv columns) or a CSV file.")] = None,
     scenario_file: Annotated[Path | None, typer.Option(
-        "--scenario", help="TOML file with [[variant]] and [[sweep]] tables.")] = None,
+        "--scenario", help="TOML scenario file with variant and sweep tables (docs/whatif.md).")] = None,
     sweep: Annotated[list[str] | None, typer.Option(
         "--sweep", help="TARGET=VALUES, e.g. organisations.TCK.guidance_capacity=+0..+10 or "
                         "'organisations.*.guidance_capacity=+1' (each in turn).")] = None,
