@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -408,3 +408,40 @@ def test_duplicate_added_id_is_an_error(pilot):
         apply_edits(pilot.raw, pilot.policy, add_options=[
             "option_id=TCK-KEUKEN,organisation_id=TCK,kind=place,sector=x,capacity=1,hours_min=1,"
             "hours_max=2,min_dutch_level=A0,skills=,postcode=3542"])
+
+
+@FAST
+@given(seed=st.integers(0, 10_000), k=st.integers(0, 2), extra=st.integers(1, 3))
+# Cases where the heuristic alone scored below the baseline (found by search):
+@example(seed=2, k=1, extra=1)
+@example(seed=35, k=0, extra=1)
+@example(seed=49, k=1, extra=1)
+def test_heuristic_solver_with_carry_over_never_lowers_the_objective(seed, k, extra):
+    # exact_max_pairs = 0 sends every binding round to the heuristic (flow + repair); carrying
+    # the baseline's assignment over must still make extra guidance never hurt.
+    from matcher.policy import policy_from_dict
+
+    policy = policy_from_dict({"solver": {"exact_max_pairs": 0}})
+    raw = random_raw(seed, n_c=30, n_o=6, n_g=3)
+    base = run_baseline(raw, policy)
+    ident = raw["organisations"].iloc[k % 3, 0]
+    o = run_scenario(base, Scenario("more", (f"organisations.{ident}.guidance_capacity=+{extra}",)))
+    assert o.round.result.objective >= base.round.result.objective
+    assert not o.round.problem.violations(o.round.result.chosen)
+    assert o.round.result.objective <= o.round.result.bound
+    if (seed, k, extra) in ((2, 1, 1), (35, 0, 1), (49, 1, 1)):  # the guard was needed here
+        assert o.round.result.method.endswith("+carry_over")
+        assert o.round.result.details["solver_objective"] < base.round.result.objective
+
+
+def test_carry_over_is_feasible_after_removals(pilot):
+    from matcher.round import make_problem
+    from matcher.whatif.engine import carry_over
+
+    o = run_scenario(pilot, Scenario("leave", removes=("organisations.TCK",),
+                                     sets=("options.IDID-NAAIATELIER.capacity=1",)))
+    problem, _ = make_problem(o.round.instance, o.round.edges)
+    start = carry_over(pilot.round, o.round.instance, problem)
+    assert start is not None
+    assert not problem.violations(start)
+    assert problem.objective(start) <= o.round.result.objective  # the exact solve is optimal

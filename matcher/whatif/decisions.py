@@ -40,7 +40,7 @@ def price_of_decisions(rnd: Round, max_each: int = 50,
                        progress: Progress | None = None) -> dict:
     """{'unconstrained': {...}, 'together': {...}, 'each': DataFrame, 'note': str}."""
     inst, policy, edges = rnd.instance, rnd.policy, rnd.edges
-    free = solve_round(inst, policy, without_decisions(edges))
+    free = solve_round(inst, policy, without_decisions(edges), prev=rnd)
     together = _price(free, rnd)
     dec_edges = np.flatnonzero(edges.decision != 0)
     note = ""

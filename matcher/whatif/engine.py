@@ -21,7 +21,8 @@ from matcher.model import Instance
 from matcher.policy import Policy
 from matcher.round import Round, check_locks, make_problem
 from matcher.scoring import SCALE, EdgeTable, build_edges
-from matcher.solver import Status, solve
+from matcher.solver import AssignmentProblem, SolveResult, Status, solve
+from matcher.solver.repair import drop_over_budget, greedy_fill
 from matcher.whatif.edits import EditedInput, apply_edits
 from matcher.whatif.groups import read_protected
 from matcher.whatif.incremental import derive_edges
@@ -62,9 +63,49 @@ class Baseline:
         return self.outcome.round
 
 
+def carry_over(prev: Round, inst: Instance, problem: AssignmentProblem) -> np.ndarray | None:
+    """The previous round's assignment, carried by id into `problem` and made feasible.
+
+    Locks first; previous pairs that still exist are kept where seats and guidance allow
+    (lowest weight dropped first), then free seats are filled greedily. None if it cannot be
+    made feasible. After a capacity or budget increase the previous assignment stays feasible,
+    so this start is never worse than the previous round.
+    """
+    pe = prev.edges
+    ch = np.flatnonzero(prev.chosen)
+    c = pd.Index(inst.candidates["candidate_id"]).get_indexer(
+        prev.instance.candidates["candidate_id"].to_numpy()[pe.cand[ch]])
+    o = pd.Index(inst.options["option_id"]).get_indexer(
+        prev.instance.options["option_id"].to_numpy()[pe.opt[ch]])
+    ok = (c >= 0) & (o >= 0)
+    key = problem.cand.astype(np.int64) * problem.n_options + problem.opt
+    want = c[ok].astype(np.int64) * problem.n_options + o[ok]
+    pos = np.searchsorted(key, want)
+    pos = pos[(pos < len(key)) & (key[np.minimum(pos, max(len(key) - 1, 0))] == want)]
+    start = problem.locked.copy()
+    locked_cand = np.zeros(problem.n_candidates, dtype=bool)
+    locked_cand[problem.cand[problem.locked]] = True
+    pos = pos[~locked_cand[problem.cand[pos]]]
+    start[pos] = True
+    over = np.flatnonzero(problem.seats_used(start) > problem.capacity)
+    for opt in over.tolist():  # few options at most; lowest weight dropped first, ties by index
+        idx = np.flatnonzero(start & (problem.opt == opt) & ~problem.locked)
+        idx = idx[np.lexsort((idx, problem.weight[idx]))]
+        excess = int(problem.seats_used(start)[opt] - problem.capacity[opt])
+        start[idx[:excess]] = False
+    start = greedy_fill(problem, drop_over_budget(problem, start))
+    return None if problem.violations(start) else start
+
+
 def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,
-                timings: dict[str, float] | None = None) -> Round:
-    """Solve a round on a given edge table (what `run_round` does after scoring)."""
+                timings: dict[str, float] | None = None, prev: Round | None = None) -> Round:
+    """Solve a round on a given edge table (what `run_round` does after scoring).
+
+    With `prev` (the baseline), its assignment carried over (`carry_over`) is a second
+    candidate answer: when the solver's is worse (a heuristic solver on a large round), the
+    carried-over one is kept, so a scenario that only adds capacity never scores below the
+    baseline and people do not move for nothing. The solver's bound is kept (still valid).
+    """
     check_locks(inst)
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
@@ -72,6 +113,16 @@ def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,
     if result.status is Status.INFEASIBLE:
         raise InputError([Problem("decisions.csv", None, None, r)
                           for r in result.details.get("reasons", [])])
+    if prev is not None and result.status is not Status.OPTIMAL:
+        start = carry_over(prev, inst, problem)
+        if start is not None and problem.objective(start) > result.objective:
+            value = problem.objective(start)
+            bound = max(result.bound, value)
+            details = dict(result.details) | {"carried_over": True,
+                                              "solver_objective": result.objective}
+            result = SolveResult(Status.OPTIMAL if value == bound else Status.FEASIBLE,
+                                 f"{result.method}+carry_over", start, value, bound,
+                                 result.guidance_binding, details)
     chosen = np.zeros(len(edges), dtype=bool)
     chosen[np.flatnonzero(usable)[result.chosen]] = True
     timings = dict(timings or {})
@@ -146,7 +197,8 @@ def run_scenario(base: Baseline, scenario: Scenario) -> Outcome:
     edges, stats = derive_edges(base.round.instance, base.round.edges, base.policy, inst,
                                 edited.policy)
     t2 = time.perf_counter()
-    rnd = solve_round(inst, edited.policy, edges, {"build": t1 - t0, "score": t2 - t1})
+    rnd = solve_round(inst, edited.policy, edges, {"build": t1 - t0, "score": t2 - t1},
+                      prev=base.round)
     info: dict[str, Any] = dict(stats) | {"fast_instance": int(fast),
                                           "seconds": time.perf_counter() - t0,
                                           "timings_s": {k: round(v, 4)
