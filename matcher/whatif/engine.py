@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -16,7 +18,7 @@ import pandas as pd
 
 from matcher.csvio import ROW, parse_int
 from matcher.errors import InputError, Problem, Problems
-from matcher.load import ID, _content_hash, build_instance, read_raw
+from matcher.load import ID, build_instance, read_raw
 from matcher.model import Instance
 from matcher.policy import Policy
 from matcher.round import Round, check_locks, make_problem
@@ -219,6 +221,7 @@ def fast_instance(inst: Instance, edited: EditedInput, source: str) -> Instance 
         return None
     problems = Problems()
     frames = {"options": inst.options, "organisations": inst.organisations}
+    changes: list[list[Any]] = []
     for table, fld in sorted({(t, f) for t, _, f in cells}):
         raw = edited.raw[table]
         rows = sorted(r for t, r, f in cells if (t, f) == (table, fld))
@@ -228,10 +231,15 @@ def fast_instance(inst: Instance, edited: EditedInput, source: str) -> Instance 
         pos = pd.Index(df[ID[table]]).get_indexer(sub[ID[table]].str.strip())
         df.loc[df.index[pos], fld] = values
         frames[table] = df
+        changes += [[table, str(i), fld, int(v)] for i, v in
+                    zip(df[ID[table]].to_numpy()[pos], values.tolist(), strict=True)]
     problems.raise_if_errors()
+    # The hash of a patched instance: the baseline's, plus the values that changed.
+    h = hashlib.sha256(inst.content_hash.encode())
+    h.update(json.dumps(sorted(changes)).encode())
     return dataclasses.replace(inst, options=frames["options"],
                                organisations=frames["organisations"],
-                               content_hash=_content_hash(edited.raw), source=source)
+                               content_hash=h.hexdigest(), source=source)
 
 
 def _named(exc: InputError, name: str) -> InputError:
