@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib
 import json
 import logging
 import time
@@ -115,7 +116,15 @@ def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,
     if result.status is Status.INFEASIBLE:
         raise InputError([Problem("decisions.csv", None, None, r)
                           for r in result.details.get("reasons", [])])
-    if prev is not None and result.status is not Status.OPTIMAL:
+    fair = getattr(policy, "fairness", None)
+    fairness_on = bool(getattr(fair, "active", False))
+    if fairness_on and result.status is not Status.INFEASIBLE:
+        # The policy's optional fairness options (matcher.solver.fairness, where present), as
+        # run_round applies them; a carried-over answer might break them, so none is tried.
+        mod = importlib.import_module("matcher.solver.fairness")
+        result = mod.apply_fairness(problem, policy, result,
+                                    mod.target_groups(inst.candidates, policy))
+    if prev is not None and not fairness_on and result.status is not Status.OPTIMAL:
         start = carry_over(prev, inst, problem)
         if start is not None and problem.objective(start) > result.objective:
             value = problem.objective(start)
