@@ -4,10 +4,14 @@ Each sub-module registers its commands on the shared Typer app in `matcher.cli.a
 """
 
 # Command modules register themselves on import.
-import matcher.cli.audit_commands as _audit  # noqa: F401
-import matcher.cli.explain_commands as _explain  # noqa: F401
-import matcher.cli.register_commands as _register  # noqa: F401
-from matcher.cli import generate_commands, round_commands  # noqa: F401
+from matcher.cli import (  # noqa: F401
+    audit_commands,
+    explain_commands,
+    generate_commands,
+    register_commands,
+    round_commands,
+    whatif_commands,
+)
 from matcher.cli.app import app
 
 

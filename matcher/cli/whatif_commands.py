@@ -1,0 +1,161 @@
+"""`matcher whatif`: planners' scenarios against a baseline round, with a report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from matcher.cli.app import app, console, err_console, setup_logging
+from matcher.cli.round_commands import PolicyOpt, Verbose, fail, pilot_dir, report_problems
+from matcher.errors import InputError
+from matcher.policy import load_policy
+from matcher.whatif import (
+    Scenario,
+    diff_outcome,
+    load_baseline,
+    load_scenario_file,
+    marginal_values,
+    parse_sweep,
+    price_of_decisions,
+    run_scenario,
+    run_sweep,
+)
+from matcher.whatif.report import build_report, make_plots, report_tables, write_report
+
+
+@app.command()
+def whatif(
+    data_dir: Annotated[Path | None, typer.Argument(
+        help="Data folder (default: the shipped pilot data).")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="TABLE.ID.FIELD=VALUE or policy.SECTION.KEY=VALUE; +N/-N is relative. "
+                      "Repeatable.")] = None,
+    remove: Annotated[list[str] | None, typer.Option(
+        "--remove", help="options.ID, organisations.ID (with its options) or candidates.ID.")] = None,
+    add_option: Annotated[list[str] | None, typer.Option(
+        "--add-option", help="key=value,key=value,... (options.csv columns) or a CSV file.")] = None,
+    add_organisation: Annotated[list[str] | None, typer.Option(
+        "--add-organisation", help="key=value,... (organisations.csv columns) or a CSV file.")] = None,
+    scenario_file: Annotated[Path | None, typer.Option(
+        "--scenario", help="TOML scenario file with variant and sweep tables (docs/whatif.md).")] = None,
+    sweep: Annotated[list[str] | None, typer.Option(
+        "--sweep", help="TARGET=VALUES, e.g. organisations.TCK.guidance_capacity=+0..+10 or "
+                        "'organisations.*.guidance_capacity=+1' (each in turn).")] = None,
+    marginal: Annotated[bool, typer.Option(
+        "--marginal/--no-marginal", help="Marginal value of a seat / a guidance unit.")] = True,
+    marginal_top: Annotated[int, typer.Option(
+        "--marginal-top", min=0, max=1000, help="Confirm this many of each by re-solving.")] = 5,
+    decisions: Annotated[bool, typer.Option(
+        "--decisions/--no-decisions", help="Price of coordinators' locks and forbids.")] = True,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Report folder (all or nothing).")] =
+    Path("matcher-output/whatif"),
+    policy: PolicyOpt = None,
+    verbose: Verbose = False,
+) -> None:
+    """What if capacities, budgets, requirements or the coalition change? Diff against the
+    baseline, sweeps, marginal values and the price of decisions, as Markdown/HTML/JSON."""
+    setup_logging(verbose)
+    data_dir = data_dir or pilot_dir()
+    started = time.perf_counter()
+    try:
+        quick = Scenario("command line", tuple(set_ or ()), tuple(remove or ()),
+                         tuple(add_option or ()), tuple(add_organisation or ()))
+        variants, sweeps = ([], []) if scenario_file is None else load_scenario_file(scenario_file)
+        sweeps += [parse_sweep(s) for s in sweep or ()]
+        pol = load_policy(policy)
+        base = load_baseline(data_dir, pol)
+        timings = {"baseline": time.perf_counter() - started}
+        scenarios = [quick] if not quick.is_empty else []
+        scenarios += variants
+        with _progress() as progress:
+            done = []
+            for sc in scenarios:
+                task = progress.add_task(f"scenario {sc.name}", total=1)
+                o = run_scenario(base, sc)
+                done.append((o, diff_outcome(base, o)))
+                progress.update(task, completed=1)
+            swept = {}
+            for sw in sweeps:
+                outs = run_sweep(base, sw, quick if not quick.is_empty else None,
+                                 _callback(progress, f"sweep {sw.name}"))
+                swept[sw.name] = [(o, diff_outcome(base, o))
+                                  for o in outs]
+            timings["scenarios"] = time.perf_counter() - started - timings["baseline"]
+            t = time.perf_counter()
+            marg = marginal_values(base, marginal_top,
+                                   progress=_callback(progress, "marginal values")) \
+                if marginal else None
+            timings["marginal"] = time.perf_counter() - t
+            t = time.perf_counter()
+            price = price_of_decisions(base.round, progress=_callback(progress, "decisions")) \
+                if decisions and len(base.round.instance.decisions) else None
+            timings["decisions"] = time.perf_counter() - t
+        report = build_report(base, done, swept, marg, price)
+        plots = make_plots(base, done, swept, marg)
+        timings["total"] = time.perf_counter() - started
+        write_report(out, report, plots, report_tables(done, marg, price),
+                     run={"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                          "timings_s": {k: round(v, 3) for k, v in timings.items()}})
+    except InputError as exc:
+        raise fail(exc) from None
+    report_problems(base.warnings, "")
+    print_summary(report, out)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err_console, transient=False)
+
+
+def _callback(progress: Progress, title: str) -> Callable[[int, int, str], None]:
+    task = None
+
+    def update(k: int, n: int, what: str) -> None:
+        nonlocal task
+        if task is None:
+            task = progress.add_task(title, total=n)
+        progress.update(task, completed=k, total=n)
+
+    return update
+
+
+def print_summary(report: dict, out: Path) -> None:
+    b = report["baseline"]
+    table = Table(title=f"What-if against {report['source']}")
+    for col in ("variant", "matched", "Δ matched", "objective", "Δ objective", "mean score",
+                "moves", "status"):
+        table.add_column(col, justify="left" if col in ("variant", "status") else "right")
+    table.add_row("baseline", str(b["matched"]), "", f"{b['objective']:.4f}", "",
+                  f"{b['mean_score']:.4f}", "", f"{b['status']} ({b['method']})")
+    rows = report["scenarios"] + [p for sw in report["sweeps"] for p in sw["points"]]
+    for s in rows:
+        t, d = s["summary"], s["diff"]
+        moves = d["moves"] if isinstance(d["moves"], int) else len(d["moves"])
+        table.add_row(s["name"], str(t["matched"]), f"{d['totals']['matched']['change']:+d}",
+                      f"{t['objective']:.4f}", f"{d['totals']['objective']['change']:+.4f}",
+                      f"{t['mean_score']:.4f}", str(moves), f"{t['status']} ({t['method']})")
+    console.print(table)
+    if "marginal" in report:
+        m = Table(title="One more guidance unit: where it helps most (top 5)")
+        for col in ("organisation", "LP dual (estimate)", "re-solve +1", "exact"):
+            m.add_column(col)
+        for r in report["marginal"]["guidance"][:5]:
+            m.add_row(r["organisation_id"], _num(r["lp_dual"]), _num(r["resolve_delta"]),
+                      str(r["resolve_exact"]))
+        console.print(m)
+    if "decisions" in report:
+        t = report["decisions"]["together"]
+        console.print(f"Coordinators' decisions together cost {t['objective_lost']:.4f} objective "
+                      f"and {t['placements_lost']} placement(s).", highlight=False)
+    console.print(f"Report written to {out}/report.html (and report.md, report.json)",
+                  highlight=False)
+
+
+def _num(v: object) -> str:
+    return "" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)

@@ -1,0 +1,402 @@
+"""What-if reports: JSON (machine-readable), Markdown, and self-contained HTML with PNG plots.
+
+`build_report` gathers everything into one JSON-able dict; `write_report` renders and writes
+it all or nothing (a temporary folder moved into place at the end).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from matcher.errors import InputError, Problem
+from matcher.round import utilisation_frame, versions
+from matcher.whatif.diff import Diff, _records
+from matcher.whatif.engine import Baseline, Outcome
+
+#: Rows of long tables shown in Markdown/HTML (the CSVs hold all of them).
+SHOW_ROWS = 50
+
+
+def slug(name: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")
+    return s[:80] or "scenario"
+
+
+def build_report(
+    base: Baseline,
+    scenarios: list[tuple[Outcome, Diff]],
+    sweeps: dict[str, list[tuple[Outcome, Diff]]],
+    marginal: dict[str, Any] | None = None,
+    decisions: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    inst = base.round.instance
+
+    def scenario_json(o: Outcome, d: Diff, full: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": o.name, "edits": o.edits, "notes": o.notes,
+                               "summary": o.summary,
+                               "reuse": {k: o.stats[k] for k in ("reused_pairs", "rescored_pairs",
+                                                                 "full_rescore")}}
+        if o.sweep is not None:
+            out["sweep"], out["x"] = o.sweep, o.x
+        if full:
+            out["diff"] = d.to_json()
+        else:
+            out["diff"] = {"empty": d.is_empty, "totals": d.totals, "moves": len(d.moves)}
+        return out
+
+    report: dict[str, Any] = {
+        "source": inst.source,
+        "input_hash": inst.content_hash,
+        "policy_hash": base.policy.hash,
+        "versions": versions(),
+        "protected_data": base.protected is not None,
+        "baseline": base.outcome.summary,
+        "scenarios": [scenario_json(o, d, True) for o, d in scenarios],
+        "sweeps": [{"name": name, "points": [scenario_json(o, d, False) for o, d in pts]}
+                   for name, pts in sweeps.items()],
+    }
+    if marginal is not None:
+        report["marginal"] = {"note": marginal["note"],
+                              "seats": _records(marginal["seats"]),
+                              "guidance": _records(marginal["guidance"])}
+    if decisions is not None:
+        report["decisions"] = {k: v for k, v in decisions.items() if k != "each"}
+        report["decisions"]["each"] = _records(decisions["each"])
+    return report
+
+
+# -- plots -------------------------------------------------------------------------------------
+def _png(fig: plt.Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def plot_utilisation(base: Baseline, scenarios: list[tuple[Outcome, Diff]]) -> bytes:
+    """Guidance used / capacity per organisation, and seats used / seats, baseline vs scenarios."""
+    rounds = [("baseline", base.round)] + [(o.name, o.round) for o, _ in scenarios[:4]]
+    frames = []
+    for name, rnd in rounds:
+        u = utilisation_frame(rnd)
+        u = u[u["level"] == "organisation"].set_index("id")
+        frames.append((name, u))
+    ids = sorted(set().union(*(set(u.index) for _, u in frames)))
+    fig, axes = plt.subplots(2, 1, figsize=(max(6.0, 0.6 * len(ids) * len(frames) / 2 + 3), 7))
+    width = 0.8 / len(frames)
+    x = np.arange(len(ids))
+    for k, (name, u) in enumerate(frames):
+        u = u.reindex(ids)
+        g = (u["guidance_used"] / u["guidance_capacity"].where(u["guidance_capacity"] > 0))
+        s = u["seats_used"] / u["seats"].where(u["seats"] > 0)
+        axes[0].bar(x + k * width, g.astype(float).fillna(0) * 100, width, label=name)
+        axes[1].bar(x + k * width, s.astype(float).fillna(0) * 100, width, label=name)
+    for ax, what in zip(axes, ("guidance used (% of capacity)", "seats used (% of seats)"),
+                        strict=True):
+        ax.set_xticks(x + width * (len(frames) - 1) / 2, ids, rotation=60, ha="right",
+                      fontsize=8 if len(ids) < 40 else 5)
+        ax.set_ylabel(what)
+        ax.set_ylim(0, 105)
+        ax.axhline(100, color="grey", lw=0.5)
+    axes[0].legend(fontsize=8, loc="lower right")
+    axes[0].set_title("Utilisation per organisation")
+    return _png(fig)
+
+
+def plot_scores(base: Baseline, scenarios: list[tuple[Outcome, Diff]]) -> bytes:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bins = [k / 20 for k in range(21)]
+    for name, rnd in [("baseline", base.round)] + [(o.name, o.round) for o, _ in scenarios[:4]]:
+        ax.hist(rnd.edges.score[rnd.chosen], bins=bins, histtype="step", lw=1.5,
+                label=f"{name} (n={int(rnd.chosen.sum())})")
+    ax.set_xlabel("score of the chosen match")
+    ax.set_ylabel("people")
+    ax.set_title("Score distribution of matches")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def plot_sweep(name: str, points: list[tuple[Outcome, Diff]]) -> bytes:
+    xs = [o.x or "" for o, _ in points]
+    matched = [d.totals["matched"]["change"] for _, d in points]
+    obj = [d.totals["objective"]["change"] for _, d in points]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(xs) + 2), 4))
+    pos = np.arange(len(xs))
+    numeric = all(re.fullmatch(r"[+-]?\d+(\.\d+)?", x) for x in xs)
+    if numeric:
+        ax.plot(pos, obj, marker="o", label="objective change")
+        ax.plot(pos, matched, marker="s", label="extra people matched")
+    else:
+        ax.bar(pos - 0.2, obj, 0.4, label="objective change")
+        ax.bar(pos + 0.2, matched, 0.4, label="extra people matched")
+    ax.set_xticks(pos, xs, rotation=60 if not numeric else 0, ha="right" if not numeric else "center",
+                  fontsize=8)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_title(f"Sweep: {name}")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def plot_marginal(marginal: dict[str, Any], top: int = 15) -> bytes:
+    g = marginal["guidance"].head(top)
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(g) + 1.5))
+    y = np.arange(len(g))[::-1]
+    ax.barh(y + 0.2, g["lp_dual"].astype(float).fillna(0), 0.4, label="LP dual (estimate)")
+    ax.barh(y - 0.2, g["resolve_delta"].astype(float).fillna(0), 0.4,
+            label="re-solve +1 (0 where not re-solved)")
+    ax.set_yticks(y, g["organisation_id"], fontsize=8)
+    ax.set_xlabel("objective gained by one more guidance unit")
+    ax.set_title("Where one more job-coach unit helps most")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+# -- rendering ---------------------------------------------------------------------------------
+def _cell(v: Any) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def md_table(rows: list[dict[str, Any]], limit: int = SHOW_ROWS) -> str:
+    if not rows:
+        return "_(none)_\n"
+    cols = list(rows[0])
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows[:limit]:
+        out.append("| " + " | ".join(_cell(r[c]).replace("|", "\\|") for c in cols) + " |")
+    if len(rows) > limit:
+        out.append(f"\n_... {len(rows) - limit} more rows in the CSV files_")
+    return "\n".join(out) + "\n"
+
+
+def html_table(rows: list[dict[str, Any]], limit: int = SHOW_ROWS) -> str:
+    if not rows:
+        return "<p><em>(none)</em></p>"
+    cols = list(rows[0])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r[c]))}</td>" for c in cols) + "</tr>"
+                   for r in rows[:limit])
+    more = f"<p><em>... {len(rows) - limit} more rows in the CSV files</em></p>" \
+        if len(rows) > limit else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+def _totals_rows(totals: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"figure": k, **v} for k, v in totals.items()]
+
+
+def _sections(report: dict[str, Any]) -> list[tuple[str, int, Any]]:
+    """(title, heading level, body) where body is text, table rows, or ('plot', name)."""
+    out: list[tuple[str, int, Any]] = []
+    b = report["baseline"]
+    out.append(("What-if report", 1, f"Data: `{report['source']}` (input hash "
+                f"{report['input_hash'][:16]}, policy hash {report['policy_hash'][:16]}). "
+                f"Baseline: {b['matched']} of {b['candidates']} people matched, objective "
+                f"{b['objective']:.6f} ({b['status']}, {b['method']}), mean score "
+                f"{b['mean_score']:.4f}."))
+    out.append(("Overview", 2, [{"variant": "baseline", "matched": b["matched"],
+                                 "objective": b["objective"], "mean_score": b["mean_score"],
+                                 "matched_change": 0, "objective_change": 0.0, "moves": 0,
+                                 "status": b["status"]}]
+                + [{"variant": s["name"], "matched": s["summary"]["matched"],
+                    "objective": s["summary"]["objective"],
+                    "mean_score": s["summary"]["mean_score"],
+                    "matched_change": s["diff"]["totals"]["matched"]["change"],
+                    "objective_change": s["diff"]["totals"]["objective"]["change"],
+                    "moves": (len(s["diff"]["moves"]) if isinstance(s["diff"]["moves"], list)
+                              else s["diff"]["moves"]),
+                    "status": s["summary"]["status"]}
+                   for s in report["scenarios"] + [p for sw in report["sweeps"]
+                                                   for p in sw["points"]]]))
+    out.append(("Utilisation", 2, ("plot", "utilisation")))
+    out.append(("Score distribution", 2, ("plot", "scores")))
+    for s in report["scenarios"]:
+        d = s["diff"]
+        out.append((f"Scenario: {s['name']}", 2, "Edits: " + ("; ".join(f"`{e}`" for e in s["edits"])
+                                                             or "none") + ". "
+                    + "".join(f"{n}. " for n in s["notes"]) + ("**No change against the baseline.** "
+                                              if d["empty"] else "")
+                    + f"Pairs reused {s['reuse']['reused_pairs']}, rescored "
+                    f"{s['reuse']['rescored_pairs']}."))
+        out.append(("Totals", 3, _totals_rows(d["totals"])))
+        out.append(("Unmatched reasons", 3, d["unmatched_reasons"]))
+        out.append(("Seats and guidance that changed", 3, d["utilisation"]))
+        out.append(("Who moves, and why", 3, d["moves"]))
+        if d["groups"] is not None:
+            out.append(("Equal chances: placement rate per group", 3, d["groups"]))
+    for sw in report["sweeps"]:
+        out.append((f"Sweep: {sw['name']}", 2, ("plot", f"sweep-{slug(sw['name'])}")))
+        out.append(("Points", 3, [{"x": p.get("x"), "matched": p["summary"]["matched"],
+                                   "matched_change": p["diff"]["totals"]["matched"]["change"],
+                                   "objective": p["summary"]["objective"],
+                                   "objective_change": p["diff"]["totals"]["objective"]["change"],
+                                   "moves": p["diff"]["moves"], "status": p["summary"]["status"]}
+                                  for p in sw["points"]]))
+    if "marginal" in report:
+        m = report["marginal"]
+        out.append(("Marginal values", 2, "`lp_dual` is an estimate from the LP relaxation; "
+                    "`resolve_delta` is the objective change from re-solving with one more unit "
+                    "(exact where `resolve_exact` is true). " + m["note"]))
+        out.append(("One more guidance unit per organisation", 3, ("plot", "marginal")))
+        out.append(("Guidance units, ranked", 3, m["guidance"]))
+        out.append(("Seats, ranked", 3, m["seats"]))
+    if "decisions" in report:
+        dd = report["decisions"]
+        t = dd["together"]
+        out.append(("Price of coordinators' decisions", 2,
+                    f"Against the round without any lock or forbid (objective "
+                    f"{dd['unconstrained']['objective']:.6f}, {dd['unconstrained']['matched']} "
+                    f"matched): all decisions together cost {t['objective_lost']:.6f} objective "
+                    f"and {t['placements_lost']} placement(s)"
+                    + (f" (unplaced because of them: {', '.join(t['unplaced_because'])})"
+                       if t["unplaced_because"] else "") + ". " + dd["note"]))
+        out.append(("Each decision on its own", 3, dd["each"]))
+    return out
+
+
+def render_markdown(report: dict[str, Any], plot_files: dict[str, str]) -> str:
+    lines = []
+    for title, level, body in _sections(report):
+        lines.append("#" * level + " " + title + "\n")
+        if isinstance(body, str):
+            lines.append(body + "\n")
+        elif isinstance(body, tuple):
+            if body[1] in plot_files:
+                lines.append(f"![{title}]({plot_files[body[1]]})\n")
+        else:
+            lines.append(md_table(body))
+    return "\n".join(lines)
+
+
+CSS = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+       "table{border-collapse:collapse;font-size:13px;margin:.5em 0}"
+       "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}th{background:#f0f0f0}"
+       "img{max-width:100%}")
+
+
+def render_html(report: dict[str, Any], plots: dict[str, bytes]) -> str:
+    parts = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+             "<title>What-if report</title>", f"<style>{CSS}</style></head><body>"]
+    for title, level, body in _sections(report):
+        parts.append(f"<h{level}>{html.escape(title)}</h{level}>")
+        if isinstance(body, str):
+            text = html.escape(body)
+            text = re.sub(r"`([^`]*)`", r"<code>\1</code>", text)
+            text = re.sub(r"\*\*([^*]*)\*\*", r"<strong>\1</strong>", text)
+            parts.append(f"<p>{text}</p>")
+        elif isinstance(body, tuple):
+            if body[1] in plots:
+                data = base64.b64encode(plots[body[1]]).decode("ascii")
+                parts.append(f"<img alt=\"{html.escape(title)}\" "
+                             f"src=\"data:image/png;base64,{data}\">")
+        else:
+            parts.append(html_table(body))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def make_plots(base: Baseline, scenarios: list[tuple[Outcome, Diff]],
+               sweeps: dict[str, list[tuple[Outcome, Diff]]],
+               marginal: dict[str, Any] | None) -> dict[str, bytes]:
+    plots = {"utilisation": plot_utilisation(base, scenarios),
+             "scores": plot_scores(base, scenarios)}
+    for name, pts in sweeps.items():
+        if pts:
+            plots[f"sweep-{slug(name)}"] = plot_sweep(name, pts)
+    if marginal is not None:
+        plots["marginal"] = plot_marginal(marginal)
+    return plots
+
+
+def write_report(
+    out_dir: Path,
+    report: dict[str, Any],
+    plots: dict[str, bytes],
+    tables: dict[str, pd.DataFrame],
+    run: dict[str, Any] | None = None,
+) -> None:
+    """Write report.json/.md/.html, plots/*.png and CSV tables into `out_dir`, all or nothing.
+
+    An existing `out_dir` is replaced only when it holds an earlier what-if report or is empty.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not (out_dir.is_dir() and (
+            (out_dir / "report.json").exists() or not any(out_dir.iterdir()))):
+        raise InputError([Problem(str(out_dir), None, None,
+                                  "output folder exists and does not hold an earlier what-if "
+                                  "report; choose another --out")])
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        (tmp / "plots").mkdir()
+        plot_files = {}
+        for name, data in plots.items():
+            (tmp / "plots" / f"{name}.png").write_bytes(data)
+            plot_files[name] = f"plots/{name}.png"
+        for rel, df in tables.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            df.to_csv(path, index=False, lineterminator="\n")
+        full = dict(report)
+        if run is not None:
+            full["run"] = run
+        (tmp / "report.json").write_text(json.dumps(full, indent=2, default=_json_default) + "\n",
+                                         encoding="utf-8")
+        (tmp / "report.md").write_text(render_markdown(report, plot_files), encoding="utf-8")
+        (tmp / "report.html").write_text(render_html(report, plots), encoding="utf-8")
+        old = None
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            old.rmdir()
+            out_dir.rename(old)
+        tmp.rename(out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if v is pd.NA:
+        return None
+    raise TypeError(f"not JSON-serialisable: {type(v)}")
+
+
+def report_tables(scenarios: list[tuple[Outcome, Diff]],
+                  marginal: dict[str, Any] | None,
+                  decisions: dict[str, Any] | None) -> dict[str, pd.DataFrame]:
+    tables: dict[str, pd.DataFrame] = {}
+    for o, d in scenarios:
+        s = slug(o.name)
+        tables[f"scenarios/{s}/moves.csv"] = d.moves
+        tables[f"scenarios/{s}/utilisation_changes.csv"] = d.utilisation
+        tables[f"scenarios/{s}/assignments.csv"] = o.round.assignments
+        if d.groups is not None:
+            tables[f"scenarios/{s}/groups.csv"] = d.groups
+    if marginal is not None:
+        tables["marginal_seats.csv"] = marginal["seats"]
+        tables["marginal_guidance.csv"] = marginal["guidance"]
+    if decisions is not None:
+        tables["decisions_price.csv"] = decisions["each"]
+    return tables
