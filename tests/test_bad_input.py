@@ -146,3 +146,9 @@ def test_unused_column_is_a_warning_not_silence(pilot: Path, tmp_path: Path):
     code, text = run_cli(pilot, tmp_path / "out")
     assert code == 0
     assert "candidates.csv, row 1, column notes: column is not used" in text
+
+
+def test_values_with_brackets_are_shown_verbatim(pilot: Path, tmp_path: Path):
+    edit(pilot, "candidates", 4, "dutch_level", "[red]B3")
+    code, text = run_cli(pilot, tmp_path / "out")
+    assert code == 2 and "'[red]B3'" in text

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -47,7 +48,8 @@ def pilot_dir() -> Path:
 def report_problems(problems: list[Problem], title: str) -> None:
     for p in problems:
         style = "red" if p.severity == "error" else "yellow"
-        err_console.print(f"[{style}]{p.severity}[/{style}]: {p}", highlight=False)
+        # escape: a user's value such as '[x]' must be shown, not read as rich markup
+        err_console.print(f"[{style}]{p.severity}[/{style}]: {escape(str(p))}", highlight=False)
     if problems:
         err_console.print(title, highlight=False)
 
