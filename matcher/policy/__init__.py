@@ -61,12 +61,18 @@ class SolverPolicy(_Strict):
     relative_gap: float = Field(ge=0, lt=1)
 
 
+class ShortlistPolicy(_Strict):
+    max_open_shortlists: int = Field(default=3, ge=1)
+    open_days: int = Field(default=14, ge=1)
+
+
 class Policy(_Strict):
     weights: Weights
     sector: SectorPolicy
     language: LanguagePolicy
     objective: ObjectivePolicy
     solver: SolverPolicy
+    shortlist: ShortlistPolicy = ShortlistPolicy()
 
     @field_validator("weights")
     @classmethod
