@@ -4,6 +4,7 @@ Each sub-module registers its commands on the shared Typer app in `matcher.cli.a
 """
 
 # Command modules register themselves on import.
+import matcher.cli.api_commands  # noqa: F401
 from matcher.cli import round_commands  # noqa: F401
 from matcher.cli.app import app
 
