@@ -117,21 +117,20 @@ def validate(session: Session, parsed: Parsed, mode: str) -> tuple[dict[str, pd.
                   else stored[t].assign(**{ROW: STORED_ROW + np.arange(len(stored[t]))}))
               for t in CORE}
     raw = {t: df for t, df in merged.items() if len(df)}
+    own = Problems()  # checks of our own, reported together with the library's
     if "decisions" in parsed.tables:
         dec = parsed.tables["decisions"]
         raw["decisions"] = dec[[ROW, "candidate_id", "option_id", "decision"]]
-        no_reason = dec["reason"].str.strip() == ""
-        for row in dec.loc[no_reason, ROW].tolist():
-            problems.add("decisions.csv", int(row), "reason", "a decision needs a reason")
+        for row in dec.loc[dec["reason"].str.strip() == "", ROW].tolist():
+            own.add("decisions.csv", int(row), "reason", "a decision needs a reason")
+        _check_locks_once(session, dec, own)
+    if "protected" in parsed.tables:
+        _check_protected(parsed.tables["protected"], merged["candidates"], own)
     try:
         build_instance(raw, problems, source="import")
     except InputError as exc:
-        raise InputError(exc.problems + exc.warnings) from None
-    if "protected" in parsed.tables:
-        _check_protected(parsed.tables["protected"], merged["candidates"], problems)
-    if "decisions" in parsed.tables:
-        _check_locks_once(session, parsed.tables["decisions"], problems)
-    problems.raise_if_errors()
+        raise InputError(exc.problems + exc.warnings + own.items) from None
+    own.raise_if_errors()
     return {t: df.drop(columns=[ROW]) for t, df in merged.items()}, problems.warnings
 
 

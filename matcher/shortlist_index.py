@@ -33,6 +33,10 @@ class OptionRanking:
     edges: EdgeTable  # eligible pairs sorted by (option, -score, candidate)
     starts: np.ndarray  # edges of option o are starts[o]:starts[o + 1]
 
+    @property
+    def candidate_ids(self) -> np.ndarray:
+        return self.instance.candidates["candidate_id"].to_numpy()
+
     def option_row(self, option_id: str) -> int:
         """Row of the option, -1 when unknown."""
         return int(pd.Index(self.instance.options["option_id"]).get_indexer([option_id])[0])

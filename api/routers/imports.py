@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
 
 from api import importing
 from api.audit import append, content_hash
@@ -68,7 +69,6 @@ async def import_csv(
     if not files:
         raise HTTPException(422, "give at least one file")
     parsed = importing.from_csv(files)
-    from starlette.concurrency import run_in_threadpool
     return await run_in_threadpool(_run, db, cache, parsed, mode, caller.key_id)
 
 

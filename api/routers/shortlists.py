@@ -24,8 +24,8 @@ from api.schemas import ShortlistClosed, ShortlistPublic
 from api.security import Caller, Role
 from api.state import versions
 from matcher.scoring.components import COMPONENTS
+from matcher.shortlist_index import OpenCounts, shortlist_frame
 from matcher.shortlist_index import select as select_top
-from matcher.shortlist_index import shortlist_frame
 
 router = APIRouter(tags=["shortlists"])
 NOT_FOUND = "option not found"
@@ -36,9 +36,11 @@ def _shift(ts: str, days: int) -> str:
     return (datetime.strptime(ts, FMT).replace(tzinfo=UTC) + timedelta(days=days)).strftime(FMT)
 
 
-def _open_counts(s: Session, option_id: str, since: str):  # type: ignore[no-untyped-def]
-    def counts(cand_ids: np.ndarray) -> np.ndarray:
-        ids = [str(c) for c in cand_ids]
+def _open_counts(s: Session, option_id: str, since: str, cand_ids: np.ndarray) -> OpenCounts:
+    """Other options' open shortlists per candidate row, by one grouped query per chunk."""
+
+    def counts(rows: np.ndarray) -> np.ndarray:
+        ids = cand_ids[rows].tolist()
         rows = s.execute(
             select(ShortlistEntry.candidate_id, func.count(func.distinct(ShortlistEntry.option_id)))
             .where(ShortlistEntry.candidate_id.in_(ids), ShortlistEntry.option_id != option_id,
@@ -75,8 +77,9 @@ def get_shortlist(option_id: str, db: DB, cache: Cache, caller: ShortlistCaller,
         policy = ranking.policy.shortlist
         now = utcnow()
         since = _shift(now, -policy.open_days)
-        pos, counts = select_top(ranking, opt, k, decisions.excluded(opt),
-                                 _open_counts(s, option_id, since), policy.max_open_shortlists)
+        counts_fn = _open_counts(s, option_id, since, ranking.candidate_ids)
+        pos, counts = select_top(ranking, opt, k, decisions.excluded(opt), counts_fn,
+                                 policy.max_open_shortlists)
         frame = shortlist_frame(ranking, pos, counts, decisions.locked_here(opt))
         sl = Shortlist(option_id=option_id, organisation_id=org, key_id=caller.key_id,
                        issued_at=now, k=k)

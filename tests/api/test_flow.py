@@ -74,7 +74,7 @@ def test_decision_rules(api: Api) -> None:
     api.import_pilot()
     r1 = api.round()
     a = api.all_items(f"/v1/rounds/{r1['id']}/assignments")
-    free = [x for x in a if not x["locked"]][0]
+    free = next(x for x in a if not x["locked"])
     base = {"candidate_id": free["candidate_id"], "option_id": free["option_id"], "reason": "r"}
     # accept needs the round; a pair the round did not propose cannot be accepted
     assert api.post("/v1/decisions", json=base | {"kind": "accept"}).status_code == 422
