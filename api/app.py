@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from api.db import Database, migrate
 from api.routers import audit, data, decisions, imports, rounds, shortlists
+from api.schemas import ErrorPublic
 from api.security import RateLimiter
 from api.settings import Settings
 from api.state import DataCache
@@ -22,6 +25,20 @@ Every call needs an API key in the `X-API-Key` header (`matcher apikey create`).
 coordinator, employer_service_point, planner, auditor. Responses carry pseudonyms only;
 protected attributes are readable by auditors only. Every import, round, decision and
 shortlist appends a record to a hash-chained audit trail."""
+
+
+class Message(BaseModel):
+    detail: str
+
+
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Message, "description": "no API key, or an unknown one"},
+    403: {"model": Message, "description": "the key's role may not do this"},
+    404: {"model": Message, "description": "not found (or not visible to this key)"},
+    422: {"model": ErrorPublic, "description": "invalid request or refused content"},
+    413: {"model": Message, "description": "request body too large"},
+    429: {"model": Message, "description": "rate limit for this key exceeded (see Retry-After)"},
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await call_next(request)
 
     for module in (imports, data, rounds, decisions, shortlists, audit):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=COMMON_RESPONSES)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:

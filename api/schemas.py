@@ -52,9 +52,11 @@ class ImportPublic(Public):
     warnings: list[ProblemPublic] = []
 
 
-class ImportErrorPublic(Public):
-    detail: str
-    problems: list[ProblemPublic]
+class ErrorPublic(Public):
+    """422: request validation (detail is a list) or refused content (problems name row/field)."""
+
+    detail: str | list[Any]
+    problems: list[ProblemPublic] = []
 
 
 # ---- stored data (pseudonymous fields only) ---------------------------------------------

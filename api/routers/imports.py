@@ -14,12 +14,10 @@ from api.audit import append, content_hash
 from api.deps import DB, Cache, Coordinator, Reader
 from api.limits import MAX_PAGE
 from api.models import Import
-from api.schemas import ImportCreate, ImportErrorPublic, ImportPublic, Page
+from api.schemas import ImportCreate, ImportPublic, Page
 from matcher.errors import InputError
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    422: {"model": ImportErrorPublic, "description": "the import was refused; nothing stored"}}
 
 
 def _run(db: DB, cache: Cache, parsed: importing.Parsed, mode: str, key_id: int) -> Any:
@@ -44,7 +42,7 @@ def _run(db: DB, cache: Cache, parsed: importing.Parsed, mode: str, key_id: int)
                         warnings=importing.problem_dicts(warnings, parsed.json))
 
 
-@router.post("", status_code=201, response_model=ImportPublic, responses=ERRORS)
+@router.post("", status_code=201, response_model=ImportPublic)
 def import_json(body: ImportCreate, db: DB, cache: Cache, caller: Coordinator) -> Any:
     """Import tables given as JSON rows (organisations, options, candidates, protected,
     decisions); the same columns as the CSV files."""
@@ -54,7 +52,7 @@ def import_json(body: ImportCreate, db: DB, cache: Cache, caller: Coordinator) -
     return _run(db, cache, importing.from_json(rows), body.mode, caller.key_id)
 
 
-@router.post("/csv", status_code=201, response_model=ImportPublic, responses=ERRORS)
+@router.post("/csv", status_code=201, response_model=ImportPublic)
 async def import_csv(
     db: DB, cache: Cache, caller: Coordinator,
     organisations: UploadFile | None = None, options: UploadFile | None = None,

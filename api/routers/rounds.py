@@ -14,7 +14,6 @@ from api.limits import MAX_PAGE
 from api.models import Round, RoundAssignment, RoundUnmatched
 from api.schemas import (
     AssignmentPublic,
-    ImportErrorPublic,
     Page,
     RoundCreate,
     RoundPublic,
@@ -38,7 +37,7 @@ def _problems(exc: InputError) -> JSONResponse:
 
 @router.post("", status_code=201, response_model=RoundPublic,
              responses={202: {"model": RoundPublic, "description": "queued as a background job"},
-                        422: {"model": ImportErrorPublic}})
+})
 def create_round(body: RoundCreate, request: Request, background: BackgroundTasks, db: DB,
                  base: ServerPolicy, caller: RoundWriter) -> Any:
     """Snapshot the data, decisions in force and policy, and run the solver. Small rounds
