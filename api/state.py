@@ -27,6 +27,8 @@ from matcher.shortlist_index import OptionRanking, rank_options
 log = logging.getLogger(__name__)
 
 CORE = ("organisations", "options", "candidates")
+#: Reasons are prepared for this many top candidates of every option when data is imported.
+EXPLAIN_PER_OPTION = 30
 ID = {"organisations": "organisation_id", "options": "option_id", "candidates": "candidate_id"}
 
 
@@ -116,7 +118,7 @@ class DataCache:
             inst = ranking = None
             if all(len(tables[t]) for t in CORE):
                 inst = build_instance(tables, source="database")
-                ranking = rank_options(inst, self.policy)
+                ranking = rank_options(inst, self.policy, explain_per_option=EXPLAIN_PER_OPTION)
             snap = Snapshot(version, tables, inst, ranking)
             self._snapshot = snap
             log.info("data version %d cached", version)

@@ -11,7 +11,8 @@ function, e.g. a database query), and returns the top k. The result equals
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,14 +33,15 @@ class OptionRanking:
     policy: Policy
     edges: EdgeTable  # eligible pairs sorted by (option, -score, candidate)
     starts: np.ndarray  # edges of option o are starts[o]:starts[o + 1]
-
-    @property
-    def candidate_ids(self) -> np.ndarray:
-        return self.instance.candidates["candidate_id"].to_numpy()
+    candidate_ids: np.ndarray
+    option_org: np.ndarray  # organisation id of each option
+    option_rows: dict[str, int] = field(default_factory=dict)
+    #: (main reason, all reasons) of edges already explained, by position; filled on demand.
+    reasons: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def option_row(self, option_id: str) -> int:
         """Row of the option, -1 when unknown."""
-        return int(pd.Index(self.instance.options["option_id"]).get_indexer([option_id])[0])
+        return self.option_rows.get(option_id, -1)
 
     def candidate_rows(self, ids: pd.Series | np.ndarray) -> np.ndarray:
         """Rows of these candidate ids (unknown ids are dropped)."""
@@ -47,14 +49,30 @@ class OptionRanking:
         return rows[rows >= 0]
 
 
-def rank_options(inst: Instance, policy: Policy) -> OptionRanking:
-    """Rank every option's eligible candidates (decisions in `inst` are ignored here)."""
+def rank_options(inst: Instance, policy: Policy, explain_per_option: int = 0) -> OptionRanking:
+    """Rank every option's eligible candidates (decisions in `inst` are ignored here); explain
+    the first `explain_per_option` of each at once (the rest are explained when asked for)."""
     edges = build_edges(inst, policy)
     edges = edges.take(np.flatnonzero(edges.eligible))
     order = np.lexsort((edges.cand, -edges.score, edges.opt))
     edges = edges.take(order)
     starts = np.searchsorted(edges.opt, np.arange(inst.n_options + 1)).astype(np.int64)
-    return OptionRanking(inst, policy, edges, starts)
+    ids = inst.options["option_id"].tolist()
+    ranking = OptionRanking(inst, policy, edges, starts,
+                            candidate_ids=inst.candidates["candidate_id"].to_numpy(),
+                            option_org=inst.options["organisation_id"].to_numpy(),
+                            option_rows={o: i for i, o in enumerate(ids)})
+    if explain_per_option:
+        explain_top(ranking, explain_per_option)
+    return ranking
+
+
+def explain_top(ranking: OptionRanking, per_option: int = 20) -> None:
+    """Explain every option's first `per_option` candidates now, in one vectorised batch."""
+    offs = np.arange(per_option)
+    lo, hi = ranking.starts[:-1], ranking.starts[1:]
+    pos = (lo[:, None] + offs[None, :])[offs[None, :] < (hi - lo)[:, None]]
+    explain(ranking, pos.astype(np.int64))
 
 
 def select(ranking: OptionRanking, opt: int, k: int, excluded: np.ndarray,
@@ -86,22 +104,40 @@ def select(ranking: OptionRanking, opt: int, k: int, excluded: np.ndarray,
     return np.concatenate(chosen), np.concatenate(counts)
 
 
+def explain(ranking: OptionRanking, positions: np.ndarray) -> list[tuple[str, str]]:
+    """(main reason, reasons) per position; each edge is explained once and remembered."""
+    cache = ranking.reasons
+    todo = np.array([p for p in positions.tolist() if p not in cache], dtype=np.int64)
+    if len(todo):
+        main, everything = main_reasons(ranking.instance, ranking.edges.take(todo), ranking.policy)
+        cache.update(zip(todo.tolist(), zip(main.tolist(), everything.tolist(), strict=True),
+                         strict=True))
+    return [cache[p] for p in positions.tolist()]
+
+
+def shortlist_entries(ranking: OptionRanking, positions: np.ndarray, counts: np.ndarray,
+                      locked_here: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """One dict per entry: rank, candidate_id, score, components, main_reason, reasons,
+    other_open_shortlists, locked_here."""
+    e = ranking.edges
+    cand = e.cand[positions]
+    comps = {name: np.round(e.components[name][positions], 3).tolist() for name in COMPONENTS}
+    here = (np.zeros(len(positions), bool) if locked_here is None
+            else np.isin(cand, locked_here)).tolist()
+    ids = ranking.candidate_ids[cand].tolist()
+    scores = e.score[positions].tolist()
+    return [{"rank": i + 1, "candidate_id": ids[i], "score": scores[i],
+             "components": {name: comps[name][i] for name in COMPONENTS},
+             "main_reason": why[0], "reasons": why[1],
+             "other_open_shortlists": int(counts[i]), "locked_here": here[i]}
+            for i, why in enumerate(explain(ranking, positions))]
+
+
 def shortlist_frame(ranking: OptionRanking, positions: np.ndarray, counts: np.ndarray,
                     locked_here: np.ndarray | None = None) -> pd.DataFrame:
-    """rank, candidate_id, score, components, main_reason, reasons, other_open_shortlists."""
-    inst = ranking.instance
-    top = ranking.edges.take(positions)
-    main, reasons = main_reasons(inst, top, ranking.policy)
-    out = pd.DataFrame({
-        "rank": np.arange(1, len(top) + 1),
-        "candidate_id": inst.candidates["candidate_id"].to_numpy()[top.cand],
-        "score": top.score,
-    })
-    for name in COMPONENTS:
-        out[name] = np.round(top.components[name], 3)
-    out["main_reason"] = main
-    out["reasons"] = reasons
-    out["other_open_shortlists"] = counts
-    here = np.zeros(len(top), bool) if locked_here is None else np.isin(top.cand, locked_here)
-    out["locked_here"] = here
-    return out
+    """The entries as a table: rank, candidate_id, score, one column per component, ..."""
+    rows = shortlist_entries(ranking, positions, counts, locked_here)
+    flat = [{k: v for k, v in r.items() if k != "components"} | r["components"] for r in rows]
+    cols = ["rank", "candidate_id", "score", *COMPONENTS, "main_reason", "reasons",
+            "other_open_shortlists", "locked_here"]
+    return pd.DataFrame(flat, columns=cols)

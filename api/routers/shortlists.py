@@ -23,8 +23,7 @@ from api.models import Shortlist, ShortlistEntry
 from api.schemas import ShortlistClosed, ShortlistPublic
 from api.security import Caller, Role
 from api.state import versions
-from matcher.scoring.components import COMPONENTS
-from matcher.shortlist_index import OpenCounts, shortlist_frame
+from matcher.shortlist_index import OpenCounts, shortlist_entries
 from matcher.shortlist_index import select as select_top
 
 router = APIRouter(tags=["shortlists"])
@@ -70,7 +69,7 @@ def get_shortlist(option_id: str, db: DB, cache: Cache, caller: ShortlistCaller,
         opt = -1 if ranking is None else ranking.option_row(option_id)
         if ranking is None or opt < 0:
             raise HTTPException(404, NOT_FOUND)
-        org = str(ranking.instance.options["organisation_id"].iat[opt])
+        org = str(ranking.option_org[opt])
         if not _visible(caller, org):
             raise HTTPException(404, NOT_FOUND)
         decisions = cache.decisions(s, snap, dec_v)
@@ -80,26 +79,18 @@ def get_shortlist(option_id: str, db: DB, cache: Cache, caller: ShortlistCaller,
         counts_fn = _open_counts(s, option_id, since, ranking.candidate_ids)
         pos, counts = select_top(ranking, opt, k, decisions.excluded(opt), counts_fn,
                                  policy.max_open_shortlists)
-        frame = shortlist_frame(ranking, pos, counts, decisions.locked_here(opt))
-        sl = Shortlist(option_id=option_id, organisation_id=org, key_id=caller.key_id,
-                       issued_at=now, k=k)
-        s.add(sl)
-        s.flush()
-        if len(frame):
+        entries = shortlist_entries(ranking, pos, counts, decisions.locked_here(opt))
+        sl_id = s.execute(insert(Shortlist).values(
+            option_id=option_id, organisation_id=org, key_id=caller.key_id, issued_at=now, k=k)
+        ).inserted_primary_key[0]
+        if entries:
             s.execute(insert(ShortlistEntry), [
-                {"shortlist_id": sl.id, "option_id": option_id, "candidate_id": c, "rank": r,
-                 "issued_at": now, "closed": False}
-                for c, r in zip(frame["candidate_id"].tolist(), frame["rank"].tolist(),
-                                strict=True)])
-        entries = [{
-            "rank": int(r["rank"]), "candidate_id": r["candidate_id"], "score": float(r["score"]),
-            "components": {c: float(r[c]) for c in COMPONENTS}, "main_reason": r["main_reason"],
-            "reasons": r["reasons"], "other_open_shortlists": int(r["other_open_shortlists"]),
-            "locked_here": bool(r["locked_here"])} for r in frame.to_dict("records")]
-        out = {"id": sl.id, "option_id": option_id, "organisation_id": org, "k": k,
+                {"shortlist_id": sl_id, "option_id": option_id, "candidate_id": e["candidate_id"],
+                 "rank": e["rank"], "issued_at": now, "closed": False} for e in entries])
+        out = {"id": sl_id, "option_id": option_id, "organisation_id": org, "k": k,
                "issued_at": now, "open_until": _shift(now, policy.open_days),
                "max_open_shortlists": policy.max_open_shortlists, "entries": entries}
-        append(s, key_id=caller.key_id, action="shortlist", target=f"shortlist/{sl.id}",
+        append(s, key_id=caller.key_id, action="shortlist", target=f"shortlist/{sl_id}",
                input_hash=content_hash({"option_id": option_id, "k": k, "data": data_v,
                                         "decisions": dec_v}),
                output_hash=content_hash(entries), policy_hash=ranking.policy.hash)

@@ -13,7 +13,6 @@ from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.settings import sqlite_url
@@ -37,7 +36,7 @@ def test_api_conforms_to_its_schema(tmp_path: Path) -> None:
             @given(case=op.as_strategy())
             @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                       suppress_health_check=list(HealthCheck))
-            def run(case: Any) -> None:
+            def run(case: Any, headers: dict[str, str] = headers) -> None:
                 case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
 
             try:
