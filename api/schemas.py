@@ -7,7 +7,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.limits import MAX_ROWS
+from api.limits import MAX_ID, MAX_ROWS
 
 Cell = str | int | float | bool | None
 Rows = list[dict[str, Cell]]
@@ -172,7 +172,7 @@ class DecisionCreate(Request):
     option_id: str = Field(min_length=1, max_length=200)
     kind: Literal["accept", "reject", "lock", "forbid", "release"]
     reason: str = Field(min_length=1, max_length=2000, description="Always required.")
-    round_id: int | None = Field(None, ge=1, description="Required for accept and reject: the "
+    round_id: int | None = Field(None, ge=1, le=MAX_ID, description="Required for accept and reject: the "
                                                           "round whose proposal is decided on.")
 
 

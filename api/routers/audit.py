@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from api import audit
 from api.deps import DB, Auditor
-from api.limits import MAX_PAGE
+from api.limits import MAX_OFFSET, MAX_PAGE
 from api.models import AuditRecord
 from api.schemas import AuditRecordPublic, ChainPublic, Page
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
 @router.get("/records", response_model=Page[AuditRecordPublic])
-def records(db: DB, caller: Auditor, offset: Annotated[int, Query(ge=0)] = 0,
+def records(db: DB, caller: Auditor, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
             limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100) -> Any:
     with db.session() as s:
         total = s.scalar(select(func.count()).select_from(AuditRecord)) or 0

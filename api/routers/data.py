@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
 from api.deps import DB, Auditor, DataReader, OptionReader
-from api.limits import MAX_PAGE
+from api.limits import MAX_OFFSET, MAX_PAGE
 from api.models import Protected, Record
 from api.schemas import CandidatePublic, OptionPublic, OrganisationPublic, Page, ProtectedPublic
 from api.security import Role
 
 router = APIRouter(prefix="/v1", tags=["data"])
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from api.audit import append, content_hash
 from api.db import utcnow
 from api.deps import DB, Coordinator, Reader
-from api.limits import MAX_PAGE
+from api.limits import MAX_OFFSET, MAX_PAGE
 from api.models import DecisionEvent, Record, Round, RoundAssignment
 from api.schemas import DecisionCreate, DecisionPublic, InForcePublic, Page
 from api.state import decision_events
@@ -73,7 +73,7 @@ def decide(body: DecisionCreate, db: DB, caller: Coordinator) -> Any:
 
 @router.get("", response_model=Page[DecisionPublic])
 def history(db: DB, caller: Reader, candidate_id: str | None = None, option_id: str | None = None,
-            offset: Annotated[int, Query(ge=0)] = 0,
+            offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
             limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100) -> Any:
     """Every decision ever taken, oldest first (optionally for one candidate or option)."""
     where = []

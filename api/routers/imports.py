@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api import importing
 from api.audit import append, content_hash
 from api.deps import DB, Cache, Coordinator, Reader
-from api.limits import MAX_PAGE
+from api.limits import MAX_OFFSET, MAX_PAGE
 from api.models import Import
 from api.schemas import ImportCreate, ImportPublic, Page
 from matcher.errors import InputError
@@ -71,7 +71,7 @@ async def import_csv(
 
 
 @router.get("", response_model=Page[ImportPublic])
-def list_imports(db: DB, caller: Reader, offset: Annotated[int, Query(ge=0)] = 0,
+def list_imports(db: DB, caller: Reader, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100) -> Any:
     with db.session() as s:
         total = s.scalar(select(func.count()).select_from(Import)) or 0

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from api import rounding
 from api.deps import DB, Reader, RoundWriter, ServerPolicy
-from api.limits import MAX_PAGE
+from api.limits import MAX_ID, MAX_OFFSET, MAX_PAGE
 from api.models import Round, RoundAssignment, RoundUnmatched
 from api.schemas import (
     AssignmentPublic,
@@ -24,7 +24,7 @@ from api.security import Role
 from matcher.errors import InputError
 
 router = APIRouter(prefix="/v1/rounds", tags=["rounds"])
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
@@ -76,24 +76,24 @@ def list_rounds(db: DB, caller: Reader, offset: Offset = 0, limit: Limit = 100) 
 
 
 @router.get("/{round_id}", response_model=RoundPublic)
-def get_round(round_id: int, db: DB, caller: Reader) -> Any:
+def get_round(round_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DB, caller: Reader) -> Any:
     return _get(db, round_id)
 
 
 @router.get("/{round_id}/assignments", response_model=Page[AssignmentPublic])
-def assignments(round_id: int, db: DB, caller: Reader, offset: Offset = 0,
+def assignments(round_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DB, caller: Reader, offset: Offset = 0,
                 limit: Limit = 100) -> Any:
     return _rows(db, round_id, RoundAssignment, offset, limit)
 
 
 @router.get("/{round_id}/unmatched", response_model=Page[UnmatchedPublic])
-def unmatched(round_id: int, db: DB, caller: Reader, offset: Offset = 0,
+def unmatched(round_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DB, caller: Reader, offset: Offset = 0,
               limit: Limit = 100) -> Any:
     return _rows(db, round_id, RoundUnmatched, offset, limit)
 
 
 @router.get("/{round_id}/utilisation", response_model=list[UtilisationPublic])
-def utilisation(round_id: int, db: DB, caller: Reader) -> Any:
+def utilisation(round_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DB, caller: Reader) -> Any:
     with db.session() as s:
         rnd = s.get(Round, round_id)
         if rnd is None:

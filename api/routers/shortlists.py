@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from api.audit import append, content_hash
 from api.db import utcnow
 from api.deps import DB, Cache, ShortlistCaller
-from api.limits import MAX_K
+from api.limits import MAX_ID, MAX_K
 from api.models import Shortlist, ShortlistEntry
 from api.schemas import ShortlistClosed, ShortlistPublic
 from api.security import Caller, Role
@@ -56,10 +56,16 @@ def _visible(caller: Caller, organisation_id: str) -> bool:
 
 @router.get("/v1/options/{option_id}/shortlist", response_model=ShortlistPublic,
             responses={404: {"description": "no such option (or not one of yours)"}})
-def get_shortlist(option_id: str, db: DB, cache: Cache, caller: ShortlistCaller,
-                  k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> Any:
+async def get_shortlist(option_id: str, db: DB, cache: Cache, caller: ShortlistCaller,
+                        k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> Any:
     """Issue a shortlist: the best eligible candidates not committed elsewhere, by pseudonym,
     with score components and reasons, skipping candidates on too many other open shortlists."""
+    # A few milliseconds of CPU and small local queries: run on the event loop, one at a time,
+    # rather than handing each request to a thread (measured faster under 20 concurrent clients).
+    return issue_shortlist(option_id, db, cache, caller, k)
+
+
+def issue_shortlist(option_id: str, db: DB, cache: Cache, caller: Caller, k: int) -> Any:
     with db.write() as s:
         if db.is_postgres:  # the cap check and the insert must not interleave across processes
             s.execute(text("SELECT pg_advisory_xact_lock(727375)"))
@@ -99,7 +105,8 @@ def get_shortlist(option_id: str, db: DB, cache: Cache, caller: ShortlistCaller,
 
 @router.post("/v1/shortlists/{shortlist_id}/close", response_model=ShortlistClosed,
              responses={404: {"description": "no such shortlist (or not one of yours)"}})
-def close_shortlist(shortlist_id: int, db: DB, caller: ShortlistCaller) -> Any:
+def close_shortlist(shortlist_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DB,
+                    caller: ShortlistCaller) -> Any:
     """Close a shortlist: its candidates no longer count as put forward for that option."""
     with db.write() as s:
         sl = s.get(Shortlist, shortlist_id)
