@@ -95,7 +95,9 @@ def _cli(*args: str, env: dict[str, str]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--candidates", type=int, default=20000)
-    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--clients", default="20",
+                    help="concurrent clients; a comma list runs each in turn, e.g. 1,20")
+    ap.add_argument("--skip-round", action="store_true", help="do not time a round at the end")
     ap.add_argument("--requests", type=int, default=100, help="per client")
     ap.add_argument("--k", type=int, default=10)
     args = ap.parse_args()
@@ -138,50 +140,62 @@ def main() -> None:
         owner = dict(zip(opts["option_id"], opts["organisation_id"], strict=True))
         key_of = {o: esp[i % 5] for i, o in enumerate(orgs)}
         rng = np.random.default_rng(1)
-        picks = rng.choice(opts["option_id"].to_numpy(), size=(args.clients, args.requests))
-        lat: list[list[float]] = [[] for _ in range(args.clients)]
-        errors: list[str] = []
+        first = opts["option_id"].iat[0]
         # one warm-up request (the ranking is built at import; this warms the decision cache)
-        httpx.get(f"{base}/v1/options/{picks[0, 0]}/shortlist", params={"k": args.k},
-                  headers={"X-API-Key": key_of[owner[picks[0, 0]]]}, timeout=60).raise_for_status()
-
-        def client(i: int) -> None:
-            with httpx.Client(base_url=base, timeout=30) as c:
-                for option in picks[i]:
-                    t0 = time.perf_counter()
-                    resp = c.get(f"/v1/options/{option}/shortlist", params={"k": args.k},
-                                 headers={"X-API-Key": key_of[owner[option]]})
-                    lat[i].append(time.perf_counter() - t0)
-                    if resp.status_code != 200:
-                        errors.append(f"{resp.status_code} {resp.text[:200]}")
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
-        t = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        wall = time.perf_counter() - t
-        ms = np.concatenate([np.array(x) for x in lat]) * 1000
-        log.info("shortlists: %d requests, %d clients, k=%d: p50 %.1f ms, p90 %.1f ms, "
-                 "p99 %.1f ms, max %.1f ms; %.0f requests/s; %d errors", len(ms), args.clients,
-                 args.k, np.percentile(ms, 50), np.percentile(ms, 90), np.percentile(ms, 99),
-                 ms.max(), len(ms) / wall, len(errors))
-        for e in errors[:5]:
-            log.info("error: %s", e)
-        t = time.perf_counter()
-        r = httpx.post(f"{base}/v1/rounds", json={}, headers={"X-API-Key": coord}, timeout=60)
-        rid = r.json()["id"]
-        while r.json()["status"] in ("queued", "running"):
-            time.sleep(1)
-            r = httpx.get(f"{base}/v1/rounds/{rid}", headers={"X-API-Key": coord}, timeout=60)
-        body = r.json()
-        log.info("round (background job) %s in %.1f s: %s, method %s, gap %s, matched %s",
-                 body["status"], time.perf_counter() - t, body["solver_status"], body["method"],
-                 body["gap"], (body["counts"] or {}).get("matched"))
+        httpx.get(f"{base}/v1/options/{first}/shortlist", params={"k": args.k},
+                  headers={"X-API-Key": key_of[owner[first]]}, timeout=60).raise_for_status()
+        for n_clients in [int(x) for x in args.clients.split(",")]:
+            _measure(base, n_clients, args.requests, args.k, rng, opts, owner, key_of)
+        if not args.skip_round:
+            _round(base, coord)
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _measure(base: str, n_clients: int, requests: int, k: int, rng: np.random.Generator,
+             opts: pd.DataFrame, owner: dict[str, str], key_of: dict[str, str]) -> None:
+    picks = rng.choice(opts["option_id"].to_numpy(), size=(n_clients, requests))
+    lat: list[list[float]] = [[] for _ in range(n_clients)]
+    errors: list[str] = []
+
+    def client(i: int) -> None:
+        with httpx.Client(base_url=base, timeout=30) as c:
+            for option in picks[i]:
+                t0 = time.perf_counter()
+                resp = c.get(f"/v1/options/{option}/shortlist", params={"k": k},
+                             headers={"X-API-Key": key_of[owner[option]]})
+                lat[i].append(time.perf_counter() - t0)
+                if resp.status_code != 200:
+                    errors.append(f"{resp.status_code} {resp.text[:200]}")
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n_clients)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t
+    ms = np.concatenate([np.array(x) for x in lat]) * 1000
+    log.info("shortlists: %d requests, %d clients, k=%d: p50 %.1f ms, p90 %.1f ms, "
+             "p99 %.1f ms, max %.1f ms; %.0f requests/s; %d errors", len(ms), n_clients,
+             k, np.percentile(ms, 50), np.percentile(ms, 90), np.percentile(ms, 99),
+             ms.max(), len(ms) / wall, len(errors))
+    for e in errors[:5]:
+        log.info("error: %s", e)
+
+
+def _round(base: str, coord: str) -> None:
+    t = time.perf_counter()
+    r = httpx.post(f"{base}/v1/rounds", json={}, headers={"X-API-Key": coord}, timeout=60)
+    rid = r.json()["id"]
+    while r.json()["status"] in ("queued", "running"):
+        time.sleep(1)
+        r = httpx.get(f"{base}/v1/rounds/{rid}", headers={"X-API-Key": coord}, timeout=60)
+    body = r.json()
+    log.info("round (background job) %s in %.1f s: %s, method %s, gap %s, matched %s",
+             body["status"], time.perf_counter() - t, body["solver_status"], body["method"],
+             body["gap"], (body["counts"] or {}).get("matched"))
 
 
 if __name__ == "__main__":
