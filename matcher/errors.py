@@ -32,12 +32,18 @@ class Problem:
         return f"{', '.join(where)}: {self.message}"
 
 
+def _order(p: Problem) -> tuple[str, int, str, str]:
+    """File, row, column, message; a missing row or column sorts first (None is not comparable)."""
+    return (p.file, -1 if p.row is None else p.row, p.column or "", p.message)
+
+
 class InputError(Exception):
     """Raised when the input cannot be used; carries every problem found, not only the first."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems = sorted(p for p in problems if p.severity == "error")
-        self.warnings = sorted(p for p in problems if p.severity == "warning")
+        problems = list(problems)
+        self.problems = sorted((p for p in problems if p.severity == "error"), key=_order)
+        self.warnings = sorted((p for p in problems if p.severity == "warning"), key=_order)
         lines = [str(p) for p in self.problems[:20]]
         if len(self.problems) > 20:
             lines.append(f"... and {len(self.problems) - 20} more problems")

@@ -5,6 +5,7 @@ Each sub-module registers its commands on the shared Typer app in `matcher.cli.a
 
 # Command modules register themselves on import.
 from matcher.cli import (  # noqa: F401
+    api_commands,
     audit_commands,
     explain_commands,
     generate_commands,

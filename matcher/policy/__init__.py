@@ -82,6 +82,11 @@ class FairnessPolicy(_Strict):
         return bool(self.min_rate) or self.max_min
 
 
+class ShortlistPolicy(_Strict):
+    max_open_shortlists: int = Field(default=3, ge=1)
+    open_days: int = Field(default=14, ge=1)
+
+
 class Policy(_Strict):
     weights: Weights
     sector: SectorPolicy
@@ -90,6 +95,7 @@ class Policy(_Strict):
     eligibility: EligibilityPolicy
     solver: SolverPolicy
     fairness: FairnessPolicy = Field(default_factory=FairnessPolicy)
+    shortlist: ShortlistPolicy = ShortlistPolicy()
 
     @field_validator("weights")
     @classmethod

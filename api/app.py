@@ -1,0 +1,87 @@
+"""The FastAPI application: `create_app(settings)` wires the database, cache and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from api.db import Database, migrate
+from api.routers import audit, data, decisions, imports, rounds, shortlists
+from api.schemas import ErrorPublic
+from api.security import RateLimiter
+from api.settings import Settings
+from api.state import DataCache
+from matcher import __version__
+from matcher.policy import load_policy
+
+DESCRIPTION = """Matching rounds, coordinators' decisions and employer shortlists over shared data.
+
+Every call needs an API key in the `X-API-Key` header (`matcher apikey create`). Roles:
+coordinator, employer_service_point, planner, auditor. Responses carry pseudonyms only;
+protected attributes are readable by auditors only. Every import, round, decision and
+shortlist appends a record to a hash-chained audit trail."""
+
+
+class Message(BaseModel):
+    detail: str
+
+
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Message, "description": "no API key, or an unknown one"},
+    403: {"model": Message, "description": "the key's role may not do this"},
+    404: {"model": Message, "description": "not found (or not visible to this key)"},
+    422: {"model": ErrorPublic, "description": "invalid request or refused content"},
+    413: {"model": Message, "description": "request body too large"},
+    429: {"model": Message, "description": "rate limit for this key exceeded (see Retry-After)"},
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        if settings.migrate_on_start:
+            migrate(db.engine)
+        policy = load_policy(settings.policy_path)
+        app.state.settings = settings
+        app.state.db = db
+        app.state.policy = policy
+        app.state.cache = DataCache(policy)
+        app.state.limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
+        app.state.key_cache = {}
+        with db.session() as s:
+            app.state.cache.warm(s)
+        try:
+            yield
+        finally:
+            db.dispose()
+
+    app = FastAPI(title="matcher", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan)
+
+    @app.middleware("http")
+    async def body_cap(request: Request, call_next: Callable[[Request], Awaitable[Response]]
+                       ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            return JSONResponse(status_code=413, content={
+                "detail": f"request body larger than {settings.max_body_bytes} bytes"})
+        if length is None and request.headers.get("transfer-encoding", "").lower() == "chunked":
+            return JSONResponse(status_code=411, content={"detail": "send a Content-Length"})
+        return await call_next(request)
+
+    for module in (imports, data, rounds, decisions, shortlists, audit):
+        app.include_router(module.router, responses=COMMON_RESPONSES)
+
+    @app.get("/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

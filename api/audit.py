@@ -1,0 +1,98 @@
+"""The audit trail: append-only, hash-chained records, and the check of the chain.
+
+Each record's ``hash`` is the SHA-256 of its canonical JSON (every field but ``hash``, including
+``prev_hash``, the previous record's hash; the first record's ``prev_hash`` is 64 zeros). Editing,
+deleting or reordering any record breaks the chain from that record on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from api.db import Database, utcnow
+from api.models import AuditRecord
+from matcher.round import versions
+
+GENESIS = "0" * 64
+FIELDS = ("seq", "at", "key_id", "action", "target", "input_hash", "output_hash", "policy_hash",
+          "versions", "prev_hash")
+
+
+def content_hash(obj: Any) -> str:
+    """SHA-256 of canonical JSON (bytes are hashed as they are)."""
+    if isinstance(obj, bytes):
+        return hashlib.sha256(obj).hexdigest()
+    data = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def record_hash(fields: dict[str, Any]) -> str:
+    return content_hash({k: fields[k] for k in FIELDS})
+
+
+_VERSIONS: str | None = None
+
+
+def software_versions() -> str:
+    global _VERSIONS
+    if _VERSIONS is None:
+        v = versions()
+        _VERSIONS = json.dumps({k: v[k] for k in ("matcher", "ortools", "python")}, sort_keys=True)
+    return _VERSIONS
+
+
+def append(session: Session, *, key_id: int | None, action: str, target: str, input_hash: str,
+           output_hash: str, policy_hash: str = "") -> AuditRecord:
+    """Append a record inside the caller's write transaction (commits with it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise appenders across processes until this transaction ends.
+        session.execute(text("SELECT pg_advisory_xact_lock(727374)"))
+    last = session.execute(
+        select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
+    ).first()
+    fields: dict[str, Any] = {
+        "seq": 1 if last is None else last.seq + 1, "at": utcnow(), "key_id": key_id,
+        "action": action, "target": target, "input_hash": input_hash,
+        "output_hash": output_hash, "policy_hash": policy_hash,
+        "versions": software_versions(), "prev_hash": GENESIS if last is None else last.hash,
+    }
+    rec = AuditRecord(**fields, hash=record_hash(fields))
+    session.add(rec)
+    return rec
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    records: int
+    first_broken: int | None
+    problem: str | None
+
+
+def verify(db: Database, batch: int = 5000) -> ChainReport:
+    """Walk the chain in order; report the first record whose link or content is wrong."""
+    prev, expected, n = GENESIS, 1, 0
+    with db.session() as s:
+        after = 0
+        while True:
+            rows = s.scalars(select(AuditRecord).where(AuditRecord.seq > after)
+                             .order_by(AuditRecord.seq).limit(batch)).all()
+            if not rows:
+                return ChainReport(True, n, None, None)
+            for r in rows:
+                fields = {k: getattr(r, k) for k in FIELDS}
+                if r.seq != expected:
+                    return ChainReport(False, n, expected,
+                                       f"record {expected} is missing (next is {r.seq})")
+                if r.prev_hash != prev:
+                    return ChainReport(False, n, r.seq, "prev_hash does not match the record before")
+                if record_hash(fields) != r.hash:
+                    return ChainReport(False, n, r.seq, "content does not match its hash")
+                prev, expected, n = r.hash, expected + 1, n + 1
+            after = rows[-1].seq

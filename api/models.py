@@ -1,0 +1,160 @@
+"""Database tables (SQLAlchemy 2 typed models). Migrations live in ``api/migrations``.
+
+Times are stored as fixed-format UTC ISO strings (``2026-01-31T12:00:00.000000Z``): they compare
+correctly as text on every backend and hash identically in the audit chain.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+TS = String(32)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    organisations: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[str] = mapped_column(TS)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Record(Base):
+    """The current data: one row per organisation, option or candidate, its fields as text."""
+
+    __tablename__ = "records"
+    __table_args__ = (Index("ix_records_kind_entity", "kind", "entity_id", unique=True),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str] = mapped_column(String(200))
+    organisation_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Protected(Base):
+    """Protected attributes (with consent): read only by the auditor role, never scored."""
+
+    __tablename__ = "protected_attributes"
+    candidate_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Import(Base):
+    __tablename__ = "imports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[str] = mapped_column(TS)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class DecisionEvent(Base):
+    """History of coordinators' decisions; the latest event per pair is in force."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_pair", "candidate_id", "option_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[str] = mapped_column(TS)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    candidate_id: Mapped[str] = mapped_column(String(200))
+    option_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    round_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    source: Mapped[str] = mapped_column(String(16), default="api")
+
+
+class Round(Base):
+    __tablename__ = "rounds"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[str] = mapped_column(TS)
+    finished_at: Mapped[str | None] = mapped_column(TS, nullable=True)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(32))
+    inputs: Mapped[bytes] = mapped_column(LargeBinary)
+    input_hash: Mapped[str] = mapped_column(String(64))
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    policy_hash: Mapped[str] = mapped_column(String(64))
+    solver_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    method: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    objective: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bound: Mapped[float | None] = mapped_column(Float, nullable=True)
+    gap: Mapped[float | None] = mapped_column(Float, nullable=True)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    utilisation: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class RoundAssignment(Base):
+    __tablename__ = "round_assignments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    candidate_id: Mapped[str] = mapped_column(String(200))
+    option_id: Mapped[str] = mapped_column(String(200))
+    organisation_id: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float] = mapped_column(Float)
+    locked: Mapped[bool] = mapped_column(Boolean)
+    main_reason: Mapped[str] = mapped_column(Text)
+    reasons: Mapped[str] = mapped_column(Text)
+
+
+class RoundUnmatched(Base):
+    __tablename__ = "round_unmatched"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    candidate_id: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    eligible_options: Mapped[int] = mapped_column(Integer)
+
+
+class Shortlist(Base):
+    __tablename__ = "shortlists"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    option_id: Mapped[str] = mapped_column(String(200), index=True)
+    organisation_id: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    issued_at: Mapped[str] = mapped_column(TS)
+    closed_at: Mapped[str | None] = mapped_column(TS, nullable=True)
+    k: Mapped[int] = mapped_column(Integer)
+
+
+class ShortlistEntry(Base):
+    __tablename__ = "shortlist_entries"
+    __table_args__ = (Index("ix_shortlist_entries_cand", "candidate_id", "issued_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shortlist_id: Mapped[int] = mapped_column(ForeignKey("shortlists.id"), index=True)
+    option_id: Mapped[str] = mapped_column(String(200))
+    candidate_id: Mapped[str] = mapped_column(String(200))
+    rank: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[str] = mapped_column(TS)
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditRecord(Base):
+    """Append-only, hash-chained: ``hash`` = SHA-256 over the record's fields and ``prev_hash``."""
+
+    __tablename__ = "audit_records"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(TS)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200))
+    input_hash: Mapped[str] = mapped_column(String(64))
+    output_hash: Mapped[str] = mapped_column(String(64))
+    policy_hash: Mapped[str] = mapped_column(String(64))
+    versions: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

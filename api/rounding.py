@@ -1,0 +1,157 @@
+"""Rounds: snapshot the inputs and the policy, run the library's round, store what it proposes.
+
+A round's stored inputs (gzip'd canonical JSON of the string tables, decisions in force included)
+and policy are enough to re-run it with `matcher run`; rounds are never overwritten.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert
+
+from api.audit import append, content_hash
+from api.db import Database, utcnow
+from api.models import Round, RoundAssignment, RoundUnmatched
+from api.state import decision_events, round_decisions, stored_tables
+from matcher.decisions import decisions_in_force
+from matcher.errors import InputError, Problem
+from matcher.load import build_instance
+from matcher.policy import Policy, policy_from_dict
+from matcher.round import run_round, summary
+
+log = logging.getLogger(__name__)
+
+
+def resolve_policy(base: Policy, overrides: dict[str, Any] | None) -> Policy:
+    """The server policy with a round's overrides (raises InputError naming the key)."""
+    if not overrides:
+        return base
+    merged = _merge(base.model_dump(mode="json"), overrides)
+    return policy_from_dict(merged, "policy")
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def pack(tables: dict[str, pd.DataFrame]) -> bytes:
+    data = {t: {"columns": list(df.columns), "rows": df.to_numpy().tolist()}
+            for t, df in sorted(tables.items())}
+    return gzip.compress(json.dumps(data, sort_keys=True, separators=(",", ":")).encode(), 6,
+                         mtime=0)
+
+
+def unpack(blob: bytes) -> dict[str, pd.DataFrame]:
+    data = json.loads(gzip.decompress(blob))
+    return {t: pd.DataFrame(v["rows"], columns=v["columns"], dtype=object).astype(str)
+            for t, v in data.items()}
+
+
+def create(db: Database, policy: Policy, kind: str, key_id: int) -> tuple[int, int]:
+    """Snapshot the current data and decisions into a queued round; (round id, candidates)."""
+    with db.write() as s:
+        tables = stored_tables(s)
+        if not all(len(tables[t]) for t in ("organisations", "options", "candidates")):
+            raise InputError([Problem("data", None, None,
+                                      "import organisations, options and candidates first")])
+        dec = round_decisions(decisions_in_force(decision_events(s)), tables)
+        tables["decisions"] = dec[["candidate_id", "option_id", "decision", "reason"]]
+        blob = pack(tables)
+        rnd = Round(created_at=utcnow(), key_id=key_id, kind=kind, status="queued", stage="queued",
+                    inputs=blob, input_hash=content_hash(blob),
+                    policy=policy.model_dump(mode="json"), policy_hash=policy.hash)
+        s.add(rnd)
+        s.flush()
+        append(s, key_id=key_id, action=f"round.create.{kind}", target=f"round/{rnd.id}",
+               input_hash=rnd.input_hash, output_hash="", policy_hash=policy.hash)
+        return rnd.id, len(tables["candidates"])
+
+
+def execute(db: Database, round_id: int) -> None:
+    """Run a queued round and store its result (or its problems); safe to run in a thread."""
+    with db.write() as s:
+        rnd = s.get(Round, round_id)
+        assert rnd is not None
+        rnd.status, rnd.stage = "running", "scoring and solving"
+        blob, policy_data, key_id = rnd.inputs, rnd.policy, rnd.key_id
+    try:
+        policy = Policy.model_validate(policy_data)
+        inst = build_instance(unpack(blob), source=f"round/{round_id}")
+        result = run_round(inst, policy)
+        meta = summary(result)
+        assign, unmatched, util = result.assignments, result.unmatched, result.utilisation
+    except InputError as exc:
+        _fail(db, round_id, key_id, [p for p in exc.problems])
+        return
+    except Exception as exc:  # an unexpected failure is recorded, never left "running"
+        log.exception("round %d failed", round_id)
+        _fail(db, round_id, key_id, [Problem("round", None, None, f"internal error: {exc}")])
+        return
+    util = util.astype(object).where(util.notna(), None)
+    with db.write() as s:
+        rnd = s.get(Round, round_id)
+        assert rnd is not None
+        if len(assign):
+            s.execute(insert(RoundAssignment), [
+                {"round_id": round_id, "candidate_id": r["candidate_id"],
+                 "option_id": r["option_id"], "organisation_id": r["organisation_id"],
+                 "score": float(r["score"]), "locked": bool(r["locked"]),
+                 "main_reason": r["main_reason"], "reasons": r["reasons"]}
+                for r in assign.to_dict("records")])
+        if len(unmatched):
+            s.execute(insert(RoundUnmatched), [
+                {"round_id": round_id, "candidate_id": r["candidate_id"], "reason": r["reason"],
+                 "detail": r["detail"], "eligible_options": int(r["eligible_options"])}
+                for r in unmatched.to_dict("records")])
+        sol = meta["solver"]
+        rnd.status, rnd.stage, rnd.finished_at = "done", "done", utcnow()
+        rnd.solver_status, rnd.method = sol["status"], sol["method"]
+        rnd.objective, rnd.bound, rnd.gap = sol["objective"], sol["bound"], sol["gap"]
+        rnd.summary = {"counts": meta["counts"], "warnings": meta["warnings"],
+                       "versions": meta["versions"], "instance_hash": meta["input_hash"]}
+        rnd.utilisation = [{k: _plain(v) for k, v in r.items()} for r in util.to_dict("records")]
+        output = content_hash({"assignments": assign[["candidate_id", "option_id"]]
+                               .to_numpy().tolist(), "objective": sol["objective_micro"]})
+        append(s, key_id=key_id, action="round.finish", target=f"round/{round_id}",
+               input_hash=rnd.input_hash, output_hash=output, policy_hash=rnd.policy_hash)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    return v
+
+
+def _fail(db: Database, round_id: int, key_id: int | None, problems: list[Problem]) -> None:
+    errors = [{"table": p.file.removesuffix(".csv"), "row": None, "index": None,
+               "field": p.column, "message": p.message} for p in problems]
+    with db.write() as s:
+        rnd = s.get(Round, round_id)
+        assert rnd is not None
+        rnd.status, rnd.stage, rnd.finished_at, rnd.error = "failed", "failed", utcnow(), errors
+        append(s, key_id=key_id, action="round.failed", target=f"round/{round_id}",
+               input_hash=rnd.input_hash, output_hash=content_hash(errors),
+               policy_hash=rnd.policy_hash)
+
+
+def public(rnd: Round) -> dict[str, Any]:
+    summ = rnd.summary or {}
+    return {
+        "id": rnd.id, "kind": rnd.kind, "status": rnd.status, "stage": rnd.stage,
+        "created_at": rnd.created_at, "finished_at": rnd.finished_at,
+        "input_hash": rnd.input_hash, "policy_hash": rnd.policy_hash,
+        "solver_status": rnd.solver_status, "method": rnd.method, "objective": rnd.objective,
+        "bound": rnd.bound, "gap": rnd.gap, "counts": summ.get("counts"),
+        "warnings": summ.get("warnings", []), "problems": rnd.error or [],
+    }

@@ -1,0 +1,113 @@
+"""Rounds: create (coordinator: official or scenario; planner: scenario), poll, read results."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+
+from api import rounding
+from api.deps import DB, Reader, RoundWriter, ServerPolicy
+from api.limits import MAX_ID, MAX_OFFSET, MAX_PAGE
+from api.models import Round, RoundAssignment, RoundUnmatched
+from api.schemas import (
+    AssignmentPublic,
+    Page,
+    RoundCreate,
+    RoundPublic,
+    UnmatchedPublic,
+    UtilisationPublic,
+)
+from api.security import Role
+from matcher.errors import InputError
+
+router = APIRouter(prefix="/v1/rounds", tags=["rounds"])
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+
+
+def _problems(exc: InputError) -> JSONResponse:
+    return JSONResponse(status_code=422, content={
+        "detail": f"{len(exc.problems)} problem(s); no round was run",
+        "problems": [{"table": p.file.removesuffix(".csv"), "row": p.row, "index": None,
+                      "field": p.column, "message": p.message} for p in exc.problems]})
+
+
+@router.post("", status_code=201, response_model=RoundPublic,
+             responses={202: {"model": RoundPublic, "description": "queued as a background job"},
+})
+def create_round(body: RoundCreate, request: Request, background: BackgroundTasks, db: DB,
+                 base: ServerPolicy, caller: RoundWriter) -> Any:
+    """Snapshot the data, decisions in force and policy, and run the solver. Small rounds
+    answer at once (201); larger ones run in the background (202): poll GET /v1/rounds/{id}."""
+    if caller.role is Role.planner and body.kind != "scenario":
+        raise HTTPException(403, "planners may run scenario rounds only")
+    try:
+        policy = rounding.resolve_policy(base, body.policy)
+        round_id, n = rounding.create(db, policy, body.kind, caller.key_id)
+    except InputError as exc:
+        return _problems(exc)
+    if n > request.app.state.settings.sync_round_max_candidates:
+        background.add_task(rounding.execute, db, round_id)
+        with db.session() as s:
+            rnd = s.get(Round, round_id)
+            return JSONResponse(status_code=202, content=rounding.public(rnd))  # type: ignore[arg-type]
+    rounding.execute(db, round_id)
+    return _get(db, round_id)
+
+
+def _get(db: DB, round_id: int) -> dict[str, Any]:
+    with db.session() as s:
+        rnd = s.get(Round, round_id)
+        if rnd is None:
+            raise HTTPException(404, "round not found")
+        return rounding.public(rnd)
+
+
+@router.get("", response_model=Page[RoundPublic])
+def list_rounds(db: DB, caller: Reader, offset: Offset = 0, limit: Limit = 100) -> Any:
+    with db.session() as s:
+        total = s.scalar(select(func.count()).select_from(Round)) or 0
+        rows = s.scalars(select(Round).order_by(Round.id).offset(offset).limit(limit)).all()
+        items = [rounding.public(r) for r in rows]
+    return {"total": total, "offset": offset, "limit": limit, "items": items}
+
+
+@router.get("/{round_id}", response_model=RoundPublic)
+def get_round(round_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DB, caller: Reader) -> Any:
+    return _get(db, round_id)
+
+
+@router.get("/{round_id}/assignments", response_model=Page[AssignmentPublic])
+def assignments(round_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DB, caller: Reader, offset: Offset = 0,
+                limit: Limit = 100) -> Any:
+    return _rows(db, round_id, RoundAssignment, offset, limit)
+
+
+@router.get("/{round_id}/unmatched", response_model=Page[UnmatchedPublic])
+def unmatched(round_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DB, caller: Reader, offset: Offset = 0,
+              limit: Limit = 100) -> Any:
+    return _rows(db, round_id, RoundUnmatched, offset, limit)
+
+
+@router.get("/{round_id}/utilisation", response_model=list[UtilisationPublic])
+def utilisation(round_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DB, caller: Reader) -> Any:
+    with db.session() as s:
+        rnd = s.get(Round, round_id)
+        if rnd is None:
+            raise HTTPException(404, "round not found")
+        return rnd.utilisation or []
+
+
+def _rows(db: DB, round_id: int, model: Any, offset: int, limit: int) -> dict[str, Any]:
+    with db.session() as s:
+        if s.get(Round, round_id) is None:
+            raise HTTPException(404, "round not found")
+        where = model.round_id == round_id
+        total = s.scalar(select(func.count()).select_from(model).where(where)) or 0
+        rows = s.scalars(select(model).where(where).order_by(model.candidate_id)
+                         .offset(offset).limit(limit)).all()
+        items = [{c.name: getattr(r, c.name) for c in model.__table__.columns} for r in rows]
+    return {"total": total, "offset": offset, "limit": limit, "items": items}

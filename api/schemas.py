@@ -1,0 +1,254 @@
+"""Request (Create) and response (Public) models. Requests refuse unknown fields (422);
+responses list their fields explicitly, so nothing else (e.g. protected attributes) can leak."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.limits import MAX_ID, MAX_ROWS
+
+Cell = str | int | float | bool | None
+Rows = list[dict[str, Cell]]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Public(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# ---- imports -------------------------------------------------------------------------------
+class ImportCreate(Request):
+    """Tables as lists of rows (field -> value). Any subset of tables; validated whole."""
+
+    mode: Literal["merge", "replace"] = Field(
+        "merge", description="merge: rows replace stored rows with the same id, others stay; "
+                             "replace: each given table replaces the stored table.")
+    organisations: Rows | None = Field(None, max_length=MAX_ROWS)
+    options: Rows | None = Field(None, max_length=MAX_ROWS)
+    candidates: Rows | None = Field(None, max_length=MAX_ROWS)
+    protected: Rows | None = Field(None, max_length=MAX_ROWS)
+    decisions: Rows | None = Field(None, max_length=MAX_ROWS)
+
+
+class ProblemPublic(Public):
+    table: str
+    row: int | None = Field(None, description="CSV: spreadsheet row (header = 1). JSON: None.")
+    index: int | None = Field(None, description="JSON: 0-based position in the table's list.")
+    field: str | None
+    message: str
+
+
+class ImportPublic(Public):
+    id: int
+    at: str
+    mode: str
+    counts: dict[str, int]
+    content_hash: str
+    warnings: list[ProblemPublic] = []
+
+
+class ErrorPublic(Public):
+    """422: request validation (detail is a list) or refused content (problems name row/field)."""
+
+    detail: str | list[Any]
+    problems: list[ProblemPublic] = []
+
+
+# ---- stored data (pseudonymous fields only) ---------------------------------------------
+class OrganisationPublic(Public):
+    organisation_id: str
+    name: str
+    kind: str
+    guidance_capacity: str
+
+
+class OptionPublic(Public):
+    option_id: str
+    organisation_id: str
+    name: str = ""
+    kind: str
+    sector: str
+    capacity: str
+    hours_min: str
+    hours_max: str
+    min_dutch_level: str
+    skills: str
+    lat: str = ""
+    lon: str = ""
+    postcode: str = ""
+
+
+class CandidatePublic(Public):
+    candidate_id: str
+    skills: str
+    sectors: str
+    hours_available: str
+    dutch_level: str
+    guidance_need: str
+    max_travel_km: str
+    lat: str = ""
+    lon: str = ""
+    postcode: str = ""
+
+
+class ProtectedPublic(Public):
+    candidate_id: str
+    attributes: dict[str, str]
+
+
+T = TypeVar("T")
+
+
+class Page(Public, Generic[T]):
+    total: int
+    offset: int
+    limit: int
+    items: list[T]
+
+
+# ---- rounds ----------------------------------------------------------------------------------
+class RoundCreate(Request):
+    kind: Literal["official", "scenario"] = Field(
+        "official", description="official rounds can be decided on; scenarios are what-ifs.")
+    policy: dict[str, Any] | None = Field(
+        None, description="Overrides of the server policy, e.g. {\"weights\": {\"skills\": 0.5}}.")
+    note: str | None = Field(None, max_length=500)
+
+
+class RoundPublic(Public):
+    id: int
+    kind: str
+    status: Literal["queued", "running", "done", "failed"]
+    stage: str
+    created_at: str
+    finished_at: str | None
+    input_hash: str
+    policy_hash: str
+    solver_status: str | None
+    method: str | None
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    counts: dict[str, Any] | None = None
+    warnings: list[str] = []
+    problems: list[ProblemPublic] = []
+
+
+class AssignmentPublic(Public):
+    candidate_id: str
+    option_id: str
+    organisation_id: str
+    score: float
+    locked: bool
+    main_reason: str
+    reasons: str
+
+
+class UnmatchedPublic(Public):
+    candidate_id: str
+    reason: str
+    detail: str
+    eligible_options: int
+
+
+class UtilisationPublic(Public):
+    level: str
+    id: str
+    organisation_id: str
+    seats: int
+    seats_used: int
+    guidance_capacity: int | None
+    guidance_used: int
+
+
+# ---- decisions --------------------------------------------------------------------------------
+class DecisionCreate(Request):
+    candidate_id: str = Field(min_length=1, max_length=200)
+    option_id: str = Field(min_length=1, max_length=200)
+    kind: Literal["accept", "reject", "lock", "forbid", "release"]
+    reason: str = Field(min_length=1, max_length=2000, description="Always required.")
+    round_id: int | None = Field(None, ge=1, le=MAX_ID, description="Required for accept and reject: the "
+                                                          "round whose proposal is decided on.")
+
+
+class DecisionPublic(Public):
+    id: int
+    at: str
+    key_id: int | None
+    candidate_id: str
+    option_id: str
+    kind: str
+    reason: str
+    round_id: int | None
+    source: str
+
+
+class InForcePublic(Public):
+    candidate_id: str
+    option_id: str
+    decision: str
+    reason: str
+
+
+# ---- shortlists -------------------------------------------------------------------------------
+class ScoreComponents(Public):
+    skills: float
+    sector: float
+    hours: float
+    travel: float
+    language: float
+
+
+class ShortlistEntryPublic(Public):
+    rank: int
+    candidate_id: str
+    score: float
+    components: ScoreComponents
+    main_reason: str
+    reasons: str
+    other_open_shortlists: int = Field(
+        description="On how many open shortlists of other options this candidate stands.")
+    locked_here: bool
+
+
+class ShortlistPublic(Public):
+    id: int
+    option_id: str
+    organisation_id: str
+    k: int
+    issued_at: str
+    open_until: str
+    max_open_shortlists: int
+    entries: list[ShortlistEntryPublic]
+
+
+class ShortlistClosed(Public):
+    id: int
+    closed_at: str
+
+
+# ---- audit --------------------------------------------------------------------------------------
+class AuditRecordPublic(Public):
+    seq: int
+    at: str
+    key_id: int | None
+    action: str
+    target: str
+    input_hash: str
+    output_hash: str
+    policy_hash: str
+    versions: str
+    prev_hash: str
+    hash: str
+
+
+class ChainPublic(Public):
+    ok: bool
+    records: int
+    first_broken: int | None
+    problem: str | None

@@ -1,0 +1,202 @@
+"""Shortlist latency of the running API: N candidates, C concurrent clients, p50/p99.
+
+Generates a random region (simple generator: Utrecht-area coordinates, 30 skills, 12 sectors),
+starts `matcher serve` on 127.0.0.1 with a fresh SQLite file (or $DATABASE_URL), creates keys,
+imports the CSV files, then C client threads each issue shortlist requests for random options.
+
+    PYTHONPATH=$PWD /work/venv/bin/python -m benchmarks.api_latency --candidates 20000 --clients 20
+
+Not a test: it prints numbers. Rate limits are raised for the run (MATCHER_RATE_PER_SECOND).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger("api_latency")
+SKILLS = [f"skill{i:02d}" for i in range(30)]
+SECTORS = ["hospitality", "textile", "production", "logistics", "retail", "cleaning", "it_testing",
+           "green", "care", "construction", "catering", "bicycle_parking"]
+LEVELS = ["A0", "A1", "A2", "B1", "B2", "C1"]
+
+
+def _skills(rng: np.random.Generator, n: int, lo: int, hi: int) -> list[str]:
+    out = []
+    for k in rng.integers(lo, hi + 1, n):
+        names = rng.choice(SKILLS, size=k, replace=False)
+        out.append(";".join(f"{s}:{rng.integers(1, 4)}" for s in names))
+    return out
+
+
+def generate(n_cand: int, seed: int = 7) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    n_opt, n_org = max(10, n_cand // 10), max(2, n_cand // 50)
+    orgs = pd.DataFrame({
+        "organisation_id": [f"ORG{i:04d}" for i in range(n_org)],
+        "name": [f"Organisation {i}" for i in range(n_org)],
+        "kind": rng.choice(["programme_provider", "employer"], n_org),
+        "guidance_capacity": rng.integers(5, 40, n_org),
+    })
+    opts = pd.DataFrame({
+        "option_id": [f"OPT{i:05d}" for i in range(n_opt)],
+        "organisation_id": orgs["organisation_id"].to_numpy()[rng.integers(0, n_org, n_opt)],
+        "name": [f"Option {i}" for i in range(n_opt)],
+        "kind": rng.choice(["programme", "place"], n_opt),
+        "sector": rng.choice(SECTORS, n_opt),
+        "capacity": rng.integers(1, 11, n_opt),
+        "hours_min": rng.choice([8, 12, 16], n_opt),
+        "hours_max": rng.choice([24, 32, 36], n_opt),
+        "min_dutch_level": rng.choice(LEVELS[:4], n_opt),
+        "skills": _skills(rng, n_opt, 1, 3),
+        "lat": np.round(rng.uniform(51.95, 52.25, n_opt), 5),
+        "lon": np.round(rng.uniform(4.85, 5.35, n_opt), 5),
+    })
+    cands = pd.DataFrame({
+        "candidate_id": [f"C{i:06d}" for i in range(n_cand)],
+        "skills": _skills(rng, n_cand, 1, 4),
+        "sectors": [";".join(rng.choice(SECTORS, size=k, replace=False))
+                    for k in rng.integers(0, 4, n_cand)],
+        "hours_available": rng.choice([8, 12, 16, 20, 24, 32], n_cand),
+        "dutch_level": rng.choice(LEVELS, n_cand),
+        "guidance_need": rng.integers(0, 4, n_cand),
+        "max_travel_km": rng.choice([5, 8, 10, 15], n_cand),
+        "lat": np.round(rng.uniform(51.95, 52.25, n_cand), 5),
+        "lon": np.round(rng.uniform(4.85, 5.35, n_cand), 5),
+    })
+    return {"organisations": orgs, "options": opts, "candidates": cands}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(*args: str, env: dict[str, str]) -> str:
+    out = subprocess.run([sys.executable, "-m", "matcher", *args], env=env, check=True,
+                         capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--candidates", type=int, default=20000)
+    ap.add_argument("--clients", default="20",
+                    help="concurrent clients; a comma list runs each in turn, e.g. 1,20")
+    ap.add_argument("--skip-round", action="store_true", help="do not time a round at the end")
+    ap.add_argument("--requests", type=int, default=100, help="per client")
+    ap.add_argument("--k", type=int, default=10)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    tmp = Path(tempfile.mkdtemp(prefix="matcher-bench-"))
+    env = dict(os.environ, MATCHER_RATE_PER_SECOND="100000", MATCHER_RATE_BURST="100000",
+               MATCHER_SYNC_ROUND_MAX_CANDIDATES="0")
+    db_args = [] if "DATABASE_URL" in os.environ else ["--db", str(tmp / "bench.db")]
+    t = time.perf_counter()
+    tables = generate(args.candidates)
+    log.info("generated %d candidates, %d options, %d organisations in %.1f s", args.candidates,
+             len(tables["options"]), len(tables["organisations"]), time.perf_counter() - t)
+    coord = _cli("apikey", "create", "--role", "coordinator", *db_args, env=env)
+    orgs = tables["organisations"]["organisation_id"].tolist()
+    esp = [_cli("apikey", "create", "--role", "employer_service_point", *db_args,
+                *[a for o in orgs[i::5] for a in ("--organisation", o)], env=env) for i in range(5)]
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "matcher", "serve", "--port", str(port),
+                               *db_args], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"{base}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        files = {}
+        for name, df in tables.items():
+            buf = io.StringIO()
+            df.to_csv(buf, index=False)
+            files[name] = (f"{name}.csv", buf.getvalue().encode(), "text/csv")
+        t = time.perf_counter()
+        r = httpx.post(f"{base}/v1/imports/csv", files=files, headers={"X-API-Key": coord},
+                       timeout=600)
+        r.raise_for_status()
+        log.info("import (validate, store, rank every option): %.1f s", time.perf_counter() - t)
+        opts = tables["options"]
+        owner = dict(zip(opts["option_id"], opts["organisation_id"], strict=True))
+        key_of = {o: esp[i % 5] for i, o in enumerate(orgs)}
+        rng = np.random.default_rng(1)
+        first = opts["option_id"].iat[0]
+        # one warm-up request (the ranking is built at import; this warms the decision cache)
+        httpx.get(f"{base}/v1/options/{first}/shortlist", params={"k": args.k},
+                  headers={"X-API-Key": key_of[owner[first]]}, timeout=60).raise_for_status()
+        for n_clients in [int(x) for x in args.clients.split(",")]:
+            _measure(base, n_clients, args.requests, args.k, rng, opts, owner, key_of)
+        if not args.skip_round:
+            _round(base, coord)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _measure(base: str, n_clients: int, requests: int, k: int, rng: np.random.Generator,
+             opts: pd.DataFrame, owner: dict[str, str], key_of: dict[str, str]) -> None:
+    picks = rng.choice(opts["option_id"].to_numpy(), size=(n_clients, requests))
+    lat: list[list[float]] = [[] for _ in range(n_clients)]
+    errors: list[str] = []
+
+    def client(i: int) -> None:
+        with httpx.Client(base_url=base, timeout=30) as c:
+            for option in picks[i]:
+                t0 = time.perf_counter()
+                resp = c.get(f"/v1/options/{option}/shortlist", params={"k": k},
+                             headers={"X-API-Key": key_of[owner[option]]})
+                lat[i].append(time.perf_counter() - t0)
+                if resp.status_code != 200:
+                    errors.append(f"{resp.status_code} {resp.text[:200]}")
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n_clients)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t
+    ms = np.concatenate([np.array(x) for x in lat]) * 1000
+    log.info("shortlists: %d requests, %d clients, k=%d: p50 %.1f ms, p90 %.1f ms, "
+             "p99 %.1f ms, max %.1f ms; %.0f requests/s; %d errors", len(ms), n_clients,
+             k, np.percentile(ms, 50), np.percentile(ms, 90), np.percentile(ms, 99),
+             ms.max(), len(ms) / wall, len(errors))
+    for e in errors[:5]:
+        log.info("error: %s", e)
+
+
+def _round(base: str, coord: str) -> None:
+    t = time.perf_counter()
+    r = httpx.post(f"{base}/v1/rounds", json={}, headers={"X-API-Key": coord}, timeout=60)
+    rid = r.json()["id"]
+    while r.json()["status"] in ("queued", "running"):
+        time.sleep(1)
+        r = httpx.get(f"{base}/v1/rounds/{rid}", headers={"X-API-Key": coord}, timeout=60)
+    body = r.json()
+    log.info("round (background job) %s in %.1f s: %s, method %s, gap %s, matched %s",
+             body["status"], time.perf_counter() - t, body["solver_status"], body["method"],
+             body["gap"], (body["counts"] or {}).get("matched"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""`matcher serve`, `matcher apikey create` and `matcher audit-trail verify` (the web service).
+
+The web and database code lives in `api/`; it is imported only when these commands run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console, setup_logging
+
+DbOpt = Annotated[Path | None, typer.Option(
+    "--db", help="SQLite file (default: $DATABASE_URL if set, else ./matcher.db).")]
+
+apikey_app = typer.Typer(help="API keys for the web service.", no_args_is_help=True)
+audit_app = typer.Typer(help="The web service's audit trail.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(audit_app, name="audit-trail")
+
+
+def _settings(db: Path | None):  # type: ignore[no-untyped-def]
+    from api.settings import Settings, sqlite_url
+    return Settings(database_url=sqlite_url(db)) if db is not None else Settings()
+
+
+def _database(db: Path | None):  # type: ignore[no-untyped-def]
+    from api.db import Database, migrate
+    database = Database(_settings(db).database_url)
+    migrate(database.engine)
+    return database
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    db: DbOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Start the web API (creates and migrates the database first)."""
+    import uvicorn
+
+    from api.app import create_app
+    setup_logging(verbose)
+    settings = _settings(db)
+    console.print(f"matcher API on http://{host}:{port} (docs at /docs), "
+                  f"database {settings.database_url.split('@')[-1]}", highlight=False)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info" if verbose else
+                "warning")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    role: Annotated[str, typer.Option(help="coordinator, employer_service_point, planner or "
+                                           "auditor")],
+    organisation: Annotated[list[str] | None, typer.Option(
+        "--organisation", help="Organisation id this key acts for (employer service points; "
+                               "repeat for several).")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Create an API key; it is printed once and only its SHA-256 hash is stored."""
+    from api.security import Role, create_key
+    try:
+        r = Role(role)
+    except ValueError:
+        err_console.print(f"error: --role must be one of {', '.join(x.value for x in Role)}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    try:
+        key_id, token = create_key(_database(db), r, organisation or [])
+    except ValueError as exc:
+        err_console.print(f"error: {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    err_console.print(f"key {key_id} ({r.value}) created; store it now, it is not shown again:")
+    typer.echo(token)
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOpt = None) -> None:
+    """Check the audit trail's hash chain; exit 1 and name the first broken record if it fails."""
+    from api.audit import verify
+    report = verify(_database(db))
+    if report.ok:
+        console.print(f"audit chain ok: {report.records} records", highlight=False)
+        return
+    err_console.print(f"audit chain BROKEN at record {report.first_broken}: {report.problem} "
+                      f"({report.records} records before it verify)", highlight=False)
+    raise typer.Exit(1)

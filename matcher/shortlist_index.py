@@ -1,0 +1,143 @@
+"""Shortlists at service speed: every option's eligible candidates ranked once per data version.
+
+`rank_options` scores all eligible pairs once (the same edges a round uses) and keeps them
+sorted by option, score (descending) and candidate id, so a shortlist is a slice of arrays.
+`select` walks an option's slice, leaving out candidates committed elsewhere or forbidden here
+and those already on `cap` other open shortlists (their counts come from a caller-supplied
+function, e.g. a database query), and returns the top k. The result equals
+:func:`matcher.shortlist.shortlist` when nothing is excluded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from matcher.explain import main_reasons
+from matcher.model import Instance
+from matcher.policy import Policy
+from matcher.scoring.components import COMPONENTS
+from matcher.scoring.table import EdgeTable, build_edges
+
+#: Maps candidate rows to how many *other* open shortlists each one is on.
+OpenCounts = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class OptionRanking:
+    instance: Instance
+    policy: Policy
+    edges: EdgeTable  # eligible pairs sorted by (option, -score, candidate)
+    starts: np.ndarray  # edges of option o are starts[o]:starts[o + 1]
+    candidate_ids: np.ndarray
+    option_org: np.ndarray  # organisation id of each option
+    option_rows: dict[str, int] = field(default_factory=dict)
+    #: (main reason, all reasons) of edges already explained, by position; filled on demand.
+    reasons: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    def option_row(self, option_id: str) -> int:
+        """Row of the option, -1 when unknown."""
+        return self.option_rows.get(option_id, -1)
+
+    def candidate_rows(self, ids: pd.Series | np.ndarray) -> np.ndarray:
+        """Rows of these candidate ids (unknown ids are dropped)."""
+        rows = pd.Index(self.instance.candidates["candidate_id"]).get_indexer(np.asarray(ids))
+        return rows[rows >= 0]
+
+
+def rank_options(inst: Instance, policy: Policy, explain_per_option: int = 0) -> OptionRanking:
+    """Rank every option's eligible candidates (decisions in `inst` are ignored here); explain
+    the first `explain_per_option` of each at once (the rest are explained when asked for)."""
+    edges = build_edges(inst, policy)
+    edges = edges.take(np.flatnonzero(edges.eligible))
+    order = np.lexsort((edges.cand, -edges.score, edges.opt))
+    edges = edges.take(order)
+    starts = np.searchsorted(edges.opt, np.arange(inst.n_options + 1)).astype(np.int64)
+    ids = inst.options["option_id"].tolist()
+    ranking = OptionRanking(inst, policy, edges, starts,
+                            candidate_ids=inst.candidates["candidate_id"].to_numpy(),
+                            option_org=inst.options["organisation_id"].to_numpy(),
+                            option_rows={o: i for i, o in enumerate(ids)})
+    if explain_per_option:
+        explain_top(ranking, explain_per_option)
+    return ranking
+
+
+def explain_top(ranking: OptionRanking, per_option: int = 20) -> None:
+    """Explain every option's first `per_option` candidates now, in one vectorised batch."""
+    offs = np.arange(per_option)
+    lo, hi = ranking.starts[:-1], ranking.starts[1:]
+    pos = (lo[:, None] + offs[None, :])[offs[None, :] < (hi - lo)[:, None]]
+    explain(ranking, pos.astype(np.int64))
+
+
+def select(ranking: OptionRanking, opt: int, k: int, excluded: np.ndarray,
+           open_counts: OpenCounts, cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """(positions in ranking.edges, other-open-shortlist counts) of the top k for option `opt`.
+
+    `excluded`: candidate rows left out (committed elsewhere, forbidden or rejected here).
+    Candidates with `open_counts(...) >= cap` are skipped. Counts are asked for in chunks, so
+    a typical shortlist costs one call.
+    """
+    lo, hi = int(ranking.starts[opt]), int(ranking.starts[opt + 1])
+    pos = np.arange(lo, hi)
+    pos = pos[~np.isin(ranking.edges.cand[pos], excluded)]
+    chosen: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
+    have, start, chunk = 0, 0, max(2 * k, 16)
+    while have < k and start < len(pos):
+        part = pos[start:start + chunk]
+        c = np.asarray(open_counts(ranking.edges.cand[part]), dtype=np.int64)
+        ok = c < cap
+        take = part[ok][:k - have]
+        chosen.append(take)
+        counts.append(c[ok][:k - have])
+        have += len(take)
+        start += chunk
+        chunk *= 4
+    if not chosen:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(chosen), np.concatenate(counts)
+
+
+def explain(ranking: OptionRanking, positions: np.ndarray) -> list[tuple[str, str]]:
+    """(main reason, reasons) per position; each edge is explained once and remembered."""
+    cache = ranking.reasons
+    todo = np.array([p for p in positions.tolist() if p not in cache], dtype=np.int64)
+    if len(todo):
+        main, everything = main_reasons(ranking.instance, ranking.edges.take(todo), ranking.policy)
+        cache.update(zip(todo.tolist(), zip(main.tolist(), everything.tolist(), strict=True),
+                         strict=True))
+    return [cache[p] for p in positions.tolist()]
+
+
+def shortlist_entries(ranking: OptionRanking, positions: np.ndarray, counts: np.ndarray,
+                      locked_here: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """One dict per entry: rank, candidate_id, score, components, main_reason, reasons,
+    other_open_shortlists, locked_here."""
+    e = ranking.edges
+    cand = e.cand[positions]
+    comps = {name: np.round(e.components[name][positions], 3).tolist() for name in COMPONENTS}
+    here = (np.zeros(len(positions), bool) if locked_here is None
+            else np.isin(cand, locked_here)).tolist()
+    ids = ranking.candidate_ids[cand].tolist()
+    scores = e.score[positions].tolist()
+    return [{"rank": i + 1, "candidate_id": ids[i], "score": scores[i],
+             "components": {name: comps[name][i] for name in COMPONENTS},
+             "main_reason": why[0], "reasons": why[1],
+             "other_open_shortlists": int(counts[i]), "locked_here": here[i]}
+            for i, why in enumerate(explain(ranking, positions))]
+
+
+def shortlist_frame(ranking: OptionRanking, positions: np.ndarray, counts: np.ndarray,
+                    locked_here: np.ndarray | None = None) -> pd.DataFrame:
+    """The entries as a table: rank, candidate_id, score, one column per component, ..."""
+    rows = shortlist_entries(ranking, positions, counts, locked_here)
+    flat = [{k: v for k, v in r.items() if k != "components"} | r["components"] for r in rows]
+    cols = ["rank", "candidate_id", "score", *COMPONENTS, "main_reason", "reasons",
+            "other_open_shortlists", "locked_here"]
+    return pd.DataFrame(flat, columns=cols)
