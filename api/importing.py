@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from api.audit import append, content_hash
@@ -77,7 +77,7 @@ def from_json(rows: dict[str, list[dict[str, object]]]) -> Parsed:
 
 
 def problem_dicts(problems: list[Problem], json: bool) -> list[dict[str, object]]:
-    out = []
+    out: list[dict[str, object]] = []
     for p in problems:
         table = p.file.removesuffix(".csv")
         row: int | None = p.row
@@ -179,7 +179,7 @@ def apply(session: Session, parsed: Parsed, merged: dict[str, pd.DataFrame], mod
             for start in range(0, len(ids), 5000):
                 session.execute(delete(Record).where(Record.kind == table,
                                                      Record.entity_id.in_(ids[start:start + 5000])))
-        session.execute(Record.__table__.insert(), [
+        session.execute(insert(Record), [
             {"kind": table, "entity_id": r[idc], "data": r,
              "organisation_id": r.get("organisation_id") if table == "options" else None}
             for r in new.to_dict("records")])
@@ -191,12 +191,12 @@ def apply(session: Session, parsed: Parsed, merged: dict[str, pd.DataFrame], mod
         else:
             session.execute(delete(Protected).where(
                 Protected.candidate_id.in_(prot["candidate_id"].tolist())))
-        session.execute(Protected.__table__.insert(), [
+        session.execute(insert(Protected), [
             {"candidate_id": r.pop("candidate_id"), "data": r} for r in prot.to_dict("records")])
         counts["protected"] = len(prot)
     if "decisions" in parsed.tables:
         dec = parsed.tables["decisions"]
-        session.execute(DecisionEvent.__table__.insert(), [
+        session.execute(insert(DecisionEvent), [
             {"at": at, "key_id": key_id, "candidate_id": r["candidate_id"],
              "option_id": r["option_id"], "kind": r["decision"].lower(), "reason": r["reason"],
              "round_id": None, "source": "import"} for r in dec.to_dict("records")])

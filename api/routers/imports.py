@@ -14,7 +14,7 @@ from api.audit import append, content_hash
 from api.deps import DB, Cache, Coordinator, Reader
 from api.limits import MAX_OFFSET, MAX_PAGE
 from api.models import Import
-from api.schemas import ImportCreate, ImportPublic, Page
+from api.schemas import ImportCreate, ImportPublic, Page, ProblemPublic
 from matcher.errors import InputError
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
@@ -39,7 +39,8 @@ def _run(db: DB, cache: Cache, parsed: importing.Parsed, mode: str, key_id: int)
         cache.warm(s)
     return ImportPublic(id=imp.id, at=imp.at, mode=imp.mode, counts=imp.counts,
                         content_hash=imp.content_hash,
-                        warnings=importing.problem_dicts(warnings, parsed.json))
+                        warnings=[ProblemPublic.model_validate(d)
+                                  for d in importing.problem_dicts(warnings, parsed.json)])
 
 
 @router.post("", status_code=201, response_model=ImportPublic)

@@ -40,13 +40,13 @@ def _open_counts(s: Session, option_id: str, since: str, cand_ids: np.ndarray) -
 
     def counts(rows: np.ndarray) -> np.ndarray:
         ids = cand_ids[rows].tolist()
-        rows = s.execute(
+        found = s.execute(
             select(ShortlistEntry.candidate_id, func.count(func.distinct(ShortlistEntry.option_id)))
             .where(ShortlistEntry.candidate_id.in_(ids), ShortlistEntry.option_id != option_id,
                    ShortlistEntry.closed.is_(False), ShortlistEntry.issued_at >= since)
             .group_by(ShortlistEntry.candidate_id)).all()
-        found = dict(rows)
-        return np.array([found.get(c, 0) for c in ids], dtype=np.int64)
+        per_cand: dict[str, int] = {c: int(n) for c, n in found}
+        return np.array([per_cand.get(c, 0) for c in ids], dtype=np.int64)
     return counts
 
 
@@ -88,7 +88,7 @@ def issue_shortlist(option_id: str, db: DB, cache: Cache, caller: Caller, k: int
         entries = shortlist_entries(ranking, pos, counts, decisions.locked_here(opt))
         sl_id = s.execute(insert(Shortlist).values(
             option_id=option_id, organisation_id=org, key_id=caller.key_id, issued_at=now, k=k)
-        ).inserted_primary_key[0]
+        ).inserted_primary_key[0]  # type: ignore[attr-defined]
         if entries:
             s.execute(insert(ShortlistEntry), [
                 {"shortlist_id": sl_id, "option_id": option_id, "candidate_id": e["candidate_id"],

@@ -21,12 +21,12 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit-trail")
 
 
-def _settings(db: Path | None):  # type: ignore[no-untyped-def]
+def _settings(db: Path | None):
     from api.settings import Settings, sqlite_url
     return Settings(database_url=sqlite_url(db)) if db is not None else Settings()
 
 
-def _database(db: Path | None):  # type: ignore[no-untyped-def]
+def _database(db: Path | None):
     from api.db import Database, migrate
     database = Database(_settings(db).database_url)
     migrate(database.engine)
