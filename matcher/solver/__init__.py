@@ -5,8 +5,8 @@
    budget, it is the optimum of the whole problem;
 2. otherwise, up to ``exact_max_pairs`` pairs, CP-SAT, warm-started from the flow's optimum
    repaired to keep the budgets; the flow's value is an upper bound throughout;
-3. larger problems use the Lagrangian method (`matcher.solver.lagrangian`) when available,
-   else the repaired flow, always with a valid bound and gap.
+3. larger problems use the Lagrangian method (`matcher.solver.lagrangian`), with a valid bound
+   and gap. `matcher.solver.decompose` solves by parts (regions, components) and merges.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 from matcher.policy import Policy
 from matcher.solver.cpsat import solve_cpsat
 from matcher.solver.flow import solve_flow
+from matcher.solver.lagrangian import lagrangian_solve
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.repair import drop_over_budget, greedy_fill
 from matcher.solver.result import SolveResult, Status
@@ -54,8 +55,8 @@ def solve(problem: AssignmentProblem, policy: Policy) -> SolveResult:
         return SolveResult(Status.OPTIMAL, "min_cost_flow", relaxed, bound, bound, binding,
                            details)
 
-    start = greedy_fill(problem, drop_over_budget(problem, relaxed), free)
     if problem.n_edges <= policy.solver.exact_max_pairs:
+        start = greedy_fill(problem, drop_over_budget(problem, relaxed), free)
         chosen, cp_bound, proven, stats = solve_cpsat(
             problem, start, policy.solver.max_deterministic_time, policy.solver.relative_gap)
         details.update(stats)
@@ -69,7 +70,6 @@ def solve(problem: AssignmentProblem, policy: Policy) -> SolveResult:
         details["seconds"] = time.perf_counter() - started
         return SolveResult(status, "cp_sat", chosen, value, bound, True, details)
 
-    value = problem.objective(start)
-    details["seconds"] = time.perf_counter() - started
-    status = Status.OPTIMAL if value == bound else Status.FEASIBLE
-    return SolveResult(status, "flow_repair", start, value, bound, True, details)
+    result = lagrangian_solve(problem, policy.solver, relaxed)
+    result.details.update(details, seconds=time.perf_counter() - started)
+    return result
