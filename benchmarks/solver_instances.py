@@ -10,6 +10,8 @@ the real objective. Same arguments, same problem.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -44,7 +46,7 @@ def random_problem(
     option_org = np.zeros(n_opt, dtype=np.int32)
     label = 0
     bounds = np.r_[org_start, n_opt]
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         k = np.arange(b - a) // 5
         option_org[a:b] = label + k
         label += int(k[-1]) + 1

@@ -131,7 +131,7 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
                                {"reasons": res.details.get("reasons", []), "part": part.label})
         chosen[part.edges[res.chosen]] = True
         bound += res.bound
-        per_part.append({"part": part.label, "edges": int(len(part.edges)), "method": res.method,
+        per_part.append({"part": part.label, "edges": len(part.edges), "method": res.method,
                          "objective": res.objective, "bound": res.bound})
     # Border candidates chosen in several parts keep their best pair (ties: lowest edge index).
     idx = np.flatnonzero(chosen)

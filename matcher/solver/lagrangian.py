@@ -29,6 +29,7 @@ import numpy as np
 
 from matcher.policy import SolverPolicy
 from matcher.solver.flow import solve_flow
+from matcher.solver.polish import polish
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.refill import drop_excess, refill
 from matcher.solver.result import SolveResult, Status
@@ -43,7 +44,8 @@ class _State:
     best_core: int = -1  # best (lowest) core dual value seen
     best_value: int = -1
     best_chosen: np.ndarray | None = None
-    trace: list[tuple[int, int, int]] = field(default_factory=list)  # (iteration, core dual, best)
+    # (iteration, core dual, best feasible value, best core dual so far)
+    trace: list[tuple[int, int, int, int]] = field(default_factory=list)
     repairs: int = 0
     repair_stats: dict[str, int] = field(default_factory=dict)
 
@@ -52,8 +54,11 @@ def _core_mask(problem: AssignmentProblem, free: np.ndarray, priced: np.ndarray,
                extra: list[np.ndarray]) -> np.ndarray:
     """Each candidate's `k` best free edges by priced weight (positive only), plus `extra` sets."""
     idx = np.flatnonzero(free & (priced > 0))
-    cand = problem.cand[idx]
-    order = np.lexsort((idx, -priced[idx], cand))
+    cand = problem.cand[idx].astype(np.int64)
+    # One stable sort on (candidate, priced weight descending); ties stay in edge order.
+    top = np.int64(2**31 - 1)
+    key = (cand << 32) | (top - np.minimum(priced[idx], top))
+    order = np.argsort(key, kind="stable")
     idx, cand = idx[order], cand[order]
     rank = np.arange(len(idx)) - np.searchsorted(cand, cand, side="left")
     core = np.zeros(problem.n_edges, dtype=bool)
@@ -129,6 +134,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     k = policy.lagrangian_core
     rate = np.maximum(st.lam // 4, 1 << 14)
     prev_sign = np.zeros(n_g, dtype=np.int64)
+    direction = np.zeros(n_g, dtype=np.int64)
     theta_num = 1 << 10  # theta = theta_num / 1024: powers of two only (exact arithmetic)
     stall = 0
     core = _core_mask(problem, free, priced_weight(st.lam), k, [start])
@@ -153,17 +159,27 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
                 stall = 0
         if it % policy.lagrangian_repair_every == 0 or it == iterations:
             consider(*repair(problem, x, free, priced))
-        st.trace.append((it, core_dual, st.best_value))
+        st.trace.append((it, core_dual, st.best_value, st.best_core))
         subgrad = np.where(active, problem.guidance_used(x) - budget_left, 0)
         gap_core = core_dual - st.best_value
         if gap_core <= policy.target_gap * st.best_core:
             break
+        window = policy.lagrangian_stall_window
+        if it > window and (st.trace[-window - 1][3] - st.best_core) * 10 <= policy.target_gap * st.best_core:
+            break  # the dual has stopped improving: more iterations will not tighten the bound
         if policy.lagrangian_step == "polyak":
-            norm2 = int((subgrad * subgrad).sum())
+            # Deflected direction (Camerini-Fratta-Maffioli): half of the previous direction is
+            # kept when the new subgradient turns against it, which damps the zig-zag.
+            if int((subgrad * direction).sum()) < 0:
+                direction = subgrad * 2 + direction  # 2 x (subgradient + direction / 2)
+                direction //= 2
+            else:
+                direction = subgrad.copy()
+            norm2 = int((direction * direction).sum())
             if norm2 == 0:
                 break
             # Polyak step towards the best feasible value, in exact integer arithmetic.
-            step = subgrad * (theta_num * max(gap_core, 1)) // (norm2 * 1024)
+            step = direction * (theta_num * max(gap_core, 1)) // (norm2 * 1024)
             st.lam = np.maximum(st.lam + step, 0)
         else:
             # Per-organisation price adjustment: grow the step while the sign of the budget
@@ -185,7 +201,12 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     bound = min(bound, full_dual)
     chosen = st.best_chosen
     assert chosen is not None
-    value = st.best_value
+    polish_stats: dict[str, int | float] = {}
+    if policy.polish_max_pairs > 0 and bound > st.best_value:
+        core = _core_mask(problem, free, priced, policy.polish_core, [chosen])
+        chosen, polish_stats = polish(problem, chosen, core, policy.polish_max_pairs,
+                                      policy.polish_deterministic_time)
+    value = problem.objective(chosen)
     if value > bound:  # cannot happen with a valid bound
         raise AssertionError(f"objective {value} above the Lagrangian bound {bound}")
     details.update({
@@ -197,6 +218,9 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         "organisations_can_bind": int(active.sum()),
         "repairs": st.repairs,
         "best_repair": st.repair_stats,
+        "value_before_polish": st.best_value,
+        "polish": polish_stats,
+        "lam": lam,
         "trace": st.trace[:: max(1, len(st.trace) // 10)],
     })
     status = Status.OPTIMAL if value == bound else Status.FEASIBLE
