@@ -23,7 +23,7 @@ from matcher.solver.result import Status
 def lagrangian_policy(**solver: object) -> Policy:
     """Force the Lagrangian path on small problems (no exact CP-SAT)."""
     base: dict[str, object] = {"exact_max_pairs": 0, "lagrangian_iterations": 15,
-                               "lagrangian_repair_every": 2}
+                               "lagrangian_repair_every": 2, "polish_deterministic_time": 0.3}
     base.update(solver)
     return policy_from_dict({"solver": base})
 
@@ -94,6 +94,10 @@ def test_lagrangian_feasible_and_bound_valid_on_tiny(problem: AssignmentProblem)
     again = solve(problem, lagrangian_policy())
     assert np.array_equal(result.chosen, again.chosen)
     assert result.bound == again.bound
+    # Small enough for the exact model: Lagrangian first, then CP-SAT proves the optimum.
+    exact = solve(problem, lagrangian_policy(exact_max_pairs=10**6, target_gap=0.0))
+    check_result(problem, exact, optimum)
+    assert exact.objective == optimum
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -3,10 +3,10 @@
 `solve` picks the method:
 1. a min-cost flow without the guidance budgets (exact, fast); if its optimum keeps every
    budget, it is the optimum of the whole problem;
-2. otherwise, up to ``exact_max_pairs`` pairs, CP-SAT, warm-started from the flow's optimum
-   repaired to keep the budgets; the flow's value is an upper bound throughout;
-3. larger problems use the Lagrangian method (`matcher.solver.lagrangian`), with a valid bound
-   and gap. `matcher.solver.decompose` solves by parts (regions, components) and merges.
+2. otherwise the Lagrangian method (`matcher.solver.lagrangian`): a feasible assignment with a
+   valid bound and gap; if the gap is above ``target_gap`` and the problem has at most
+   ``exact_max_pairs`` pairs, CP-SAT warm-started with it (the better bound is kept).
+`matcher.solver.decompose` solves by parts (regions, components) and merges.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from matcher.solver.cpsat import solve_cpsat
 from matcher.solver.flow import solve_flow
 from matcher.solver.lagrangian import lagrangian_solve
 from matcher.solver.problem import AssignmentProblem
-from matcher.solver.repair import drop_over_budget, greedy_fill
 from matcher.solver.result import SolveResult, Status
 
 log = logging.getLogger(__name__)
@@ -55,21 +54,21 @@ def solve(problem: AssignmentProblem, policy: Policy) -> SolveResult:
         return SolveResult(Status.OPTIMAL, "min_cost_flow", relaxed, bound, bound, binding,
                            details)
 
-    if problem.n_edges <= policy.solver.exact_max_pairs:
-        start = greedy_fill(problem, drop_over_budget(problem, relaxed), free)
-        chosen, cp_bound, proven, stats = solve_cpsat(
-            problem, start, policy.solver.max_deterministic_time, policy.solver.relative_gap)
-        details.update(stats)
-        if problem.objective(chosen) < problem.objective(start):
-            chosen = start
-        value = problem.objective(chosen)
-        if cp_bound >= 0:
-            bound = min(bound, cp_bound)
-        bound = max(bound, value)
-        status = Status.OPTIMAL if proven or value == bound else Status.FEASIBLE
-        details["seconds"] = time.perf_counter() - started
-        return SolveResult(status, "cp_sat", chosen, value, bound, True, details)
-
     result = lagrangian_solve(problem, policy.solver, relaxed)
-    result.details.update(details, seconds=time.perf_counter() - started)
+    result.details.update(details)
+    if problem.n_edges <= policy.solver.exact_max_pairs and result.gap > policy.solver.target_gap:
+        # Small enough for the exact model: CP-SAT, warm-started with the Lagrangian answer.
+        chosen, cp_bound, proven, stats = solve_cpsat(
+            problem, result.chosen, policy.solver.max_deterministic_time, policy.solver.relative_gap)
+        details.update(stats)
+        if problem.objective(chosen) < result.objective:
+            chosen = result.chosen
+        value = problem.objective(chosen)
+        bound = min(result.bound, cp_bound) if cp_bound >= 0 else result.bound
+        bound = max(bound, value)  # CP-SAT's bound is floored from a float: never below a value
+        status = Status.OPTIMAL if proven or value == bound else Status.FEASIBLE
+        details.update(lagrangian_objective=result.objective, lagrangian_bound=result.bound,
+                       seconds=time.perf_counter() - started)
+        return SolveResult(status, "cp_sat", chosen, value, bound, True, details)
+    result.details["seconds"] = time.perf_counter() - started
     return result

@@ -134,7 +134,6 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     k = policy.lagrangian_core
     rate = np.maximum(st.lam // 4, 1 << 14)
     prev_sign = np.zeros(n_g, dtype=np.int64)
-    direction = np.zeros(n_g, dtype=np.int64)
     theta_num = 1 << 10  # theta = theta_num / 1024: powers of two only (exact arithmetic)
     stall = 0
     core = _core_mask(problem, free, priced_weight(st.lam), k, [start])
@@ -168,13 +167,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         if it > window and (st.trace[-window - 1][3] - st.best_core) * 10 <= policy.target_gap * st.best_core:
             break  # the dual has stopped improving: more iterations will not tighten the bound
         if policy.lagrangian_step == "polyak":
-            # Deflected direction (Camerini-Fratta-Maffioli): half of the previous direction is
-            # kept when the new subgradient turns against it, which damps the zig-zag.
-            if int((subgrad * direction).sum()) < 0:
-                direction = subgrad * 2 + direction  # 2 x (subgradient + direction / 2)
-                direction //= 2
-            else:
-                direction = subgrad.copy()
+            direction = subgrad
             norm2 = int((direction * direction).sum())
             if norm2 == 0:
                 break
