@@ -58,9 +58,9 @@ def _flow_pick(n_c: int, n_o: int, n_g: int, cand: np.ndarray, opt: np.ndarray,
     """Max-weight pick of edges: candidate <= 1, option <= seats, organisation <= people."""
     if len(cand) == 0:
         return np.zeros(0, dtype=bool)
-    used_c = np.unique(cand)
-    used_o = np.unique(opt)
-    used_g = np.unique(option_org[used_o])
+    used_c = np.flatnonzero(np.bincount(cand, minlength=n_c))
+    used_o = np.flatnonzero(np.bincount(opt, minlength=n_o))
+    used_g = np.flatnonzero(np.bincount(option_org[used_o], minlength=n_g))
     src = n_c + n_o + n_g
     sink = src + 1
     tails = np.concatenate([np.full(len(used_c), src), cand, n_c + used_o,
@@ -165,7 +165,8 @@ def greedy_add(problem: AssignmentProblem, chosen: np.ndarray, edge_mask: np.nda
 
 def _first(keys: np.ndarray) -> np.ndarray:
     """True at the first occurrence of each key (in the given order)."""
-    _, where = np.unique(keys, return_index=True)
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
     out = np.zeros(len(keys), dtype=bool)
-    out[where] = True
+    out[order[np.r_[True, k[1:] != k[:-1]]]] = True
     return out
