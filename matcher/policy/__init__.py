@@ -61,6 +61,7 @@ class SolverPolicy(_Strict):
     relative_gap: float = Field(ge=0, lt=1)
     lagrangian_iterations: int = Field(ge=0)
     lagrangian_step: Literal["polyak", "rprop"]
+    lagrangian_level_div: int = Field(ge=1)
     lagrangian_core: int = Field(ge=1)
     lagrangian_core_refresh: int = Field(ge=1)
     lagrangian_patience: int = Field(ge=1)
