@@ -50,11 +50,24 @@ def _today_flow_repair(problem: AssignmentProblem) -> np.ndarray:
 
 
 def run(n: int, seed: int, regions: int, cpsat_max: int, greedy_max: int, today_max: int,
-        cpsat_time: float, policy: Policy) -> list[dict[str, Any]]:
+        cpsat_time: float, policy: Policy, guided: bool = True) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     (problem, option_region), t_gen = _timed(lambda: random_problem(n, seed=seed, regions=regions))
     log.info("N=%d: %d pairs, %d organisations, generated in %.1f s", n, problem.n_edges,
              problem.n_organisations, t_gen)
+    if guided:
+        rows += _guided(n, problem, option_region, regions, cpsat_max, greedy_max, today_max,
+                        cpsat_time, policy)
+    rows += _loose(n, problem, policy)
+    rows.append({"N": n, "method": f"  peak memory {_peak_gib():.2f} GiB; "
+                 f"{problem.n_edges:,} pairs"})
+    return rows
+
+
+def _guided(n: int, problem: AssignmentProblem, option_region: np.ndarray, regions: int,
+            cpsat_max: int, greedy_max: int, today_max: int, cpsat_time: float,
+            policy: Policy) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     if regions > 1:
         labels = organisation_regions(problem, option_region)
         res, t = _timed(lambda: solve_decomposed(problem, policy, labels))
@@ -79,7 +92,10 @@ def run(n: int, seed: int, regions: int, cpsat_max: int, greedy_max: int, today_
             rows.append({"N": n, "method": f"  (CP-SAT's own bound {cp_bound})"})
             return chosen
         add(f"CP-SAT, greedy start, {cpsat_time:g} det. s", cp)
+    return rows
 
+
+def _loose(n: int, problem: AssignmentProblem, policy: Policy) -> list[dict[str, Any]]:
     # Without guidance: our solve against a bare min-cost flow on the same pairs.
     loose = AssignmentProblem(problem.cand, problem.opt, problem.weight, problem.locked,
                               problem.capacity, problem.option_org,
@@ -87,13 +103,8 @@ def run(n: int, seed: int, regions: int, cpsat_max: int, greedy_max: int, today_
     free, seats, _, _ = loose.residual()
     flow, t_flow = _timed(lambda: solve_flow(loose, free, seats))
     ours, t_ours = _timed(lambda: solve(loose, policy))
-    rows.append(_row(n, loose, "no guidance: bare min-cost flow", t_flow, flow,
-                     loose.objective(flow), {}))
-    rows.append(_row(n, loose, f"no guidance: ours ({ours.method})", t_ours, ours.chosen,
-                     ours.bound, {}))
-    rows.append({"N": n, "method": f"  peak memory {_peak_gib():.2f} GiB; "
-                 f"{problem.n_edges:,} pairs"})
-    return rows
+    return [_row(n, loose, "no guidance: bare min-cost flow", t_flow, flow, loose.objective(flow), {}),
+            _row(n, loose, f"no guidance: ours ({ours.method})", t_ours, ours.chosen, ours.bound, {})]
 
 
 def _row(n: int, problem: AssignmentProblem, method: str, secs: float, chosen: np.ndarray,
@@ -119,16 +130,17 @@ def main() -> None:
     ap.add_argument("--greedy-max", type=int, default=200000, help="greedy only up to this N")
     ap.add_argument("--today-max", type=int, default=20000,
                     help="today's flow repair (a loop per organisation) only up to this N")
+    ap.add_argument("--no-guided", action="store_true", help="only the no-guidance comparison")
     ap.add_argument("--policy", type=str, default=None, help="JSON of [solver] overrides")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     policy = policy_from_dict({"solver": json.loads(args.policy)}) if args.policy else default_policy()
     header = f"{'N':>9} {'method':<40} {'time s':>8} {'objective':>16} {'bound':>16} " \
              f"{'gap':>8} feasible"
-    print(header)
+    print(header, flush=True)
     for n in args.sizes:
         for r in run(n, args.seed, args.regions, args.cpsat_max, args.greedy_max, args.today_max,
-                     args.cpsat_time, policy):
+                     args.cpsat_time, policy, not args.no_guided):
             if "seconds" not in r:
                 print(f"{r['N']:>9} {r['method']}")
                 continue
