@@ -216,7 +216,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         "best_repair": st.repair_stats,
         "value_before_polish": st.best_value,
         "polish": polish_stats,
-        "lam": lam,
+        "multipliers": lam.tolist(),  # shadow price of guidance per organisation (micro-units)
         "trace": st.trace[:: max(1, len(st.trace) // 10)],
     })
     status = Status.OPTIMAL if value == bound else Status.FEASIBLE
