@@ -121,8 +121,8 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     if bound < 0:
         bound = problem.objective(start)
     consider(*repair(problem, start & ~problem.locked, free))
-    # First multipliers: the weight per guidance unit of the least valuable assignment an
-    # over-budget organisation would have to give up (a scale for the first steps).
+    # First multipliers: a quarter of the highest weight per guidance unit among an over-budget
+    # organisation's assignments in the unpriced optimum (a scale for the first steps).
     used0 = problem.guidance_used(start)
     over0 = active & (used0 > problem.budget)
     w_per_need = np.zeros(n_g)
