@@ -51,13 +51,13 @@ class _State:
 
 
 def _core_mask(problem: AssignmentProblem, free: np.ndarray, priced: np.ndarray, k: int,
-               extra: list[np.ndarray]) -> np.ndarray:
+               extra: list[np.ndarray], positive_only: bool = True) -> np.ndarray:
     """Each candidate's `k` best free edges by priced weight (positive only), plus `extra` sets."""
-    idx = np.flatnonzero(free & (priced > 0))
+    idx = np.flatnonzero(free & (priced > 0)) if positive_only else np.flatnonzero(free)
     cand = problem.cand[idx].astype(np.int64)
     # One stable sort on (candidate, priced weight descending); ties stay in edge order.
     top = np.int64(2**31 - 1)
-    key = (cand << 32) | (top - np.minimum(priced[idx], top))
+    key = (cand << 32) | (top - np.clip(priced[idx], -top, top))
     order = np.argsort(key, kind="stable")
     idx, cand = idx[order], cand[order]
     rank = np.arange(len(idx)) - np.searchsorted(cand, cand, side="left")
@@ -199,7 +199,10 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     assert chosen is not None
     polish_stats: dict[str, int | float] = {}
     if policy.polish_max_pairs > 0 and bound > st.best_value:
-        core = _core_mask(problem, free, priced, policy.polish_core, [chosen])
+        if int(free.sum()) <= policy.polish_max_pairs:  # small: one window over every pair
+            core = free.copy()
+        else:
+            core = _core_mask(problem, free, priced, policy.polish_core, [chosen], positive_only=False)
         chosen, polish_stats = polish(problem, chosen, core, policy.polish_max_pairs,
                                       policy.polish_deterministic_time)
     value = problem.objective(chosen)
