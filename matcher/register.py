@@ -161,9 +161,11 @@ def register_entry(policy: Policy, source_url: str) -> dict[str, Any]:
                 "first as many people placed as possible, then the best fit, within the seats of "
                 "each option and the job-coach capacity of each organisation."),
             "solver": (
-                "OR-Tools min-cost flow; CP-SAT (one worker, fixed seed) when guidance capacity "
-                f"binds and the problem has at most {policy.solver.exact_max_pairs} pairs; larger "
-                "problems use a Lagrangian method with a proven bound."),
+                "OR-Tools min-cost flow when guidance capacity does not bind; otherwise a "
+                "Lagrangian method over min-cost flows with a proven upper bound, followed by "
+                "CP-SAT (one worker, fixed seed) until optimality is proven for problems of at "
+                f"most {policy.solver.prove_max_pairs} pairs, or to improve the answer up to "
+                f"{policy.solver.exact_max_pairs} pairs."),
             "fairness": (
                 "Fairness options: "
                 + ("; ".join([*(f"at least {100 * r:g}% of {g} placed"

@@ -422,7 +422,7 @@ def test_heuristic_solver_with_carry_over_never_lowers_the_objective(seed, k, ex
     # the baseline's assignment over must still make extra guidance never hurt.
     from matcher.policy import policy_from_dict
 
-    policy = policy_from_dict({"solver": {"exact_max_pairs": 0}})
+    policy = policy_from_dict({"solver": {"exact_max_pairs": 0, "prove_max_pairs": 0}})
     raw = random_raw(seed, n_c=30, n_o=6, n_g=3)
     base = run_baseline(raw, policy)
     ident = raw["organisations"].iloc[k % 3, 0]

@@ -11,7 +11,7 @@ import json
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -61,8 +61,21 @@ class EligibilityPolicy(_Strict):
 
 class SolverPolicy(_Strict):
     exact_max_pairs: int = Field(ge=0)
+    prove_max_pairs: int = Field(ge=0)
     max_deterministic_time: float = Field(gt=0)
     relative_gap: float = Field(ge=0, lt=1)
+    lagrangian_iterations: int = Field(ge=0)
+    lagrangian_step: Literal["polyak", "rprop"]
+    lagrangian_level_div: int = Field(ge=1)
+    lagrangian_core: int = Field(ge=1)
+    lagrangian_core_refresh: int = Field(ge=1)
+    lagrangian_patience: int = Field(ge=1)
+    lagrangian_repair_every: int = Field(ge=1)
+    target_gap: float = Field(ge=0, lt=1)
+    lagrangian_stall_window: int = Field(ge=1)
+    polish_core: int = Field(ge=1)
+    polish_max_pairs: int = Field(ge=0)
+    polish_deterministic_time: float = Field(ge=0)
 
 
 class FairnessPolicy(_Strict):

@@ -3,10 +3,10 @@
 `solve` picks the method:
 1. a min-cost flow without the guidance budgets (exact, fast); if its optimum keeps every
    budget, it is the optimum of the whole problem;
-2. otherwise, up to ``exact_max_pairs`` pairs, CP-SAT, warm-started from the flow's optimum
-   repaired to keep the budgets; the flow's value is an upper bound throughout;
-3. larger problems use the Lagrangian method (`matcher.solver.lagrangian`) when available,
-   else the repaired flow, always with a valid bound and gap.
+2. otherwise the Lagrangian method (`matcher.solver.lagrangian`): a feasible assignment with a
+   valid bound and gap; if the gap is above ``target_gap`` and the problem has at most
+   ``exact_max_pairs`` pairs, CP-SAT warm-started with it (the better bound is kept).
+`matcher.solver.decompose` solves by parts (regions, components) and merges.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import numpy as np
 from matcher.policy import Policy
 from matcher.solver.cpsat import solve_cpsat
 from matcher.solver.flow import solve_flow
+from matcher.solver.lagrangian import lagrangian_solve
 from matcher.solver.problem import AssignmentProblem
-from matcher.solver.repair import drop_over_budget, greedy_fill
 from matcher.solver.result import SolveResult, Status
 
 log = logging.getLogger(__name__)
@@ -54,22 +54,26 @@ def solve(problem: AssignmentProblem, policy: Policy) -> SolveResult:
         return SolveResult(Status.OPTIMAL, "min_cost_flow", relaxed, bound, bound, binding,
                            details)
 
-    start = greedy_fill(problem, drop_over_budget(problem, relaxed), free)
-    if problem.n_edges <= policy.solver.exact_max_pairs:
+    result = lagrangian_solve(problem, policy.solver, relaxed)
+    result.details.update(details)
+    sp = policy.solver
+    # Small rounds (such as the pilot) go on until optimality is proven; mid-size ones only
+    # while the Lagrangian gap is above target_gap.
+    prove = problem.n_edges <= sp.prove_max_pairs and result.gap > sp.relative_gap
+    improve = problem.n_edges <= sp.exact_max_pairs and result.gap > sp.target_gap
+    if prove or improve:
+        # Small enough for the exact model: CP-SAT, warm-started with the Lagrangian answer.
         chosen, cp_bound, proven, stats = solve_cpsat(
-            problem, start, policy.solver.max_deterministic_time, policy.solver.relative_gap)
+            problem, result.chosen, policy.solver.max_deterministic_time, policy.solver.relative_gap)
         details.update(stats)
-        if problem.objective(chosen) < problem.objective(start):
-            chosen = start
+        if problem.objective(chosen) < result.objective:
+            chosen = result.chosen
         value = problem.objective(chosen)
-        if cp_bound >= 0:
-            bound = min(bound, cp_bound)
-        bound = max(bound, value)
+        bound = min(result.bound, cp_bound) if cp_bound >= 0 else result.bound
+        bound = max(bound, value)  # CP-SAT's bound is floored from a float: never below a value
         status = Status.OPTIMAL if proven or value == bound else Status.FEASIBLE
-        details["seconds"] = time.perf_counter() - started
+        details.update(lagrangian_objective=result.objective, lagrangian_bound=result.bound,
+                       seconds=time.perf_counter() - started)
         return SolveResult(status, "cp_sat", chosen, value, bound, True, details)
-
-    value = problem.objective(start)
-    details["seconds"] = time.perf_counter() - started
-    status = Status.OPTIMAL if value == bound else Status.FEASIBLE
-    return SolveResult(status, "flow_repair", start, value, bound, True, details)
+    result.details["seconds"] = time.perf_counter() - started
+    return result

@@ -42,8 +42,8 @@ def solve_flow(
     n_c, n_o = problem.n_candidates, problem.n_options
     src, sink = n_c + n_o, n_c + n_o + 1
     cand, opt = problem.cand[idx].astype(np.int64), problem.opt[idx].astype(np.int64)
-    used_c = np.unique(cand)
-    used_o = np.unique(opt)
+    used_c = np.flatnonzero(np.bincount(cand, minlength=n_c))
+    used_o = np.flatnonzero(np.bincount(opt, minlength=n_o))
     tails = np.concatenate([np.full(len(used_c), src), cand, n_c + used_o, [src]])
     heads = np.concatenate([used_c, n_c + opt, np.full(len(used_o), sink), [sink]])
     caps = np.concatenate([np.ones(len(used_c) + len(idx), dtype=np.int64),

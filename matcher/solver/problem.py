@@ -95,7 +95,8 @@ class AssignmentProblem:
         free, seats_left, budget_left, _ = self.residual()
         org = self.edge_org[free]
         cand = self.cand[free]
-        key = np.unique(org.astype(np.int64) * self.n_candidates + cand)
+        key = np.sort(org.astype(np.int64) * self.n_candidates + cand)  # sort-based unique:
+        key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key  # faster than np.unique
         o, c = key // self.n_candidates, key % self.n_candidates
         need = self.need[c]
         order = np.lexsort((-need, o))

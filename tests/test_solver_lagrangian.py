@@ -1,0 +1,195 @@
+"""Lagrangian method and decomposition: feasibility, valid bounds, determinism, exactness."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from benchmarks.solver_instances import random_problem
+from matcher.policy import Policy, policy_from_dict
+from matcher.solver import solve
+from matcher.solver.decompose import component_labels, solve_decomposed, split
+from matcher.solver.flow import solve_flow
+from matcher.solver.lagrangian import lagrangian_solve
+from matcher.solver.problem import AssignmentProblem
+from matcher.solver.refill import drop_excess, greedy_add
+from matcher.solver.result import Status
+
+
+def lagrangian_policy(**solver: object) -> Policy:
+    """Force the Lagrangian path on small problems (no exact CP-SAT)."""
+    base: dict[str, object] = {"exact_max_pairs": 0, "prove_max_pairs": 0,
+                               "lagrangian_iterations": 15, "lagrangian_repair_every": 2,
+                               "polish_deterministic_time": 0.3}
+    base.update(solver)
+    return policy_from_dict({"solver": base})
+
+
+@st.composite
+def tiny_problems(draw: st.DrawFn, max_c: int = 6) -> AssignmentProblem:
+    n_c = draw(st.integers(1, max_c))
+    n_o = draw(st.integers(1, 4))
+    n_g = draw(st.integers(1, 3))
+    pairs = draw(st.sets(st.tuples(st.integers(0, n_c - 1), st.integers(0, n_o - 1)),
+                         min_size=1, max_size=min(14, n_c * n_o)))
+    pairs_l = sorted(pairs)
+    cand = np.array([p[0] for p in pairs_l], dtype=np.int32)
+    opt = np.array([p[1] for p in pairs_l], dtype=np.int32)
+    weight = np.array(draw(st.lists(st.integers(1, 30), min_size=len(cand), max_size=len(cand))),
+                      dtype=np.int64)
+    capacity = np.array(draw(st.lists(st.integers(0, 3), min_size=n_o, max_size=n_o)), dtype=np.int64)
+    option_org = np.array(draw(st.lists(st.integers(0, n_g - 1), min_size=n_o, max_size=n_o)),
+                          dtype=np.int32)
+    budget = np.array(draw(st.lists(st.integers(0, 6), min_size=n_g, max_size=n_g)), dtype=np.int64)
+    need = np.array(draw(st.lists(st.integers(0, 3), min_size=n_c, max_size=n_c)), dtype=np.int64)
+    # Locks that fit: a random subset kept greedily within seats and budgets.
+    locked = np.zeros(len(cand), dtype=bool)
+    wanted = draw(st.lists(st.booleans(), min_size=len(cand), max_size=len(cand)))
+    seats, room, taken = capacity.copy(), budget.copy(), set()
+    for e in range(len(cand)):
+        c, o = int(cand[e]), int(opt[e])
+        if wanted[e] and draw(st.integers(0, 3)) == 0 and c not in taken and seats[o] > 0 \
+                and need[c] <= room[option_org[o]]:
+            locked[e] = True
+            taken.add(c)
+            seats[o] -= 1
+            room[option_org[o]] -= need[c]
+    return AssignmentProblem(cand, opt, weight, locked, capacity, option_org, budget, need)
+
+
+def brute_force(problem: AssignmentProblem) -> int:
+    """The optimum by enumeration: every candidate takes nothing or one of its edges."""
+    per_cand = [[-1, *np.flatnonzero(problem.cand == c).tolist()]
+                for c in range(problem.n_candidates)]
+    best = -1
+    for combo in itertools.product(*per_cand):
+        chosen = np.zeros(problem.n_edges, dtype=bool)
+        chosen[[e for e in combo if e >= 0]] = True
+        if not problem.violations(chosen):
+            best = max(best, problem.objective(chosen))
+    return best
+
+
+def check_result(problem: AssignmentProblem, result, optimum: int) -> None:
+    assert result.status in (Status.OPTIMAL, Status.FEASIBLE)
+    assert problem.violations(result.chosen) == []
+    assert result.chosen[problem.locked].all()
+    assert result.objective == problem.objective(result.chosen)
+    assert result.objective <= optimum <= result.bound
+    expected_gap = (result.bound - result.objective) / result.bound if result.bound > 0 else 0.0
+    assert result.gap == pytest.approx(expected_gap)
+    if result.status is Status.OPTIMAL:
+        assert result.objective == result.bound == optimum
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_problems())
+def test_lagrangian_feasible_and_bound_valid_on_tiny(problem: AssignmentProblem) -> None:
+    optimum = brute_force(problem)
+    result = solve(problem, lagrangian_policy())
+    check_result(problem, result, optimum)
+    # Small problems are polished exactly over every pair: the optimum is found.
+    assert result.objective == optimum
+    again = solve(problem, lagrangian_policy())
+    assert np.array_equal(result.chosen, again.chosen)
+    assert result.bound == again.bound
+    # Small enough for the exact model: Lagrangian first, then CP-SAT proves the optimum.
+    exact = solve(problem, lagrangian_policy(exact_max_pairs=10**6, target_gap=0.0))
+    check_result(problem, exact, optimum)
+    assert exact.objective == optimum
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_problems(), st.sampled_from(["polyak", "rprop"]))
+def test_lagrangian_direct_both_step_rules(problem: AssignmentProblem, step: str) -> None:
+    """Called directly (even when the budgets do not bind), with either step rule."""
+    optimum = brute_force(problem)
+    if problem.violations(problem.locked):
+        return
+    policy = lagrangian_policy(lagrangian_step=step, polish_max_pairs=0).solver
+    result = lagrangian_solve(problem, policy)
+    check_result(problem, result, optimum)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_problems(), st.lists(st.integers(0, 2), min_size=3, max_size=3))
+def test_decomposition_bound_is_sum_of_parts(problem: AssignmentProblem, labels: list[int]) -> None:
+    """Any split into parts by organisation: feasible merge, and the summed bound is valid."""
+    optimum = brute_force(problem)
+    org_label = np.array(labels[: problem.n_organisations], dtype=np.int64)
+    result = solve_decomposed(problem, lagrangian_policy(), org_label)
+    check_result(problem, result, optimum)
+
+
+def test_small_random_instances_against_cpsat() -> None:
+    """Binding budgets, 300 candidates: feasible, bound above CP-SAT's proven optimum or bound."""
+    from matcher.solver.cpsat import solve_cpsat
+
+    for seed in range(2):
+        problem, _ = random_problem(300, seed=seed, per_cand=8, near=15, locked_share=0.05)
+        result = solve(problem, lagrangian_policy(lagrangian_iterations=40))
+        assert problem.violations(result.chosen) == []
+        assert result.chosen[problem.locked].all()
+        assert result.guidance_binding
+        chosen, cp_bound, _, _ = solve_cpsat(problem, result.chosen, 5.0)
+        assert problem.objective(chosen) <= result.bound
+        assert result.objective <= cp_bound
+        assert result.gap < 0.02
+
+
+def test_non_binding_budgets_give_the_flow_optimum() -> None:
+    problem, _ = random_problem(500, seed=3, per_cand=10, near=20, budget_share=(np.inf, np.inf))
+    free, seats, _, _ = problem.residual()
+    flow = solve_flow(problem, free, seats) | problem.locked
+    for policy in (lagrangian_policy(), lagrangian_policy(exact_max_pairs=10**9)):
+        result = solve(problem, policy)
+        assert result.status is Status.OPTIMAL
+        assert result.objective == result.bound == problem.objective(flow)
+    direct = lagrangian_solve(problem, lagrangian_policy().solver)
+    assert direct.objective == problem.objective(flow)
+
+
+def test_deterministic_and_row_order_free_of_wall_clock() -> None:
+    problem, _ = random_problem(400, seed=5, per_cand=10, near=25, locked_share=0.03)
+    first = solve(problem, lagrangian_policy())
+    second = solve(problem, lagrangian_policy())
+    assert first.method == "lagrangian"
+    assert np.array_equal(first.chosen, second.chosen)
+    assert (first.objective, first.bound) == (second.objective, second.bound)
+    assert first.details["iterations"] == second.details["iterations"]
+
+
+def test_components_are_independent_and_regions_keep_a_valid_bound() -> None:
+    problem, region = random_problem(600, seed=7, per_cand=8, near=12, regions=4)
+    parts = split(problem, component_labels(problem))
+    # Components share no candidate.
+    owners = np.concatenate([np.unique(problem.cand[p.edges]) for p in parts])
+    assert len(owners) == len(np.unique(owners))
+    whole = solve(problem, lagrangian_policy(lagrangian_iterations=30))
+    from matcher.solver.decompose import organisation_regions
+
+    by_region = solve_decomposed(problem, lagrangian_policy(lagrangian_iterations=30),
+                                 organisation_regions(problem, region))
+    assert problem.violations(by_region.chosen) == []
+    assert by_region.details["parts"] == 4
+    # Both bounds are valid, so each is at least the other's feasible value.
+    assert by_region.bound >= whole.objective
+    assert whole.bound >= by_region.objective
+
+
+def test_drop_excess_and_greedy_add_keep_feasibility() -> None:
+    problem, _ = random_problem(300, seed=11, per_cand=8, near=15, locked_share=0.05)
+    free, seats, _, _ = problem.residual()
+    relaxed = solve_flow(problem, free, seats) | problem.locked
+    assert problem.violations(relaxed)  # the budgets bind
+    dropped = drop_excess(problem, relaxed)
+    assert problem.violations(dropped) == []
+    assert dropped[problem.locked].all()
+    assert not (dropped & ~relaxed).any()
+    filled = greedy_add(problem, dropped, free)
+    assert problem.violations(filled) == []
+    assert problem.objective(filled) >= problem.objective(dropped)
