@@ -413,7 +413,7 @@ def test_duplicate_added_id_is_an_error(pilot):
 
 @FAST
 @given(seed=st.integers(0, 10_000), k=st.integers(0, 2), extra=st.integers(1, 3))
-# Cases where the heuristic alone scored below the baseline (found by search):
+# Cases where the flow-repair heuristic (before the Lagrangian solver) scored below the baseline:
 @example(seed=2, k=1, extra=1)
 @example(seed=35, k=0, extra=1)
 @example(seed=49, k=1, extra=1)
@@ -430,8 +430,7 @@ def test_heuristic_solver_with_carry_over_never_lowers_the_objective(seed, k, ex
     assert o.round.result.objective >= base.round.result.objective
     assert not o.round.problem.violations(o.round.result.chosen)
     assert o.round.result.objective <= o.round.result.bound
-    if (seed, k, extra) in ((2, 1, 1), (35, 0, 1), (49, 1, 1)):  # the guard was needed here
-        assert o.round.result.method.endswith("+carry_over")
+    if o.round.result.method.endswith("+carry_over"):  # the guard was used: it had to be
         assert o.round.result.details["solver_objective"] < base.round.result.objective
 
 

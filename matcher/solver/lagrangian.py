@@ -51,7 +51,7 @@ class _State:
 
 
 def _core_mask(problem: AssignmentProblem, free: np.ndarray, priced: np.ndarray, k: int,
-               extra: list[np.ndarray], positive_only: bool = True) -> np.ndarray:
+               extra: list[np.ndarray | None], positive_only: bool = True) -> np.ndarray:
     """Each candidate's `k` best free edges by priced weight (positive only), plus `extra` sets."""
     idx = np.flatnonzero(free & (priced > 0)) if positive_only else np.flatnonzero(free)
     cand = problem.cand[idx].astype(np.int64)
