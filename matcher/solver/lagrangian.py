@@ -64,7 +64,8 @@ def _core_mask(problem: AssignmentProblem, free: np.ndarray, priced: np.ndarray,
     core = np.zeros(problem.n_edges, dtype=bool)
     core[idx[rank < k]] = True
     for e in extra:
-        core |= e & free
+        if e is not None:
+            core |= e & free
     return core
 
 
