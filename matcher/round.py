@@ -7,7 +7,6 @@ import json
 import logging
 import platform
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from matcher import __version__
+from matcher.atomic import replace_dir, staging_dir
 from matcher.errors import InputError, Problem
 from matcher.explain import main_reasons, unmatched_reasons
 from matcher.model import Instance
@@ -256,7 +256,7 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
                                   "choose another --out")])
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    tmp = staging_dir(out_dir)
     try:
         frames = {
             "assignments.csv": rnd.assignments,
@@ -285,22 +285,11 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
             meta["run"].setdefault("extra_outputs", {})[name] = hashlib.sha256(content).hexdigest()
         (tmp / "round.json").write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n",
                                         encoding="utf-8")
-        _move_into_place(tmp, out_dir)
+        replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return meta
-
-
-def _move_into_place(tmp: Path, out_dir: Path) -> None:
-    old = None
-    if out_dir.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-        old.rmdir()
-        out_dir.rename(old)
-    tmp.rename(out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

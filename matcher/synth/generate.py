@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matcher.atomic import replace_dir, staging_dir
 from matcher.errors import InputError, Problem
 from matcher.synth import distributions as D
 from matcher.synth.regions import postcode_areas
@@ -289,7 +289,7 @@ def write_generated(gen: Generated, out_dir: Path, files: Sequence[str] | None =
                                   "output folder exists and does not hold generated data; "
                                   "choose another --out")])
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    tmp = staging_dir(out_dir)
     try:
         for name, df in gen.frames().items():
             if files is not None and name not in files:
@@ -300,14 +300,7 @@ def write_generated(gen: Generated, out_dir: Path, files: Sequence[str] | None =
                 continue
             df.to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n")
         (tmp / "generator.json").write_text(json.dumps(gen.meta, indent=2) + "\n", "utf-8")
-        old = None
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            old.rmdir()
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

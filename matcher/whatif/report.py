@@ -12,7 +12,6 @@ import io
 import json
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from matcher.atomic import replace_dir, staging_dir
 from matcher.errors import InputError, Problem
 from matcher.round import utilisation_frame, versions
 from matcher.whatif.diff import Diff, _records
@@ -344,7 +344,7 @@ def write_report(
                                   "output folder exists and does not hold an earlier what-if "
                                   "report; choose another --out")])
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    tmp = staging_dir(out_dir)
     try:
         (tmp / "plots").mkdir()
         plot_files = {}
@@ -362,14 +362,7 @@ def write_report(
                                          encoding="utf-8")
         (tmp / "report.md").write_text(render_markdown(report, plot_files), encoding="utf-8")
         (tmp / "report.html").write_text(render_html(report, plots), encoding="utf-8")
-        old = None
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            old.rmdir()
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
