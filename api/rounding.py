@@ -150,7 +150,8 @@ def public(rnd: Round) -> dict[str, Any]:
     return {
         "id": rnd.id, "kind": rnd.kind, "status": rnd.status, "stage": rnd.stage,
         "created_at": rnd.created_at, "finished_at": rnd.finished_at,
-        "input_hash": rnd.input_hash, "policy_hash": rnd.policy_hash,
+        "input_hash": rnd.input_hash, "instance_hash": summ.get("instance_hash"),
+        "policy_hash": rnd.policy_hash,
         "solver_status": rnd.solver_status, "method": rnd.method, "objective": rnd.objective,
         "bound": rnd.bound, "gap": rnd.gap, "counts": summ.get("counts"),
         "warnings": summ.get("warnings", []), "problems": rnd.error or [],

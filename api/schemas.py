@@ -127,7 +127,10 @@ class RoundPublic(Public):
     stage: str
     created_at: str
     finished_at: str | None
-    input_hash: str
+    input_hash: str = Field(description="SHA-256 of the stored snapshot of the round's inputs.")
+    instance_hash: str | None = Field(
+        None, description="SHA-256 of the parsed input, the same as `input_hash` in round.json of "
+                          "`matcher run` on the same data: lets an auditor re-run a round from files.")
     policy_hash: str
     solver_status: str | None
     method: str | None

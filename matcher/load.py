@@ -149,10 +149,16 @@ def _content_hash(
     opt_sector: np.ndarray,
 ) -> str:
     """SHA-256 of the parsed content: the same data in any row or column order, separator or
-    decimal mark hashes the same; any change of a value used by a round changes it."""
+    decimal mark hashes the same (and an all-empty optional column the same as none); any
+    change of a value used by a round changes it."""
     h = hashlib.sha256()
     for df in tables:
-        df = df[sorted(df.columns)]
+        # An optional text column left empty everywhere says nothing: the same as no column
+        # (a service that stores every known column hashes like the files it came from).
+        blank = [c for c in df.columns
+                 if (df[c].dtype == object or pd.api.types.is_string_dtype(df[c]))
+                 and bool((df[c] == "").all())]
+        df = df[sorted(c for c in df.columns if c not in blank)]
         h.update(df.to_csv(index=False, lineterminator="\n").encode())
     for vocab in vocabularies:
         h.update("\x1f".join(vocab).encode() + b"\x1e")

@@ -10,7 +10,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from matcher.cli import app
-from matcher.load import load_instance
+from matcher.load import build_instance, load_instance
 from matcher.policy import default_policy, policy_from_dict
 from matcher.round import OUTPUT_FILES, run_round
 from tests.conftest import PILOT, read_tables, write_tables
@@ -170,3 +170,14 @@ def test_lock_outside_the_rules_is_kept_and_warned(pilot: Path, tmp_path: Path):
     assert row["main_reason"].item() == "locked by a coordinator outside the hard rules"
     e = pd.read_csv(tmp_path / "r" / "edges.csv")
     assert not e[(e["candidate_id"] == "P-019")]["eligible"].item()
+
+
+def test_input_hash_ignores_an_empty_optional_column_but_not_values():
+    tables = read_tables(PILOT)
+    base = build_instance(tables).content_hash
+    with_empty = {k: v.copy() for k, v in tables.items()}
+    with_empty["candidates"]["target_group"] = ""
+    assert build_instance(with_empty).content_hash == base
+    with_value = {k: v.copy() for k, v in tables.items()}
+    with_value["candidates"].loc[0, "hours_available"] = "25"
+    assert build_instance(with_value).content_hash != base

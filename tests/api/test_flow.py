@@ -24,6 +24,8 @@ def test_pilot_import_and_round_match_the_library(api: Api) -> None:
     assert sorted(zip(got["candidate_id"], got["option_id"], strict=True)) == sorted(
         zip(want["candidate_id"], want["option_id"], strict=True))
     assert rnd["objective"] == lib.result.objective / 1e6
+    # An auditor can match the API's round with `matcher run` on the same files.
+    assert rnd["instance_hash"] == inst.content_hash
     assert rnd["counts"]["matched"] == len(want)
     unmatched = api.all_items(f"/v1/rounds/{rnd['id']}/unmatched")
     assert sorted(u["candidate_id"] for u in unmatched) == sorted(lib.unmatched["candidate_id"])
