@@ -29,7 +29,8 @@ def sniff_separator(first_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def read_table(path: Path, problems: Problems, required: tuple[str, ...]) -> pd.DataFrame | None:
+def read_table(path: Path, problems: Problems, required: tuple[str, ...],
+               allow_empty: bool = False) -> pd.DataFrame | None:
     """Read a CSV file as strings (no type guessing), with a `_row` column.
 
     Accepts `,`, `;` or tab separators, UTF-8 with or without byte-order mark, and falls back to
@@ -77,7 +78,7 @@ def read_table(path: Path, problems: Problems, required: tuple[str, ...]) -> pd.
         problems.add(name, 1, col, "required column is missing")
     if missing:
         return None
-    if df.empty:
+    if df.empty and not allow_empty:
         problems.add(name, None, None, "file has a header but no data rows")
         return None
     df.insert(0, ROW, np.arange(2, len(df) + 2))

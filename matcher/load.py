@@ -63,7 +63,8 @@ def read_raw(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame]:
         path = data_dir / f"{name}.csv"
         if name == "decisions" and not path.exists():
             continue
-        df = read_table(path, problems, required)
+        # decisions.csv may be a header only: no decisions yet
+        df = read_table(path, problems, required, allow_empty=name == "decisions")
         if df is not None:
             raw[name] = df
     return raw
@@ -84,14 +85,15 @@ def build_instance(
     """Parse and validate string tables into an Instance (raises InputError on any error)."""
     problems = problems if problems is not None else Problems()
     raw = {name: _with_rows(df) for name, df in raw.items()}
-    for name in ("organisations", "options", "candidates"):
+    optional_present = ("decisions",) if "decisions" in raw else ()
+    for name in ("organisations", "options", "candidates", *optional_present):
         if name not in raw:
             problems.add(f"{name}.csv", None, None, "table is missing")
         else:
             missing = [c for c in REQUIRED[name] if c not in raw[name].columns]
             for col in missing:
                 problems.add(f"{name}.csv", 1, col, "required column is missing")
-            if not missing and raw[name].empty:
+            if not missing and raw[name].empty and name != "decisions":
                 problems.add(f"{name}.csv", None, None, "table has no rows")
     problems.raise_if_errors()
 
@@ -100,6 +102,10 @@ def build_instance(
     cands = _candidates(raw["candidates"], problems)
     decisions = _decisions(raw.get("decisions"), cands, opts, problems)
     for name, df in raw.items():
+        if name not in REQUIRED:  # e.g. protected: never read here (the audit reads it)
+            problems.add(f"{name}.csv", None, None, "table is not used to score or match",
+                         "warning")
+            continue
         extra = [c for c in df.columns if c != ROW and c not in REQUIRED[name] + OPTIONAL[name]]
         for col in extra:
             problems.add(f"{name}.csv", 1, col, "column is not used by matcher (kept, ignored)",

@@ -152,3 +152,17 @@ def test_values_with_brackets_are_shown_verbatim(pilot: Path, tmp_path: Path):
     edit(pilot, "candidates", 4, "dutch_level", "[red]B3")
     code, text = run_cli(pilot, tmp_path / "out")
     assert code == 2 and "'[red]B3'" in text
+
+
+def test_tables_in_memory_get_the_same_checks():
+    """The API and what-if build instances from tables, not files: same errors, no crash."""
+    from matcher.errors import InputError
+    from matcher.load import build_instance
+    from tests.conftest import PILOT
+
+    tables = read_tables(PILOT)
+    tables.pop("protected")
+    tables["decisions"] = tables["decisions"].drop(columns=["decision"])
+    with pytest.raises(InputError) as exc:
+        build_instance(tables)
+    assert "decisions.csv, row 1, column decision: required column is missing" in str(exc.value)

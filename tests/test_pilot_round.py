@@ -174,6 +174,9 @@ def test_lock_outside_the_rules_is_kept_and_warned(pilot: Path, tmp_path: Path):
 
 def test_input_hash_ignores_an_empty_optional_column_but_not_values():
     tables = read_tables(PILOT)
+    with_protected = build_instance(tables)  # a protected table is ignored, with a warning
+    tables.pop("protected")
+    assert with_protected.content_hash == build_instance(tables).content_hash
     base = build_instance(tables).content_hash
     with_empty = {k: v.copy() for k, v in tables.items()}
     with_empty["candidates"]["target_group"] = ""
@@ -181,3 +184,13 @@ def test_input_hash_ignores_an_empty_optional_column_but_not_values():
     with_value = {k: v.copy() for k, v in tables.items()}
     with_value["candidates"].loc[0, "hours_available"] = "25"
     assert build_instance(with_value).content_hash != base
+
+
+def test_header_only_decisions_file_means_no_decisions(pilot: Path, tmp_path: Path):
+    (pilot / "decisions.csv").write_text("candidate_id,option_id,decision,reason\n")
+    meta = run(pilot, tmp_path / "r")
+    assert meta["counts"]["locks"] == meta["counts"]["forbids"] == 0
+    tables = read_tables(PILOT)
+    tables.pop("protected")
+    tables["decisions"] = tables["decisions"].iloc[0:0]
+    assert len(build_instance(tables).decisions) == 0
