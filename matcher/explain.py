@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from matcher.levels import CEFR
 from matcher.model import Instance
 from matcher.policy import Policy
 from matcher.scoring.components import COMPONENTS, sector_rank
@@ -135,7 +134,3 @@ def unmatched_reasons(
         "detail": detail,
         "eligible_options": n_eligible[idx],
     })
-
-
-def level_name(rank: int) -> str:
-    return CEFR[rank] if 0 <= rank < len(CEFR) else "?"

@@ -49,8 +49,6 @@ OPTIONAL = {"options": ("name", *LOCATION, "region"),
             "organisations": (),
             "decisions": ("reason",)}
 ID = {"organisations": "organisation_id", "options": "option_id", "candidates": "candidate_id"}
-#: Files in a data folder that matcher reads elsewhere (protected.csv by the audit only).
-KNOWN_OTHER_FILES = ("protected.csv", "policy.toml")
 
 
 def read_raw(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame]:

@@ -24,8 +24,6 @@ from matcher.scoring.eligibility import (
     Blocks,
     Chunks,
     distances_km,
-    filter_failures,
-    is_eligible,
     iter_eligible_pairs,
 )
 
@@ -324,8 +322,3 @@ def build_edges(inst: Instance, policy: Policy) -> EdgeTable:
         cand=cand, opt=opt, distance_km=dist, components=comps, score=score, weight=weight,
         weight_int=np.rint(weight * SCALE).astype(np.int64), eligible=eligible, decision=decision,
     )
-
-
-def check_pairs(inst: Instance, cand: np.ndarray, opt: np.ndarray) -> np.ndarray:
-    """Eligibility of arbitrary pairs under the shipped rules."""
-    return is_eligible(filter_failures(inst, cand, opt))

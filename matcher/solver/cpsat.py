@@ -22,6 +22,15 @@ def _groups(keys: np.ndarray, n: int) -> list[np.ndarray]:
     return [order[bounds[k]:bounds[k + 1]] for k in range(n)]
 
 
+def deterministic_solver(max_deterministic_time: float) -> cp_model.CpSolver:
+    """CP-SAT that repeats exactly: one worker, a fixed seed, a work limit instead of the clock."""
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = 0
+    solver.parameters.max_deterministic_time = max_deterministic_time
+    return solver
+
+
 def solve_cpsat(
     problem: AssignmentProblem,
     hint: np.ndarray,
@@ -50,10 +59,7 @@ def solve_cpsat(
     for i, e in enumerate(idx.tolist()):
         model.add_hint(x[i], bool(hint[e]))
 
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = 0
-    solver.parameters.max_deterministic_time = max_deterministic_time
+    solver = deterministic_solver(max_deterministic_time)
     solver.parameters.relative_gap_limit = relative_gap
     status = solver.solve(model)
     locked_value = int(problem.weight[problem.locked].sum())

@@ -24,7 +24,7 @@ from ortools.sat.python import cp_model
 
 from matcher.errors import InputError, Problem
 from matcher.policy import Policy
-from matcher.solver.cpsat import _groups
+from matcher.solver.cpsat import _groups, deterministic_solver
 from matcher.solver.flow import solve_flow
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.result import SolveResult, Status
@@ -93,10 +93,7 @@ class _Model:
         if hint is not None:
             for i, e in enumerate(self.idx.tolist()):
                 self.model.add_hint(self.x[i], bool(hint[e]))
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = 1
-        solver.parameters.random_seed = 0
-        solver.parameters.max_deterministic_time = policy.solver.max_deterministic_time
+        solver = deterministic_solver(policy.solver.max_deterministic_time)
         status = solver.solve(self.model)
         self.status = solver.status_name(status)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):

@@ -18,6 +18,7 @@ from ortools.sat.python import cp_model
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
+from matcher.solver.cpsat import deterministic_solver
 from matcher.solver.problem import AssignmentProblem
 
 log = logging.getLogger(__name__)
@@ -76,10 +77,7 @@ def _solve_window(problem: AssignmentProblem, chosen: np.ndarray, var: np.ndarra
     hint = chosen[var]
     for v, h in zip(x, hint.tolist(), strict=True):
         model.add_hint(v, h)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = 0
-    solver.parameters.max_deterministic_time = det_time
+    solver = deterministic_solver(det_time)
     # Presolve costs more wall time than it saves on these small, hinted models (measured).
     solver.parameters.cp_model_presolve = False
     status = solver.solve(model)
