@@ -66,6 +66,8 @@ class SolverPolicy(_Strict):
     relative_gap: float = Field(ge=0, lt=1)
     lagrangian_iterations: int = Field(ge=0)
     lagrangian_step: Literal["polyak", "rprop"]
+    lagrangian_start_search: int = Field(ge=0)
+    lagrangian_rate_div: int = Field(ge=1)
     lagrangian_level_div: int = Field(ge=1)
     lagrangian_core: int = Field(ge=1)
     lagrangian_core_refresh: int = Field(ge=1)

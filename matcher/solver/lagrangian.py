@@ -83,6 +83,51 @@ def repair(problem: AssignmentProblem, relaxed: np.ndarray, free: np.ndarray,
     return chosen, stats
 
 
+def uniform_start(problem: AssignmentProblem, free: np.ndarray, seats_left: np.ndarray,
+                  budget_left: np.ndarray, active: np.ndarray, k: int, evaluations: int,
+                  ) -> tuple[int, dict[str, int]]:
+    """One common multiplier for the organisations in `active`, by golden-section search.
+
+    The dual ``flow value(weight - lam * need on active organisations) + lam * budget`` is convex
+    in a common ``lam``, so a search over integers in [0, highest weight] homes in on its
+    minimum. A common price does not reorder a person's pairs into active organisations (they
+    share the person's need), so one core (each person's best `k` pairs, plus every pair into an
+    organisation that cannot bind) serves every evaluation. Integers only: deterministic.
+    """
+    stats = {"start_evaluations": 0, "start_multiplier": 0}
+    if evaluations <= 0 or not active.any():
+        return 0, stats
+    edge_active = active[problem.edge_org]
+    core = _core_mask(problem, free & edge_active, problem.weight, k, [free & ~edge_active])
+    edge_need = problem.edge_need
+    budget = int(budget_left[active].sum())
+    cache: dict[int, int] = {}
+
+    def dual(lam: int) -> int:
+        if lam not in cache:
+            cost = np.where(edge_active, lam * edge_need, 0)
+            x = solve_flow(problem, core, seats_left, extra_cost=cost)
+            cache[lam] = int((problem.weight[x] - cost[x]).sum()) + lam * budget
+        return cache[lam]
+
+    lo, hi = 0, int(problem.weight.max(initial=0))
+    # Golden section on integers: keep two interior points at about 0.382 and 0.618.
+    a = lo + (hi - lo) * 382 // 1000
+    b = lo + (hi - lo) * 618 // 1000
+    while len(cache) < evaluations and hi - lo > 2:
+        if dual(a) <= dual(b):
+            hi, b = b, a
+            a = lo + (hi - lo) * 382 // 1000
+        else:
+            lo, a = a, b
+            b = lo + (hi - lo) * 618 // 1000
+    if not cache:  # tiny weights: nothing to search
+        dual(lo)
+    best = min(cache, key=lambda lam: (cache[lam], lam))
+    stats.update(start_evaluations=len(cache), start_multiplier=best)
+    return best, stats
+
+
 def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
                      relaxed: np.ndarray | None = None) -> SolveResult:
     """Near-optimal feasible assignment with a valid upper bound; see the module docstring.
@@ -122,18 +167,15 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     if bound < 0:
         bound = problem.objective(start)
     consider(*repair(problem, start & ~problem.locked, free))
-    # First multipliers: a quarter of the highest weight per guidance unit among an over-budget
-    # organisation's assignments in the unpriced optimum (a scale for the first steps).
-    used0 = problem.guidance_used(start)
-    over0 = active & (used0 > problem.budget)
-    w_per_need = np.zeros(n_g)
-    sel = start & ~problem.locked
-    if sel.any():
-        np.maximum.at(w_per_need, edge_org[sel], problem.weight[sel] / np.maximum(edge_need[sel], 1))
-    st.lam = np.where(over0, (w_per_need * 0.25).astype(np.int64), 0)
-
+    # First multipliers: one common price for every organisation that can bind, found by a
+    # one-dimensional search on the dual (far closer to the optimum than per-organisation guesses:
+    # the shadow prices of guidance are similar across organisations).
     k = policy.lagrangian_core
-    rate = np.maximum(st.lam // 4, 1 << 14)
+    lam0, start_stats = uniform_start(problem, free, seats_left, budget_left, active, k,
+                                      policy.lagrangian_start_search)
+    details.update(start_stats)
+    st.lam = np.where(active, lam0, 0).astype(np.int64)
+    rate = np.maximum(st.lam // policy.lagrangian_rate_div, 1)
     prev_sign = np.zeros(n_g, dtype=np.int64)
     theta_num = 1 << 10  # theta = theta_num / 1024: powers of two only (exact arithmetic)
     stall = 0
