@@ -61,13 +61,21 @@ class EdgeTable:
             decision=self.decision[index], extra={k: v[index] for k, v in self.extra.items()},
         )
 
-    def to_frame(self, inst: Instance) -> pd.DataFrame:
-        """edges.csv: ids, score, one column per component, weight, and the coordinator decision."""
-        df = pd.DataFrame({
-            "candidate_id": inst.candidates["candidate_id"].to_numpy()[self.cand],
-            "option_id": inst.options["option_id"].to_numpy()[self.opt],
-            "score": self.score,
-        })
+    def to_frame(self, inst: Instance, categorical_ids: bool = False) -> pd.DataFrame:
+        """edges.csv: ids, score, one column per component, weight, and the coordinator decision.
+
+        With `categorical_ids` the id columns are pandas Categoricals over the instance's ids
+        (same values and CSV text, without a string per row) where the ids are unique.
+        """
+        cand_ids = inst.candidates["candidate_id"]
+        opt_ids = inst.options["option_id"]
+        if categorical_ids and cand_ids.is_unique and opt_ids.is_unique:
+            cand_col: object = pd.Categorical.from_codes(self.cand, categories=pd.Index(cand_ids))
+            opt_col: object = pd.Categorical.from_codes(self.opt, categories=pd.Index(opt_ids))
+        else:
+            cand_col = cand_ids.to_numpy()[self.cand]
+            opt_col = opt_ids.to_numpy()[self.opt]
+        df = pd.DataFrame({"candidate_id": cand_col, "option_id": opt_col, "score": self.score})
         for name in COMPONENTS:
             df[name] = np.round(self.components[name], 6)
         df["distance_km"] = np.round(self.distance_km, 3)
