@@ -35,9 +35,22 @@ def haversine_km(
 ) -> np.ndarray:
     """Great-circle distance in km between arrays of points given in degrees."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dlmb = np.radians(lon2) - np.radians(lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
+    return haversine_rad(p1, np.radians(lon1), np.cos(p1), p2, np.radians(lon2), np.cos(p2))
+
+
+def radians_cos(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(latitude, longitude in radians, cos of latitude) of points, for :func:`haversine_rad`."""
+    phi = np.radians(lat)
+    return phi, np.radians(lon), np.cos(phi)
+
+
+def haversine_rad(phi1: np.ndarray, lmb1: np.ndarray, cos1: np.ndarray,
+                  phi2: np.ndarray, lmb2: np.ndarray, cos2: np.ndarray) -> np.ndarray:
+    """:func:`haversine_km` (the same values) from radians and cosines of the latitudes, which
+    callers can compute once per point instead of once per pair."""
+    dphi = phi2 - phi1
+    dlmb = lmb2 - lmb1
+    a = np.sin(dphi / 2) ** 2 + cos1 * cos2 * np.sin(dlmb / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from matcher import __version__
 from matcher.atomic import replace_dir, staging_dir
+from matcher.csvout import write_csv
 from matcher.errors import InputError, Problem
 from matcher.explain import main_reasons, unmatched_reasons
 from matcher.model import Instance
@@ -188,11 +189,11 @@ def versions() -> dict[str, str]:
     return out
 
 
-def summary(rnd: Round) -> dict[str, Any]:
-    """The deterministic part of round.json."""
+def summary(rnd: Round, unmatched: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The deterministic part of round.json (`unmatched`: rnd.unmatched if already computed)."""
     r, inst = rnd.result, rnd.instance
     matched = int(rnd.chosen.sum())
-    unmatched = rnd.unmatched
+    unmatched = rnd.unmatched if unmatched is None else unmatched
     return {
         "input_hash": inst.content_hash,
         "policy_hash": rnd.policy.hash,
@@ -231,9 +232,9 @@ CSV_DIALECTS = {
 }
 
 
-def _write_csv(df: pd.DataFrame, path: Path, dialect: str) -> None:
-    opts = CSV_DIALECTS[dialect]
-    df.to_csv(path, index=False, lineterminator="\n", **opts)
+def _write_csv(df: pd.DataFrame, path: Path, dialect: str) -> str:
+    """Write one output table (bytes as ``to_csv`` writes them); returns its sha256."""
+    return write_csv(df, path, **CSV_DIALECTS[dialect])
 
 
 def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | None = None,
@@ -261,14 +262,13 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
         frames = {
             "assignments.csv": rnd.assignments,
             "unmatched.csv": rnd.unmatched,
-            "edges.csv": rnd.edges.to_frame(rnd.instance),
+            "edges.csv": rnd.edges.to_frame(rnd.instance, categorical_ids=True),
             "utilisation.csv": rnd.utilisation,
         }
         hashes = {}
         for name, df in frames.items():
-            _write_csv(df, tmp / name, dialect)
-            hashes[name] = hashlib.sha256((tmp / name).read_bytes()).hexdigest()
-        meta = summary(rnd)
+            hashes[name] = _write_csv(df, tmp / name, dialect)
+        meta = summary(rnd, frames["unmatched.csv"])
         meta["outputs"] = hashes
         timings = dict(rnd.timings) | dict(extra_timings or {})
         timings["write"] = time.perf_counter() - t

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import numpy as np
 from scipy.spatial import cKDTree
 
-from matcher.geo import haversine_km, km_to_chord, unit_xyz
+from matcher.geo import haversine_km, haversine_rad, km_to_chord, radians_cos, unit_xyz
 from matcher.model import Instance
 from matcher.progress import report
 
@@ -96,6 +96,13 @@ class Blocks:
         self.c_need = c["guidance_need"].to_numpy()
         self.o_budget = inst.organisations["guidance_capacity"].to_numpy()[o["org"].to_numpy()]
         self._trees: dict[int | None, tuple[cKDTree, np.ndarray]] = {}
+        self.c_rad = radians_cos(c["lat"].to_numpy(), c["lon"].to_numpy())
+        self.o_rad = radians_cos(o["lat"].to_numpy(), o["lon"].to_numpy())
+
+    def distances(self, cand: np.ndarray, opt: np.ndarray) -> np.ndarray:
+        """:func:`distances_km` (the same values) with the per-point parts computed once."""
+        (p1, l1, c1), (p2, l2, c2) = self.c_rad, self.o_rad
+        return haversine_rad(p1[cand], l1[cand], c1[cand], p2[opt], l2[opt], c2[opt])
 
     def tree(self, sector: int | None = None) -> tuple[cKDTree, np.ndarray]:
         if sector not in self._trees:
@@ -131,7 +138,7 @@ class Blocks:
                 & (self.c_hours[cand] >= self.o_hours_min[opt])
                 & (self.c_need[cand] <= self.o_budget[opt]))
         cand, opt = cand[keep], opt[keep]
-        dist = distances_km(self.inst, cand, opt)
+        dist = self.distances(cand, opt)
         keep = ~(dist > self.travel[cand])
         return cand[keep], opt[keep], dist[keep]
 

@@ -61,13 +61,21 @@ class EdgeTable:
             decision=self.decision[index], extra={k: v[index] for k, v in self.extra.items()},
         )
 
-    def to_frame(self, inst: Instance) -> pd.DataFrame:
-        """edges.csv: ids, score, one column per component, weight, and the coordinator decision."""
-        df = pd.DataFrame({
-            "candidate_id": inst.candidates["candidate_id"].to_numpy()[self.cand],
-            "option_id": inst.options["option_id"].to_numpy()[self.opt],
-            "score": self.score,
-        })
+    def to_frame(self, inst: Instance, categorical_ids: bool = False) -> pd.DataFrame:
+        """edges.csv: ids, score, one column per component, weight, and the coordinator decision.
+
+        With `categorical_ids` the id columns are pandas Categoricals over the instance's ids
+        (same values and CSV text, without a string per row) where the ids are unique.
+        """
+        cand_ids = inst.candidates["candidate_id"]
+        opt_ids = inst.options["option_id"]
+        if categorical_ids and cand_ids.is_unique and opt_ids.is_unique:
+            cand_col: object = pd.Categorical.from_codes(self.cand, categories=pd.Index(cand_ids))
+            opt_col: object = pd.Categorical.from_codes(self.opt, categories=pd.Index(opt_ids))
+        else:
+            cand_col = cand_ids.to_numpy()[self.cand]
+            opt_col = opt_ids.to_numpy()[self.opt]
+        df = pd.DataFrame({"candidate_id": cand_col, "option_id": opt_col, "score": self.score})
         for name in COMPONENTS:
             df[name] = np.round(self.components[name], 6)
         df["distance_km"] = np.round(self.distance_km, 3)
@@ -112,7 +120,9 @@ def top_k_mask(cand: np.ndarray, opt: np.ndarray, score: np.ndarray, decision: n
     else:
         order = np.lexsort((o, -score[rankable], c))
     c_sorted = c[order]
-    first = np.searchsorted(c_sorted, c_sorted, side="left")
+    # position within its candidate's run of the sorted pairs
+    starts = np.flatnonzero(np.r_[True, c_sorted[1:] != c_sorted[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, len(c_sorted)]))
     keep[rankable[order[np.arange(len(order)) - first < k]]] = True
     return keep
 
@@ -185,8 +195,12 @@ def _unwished_bounds(inst: Instance, policy: Policy, cands: np.ndarray) -> np.nd
     return np.where(margin < 0, -np.inf, np.minimum(ub, 1.0))
 
 
+Scored = tuple[dict[str, np.ndarray], np.ndarray]  # (components, score) of some pairs
+
+
 def _pruned_chunk(inst: Instance, policy: Policy, blocks: Blocks, start: int, stop: int,
-                  k: int, decided: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+                  k: int, decided: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, Scored]:
     """Eligible pairs of candidates start..stop-1 that can be among their best k.
 
     Blocking by sector: first only the options in each person's wished sectors are scored
@@ -194,6 +208,8 @@ def _pruned_chunk(inst: Instance, policy: Policy, blocks: Blocks, start: int, st
     an upper bound of the score its options can reach (:func:`_unwished_bounds`) is not below
     the person's k-th best so far. Everyone else (no wishes, fewer than k, a coordinator's
     decision) gets every eligible pair. Exact: the best k of the result are the best k overall.
+    The components and scores of the first pairs (found in wished sectors) are returned too, so
+    that they are not computed again.
     """
     rank = inst.cand_sector_rank[start:stop].tocoo()
     wishers = np.zeros(stop - start, dtype=bool)
@@ -209,21 +225,25 @@ def _pruned_chunk(inst: Instance, policy: Policy, blocks: Blocks, start: int, st
     partial = np.zeros(stop - start, dtype=bool)
     a_c = a_o = np.zeros(0, dtype=np.int64)
     a_d = np.zeros(0)
+    a_comps: dict[str, np.ndarray] = {name: np.zeros(0) for name in COMPONENTS}
+    a_score = np.zeros(0)
     extra_c: list[np.ndarray] = []
     extra_o: list[np.ndarray] = []
     if parts_c:
         cand, opt = np.concatenate(parts_c), np.concatenate(parts_o)
         n_near += len(cand)
         a_c, a_o, a_d = blocks.eligible(cand, opt)
-        _, score = score_pairs(inst, a_c, a_o, a_d, policy)
+        a_comps, score = score_pairs(inst, a_c, a_o, a_d, policy)
         keep = top_k_mask(a_c, a_o, score, np.zeros(len(a_c), dtype=np.int8), k)
         a_c, a_o, a_d, score = a_c[keep], a_o[keep], a_d[keep], score[keep]
+        a_comps = {name: v[keep] for name, v in a_comps.items()}
         count = np.bincount(a_c - start, minlength=stop - start)
         lowest = np.full(stop - start, 2.0)
         np.minimum.at(lowest, a_c - start, score)  # k-th best score where count == k
         partial = wishers & (count >= k)
         keep = partial[a_c - start]
-        a_c, a_o, a_d = a_c[keep], a_o[keep], a_d[keep]
+        a_c, a_o, a_d, a_score = a_c[keep], a_o[keep], a_d[keep], score[keep]
+        a_comps = {name: v[keep] for name, v in a_comps.items()}
         rows = np.flatnonzero(partial)
         if len(rows):
             ub = _unwished_bounds(inst, policy, rows + start)
@@ -242,23 +262,28 @@ def _pruned_chunk(inst: Instance, policy: Policy, blocks: Blocks, start: int, st
     n_near += len(b_c)
     b_c, b_o, b_d = blocks.eligible(b_c, b_o)
     return (np.concatenate([a_c, b_c]), np.concatenate([a_o, b_o]), np.concatenate([a_d, b_d]),
-            n_near)
+            n_near, (a_comps, a_score))
 
 
 def _chunk_pairs(inst: Instance, policy: Policy, k: int
-                 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Eligible pairs chunk by chunk: all of them sorted (k = 0) or a superset of each best k."""
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, Scored | None]]:
+    """Eligible pairs chunk by chunk: all of them sorted (k = 0) or a superset of each best k.
+
+    The fourth item, where not None, holds the components and scores of the chunk's first pairs.
+    """
     if k <= 0:
-        yield from iter_eligible_pairs(inst)
+        for cand, opt, dist in iter_eligible_pairs(inst):
+            yield cand, opt, dist, None
         return
     blocks = Blocks(inst)
     decided = np.zeros(inst.n_candidates, dtype=bool)
     decided[inst.decisions["cand"].to_numpy()] = True
     chunks = Chunks(inst.n_candidates)
     for start, stop in chunks:
-        cand, opt, dist, n_near = _pruned_chunk(inst, policy, blocks, start, stop, k, decided)
+        cand, opt, dist, n_near, scored = _pruned_chunk(inst, policy, blocks, start, stop, k,
+                                                        decided)
         log.debug("candidates %d-%d: %d near pairs, %d eligible", start, stop, n_near, len(cand))
-        yield cand.astype(np.int32), opt.astype(np.int32), dist  # in no particular order
+        yield cand.astype(np.int32), opt.astype(np.int32), dist, scored  # in no particular order
         report("score", stop, inst.n_candidates)
         chunks.observe(n_near, stop - start)
 
@@ -276,7 +301,7 @@ def build_edges(inst: Instance, policy: Policy) -> EdgeTable:
     found_any = np.zeros(len(dkey), dtype=bool)
     parts: list[tuple[np.ndarray, ...]] = []
     comp_parts: list[dict[str, np.ndarray]] = []
-    for cand, opt, dist in _chunk_pairs(inst, policy, k):
+    for cand, opt, dist, scored in _chunk_pairs(inst, policy, k):
         decision = np.zeros(len(cand), dtype=np.int8)
         if len(dkey) and len(cand):
             key = cand.astype(np.int64) * inst.n_options + opt
@@ -284,13 +309,21 @@ def build_edges(inst: Instance, policy: Policy) -> EdgeTable:
             hit = dkey[pos] == key
             decision[hit] = dkind[pos[hit]]
             found_any[pos[hit]] = True
+        # Each pair is scored once (components are per pair: scoring a subset gives the same).
+        if scored is None:
+            comps, score = score_pairs(inst, cand, opt, dist, policy)
+        else:
+            done = len(scored[1])
+            comps, score = score_pairs(inst, cand[done:], opt[done:], dist[done:], policy)
+            comps = {name: np.concatenate([scored[0][name], comps[name]]) for name in COMPONENTS}
+            score = np.concatenate([scored[1], score])
         if k > 0:
-            _, score = score_pairs(inst, cand, opt, dist, policy)
-            keep = top_k_mask(cand, opt, score, decision, k)
-            cand, opt, dist, decision = cand[keep], opt[keep], dist[keep], decision[keep]
-            order = np.argsort(cand.astype(np.int64) * inst.n_options + opt)  # unique keys
-            cand, opt, dist, decision = cand[order], opt[order], dist[order], decision[order]
-        comps, score = score_pairs(inst, cand, opt, dist, policy)
+            keep = np.flatnonzero(top_k_mask(cand, opt, score, decision, k))
+            key = cand[keep].astype(np.int64) * inst.n_options + opt[keep]
+            idx = keep[np.argsort(key)]  # by (candidate, option); keys are unique
+            cand, opt, dist, decision, score = (cand[idx], opt[idx], dist[idx], decision[idx],
+                                                score[idx])
+            comps = {name: v[idx] for name, v in comps.items()}
         parts.append((cand, opt, dist, score, decision))
         comp_parts.append(comps)
     if parts:

@@ -1,0 +1,238 @@
+"""Writing tables as CSV fast, with exactly the bytes ``DataFrame.to_csv`` writes.
+
+``to_csv`` turns every float into a Python string and hands each row to the ``csv`` module;
+on edges.csv (about 1 million rows) that takes seconds. :func:`csv_chunks` builds the same bytes
+with whole-array NumPy operations instead:
+
+- floats are written as ``str(value)`` (the shortest round-trip form, e.g. ``0.5``, ``1.0``,
+  ``3.4e-05``) with the dialect's decimal sign, as pandas does. Values that are a whole number
+  of millionths between 0.001 and 1000 (every score, component, distance and weight) are
+  formatted from integers with lookup tables; any other value (NaN, tiny, huge, negative, more
+  decimals) is formatted by the same call pandas makes;
+- every other column (text, ids, booleans, integers) is formatted once per distinct value by
+  the ``csv`` module itself (same quoting), and the formatted values are gathered by index.
+
+Each row is laid out in a fixed-width byte matrix, unused bytes NUL; dropping the NUL bytes
+gives the CSV text. A table with a column type not listed above, a text holding a NUL character
+or a single column is written by ``to_csv`` itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import infer_dtype
+
+#: Rows per chunk (bounds the memory of the byte matrix).
+CHUNK_ROWS = 131_072
+
+_MICRO = 1_000_000
+
+
+def _digit_table(texts: list[str]) -> np.ndarray:
+    """Texts of at most 4 ASCII characters as little-endian uint32, NUL-padded on the right."""
+    return np.array([list(t.encode().ljust(4, b"\0")) for t in texts],
+                    dtype=np.uint8).view("<u4").ravel()
+
+
+#: Integer parts 0..999, right-aligned in 4 bytes behind NUL bytes (NUL = unused).
+_INT4 = np.array([list(str(i).rjust(4, "\0").encode()) for i in range(1000)],
+                 dtype=np.uint8).view("<u4").ravel()
+#: Millionths = 1000 * hi + lo. First three digits: index hi when lo == 0 (trailing zeros
+#: dropped, at least one digit), 1000 + hi when lo > 0 (all three); last three: index lo
+#: (trailing zeros dropped, none for 0).
+_FRAC_HI = _digit_table([(f"{i:03d}".rstrip("0") or "0") for i in range(1000)]
+                        + [f"{i:03d}" for i in range(1000)])
+_FRAC_LO = _digit_table([f"{i:03d}".rstrip("0") for i in range(1000)])
+
+
+#: Characters that make the csv module quote a field (with the separator); others never do.
+_QUOTE_CHARS = ('"', "\r", "\n")
+
+
+def _pandas_float_strings(values: np.ndarray, decimal: str) -> list[str]:
+    """What to_csv writes for these floats: str(value) with the decimal sign, NaN empty."""
+    if decimal == ".":
+        out = values.astype(str).astype(object)
+    else:
+        out = np.array([str(v).replace(".", decimal, 1) for v in values], dtype=object)
+    out[np.isnan(values)] = ""
+    return list(out)
+
+
+class _FloatColumn:
+    """A float64 column: fast integer formatting where exact, pandas' own formatting elsewhere.
+
+    Layout of a fast value: integer part (1 byte, or 4 right-aligned when some value is 10 or
+    more), decimal sign, 8 bytes of fraction digits; unused bytes are NUL and dropped.
+    """
+
+    def __init__(self, values: np.ndarray, decimal: bytes) -> None:
+        self.values, self.decimal = values, np.frombuffer(decimal, dtype=np.uint8)
+        with np.errstate(invalid="ignore", over="ignore"):
+            micro = np.rint(values * _MICRO)
+            fast = ((values >= 0.001) & (values < 1000.0)) \
+                | ((values == 0.0) & ~np.signbit(values))
+            fast &= (micro / _MICRO) == values
+        self.micro = np.where(fast, micro, 0.0).astype(np.int64)
+        self.int_width = 1 if int(self.micro.max(initial=0)) < 10 * _MICRO else 4
+        self.slow = np.flatnonzero(~fast)
+        self.slow_bytes = [t.encode() for t in
+                           _pandas_float_strings(values[self.slow], decimal.decode())]
+        self.width = max(self.int_width + len(decimal) + 8,
+                         max((len(b) for b in self.slow_bytes), default=0))
+
+    def fill(self, data: np.ndarray, start: int, stop: int) -> None:
+        n = stop - start
+        ip, fr = np.divmod(self.micro[start:stop], _MICRO)
+        hi, lo = np.divmod(fr, 1000)
+        w, d = self.int_width, len(self.decimal)
+        if w == 1:
+            data[:, 0] = ip + ord("0")
+        else:
+            data[:, 0:4] = _INT4[ip].view(np.uint8).reshape(n, 4)
+        data[:, w:w + d] = self.decimal
+        frac = np.empty((n, 2), dtype="<u4")
+        frac[:, 0] = _FRAC_HI[hi + 1000 * (lo > 0)]
+        frac[:, 1] = _FRAC_LO[lo]
+        data[:, w + d:w + d + 8] = frac.view(np.uint8)
+        data[:, w + d + 8:] = 0
+        lo_s, hi_s = np.searchsorted(self.slow, [start, stop])
+        if hi_s > lo_s:
+            slow = self.slow[lo_s:hi_s] - start
+            data[slow] = 0
+            for row, b in zip(slow.tolist(), self.slow_bytes[lo_s:hi_s], strict=True):
+                data[row, :len(b)] = np.frombuffer(b, dtype=np.uint8)
+
+
+class _CodesColumn:
+    """Formatted distinct values (bytes, NUL-padded to a multiple of 4) gathered by codes."""
+
+    def __init__(self, codes: np.ndarray, texts: list[bytes]) -> None:
+        self.codes = codes
+        longest = max(max((len(t) for t in texts), default=0), 1)
+        self.width = -(-longest // 4) * 4
+        self.table = np.array(texts, dtype=f"S{self.width}").view("<u4").reshape(
+            len(texts), self.width // 4)
+
+    def fill(self, data: np.ndarray, start: int, stop: int) -> None:
+        rows = self.table[self.codes[start:stop]]
+        data[:] = rows.view(np.uint8).reshape(len(rows), self.width)
+
+
+class _ConstColumn:
+    def __init__(self, text: bytes) -> None:
+        self.text, self.width = np.frombuffer(text, dtype=np.uint8), len(text)
+
+    def fill(self, data: np.ndarray, start: int, stop: int) -> None:
+        data[:] = self.text
+
+
+def _format_fields(values: list[str], sep: str) -> list[str]:
+    """Fields as the csv module writes them in a row of several fields (quoted if needed)."""
+    out = list(values)
+    joined = "".join(values)
+    if sep not in joined and not any(ch in joined for ch in _QUOTE_CHARS):
+        return out
+    for i, v in enumerate(values):
+        if sep in v or any(ch in v for ch in _QUOTE_CHARS):
+            buf = io.StringIO()
+            csv.writer(buf, delimiter=sep, lineterminator="\n",
+                       quoting=csv.QUOTE_MINIMAL).writerow([v, ""])
+            out[i] = buf.getvalue()[:-(len(sep) + 1)]
+    return out
+
+
+def _value_text(v: object) -> str:
+    return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+
+
+def _codes_column(series: pd.Series, sep: str) -> _CodesColumn | None:
+    """The column by distinct values, or None if this writer does not support its type."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        cats = dtype.categories
+        if not (isinstance(cats.dtype, pd.StringDtype)
+                or (cats.dtype.kind == "O" and infer_dtype(cats, skipna=True) == "string")):
+            return None
+        codes = np.asarray(series.cat.codes, dtype=np.int64)
+        uniq = [*cats.tolist(), ""]  # code -1 (missing) is written empty
+        codes = np.where(codes < 0, len(uniq) - 1, codes)
+    else:
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":
+            if infer_dtype(series, skipna=True) not in ("string", "empty"):
+                return None
+        elif not (isinstance(dtype, pd.StringDtype)
+                  or (isinstance(dtype, np.dtype) and dtype.kind in "biu")
+                  or isinstance(dtype, pd.Int64Dtype)):
+            return None
+        fcodes, funiq = pd.factorize(series, use_na_sentinel=False)
+        codes, uniq = np.asarray(fcodes, dtype=np.int64), list(funiq)
+    texts = [t.encode("utf-8") for t in _format_fields([_value_text(v) for v in uniq], sep)]
+    if any(b"\0" in t for t in texts):  # NUL marks unused bytes here
+        return None
+    return _CodesColumn(codes, texts)
+
+
+def csv_chunks(df: pd.DataFrame, sep: str = ",", decimal: str = ".",
+               encoding: str = "utf-8") -> Iterator[bytes] | None:
+    """The bytes of ``df.to_csv(index=False, lineterminator="\\n", sep=..., decimal=...,
+    encoding=...)``, chunk after chunk; None where this writer does not support the table."""
+    enc = encoding.replace("-", "").replace("_", "").lower()
+    if len(df.columns) < 2 or not df.columns.is_unique or enc not in ("utf8", "utf8sig") \
+            or len(sep) != 1:
+        return None
+    columns: list[_FloatColumn | _CodesColumn | _ConstColumn] = []
+    for i, name in enumerate(df.columns):
+        s = df[name]
+        if i:
+            columns.append(_ConstColumn(sep.encode()))
+        col: _FloatColumn | _CodesColumn | None
+        if isinstance(s.dtype, np.dtype) and s.dtype == np.float64:
+            col = _FloatColumn(s.to_numpy(), decimal.encode())
+        else:
+            col = _codes_column(s, sep)
+        if col is None:
+            return None
+        columns.append(col)
+    columns.append(_ConstColumn(b"\n"))
+    header = io.StringIO()
+    csv.writer(header, delimiter=sep, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(
+        [str(c) for c in df.columns])
+    head = ("\ufeff" if enc == "utf8sig" else "") + header.getvalue()
+    return _chunks(columns, len(df), head.encode("utf-8"))
+
+
+def _chunks(columns: list[_FloatColumn | _CodesColumn | _ConstColumn], n: int,
+            head: bytes) -> Iterator[bytes]:
+    yield head
+    width = sum(c.width for c in columns)
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, n)
+        data = np.empty((stop - start, width), dtype=np.uint8)
+        at = 0
+        for c in columns:
+            c.fill(data[:, at:at + c.width], start, stop)
+            at += c.width
+        yield data[data != 0].tobytes()
+
+
+def write_csv(df: pd.DataFrame, path: Path, sep: str = ",", decimal: str = ".",
+              encoding: str = "utf-8") -> str:
+    """Write `df` as ``to_csv(index=False, lineterminator="\\n")`` would; returns the sha256."""
+    h = hashlib.sha256()
+    chunks = csv_chunks(df, sep=sep, decimal=decimal, encoding=encoding)
+    if chunks is None:
+        buf = df.to_csv(index=False, lineterminator="\n", sep=sep, decimal=decimal)
+        chunks = iter([buf.encode(encoding)])
+    with open(path, "wb") as f:
+        for chunk in chunks:
+            h.update(chunk)
+            f.write(chunk)
+    return h.hexdigest()

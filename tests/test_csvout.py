@@ -1,0 +1,64 @@
+"""The fast CSV writer writes exactly the bytes of DataFrame.to_csv."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matcher import csvout
+from matcher.round import CSV_DIALECTS
+
+TRICKY_FLOATS = [0.0, -0.0, 1.0, 0.5, 0.001, 0.000999, 0.0001, 3.4e-05, 1e-06, 999.999999,
+                 1000.0, 12345.678, 1e16, 1e22, -0.25, -3.4e-05, np.nan, np.inf, -np.inf,
+                 0.1 + 0.2, 1 / 3, 2.675, 17.632, 1.719205, 0.8185700000000001, 5e-324]
+
+
+def _frame(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    floats = np.concatenate([np.array(TRICKY_FLOATS), rng.random(n)])
+    m = len(floats)
+    ids = np.array(["C1", "a,b", 'say "hi"', "x;y", "line\nbreak", "cr\rx", "", " pad ", "é€"],
+                   dtype=object)
+    return pd.DataFrame({
+        "id": ids[rng.integers(0, len(ids), m)],
+        "score": np.round(floats, 6),
+        "raw": floats,
+        "km": np.round(rng.random(m) * 300, 3),
+        "flag": rng.random(m) < 0.5,
+        "n": rng.integers(-5, 100, m),
+        "opt": pd.Categorical.from_codes(rng.integers(-1, 3, m), categories=["O1", "O;2", "O3"]),
+        "maybe": pd.array(np.where(rng.random(m) < 0.2, None, rng.integers(0, 9, m)),
+                          dtype="Int64"),
+        "text": pd.Series(ids[rng.integers(0, len(ids), m)], dtype="str"),
+    })
+
+
+@pytest.mark.parametrize("dialect", list(CSV_DIALECTS))
+def test_same_bytes_as_pandas(tmp_path, monkeypatch, dialect):
+    monkeypatch.setattr(csvout, "CHUNK_ROWS", 1000)  # several chunks
+    df = _frame()
+    opts = CSV_DIALECTS[dialect]
+    assert csvout.csv_chunks(df, **opts) is not None  # the fast path is taken
+    path = tmp_path / "fast.csv"
+    digest = csvout.write_csv(df, path, **opts)
+    df.to_csv(tmp_path / "pandas.csv", index=False, lineterminator="\n", **opts)
+    expected = (tmp_path / "pandas.csv").read_bytes()
+    assert path.read_bytes() == expected
+    import hashlib
+
+    assert digest == hashlib.sha256(expected).hexdigest()
+
+
+@pytest.mark.parametrize("df", [
+    pd.DataFrame({"only": ["", "a"]}),  # one column: an empty field is quoted
+    pd.DataFrame({"a": ["x\0y", "z"], "b": [1, 2]}),  # NUL in text
+    pd.DataFrame({"a": [1.5, 2.5], "b": np.array([1, 2], dtype=np.float32)}),
+    pd.DataFrame({"a": [1, "x"], "b": [1, 2]}),  # mixed object column
+    pd.DataFrame({"a": pd.Series([], dtype=float), "b": pd.Series([], dtype=str)}),
+])
+def test_fallback_or_same(tmp_path, df):
+    for opts in CSV_DIALECTS.values():
+        csvout.write_csv(df, tmp_path / "fast.csv", **opts)
+        df.to_csv(tmp_path / "pandas.csv", index=False, lineterminator="\n", **opts)
+        assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
