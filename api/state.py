@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from api.models import DecisionEvent, Import, Record
@@ -37,12 +38,15 @@ def columns(table: str) -> tuple[str, ...]:
     return REQUIRED[table] + OPTIONAL[table]
 
 
-def versions(session: Session) -> tuple[int, int]:
+_VERSIONS = select(
+    select(func.coalesce(func.max(Import.__table__.c.id), 0)).scalar_subquery(),
+    select(func.coalesce(func.max(DecisionEvent.__table__.c.id), 0)).scalar_subquery(),
+)
+
+
+def versions(session: Session | Connection) -> tuple[int, int]:
     """(data version, decisions version): ids of the newest import and decision."""
-    row = session.execute(select(
-        select(func.coalesce(func.max(Import.id), 0)).scalar_subquery(),
-        select(func.coalesce(func.max(DecisionEvent.id), 0)).scalar_subquery(),
-    )).one()
+    row = session.execute(_VERSIONS).one()
     return int(row[0]), int(row[1])
 
 
