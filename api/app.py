@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, background_checkpoint=True)
         if settings.migrate_on_start:
             migrate(db.engine)
         policy = load_policy(settings.policy_path)

@@ -8,6 +8,7 @@ checks the versions with one small query, so several server processes stay consi
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from dataclasses import dataclass
@@ -75,6 +76,17 @@ def round_decisions(in_force: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> 
     return in_force[known_c & known_o].reset_index(drop=True)
 
 
+def settle_heap() -> None:
+    """Collect garbage once, then exempt every surviving object from the cyclic collector.
+
+    The cached data is millions of long-lived objects; without this, each full (generation 2)
+    collection walks all of them, a pause of about 100 ms at 20,000 candidates in the middle of
+    some request. Unfreezing first lets the previous version's data be collected."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 @dataclass(frozen=True)
 class Snapshot:
     version: int
@@ -125,6 +137,8 @@ class DataCache:
                 ranking = rank_options(inst, self.policy, explain_per_option=EXPLAIN_PER_OPTION)
             snap = Snapshot(version, tables, inst, ranking)
             self._snapshot = snap
+            del tables, inst, ranking
+            settle_heap()
             log.info("data version %d cached", version)
             return snap
 
