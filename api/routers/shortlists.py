@@ -43,6 +43,7 @@ _SHORTLISTS = Shortlist.metadata.tables[Shortlist.__tablename__]
 _ENTRIES = ShortlistEntry.metadata.tables[ShortlistEntry.__tablename__]
 
 
+_PG_START = text("SELECT pg_advisory_xact_lock(727375), set_config('enable_seqscan', 'off', true)")
 _INSERT_SHORTLIST = insert(_SHORTLISTS)
 _INSERT_ENTRIES = insert(_ENTRIES)
 _E = _ENTRIES.c
@@ -90,8 +91,12 @@ def issue_shortlist(option_id: str, db: DB, cache: Cache, caller: Caller, k: int
     session's connection: no ORM objects on this path)."""
     with db.write() as s:
         conn = s.connection()
-        if db.is_postgres:  # the cap check and the insert must not interleave across processes
-            conn.execute(text("SELECT pg_advisory_xact_lock(727375)"))
+        if db.is_postgres:
+            # The cap check and the insert must not interleave across processes. The count
+            # query is a lookup by candidate ids: without seq scans the planner uses the
+            # (candidate_id, issued_at) index even before the table has statistics (it chose a
+            # full scan, a few ms per request and growing with the table, until autoanalyze).
+            conn.execute(_PG_START)
         data_v, dec_v = versions(conn)
         snap = cache.snapshot(s, data_v)
         ranking = snap.ranking
