@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.db import Database, migrate
 from api.routers import audit, data, decisions, imports, rounds, shortlists
@@ -41,12 +42,41 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+class BodyCap:
+    """413 for a declared body over the cap, 411 for a chunked body without a length.
+
+    Plain ASGI (no BaseHTTPMiddleware): it looks at the headers only and adds no task or stream
+    wrapping to the requests it lets through."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = chunked = None
+            for name, value in scope["headers"]:
+                if name == b"content-length" and length is None:
+                    length = value.decode("latin-1")
+                elif name == b"transfer-encoding" and chunked is None:
+                    chunked = value.decode("latin-1").lower() == "chunked"
+            refusal = None
+            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+                refusal = JSONResponse(status_code=413, content={
+                    "detail": f"request body larger than {self.max_bytes} bytes"})
+            elif length is None and chunked:
+                refusal = JSONResponse(status_code=411, content={"detail": "send a Content-Length"})
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, background_checkpoint=True)
         if settings.migrate_on_start:
             migrate(db.engine)
         policy = load_policy(settings.policy_path)
@@ -66,16 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="matcher", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan)
 
-    @app.middleware("http")
-    async def body_cap(request: Request, call_next: Callable[[Request], Awaitable[Response]]
-                       ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            return JSONResponse(status_code=413, content={
-                "detail": f"request body larger than {settings.max_body_bytes} bytes"})
-        if length is None and request.headers.get("transfer-encoding", "").lower() == "chunked":
-            return JSONResponse(status_code=411, content={"detail": "send a Content-Length"})
-        return await call_next(request)
+    app.add_middleware(BodyCap, max_bytes=settings.max_body_bytes)
 
     for module in (imports, data, rounds, decisions, shortlists, audit):
         app.include_router(module.router, responses=COMMON_RESPONSES)

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from api.db import Database, utcnow
@@ -37,6 +37,10 @@ def record_hash(fields: dict[str, Any]) -> str:
 
 
 _VERSIONS: str | None = None
+_TABLE = AuditRecord.metadata.tables[AuditRecord.__tablename__]
+_HEAD = select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
+_INSERT = insert(_TABLE)
+_LOCK = text("SELECT pg_advisory_xact_lock(727374)")
 
 
 def software_versions() -> str:
@@ -48,23 +52,27 @@ def software_versions() -> str:
 
 
 def append(session: Session, *, key_id: int | None, action: str, target: str, input_hash: str,
-           output_hash: str, policy_hash: str = "") -> AuditRecord:
-    """Append a record inside the caller's write transaction (commits with it)."""
-    if session.get_bind().dialect.name == "postgresql":
+           output_hash: str, policy_hash: str = "") -> dict[str, Any]:
+    """Append a record inside the caller's write transaction (commits with it); returns its
+    fields.
+
+    The head of the chain is read in the same transaction that writes the next record, and
+    ``seq`` is the primary key: two appenders that saw the same head cannot both commit, so the
+    chain never forks (on PostgreSQL an advisory lock makes them wait instead of fail)."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
         # Serialise appenders across processes until this transaction ends.
-        session.execute(text("SELECT pg_advisory_xact_lock(727374)"))
-    last = session.execute(
-        select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
-    ).first()
+        conn.execute(_LOCK)
+    last = conn.execute(_HEAD).first()
     fields: dict[str, Any] = {
         "seq": 1 if last is None else last.seq + 1, "at": utcnow(), "key_id": key_id,
         "action": action, "target": target, "input_hash": input_hash,
         "output_hash": output_hash, "policy_hash": policy_hash,
         "versions": software_versions(), "prev_hash": GENESIS if last is None else last.hash,
     }
-    rec = AuditRecord(**fields, hash=record_hash(fields))
-    session.add(rec)
-    return rec
+    fields["hash"] = record_hash(fields)
+    conn.execute(_INSERT, [fields])
+    return fields
 
 
 @dataclass(frozen=True)

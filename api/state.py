@@ -8,6 +8,7 @@ checks the versions with one small query, so several server processes stay consi
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from api.models import DecisionEvent, Import, Record
@@ -37,12 +39,15 @@ def columns(table: str) -> tuple[str, ...]:
     return REQUIRED[table] + OPTIONAL[table]
 
 
-def versions(session: Session) -> tuple[int, int]:
+_VERSIONS = select(
+    select(func.coalesce(func.max(Import.__table__.c.id), 0)).scalar_subquery(),
+    select(func.coalesce(func.max(DecisionEvent.__table__.c.id), 0)).scalar_subquery(),
+)
+
+
+def versions(session: Session | Connection) -> tuple[int, int]:
     """(data version, decisions version): ids of the newest import and decision."""
-    row = session.execute(select(
-        select(func.coalesce(func.max(Import.id), 0)).scalar_subquery(),
-        select(func.coalesce(func.max(DecisionEvent.id), 0)).scalar_subquery(),
-    )).one()
+    row = session.execute(_VERSIONS).one()
     return int(row[0]), int(row[1])
 
 
@@ -69,6 +74,17 @@ def round_decisions(in_force: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> 
     known_c = in_force["candidate_id"].isin(tables["candidates"]["candidate_id"])
     known_o = in_force["option_id"].isin(tables["options"]["option_id"])
     return in_force[known_c & known_o].reset_index(drop=True)
+
+
+def settle_heap() -> None:
+    """Collect garbage once, then exempt every surviving object from the cyclic collector.
+
+    The cached data is millions of long-lived objects; without this, each full (generation 2)
+    collection walks all of them, a pause of about 100 ms at 20,000 candidates in the middle of
+    some request. Unfreezing first lets the previous version's data be collected."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass(frozen=True)
@@ -121,6 +137,8 @@ class DataCache:
                 ranking = rank_options(inst, self.policy, explain_per_option=EXPLAIN_PER_OPTION)
             snap = Snapshot(version, tables, inst, ranking)
             self._snapshot = snap
+            del tables, inst, ranking
+            settle_heap()
             log.info("data version %d cached", version)
             return snap
 

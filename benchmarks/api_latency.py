@@ -12,6 +12,7 @@ Not a test: it prints numbers. Rate limits are raised for the run (MATCHER_RATE_
 from __future__ import annotations
 
 import argparse
+import http.client
 import io
 import logging
 import os
@@ -100,6 +101,8 @@ def main() -> None:
     ap.add_argument("--skip-round", action="store_true", help="do not time a round at the end")
     ap.add_argument("--requests", type=int, default=100, help="per client")
     ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--client", choices=["httpx", "http.client"], default="httpx",
+                    help="HTTP client of the client threads (http.client costs less CPU)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -145,7 +148,8 @@ def main() -> None:
         httpx.get(f"{base}/v1/options/{first}/shortlist", params={"k": args.k},
                   headers={"X-API-Key": key_of[owner[first]]}, timeout=60).raise_for_status()
         for n_clients in [int(x) for x in args.clients.split(",")]:
-            _measure(base, n_clients, args.requests, args.k, rng, opts, owner, key_of)
+            _measure(base, n_clients, args.requests, args.k, rng, opts, owner, key_of, server.pid,
+                     light=args.client == "http.client")
         if not args.skip_round:
             _round(base, coord)
     finally:
@@ -153,8 +157,31 @@ def main() -> None:
         server.wait(timeout=30)
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of a process and its children (uvicorn workers); Linux only."""
+    try:
+        parent: dict[int, int] = {}
+        ticks: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            p = int(stat.parent.name)
+            parent[p], ticks[p] = int(fields[1]), int(fields[11]) + int(fields[12])
+        tree, todo = set(), [pid]
+        while todo:
+            p = todo.pop()
+            tree.add(p)
+            todo += [c for c, pp in parent.items() if pp == p and c not in tree]
+        return sum(ticks.get(p, 0) for p in tree) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _measure(base: str, n_clients: int, requests: int, k: int, rng: np.random.Generator,
-             opts: pd.DataFrame, owner: dict[str, str], key_of: dict[str, str]) -> None:
+             opts: pd.DataFrame, owner: dict[str, str], key_of: dict[str, str],
+             server_pid: int | None = None, light: bool = False) -> None:
     picks = rng.choice(opts["option_id"].to_numpy(), size=(n_clients, requests))
     lat: list[list[float]] = [[] for _ in range(n_clients)]
     errors: list[str] = []
@@ -169,18 +196,45 @@ def _measure(base: str, n_clients: int, requests: int, k: int, rng: np.random.Ge
                 if resp.status_code != 200:
                     errors.append(f"{resp.status_code} {resp.text[:200]}")
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(n_clients)]
+    def light_client(i: int) -> None:
+        # The same requests over one keep-alive http.client connection: far less client CPU
+        # than httpx, which matters when clients and server share two cores.
+        host, port = base.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            for option in picks[i]:
+                t0 = time.perf_counter()
+                conn.request("GET", f"/v1/options/{option}/shortlist?k={k}",
+                             headers={"X-API-Key": key_of[owner[option]]})
+                resp = conn.getresponse()
+                body = resp.read()
+                lat[i].append(time.perf_counter() - t0)
+                if resp.status != 200:
+                    errors.append(f"{resp.status} {body[:200]!r}")
+        finally:
+            conn.close()
+
+    run = light_client if light else client
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n_clients)]
+    cpu0 = None if server_pid is None else _cpu_seconds(server_pid)
+    own0 = time.process_time()
     t = time.perf_counter()
     for th in threads:
         th.start()
     for th in threads:
         th.join()
     wall = time.perf_counter() - t
+    cpu1 = None if server_pid is None else _cpu_seconds(server_pid)
+    own = time.process_time() - own0
     ms = np.concatenate([np.array(x) for x in lat]) * 1000
-    log.info("shortlists: %d requests, %d clients, k=%d: p50 %.1f ms, p90 %.1f ms, "
-             "p99 %.1f ms, max %.1f ms; %.0f requests/s; %d errors", len(ms), n_clients,
+    log.info("shortlists (%s): %d requests, %d clients, k=%d: p50 %.1f ms, p90 %.1f ms, "
+             "p99 %.1f ms, max %.1f ms; %.0f requests/s; %d errors",
+             "http.client" if light else "httpx", len(ms), n_clients,
              k, np.percentile(ms, 50), np.percentile(ms, 90), np.percentile(ms, 99),
              ms.max(), len(ms) / wall, len(errors))
+    if cpu0 is not None and cpu1 is not None:
+        log.info("CPU per request: server %.1f ms (all its processes), clients %.1f ms",
+                 (cpu1 - cpu0) * 1000 / len(ms), own * 1000 / len(ms))
     for e in errors[:5]:
         log.info("error: %s", e)
 

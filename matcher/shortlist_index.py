@@ -36,6 +36,8 @@ class OptionRanking:
     candidate_ids: np.ndarray
     option_org: np.ndarray  # organisation id of each option
     option_rows: dict[str, int] = field(default_factory=dict)
+    #: `policy.hash`, computed once (a shortlist records it with every audit record).
+    policy_hash: str = ""
     #: (main reason, all reasons) of edges already explained, by position; filled on demand.
     reasons: dict[int, tuple[str, str]] = field(default_factory=dict)
 
@@ -61,7 +63,8 @@ def rank_options(inst: Instance, policy: Policy, explain_per_option: int = 0) ->
     ranking = OptionRanking(inst, policy, edges, starts,
                             candidate_ids=inst.candidates["candidate_id"].to_numpy(),
                             option_org=inst.options["organisation_id"].to_numpy(),
-                            option_rows={o: i for i, o in enumerate(ids)})
+                            option_rows={o: i for i, o in enumerate(ids)},
+                            policy_hash=policy.hash)
     if explain_per_option:
         explain_top(ranking, explain_per_option)
     return ranking

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Path, Query
-from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.orm import Session
+import orjson
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.engine import Connection
 
 from api.audit import append, content_hash
 from api.db import utcnow
@@ -31,20 +32,37 @@ NOT_FOUND = "option not found"
 FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
-def _shift(ts: str, days: int) -> str:
-    return (datetime.strptime(ts, FMT).replace(tzinfo=UTC) + timedelta(days=days)).strftime(FMT)
+def _now_and_window(days: int) -> tuple[str, str, str]:
+    """(now, now - days, now + days) as stored timestamps (the format of `api.db.utcnow`)."""
+    t = datetime.now(UTC)
+    span = timedelta(days=days)
+    return t.strftime(FMT), (t - span).strftime(FMT), (t + span).strftime(FMT)
 
 
-def _open_counts(s: Session, option_id: str, since: str, cand_ids: np.ndarray) -> OpenCounts:
+_SHORTLISTS = Shortlist.metadata.tables[Shortlist.__tablename__]
+_ENTRIES = ShortlistEntry.metadata.tables[ShortlistEntry.__tablename__]
+
+
+_PG_START = text("SELECT pg_advisory_xact_lock(727375), set_config('enable_seqscan', 'off', true)")
+_INSERT_SHORTLIST = insert(_SHORTLISTS)
+_INSERT_ENTRIES = insert(_ENTRIES)
+_E = _ENTRIES.c
+#: Other options' open shortlists per candidate (built once; the ids are an expanding parameter).
+_OPEN_COUNTS = (
+    select(_E.candidate_id, func.count(func.distinct(_E.option_id)))
+    .where(_E.candidate_id.in_(bindparam("ids", expanding=True)),
+           _E.option_id != bindparam("option_id"), _E.closed.is_(False),
+           _E.issued_at >= bindparam("since"))
+    .group_by(_E.candidate_id))
+
+
+def _open_counts(conn: Connection, option_id: str, since: str, cand_ids: np.ndarray) -> OpenCounts:
     """Other options' open shortlists per candidate row, by one grouped query per chunk."""
 
     def counts(rows: np.ndarray) -> np.ndarray:
         ids = cand_ids[rows].tolist()
-        found = s.execute(
-            select(ShortlistEntry.candidate_id, func.count(func.distinct(ShortlistEntry.option_id)))
-            .where(ShortlistEntry.candidate_id.in_(ids), ShortlistEntry.option_id != option_id,
-                   ShortlistEntry.closed.is_(False), ShortlistEntry.issued_at >= since)
-            .group_by(ShortlistEntry.candidate_id)).all()
+        found = conn.execute(_OPEN_COUNTS, {"ids": ids, "option_id": option_id,
+                                            "since": since}).all()
         per_cand: dict[str, int] = {c: int(n) for c, n in found}
         return np.array([per_cand.get(c, 0) for c in ids], dtype=np.int64)
     return counts
@@ -62,14 +80,24 @@ async def get_shortlist(option_id: str, db: DB, cache: Cache, caller: ShortlistC
     with score components and reasons, skipping candidates on too many other open shortlists."""
     # A few milliseconds of CPU and small local queries: run on the event loop, one at a time,
     # rather than handing each request to a thread (measured faster under 20 concurrent clients).
-    return issue_shortlist(option_id, db, cache, caller, k)
+    # The body is built here in exactly the shape of ShortlistPublic (field order included) and
+    # encoded once with orjson, instead of validating and re-encoding it through the model.
+    out = issue_shortlist(option_id, db, cache, caller, k)
+    return Response(orjson.dumps(out), media_type="application/json")
 
 
-def issue_shortlist(option_id: str, db: DB, cache: Cache, caller: Caller, k: int) -> Any:
+def issue_shortlist(option_id: str, db: DB, cache: Cache, caller: Caller, k: int) -> dict[str, Any]:
+    """Select, store and audit one shortlist in one write transaction (Core statements on the
+    session's connection: no ORM objects on this path)."""
     with db.write() as s:
-        if db.is_postgres:  # the cap check and the insert must not interleave across processes
-            s.execute(text("SELECT pg_advisory_xact_lock(727375)"))
-        data_v, dec_v = versions(s)
+        conn = s.connection()
+        if db.is_postgres:
+            # The cap check and the insert must not interleave across processes. The count
+            # query is a lookup by candidate ids: without seq scans the planner uses the
+            # (candidate_id, issued_at) index even before the table has statistics (it chose a
+            # full scan, a few ms per request and growing with the table, until autoanalyze).
+            conn.execute(_PG_START)
+        data_v, dec_v = versions(conn)
         snap = cache.snapshot(s, data_v)
         ranking = snap.ranking
         opt = -1 if ranking is None else ranking.option_row(option_id)
@@ -80,26 +108,25 @@ def issue_shortlist(option_id: str, db: DB, cache: Cache, caller: Caller, k: int
             raise HTTPException(404, NOT_FOUND)
         decisions = cache.decisions(s, snap, dec_v)
         policy = ranking.policy.shortlist
-        now = utcnow()
-        since = _shift(now, -policy.open_days)
-        counts_fn = _open_counts(s, option_id, since, ranking.candidate_ids)
+        now, since, open_until = _now_and_window(policy.open_days)
+        counts_fn = _open_counts(conn, option_id, since, ranking.candidate_ids)
         pos, counts = select_top(ranking, opt, k, decisions.excluded(opt), counts_fn,
                                  policy.max_open_shortlists)
         entries = shortlist_entries(ranking, pos, counts, decisions.locked_here(opt))
-        sl_id = s.execute(insert(Shortlist).values(
-            option_id=option_id, organisation_id=org, key_id=caller.key_id, issued_at=now, k=k)
-        ).inserted_primary_key[0]  # type: ignore[attr-defined]
+        sl_id = conn.execute(_INSERT_SHORTLIST, {
+            "option_id": option_id, "organisation_id": org, "key_id": caller.key_id,
+            "issued_at": now, "k": k}).inserted_primary_key[0]  # type: ignore[index]
         if entries:
-            s.execute(insert(ShortlistEntry), [
+            conn.execute(_INSERT_ENTRIES, [
                 {"shortlist_id": sl_id, "option_id": option_id, "candidate_id": e["candidate_id"],
                  "rank": e["rank"], "issued_at": now, "closed": False} for e in entries])
         out = {"id": sl_id, "option_id": option_id, "organisation_id": org, "k": k,
-               "issued_at": now, "open_until": _shift(now, policy.open_days),
+               "issued_at": now, "open_until": open_until,
                "max_open_shortlists": policy.max_open_shortlists, "entries": entries}
         append(s, key_id=caller.key_id, action="shortlist", target=f"shortlist/{sl_id}",
                input_hash=content_hash({"option_id": option_id, "k": k, "data": data_v,
                                         "decisions": dec_v}),
-               output_hash=content_hash(entries), policy_hash=ranking.policy.hash)
+               output_hash=content_hash(entries), policy_hash=ranking.policy_hash)
     return out
 
 
