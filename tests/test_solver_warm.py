@@ -47,7 +47,7 @@ def test_any_warm_start_keeps_the_bound_valid(problem: AssignmentProblem, data: 
         chosen = np.array(data.draw(st.lists(st.booleans(), min_size=problem.n_edges,
                                              max_size=problem.n_edges)), dtype=bool)
     warm = WarmStart(lam, chosen)
-    policy = lagrangian_policy()
+    policy = lagrangian_policy(warm_iterations=data.draw(st.sampled_from([0, 1, 3])))
     result = solve(problem, policy, warm)
     check_result(problem, result, optimum)
     if not problem.violations(chosen):

@@ -144,6 +144,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     rate = np.maximum(st.lam // 4, 1 << 14)
     if warm is not None and warm.multipliers is not None:
         st.lam = np.where(active, warm.multipliers, 0)
+        st.best_lam = st.lam.copy()  # the bound's multipliers even with 0 warm iterations
         rate = warm_rate(st.lam, policy)
     if warm is not None:
         details["warm_start"] = {"multipliers": warm.multipliers is not None,
