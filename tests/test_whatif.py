@@ -445,3 +445,61 @@ def test_carry_over_is_feasible_after_removals(pilot):
     assert start is not None
     assert not problem.violations(start)
     assert problem.objective(start) <= o.round.result.objective  # the exact solve is optimal
+
+
+# -- warm start from the baseline ------------------------------------------------------------
+def _heuristic_policy():
+    from matcher.policy import policy_from_dict
+
+    # No exact CP-SAT: every binding round goes to the Lagrangian method (as at scale).
+    return policy_from_dict({"solver": {"exact_max_pairs": 0, "prove_max_pairs": 0}})
+
+
+@FAST
+@given(seed=st.integers(0, 10_000), k=st.integers(0, 2), extra=st.integers(0, 3))
+def test_warm_and_cold_scenarios_are_valid_and_deterministic(seed, k, extra):
+    raw = random_raw(seed, n_c=30, n_o=6, n_g=3)
+    base = run_baseline(raw, _heuristic_policy())
+    ident = raw["organisations"].iloc[k % 3, 0]
+    sc = Scenario("more", (f"organisations.{ident}.guidance_capacity=+{extra}",))
+    warm, cold = run_scenario(base, sc), run_scenario(base, sc, warm=False)
+    for o in (warm, cold):
+        r = o.round.result
+        assert not o.round.problem.violations(r.chosen)
+        assert base.round.result.objective <= r.objective <= r.bound
+    again = run_scenario(base, sc)
+    np.testing.assert_array_equal(warm.round.chosen, again.round.chosen)
+    assert warm.summary == again.summary
+    if extra == 0:  # nothing changed for the solver: the baseline's answer, an empty diff
+        assert warm.round.result is base.round.result
+        assert diff_rounds(base.round, warm.round).is_empty
+    elif warm.round.result.method.startswith("lagrangian"):
+        assert warm.round.result.details["warm_start"]["assignment"]
+
+
+def test_warm_start_with_an_added_organisation(pilot):
+    """A new organisation gets the median multiplier; the answer is feasible, the bound valid."""
+    from matcher.round import make_problem
+    from matcher.whatif.engine import carry_over, warm_start
+
+    sc = Scenario("new", add_organisations=(
+        "organisation_id=NEWORG,name=New,kind=employer,guidance_capacity=2",), add_options=(
+        "option_id=NEWORG-1,organisation_id=NEWORG,kind=place,sector=textile,capacity=2,"
+        "hours_min=8,hours_max=32,min_dutch_level=A0,skills=,postcode=3542",))
+    o = run_scenario(pilot, sc)
+    inst = o.round.instance
+    problem, _ = make_problem(inst, o.round.edges)
+    ws = warm_start(pilot.round, inst, problem, carry_over(pilot.round, inst, problem))
+    assert ws.multipliers is not None and ws.chosen is not None
+    assert len(ws.multipliers) == inst.n_organisations
+    ids = inst.organisations["organisation_id"].tolist()
+    old = dict(zip(pilot.round.instance.organisations["organisation_id"],
+                   pilot.round.result.details["multipliers"], strict=True))
+    positive = sorted(v for v in old.values() if v > 0)
+    new = int(ws.multipliers[ids.index("NEWORG")])
+    assert new == (int(np.median(positive)) if positive else 0)
+    assert all(int(ws.multipliers[ids.index(i)]) == v for i, v in old.items())
+    result = solve(problem, _heuristic_policy(), ws)
+    assert not problem.violations(result.chosen)
+    assert result.objective <= result.bound
+    assert result.objective >= problem.objective(ws.chosen)

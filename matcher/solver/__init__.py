@@ -22,10 +22,12 @@ from matcher.solver.flow import solve_flow
 from matcher.solver.lagrangian import lagrangian_solve
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.result import SolveResult, Status
+from matcher.solver.warm import WarmStart
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AssignmentProblem", "SolveResult", "Status", "locks_infeasibility", "solve"]
+__all__ = ["AssignmentProblem", "SolveResult", "Status", "WarmStart", "locks_infeasibility",
+           "solve"]
 
 
 def locks_infeasibility(problem: AssignmentProblem) -> list[str]:
@@ -38,7 +40,10 @@ def locks_infeasibility(problem: AssignmentProblem) -> list[str]:
     return out
 
 
-def solve(problem: AssignmentProblem, policy: Policy) -> SolveResult:
+def solve(problem: AssignmentProblem, policy: Policy, warm: WarmStart | None = None) -> SolveResult:
+    """Solve `problem`; `warm` (optional) is a warm start from a related problem's solve
+    (`matcher.solver.warm`): it makes the Lagrangian search short and never changes the
+    validity of the bound, and the answer is never worse than its assignment."""
     started = time.perf_counter()
     if locks_infeasibility(problem):
         empty = np.zeros(problem.n_edges, dtype=bool)
@@ -54,7 +59,7 @@ def solve(problem: AssignmentProblem, policy: Policy) -> SolveResult:
         return SolveResult(Status.OPTIMAL, "min_cost_flow", relaxed, bound, bound, binding,
                            details)
 
-    result = lagrangian_solve(problem, policy.solver, relaxed)
+    result = lagrangian_solve(problem, policy.solver, relaxed, warm)
     result.details.update(details)
     sp = policy.solver
     # Small rounds (such as the pilot) go on until optimality is proven; mid-size ones only
@@ -72,6 +77,8 @@ def solve(problem: AssignmentProblem, policy: Policy) -> SolveResult:
         bound = min(result.bound, cp_bound) if cp_bound >= 0 else result.bound
         bound = max(bound, value)  # CP-SAT's bound is floored from a float: never below a value
         status = Status.OPTIMAL if proven or value == bound else Status.FEASIBLE
+        if "multipliers" in result.details:  # shadow prices, for a later warm start
+            details["multipliers"] = result.details["multipliers"]
         details.update(lagrangian_objective=result.objective, lagrangian_bound=result.bound,
                        seconds=time.perf_counter() - started)
         return SolveResult(status, "cp_sat", chosen, value, bound, True, details)

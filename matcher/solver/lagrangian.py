@@ -33,6 +33,7 @@ from matcher.solver.polish import polish
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.refill import drop_excess, refill
 from matcher.solver.result import SolveResult, Status
+from matcher.solver.warm import WarmStart, warm_policy, warm_rate
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +130,17 @@ def uniform_start(problem: AssignmentProblem, free: np.ndarray, seats_left: np.n
 
 
 def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
-                     relaxed: np.ndarray | None = None) -> SolveResult:
+                     relaxed: np.ndarray | None = None,
+                     warm: WarmStart | None = None) -> SolveResult:
     """Near-optimal feasible assignment with a valid upper bound; see the module docstring.
 
     `relaxed`, when given, is the optimum of the flow without budgets (its value is a bound).
+    `warm` (`matcher.solver.warm`): start from its multipliers with small steps and its feasible
+    assignment, and run the policy's shorter warm search.
     """
+    if warm is not None:
+        warm = warm.checked(problem)
+        policy = warm_policy(policy)
     free, seats_left, budget_left, _ = problem.residual()
     locked_value = int(problem.weight[problem.locked].sum())
     n_g = problem.n_organisations
@@ -166,20 +173,33 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     start = relaxed if relaxed is not None else solve_flow(problem, free, seats_left) | problem.locked
     if bound < 0:
         bound = problem.objective(start)
-    consider(*repair(problem, start & ~problem.locked, free))
-    # First multipliers: one common price for every organisation that can bind, found by a
-    # one-dimensional search on the dual (far closer to the optimum than per-organisation guesses:
-    # the shadow prices of guidance are similar across organisations).
+    if warm is not None and warm.chosen is not None:
+        consider(warm.chosen, {"warm_start": 1})
+    else:
+        consider(*repair(problem, start & ~problem.locked, free))
     k = policy.lagrangian_core
-    lam0, start_stats = uniform_start(problem, free, seats_left, budget_left, active, k,
-                                      policy.lagrangian_start_search)
-    details.update(start_stats)
-    st.lam = np.where(active, lam0, 0).astype(np.int64)
-    rate = np.maximum(st.lam // policy.lagrangian_rate_div, 1)
+    if warm is not None and warm.multipliers is not None:
+        st.lam = np.where(active, warm.multipliers, 0)
+        st.best_lam = st.lam.copy()  # the bound's multipliers even with 0 warm iterations
+        rate = warm_rate(st.lam, policy)
+    else:
+        # First multipliers: one common price for every organisation that can bind, found by a
+        # one-dimensional search on the dual (far closer to the optimum than per-organisation
+        # guesses: the shadow prices of guidance are similar across organisations).
+        lam0, start_stats = uniform_start(problem, free, seats_left, budget_left, active, k,
+                                          policy.lagrangian_start_search)
+        details.update(start_stats)
+        st.lam = np.where(active, lam0, 0).astype(np.int64)
+        rate = np.maximum(st.lam // policy.lagrangian_rate_div, 1)
+    if warm is not None:
+        details["warm_start"] = {"multipliers": warm.multipliers is not None,
+                                 "assignment": warm.chosen is not None}
     prev_sign = np.zeros(n_g, dtype=np.int64)
     theta_num = 1 << 10  # theta = theta_num / 1024: powers of two only (exact arithmetic)
+    if warm is not None and warm.multipliers is not None:
+        theta_num = 1 << 7  # Polyak steps near the warm multipliers: 1/8 of the cold factor
     stall = 0
-    core = _core_mask(problem, free, priced_weight(st.lam), k, [start])
+    core = _core_mask(problem, free, priced_weight(st.lam), k, [start, warm.chosen if warm else None])
     last_x = start & ~problem.locked
     iterations = policy.lagrangian_iterations
     it = 0

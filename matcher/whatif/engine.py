@@ -26,6 +26,7 @@ from matcher.round import Round, check_locks, make_problem
 from matcher.scoring import SCALE, EdgeTable, build_edges
 from matcher.solver import AssignmentProblem, SolveResult, Status, solve
 from matcher.solver.repair import drop_over_budget, greedy_fill
+from matcher.solver.warm import WarmStart, warm_start_from
 from matcher.whatif.edits import EditedInput, apply_edits
 from matcher.whatif.groups import read_protected
 from matcher.whatif.incremental import derive_edges
@@ -100,19 +101,56 @@ def carry_over(prev: Round, inst: Instance, problem: AssignmentProblem) -> np.nd
     return None if problem.violations(start) else start
 
 
+def warm_start(prev: Round, inst: Instance, problem: AssignmentProblem,
+               start: np.ndarray | None) -> WarmStart:
+    """The solver's warm start from the round `prev` (the baseline): its Lagrangian multipliers
+    mapped onto `inst`'s organisations by id (new organisations get the median), and `start`
+    (its assignment carried over, `carry_over`)."""
+    return warm_start_from(prev.result, prev.instance.organisations["organisation_id"].tolist(),
+                           inst.organisations["organisation_id"].tolist(), start)
+
+
+def same_problem(prev: Round, inst: Instance, policy: Policy, problem: AssignmentProblem,
+                 ) -> bool:
+    """Whether `problem` (of `inst` under `policy`) is exactly the round `prev`'s: same policy,
+    same candidates, options and organisations by id in the same order, same solver arrays."""
+    a, b = prev.problem, problem
+    if policy != prev.policy or a.n_edges != b.n_edges:
+        return False
+    for table, col in (("candidates", "candidate_id"), ("options", "option_id"),
+                       ("organisations", "organisation_id")):
+        x, y = getattr(prev.instance, table)[col], getattr(inst, table)[col]
+        if len(x) != len(y) or not np.array_equal(x.to_numpy(), y.to_numpy()):
+            return False
+    return all(np.array_equal(getattr(a, f.name), getattr(b, f.name))
+               for f in dataclasses.fields(AssignmentProblem))
+
+
 def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,
-                timings: dict[str, float] | None = None, prev: Round | None = None) -> Round:
+                timings: dict[str, float] | None = None, prev: Round | None = None,
+                warm: bool = True) -> Round:
     """Solve a round on a given edge table (what `run_round` does after scoring).
 
-    With `prev` (the baseline), its assignment carried over (`carry_over`) is a second
-    candidate answer: when the solver's is worse (a heuristic solver on a large round), the
-    carried-over one is kept, so a scenario that only adds capacity never scores below the
-    baseline and people do not move for nothing. The solver's bound is kept (still valid).
+    With `prev` (the baseline), the solver is warm-started (`warm_start`, unless `warm` is
+    False) from the baseline's multipliers and its assignment carried over (`carry_over`); the
+    carried-over assignment is also a second candidate answer: when the solver's is worse (a
+    heuristic solver on a large round), it is kept, so a scenario that only adds capacity never
+    scores below the baseline and people do not move for nothing. The solver's bound is kept
+    (valid whatever the warm start).
     """
     check_locks(inst)
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
-    result = solve(problem, policy)
+    if prev is not None and same_problem(prev, inst, policy, problem):
+        # Nothing the solver sees changed (a no-op scenario, a +0 sweep point): the baseline's
+        # answer is the answer (the solver is deterministic), and the diff is empty.
+        chosen = np.zeros(len(edges), dtype=bool)
+        chosen[np.flatnonzero(usable)[prev.result.chosen]] = True
+        timings = dict(timings or {}) | {"solve": time.perf_counter() - t}
+        return Round(inst, policy, edges, usable, problem, prev.result, chosen, timings, [])
+    start = carry_over(prev, inst, problem) if prev is not None else None
+    ws = warm_start(prev, inst, problem, start) if prev is not None and warm else None
+    result = solve(problem, policy, ws)
     if result.status is Status.INFEASIBLE:
         raise InputError([Problem("decisions.csv", None, None, r)
                           for r in result.details.get("reasons", [])])
@@ -124,16 +162,15 @@ def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,
         mod = importlib.import_module("matcher.solver.fairness")
         result = mod.apply_fairness(problem, policy, result,
                                     mod.target_groups(inst.candidates, policy))
-    if prev is not None and not fairness_on and result.status is not Status.OPTIMAL:
-        start = carry_over(prev, inst, problem)
-        if start is not None and problem.objective(start) > result.objective:
-            value = problem.objective(start)
-            bound = max(result.bound, value)
-            details = dict(result.details) | {"carried_over": True,
-                                              "solver_objective": result.objective}
-            result = SolveResult(Status.OPTIMAL if value == bound else Status.FEASIBLE,
-                                 f"{result.method}+carry_over", start, value, bound,
-                                 result.guidance_binding, details)
+    if start is not None and not fairness_on and result.status is not Status.OPTIMAL \
+            and problem.objective(start) > result.objective:
+        value = problem.objective(start)
+        bound = max(result.bound, value)
+        details = dict(result.details) | {"carried_over": True,
+                                          "solver_objective": result.objective}
+        result = SolveResult(Status.OPTIMAL if value == bound else Status.FEASIBLE,
+                             f"{result.method}+carry_over", start, value, bound,
+                             result.guidance_binding, details)
     chosen = np.zeros(len(edges), dtype=bool)
     chosen[np.flatnonzero(usable)[result.chosen]] = True
     timings = dict(timings or {})
@@ -187,8 +224,9 @@ def load_baseline(data_dir: Path, policy: Policy) -> Baseline:
     return base
 
 
-def run_scenario(base: Baseline, scenario: Scenario) -> Outcome:
-    """Apply a scenario's edits to the baseline's input and solve, reusing unchanged scores."""
+def run_scenario(base: Baseline, scenario: Scenario, warm: bool = True) -> Outcome:
+    """Apply a scenario's edits to the baseline's input and solve, reusing unchanged scores and
+    warm-starting the solver from the baseline (`solve_round`; `warm=False`: from scratch)."""
     t0 = time.perf_counter()
     try:
         edited = apply_edits(base.raw, base.policy, scenario.sets, scenario.removes,
@@ -209,7 +247,7 @@ def run_scenario(base: Baseline, scenario: Scenario) -> Outcome:
                                 edited.policy)
     t2 = time.perf_counter()
     rnd = solve_round(inst, edited.policy, edges, {"build": t1 - t0, "score": t2 - t1},
-                      prev=base.round)
+                      prev=base.round, warm=warm)
     info: dict[str, Any] = dict(stats) | {"fast_instance": int(fast),
                                           "seconds": time.perf_counter() - t0,
                                           "timings_s": {k: round(v, 4)
@@ -257,15 +295,16 @@ def _named(exc: InputError, name: str) -> InputError:
 
 
 def run_sweep(base: Baseline, sweep: Sweep, on: Scenario | None = None,
-              progress: Progress | None = None) -> list[Outcome]:
-    """One outcome per point of the sweep, each on top of the scenario `on` (default: none)."""
+              progress: Progress | None = None, warm: bool = True) -> list[Outcome]:
+    """One outcome per point of the sweep, each on top of the scenario `on` (default: none),
+    each warm-started from the baseline (see `run_scenario`)."""
     on = on or Scenario("baseline")
     points = sweep.points(base.raw)
     out = []
     for k, (name, spec, label) in enumerate(points):
         if progress:
             progress(k, len(points), name)
-        o = run_scenario(base, on.plus(name, (spec,)))
+        o = run_scenario(base, on.plus(name, (spec,)), warm)
         o.sweep, o.x = sweep.name, label
         out.append(o)
     if progress:

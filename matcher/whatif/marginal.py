@@ -8,8 +8,14 @@ Two methods, reported side by side:
   call). A dual is a supergradient of the LP's value: one more unit adds at most that much to
   the LP optimum, and exactly that much while the optimal basis stays the same. It does not see
   pairs that a larger guidance budget would make eligible (only possible when a budget is below 3).
+- ``multiplier`` (estimate, guidance only, free): the baseline solve's Lagrangian multiplier of
+  the organisation's guidance budget (`SolveResult.details["multipliers"]`, micro-units per
+  guidance unit, shown in objective units): the price of guidance at which the relaxed round
+  keeps the budgets, an estimate of the same LP dual. It costs nothing (the solver computed it),
+  so it ranks the organisations when the LP is too large; 0 where budgets did not bind.
 - ``resolve`` (exact when both solves are proven optimal): run the scenario ``+1`` through the
-  what-if engine (edges reused, rescored where eligibility changes) and take the difference.
+  what-if engine (edges reused, rescored where eligibility changes, solver warm-started from
+  the baseline) and take the difference.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
 
 from matcher.scoring import SCALE
-from matcher.solver import AssignmentProblem, Status
+from matcher.solver import AssignmentProblem, SolveResult, Status
 from matcher.whatif.engine import Baseline, Progress, run_scenario
 from matcher.whatif.scenario import Scenario
 
@@ -92,6 +98,7 @@ def marginal_values(base: Baseline, top: int = 5, lp_max_pairs: int = 400_000,
                          "guidance_capacity": orgs["guidance_capacity"].to_numpy(),
                          "guidance_used": guid_used})
     seat["waiting"], guid["waiting"] = waiting_demand(problem, rnd.result.chosen)
+    guid["multiplier"] = guidance_multipliers(rnd.result, problem.n_organisations)
     note = ""
     if problem.n_edges <= lp_max_pairs:
         d = lp_duals(problem)
@@ -100,9 +107,9 @@ def marginal_values(base: Baseline, top: int = 5, lp_max_pairs: int = 400_000,
                f"{rnd.result.objective / SCALE:.6f}"
     else:
         seat["lp_dual"], guid["lp_dual"] = np.nan, np.nan
-        note = (f"LP duals skipped: {problem.n_edges} pairs > {lp_max_pairs}; ranked by "
-                "`waiting` (unmatched people who could take the unit: a heuristic) and "
-                "confirmed by re-solves")
+        note = (f"LP duals skipped: {problem.n_edges} pairs > {lp_max_pairs}; seats ranked by "
+                "`waiting` (unmatched people who could take the unit: a heuristic), guidance "
+                "by the solver's `multiplier` (else `waiting`), confirmed by re-solves")
     seat = _rank(seat, "option_id")
     guid = _rank(guid, "organisation_id")
     seat_specs = [f"options.{i}.capacity=+1" for i in seat["option_id"].head(top)]
@@ -128,6 +135,16 @@ def marginal_values(base: Baseline, top: int = 5, lp_max_pairs: int = 400_000,
         df["resolve_matched"] = pd.array([matched.get(k) for k in keys], dtype="Int64")
         df["resolve_exact"] = pd.array([exact.get(k) for k in keys], dtype="boolean")
     return {"seats": seat, "guidance": guid, "note": note}
+
+
+def guidance_multipliers(result: SolveResult, n_organisations: int) -> np.ndarray:
+    """The solve's Lagrangian multipliers per organisation in objective units per guidance unit;
+    0 everywhere when the budgets needed no price (min-cost flow optimum), NaN when unknown."""
+    lam = result.details.get("multipliers")
+    if lam is None or len(lam) != n_organisations:
+        fill = 0.0 if result.method.startswith("min_cost_flow") else np.nan
+        return np.full(n_organisations, fill)
+    return np.round(np.asarray(lam, dtype=np.float64) / SCALE, 6)
 
 
 def waiting_demand(problem: AssignmentProblem, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -157,8 +174,13 @@ def waiting_demand(problem: AssignmentProblem, chosen: np.ndarray) -> tuple[np.n
 
 
 def _rank(df: pd.DataFrame, id_col: str) -> pd.DataFrame:
-    """Highest dual first (or most people waiting when there are no duals); ties by id."""
-    key = df["lp_dual"].fillna(-1.0) if df["lp_dual"].notna().any() else df["waiting"]
+    """Highest dual first (else highest multiplier, else most people waiting); ties by id."""
+    if df["lp_dual"].notna().any():
+        key = df["lp_dual"].fillna(-1.0)
+    elif "multiplier" in df and df["multiplier"].notna().any():
+        key = df["multiplier"].fillna(-1.0)
+    else:
+        key = df["waiting"]
     order = np.lexsort((df[id_col].to_numpy().astype(str), -key.to_numpy()))
     out = df.iloc[order].reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))

@@ -156,7 +156,11 @@ def plot_marginal(marginal: dict[str, Any], top: int = 15) -> bytes:
     g = marginal["guidance"].head(top)
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(g) + 1.5))
     y = np.arange(len(g))[::-1]
-    ax.barh(y + 0.2, g["lp_dual"].astype(float).fillna(0), 0.4, label="LP dual (estimate)")
+    if g["lp_dual"].notna().any() or "multiplier" not in g:
+        ax.barh(y + 0.2, g["lp_dual"].astype(float).fillna(0), 0.4, label="LP dual (estimate)")
+    else:
+        ax.barh(y + 0.2, g["multiplier"].astype(float).fillna(0), 0.4,
+                label="Lagrangian multiplier (estimate)")
     ax.barh(y - 0.2, g["resolve_delta"].astype(float).fillna(0), 0.4,
             label="re-solve +1 (0 where not re-solved)")
     ax.set_yticks(y, g["organisation_id"], fontsize=8)
@@ -253,8 +257,9 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, int, Any]]:
     if "marginal" in report:
         m = report["marginal"]
         out.append(("Marginal values", 2, "`lp_dual` is an estimate from the LP relaxation; "
-                    "`resolve_delta` is the objective change from re-solving with one more unit "
-                    "(exact where `resolve_exact` is true). " + m["note"]))
+                    "`multiplier` (guidance) is the solver's Lagrangian price of guidance, "
+                    "another estimate; `resolve_delta` is the objective change from re-solving "
+                    "with one more unit (exact where `resolve_exact` is true). " + m["note"]))
         out.append(("One more guidance unit per organisation", 3, ("plot", "marginal")))
         out.append(("Guidance units, ranked", 3, m["guidance"]))
         out.append(("Seats, ranked", 3, m["seats"]))
