@@ -61,13 +61,17 @@ def skills(inst: Instance, cand: np.ndarray, opt: np.ndarray, dist: np.ndarray,
     want_total = _cached(inst, "want_total", lambda: np.asarray(
         inst.opt_skills.sum(axis=1)).ravel().astype(np.float64))
     tables = _cached(inst, "skill_tables", lambda: _skill_tables(inst))
+    if tables is not None:  # flat, slot-major views: 1-d gathers per slot
+        has, idx, lvl = tables
+        has_flat, n_skills = has.ravel(), has.shape[1]
+        idx_t, lvl_t = np.ascontiguousarray(idx.T), np.ascontiguousarray(lvl.T)
     for s in range(0, len(cand), _BLOCK):
         c, o = cand[s:s + _BLOCK], opt[s:s + _BLOCK]
         if tables is not None:
-            has, idx, lvl = tables
             covered = np.zeros(len(c), dtype=np.int64)
-            for j in range(idx.shape[1]):
-                covered += np.minimum(has[c, idx[o, j]], lvl[o, j])
+            row = c.astype(np.int64) * n_skills
+            for j in range(idx_t.shape[0]):
+                covered += np.minimum(has_flat[row + idx_t[j][o]], lvl_t[j][o])
         else:
             has_s = inst.cand_skills[c].astype(np.int16)
             want = inst.opt_skills[o].astype(np.int16)

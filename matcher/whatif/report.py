@@ -13,12 +13,8 @@ import json
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -27,6 +23,25 @@ from matcher.errors import InputError, Problem
 from matcher.round import utilisation_frame, versions
 from matcher.whatif.diff import Diff, _records
 from matcher.whatif.engine import Baseline, Outcome
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+class _Pyplot:
+    """matplotlib.pyplot (Agg backend), imported on first use: importing it takes about half a
+    second, which every `matcher` command would otherwise pay at start-up."""
+
+    def __getattr__(self, name: str) -> Any:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot
+
+        return getattr(matplotlib.pyplot, name)
+
+
+plt = _Pyplot()
 
 #: Rows of long tables shown in Markdown/HTML (the CSVs hold all of them).
 SHOW_ROWS = 50
@@ -81,7 +96,7 @@ def build_report(
 
 
 # -- plots -------------------------------------------------------------------------------------
-def _png(fig: plt.Figure) -> bytes:
+def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
