@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -44,9 +45,9 @@ def main() -> None:
         print(f"generate {args.candidates} candidates (region {args.region}, seed {seed}): "
               f"{time.perf_counter() - t:.1f} s")
         policy = load_policy(args.policy)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         base = load_baseline(folder, policy)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         inst = base.round.instance
         org = inst.options["organisation_id"].value_counts().sort_index().idxmax()
         sweep = Sweep(name="guidance", target=f"organisations.{org}.guidance_capacity",
@@ -55,7 +56,7 @@ def main() -> None:
         variants = run_sweep(base, sweep, Scenario(name="base"), **kwargs)
         t2 = time.perf_counter()
         diffs = [diff_outcome(base, v) for v in variants]
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), time.process_time()
 
     r = base.round
     print(f"{len(r.edges)} pairs, {inst.n_candidates} candidates, {inst.n_options} options, "
@@ -77,8 +78,10 @@ def main() -> None:
     for v, d in zip(variants, diffs, strict=True):
         row(f"{sweep.name} {v.x}", v.stats["seconds"], v.round, str(len(d.moves)))
     print()
-    print(f"baseline (load, score, solve): {t1 - t0:.1f} s; sweep of {len(variants)} variants: "
-          f"{t2 - t1:.1f} s solving, {t3 - t2:.1f} s diffs, {t3 - t1:.1f} s in all")
+    print(f"baseline (load, score, solve): {t1 - t0:.1f} s (CPU {c1 - c0:.1f} s); sweep of "
+          f"{len(variants)} variants: {t2 - t1:.1f} s solving, {t3 - t2:.1f} s diffs, "
+          f"{t3 - t1:.1f} s in all (CPU {c3 - c1:.1f} s; the machine's load average "
+          f"{os.getloadavg()[0]:.2f} at the end)")
 
 
 if __name__ == "__main__":

@@ -135,12 +135,13 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     """Near-optimal feasible assignment with a valid upper bound; see the module docstring.
 
     `relaxed`, when given, is the optimum of the flow without budgets (its value is a bound).
-    `warm` (`matcher.solver.warm`): start from its multipliers with small steps and its feasible
-    assignment, and run the policy's shorter warm search.
+    `warm` (`matcher.solver.warm`): start from its feasible assignment and, when it has
+    multipliers, from them with small steps and the policy's shorter warm search.
     """
     if warm is not None:
         warm = warm.checked(problem)
-        policy = warm_policy(policy)
+        if warm.multipliers is not None:
+            policy = warm_policy(policy)
     free, seats_left, budget_left, _ = problem.residual()
     locked_value = int(problem.weight[problem.locked].sum())
     n_g = problem.n_organisations
