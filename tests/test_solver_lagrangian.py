@@ -193,3 +193,31 @@ def test_drop_excess_and_greedy_add_keep_feasibility() -> None:
     filled = greedy_add(problem, dropped, free)
     assert problem.violations(filled) == []
     assert problem.objective(filled) >= problem.objective(dropped)
+
+
+@given(tiny_problems())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_uniform_start_finds_the_minimum_of_the_common_price_dual(problem: AssignmentProblem,
+                                                                  ) -> None:
+    """The common-price search lands on the minimum of the (convex) dual over one price, up to
+    its last bracket of two integers; and it only ever reports a price it evaluated."""
+    from matcher.solver.lagrangian import uniform_start
+
+    free, seats, budget_left, _ = problem.residual()
+    active = problem.guidance_can_bind()
+    if not active.any():
+        assert uniform_start(problem, free, seats, budget_left, active, 50, 40)[0] == 0
+        return
+    lam, stats = uniform_start(problem, free, seats, budget_left, active, 50, 60)
+    edge_active = active[problem.edge_org]
+
+    def dual(price: int) -> int:
+        cost = np.where(edge_active, price * problem.edge_need, 0)
+        x = solve_flow(problem, free, seats, extra_cost=cost)
+        return int((problem.weight[x] - cost[x]).sum()) + price * int(budget_left[active].sum())
+
+    top = int(problem.weight.max())
+    best_on_grid = min(dual(p) for p in range(0, top + 1, max(top // 200, 1)))
+    slope = int(problem.edge_need.max()) * len(problem.need) + int(budget_left[active].sum())
+    assert stats["start_multiplier"] == lam and 0 <= lam <= top
+    assert dual(lam) <= best_on_grid + 2 * slope

@@ -68,9 +68,9 @@ class WarmStart:
                 log.warning("warm start: assignment of shape %s for %d pairs; ignored",
                             chosen.shape, problem.n_edges)
                 chosen = None
-            elif problem.violations(chosen):
+            elif broken := problem.violations(chosen):
                 log.warning("warm start: the assignment breaks %d constraints; ignored",
-                            len(problem.violations(chosen)))
+                            len(broken))
                 chosen = None
         return WarmStart(lam, chosen)
 
