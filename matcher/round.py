@@ -26,6 +26,7 @@ from matcher.policy import Policy
 from matcher.scoring import SCALE, EdgeTable, build_edges
 from matcher.scoring.table import FORBID, LOCK
 from matcher.solver import AssignmentProblem, SolveResult, Status, solve
+from matcher.solver.decompose import Mapper, organisation_regions, solve_decomposed
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,36 @@ def check_locks(inst: Instance) -> None:
         raise InputError(problems)
 
 
-def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = None) -> Round:
+def region_labels(inst: Instance, problem: AssignmentProblem) -> np.ndarray | None:
+    """Per organisation: its region (the options.csv region column, first in id order among its
+    options' regions), or None when the options name fewer than two regions."""
+    if "region" not in inst.options.columns:
+        return None
+    codes, names = pd.factorize(inst.options["region"].astype(str), sort=True)
+    if len(names) < 2:
+        return None
+    return organisation_regions(problem, codes)
+
+
+def solve_problem(inst: Instance, problem: AssignmentProblem, policy: Policy,
+                  mapper: Mapper | None = None) -> SolveResult:
+    """The round's solve: by region (`matcher.solver.decompose`) when the problem has at least
+    ``solver.decompose_min_pairs`` pairs, its options lie in several regions and some guidance
+    budget can bind; otherwise the whole problem at once (`matcher.solver.solve`). `mapper` (a
+    ``map``-like callable) dispatches the regions' work, sequentially by default."""
+    sp = policy.solver
+    if (sp.decompose_min_pairs > 0 and problem.n_edges >= sp.decompose_min_pairs
+            and not policy.fairness.active):
+        labels = region_labels(inst, problem)
+        if labels is not None and len(np.unique(labels)) > 1 and problem.guidance_can_bind().any():
+            log.info("solving %d pairs by region (%d regions)", problem.n_edges,
+                     len(np.unique(labels)))
+            return solve_decomposed(problem, policy, labels, mapper)
+    return solve(problem, policy)
+
+
+def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = None,
+              mapper: Mapper | None = None) -> Round:
     timings: dict[str, float] = {}
     check_locks(inst)
     t = time.perf_counter()
@@ -116,7 +146,7 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
             "warning"))
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
-    result = solve(problem, policy)
+    result = solve_problem(inst, problem, policy, mapper)
     if policy.fairness.active:  # optional fairness options (exact path), off by default
         from matcher.solver.fairness import apply_fairness, target_groups
 

@@ -81,6 +81,9 @@ class SolverPolicy(_Strict):
     warm_iterations: int = Field(ge=0)
     warm_step_shift: int = Field(ge=0, le=62)
     warm_polish_deterministic_time: float = Field(ge=0)
+    decompose_min_pairs: int = Field(ge=0)
+    decompose_rounds: int = Field(ge=1)
+    decompose_sweeps: int = Field(ge=0)
 
 
 class FairnessPolicy(_Strict):

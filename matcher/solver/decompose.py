@@ -1,21 +1,52 @@
-"""Split a large problem into parts (regions or connected components), solve them, merge.
+"""Solve a large problem by parts (regions or connected components) with a valid global bound.
 
-A *part* owns a set of organisations, all their options and every pair into those options; a
-candidate belongs to every part it has a pair into (people near a border may cross). Each part is
-a self-contained `AssignmentProblem`, solved by the pure function `solve_part(problem, policy)`,
-so a later issue can hand the parts to Ray or Dask (`solve_decomposed(..., mapper=...)` takes any
-``map``-like callable); the default dispatcher here is sequential.
+A *part* owns a set of organisations (a label per organisation: its region, or its connected
+component) with all their options, seats and guidance budgets. Candidates near a border have
+pairs into several parts. `solve_decomposed` works in three steps:
 
-Bound: any feasible assignment of the whole, restricted to a part, is feasible for that part
-(the part has all the seats, budgets and pairs of its organisations), so the sum of the parts'
-optima, hence of their bounds, bounds the whole. The merge keeps each border candidate's best
-pair among the parts that chose them (dropping a pair never breaks a seat or budget limit) and
-refills the freed seats and guidance over all pairs (`matcher.solver.refill`).
+1. *First pass*: each part with its *home* candidates (those whose highest-weight pair lies in
+   it, or whose lock does), solved by the pure function `solve_part` (the usual
+   `matcher.solver.solve`). The parts share no candidate, so the union of their answers is
+   feasible; a refill over every free pair then lets people take a seat across a border.
+2. *Coordination* (``solver.decompose_sweeps`` sweeps): from the parts' guidance multipliers
+   ``lam`` (one per organisation) and option prices ``v``, each sweep prices every part's
+   options exactly, given what its border candidates are worth in the other parts
+   (`price_part`: one min-cost flow per part), and moves each multiplier by the sign of its
+   budget's excess. Every sweep gives a valid bound of the whole problem (`dual_bound`); the
+   lowest is reported.
+3. *Border passes* (``solver.decompose_rounds`` - 1 of them): every part with every candidate
+   that has a pair into it, each pair's weight lowered by what the candidate is worth outside
+   the part at the coordinated prices, so a border candidate goes where it adds most;
+   warm-started from the coordinated multipliers and the best assignment so far. A candidate
+   chosen in two parts keeps its best pair, then the freed seats are refilled. The better of
+   the passes' assignments is the answer.
+
+Bound. For multipliers ``lam >= 0`` and option prices ``v >= 0``, every feasible assignment is
+worth at most
+
+    locked value + sum over free candidates c of max(0, max over c's pairs e of w'(e) - v[opt e])
+                 + sum over options o of seats_left[o] * v[o] + sum over g of lam[g] * budget_left[g]
+
+with ``w'(e) = weight - lam[org] * need`` (Lagrangian relaxation of the budgets, then weak LP
+duality of the seat and one-option-per-person limits). It is computed over *all* pairs, in
+integers, so it is valid whatever the parts were. With the exact prices of the whole problem's
+flow at ``lam`` it equals the Lagrangian bound at ``lam`` (`option_prices`); a part's price step
+is the exact minimisation over its prices with the other parts' fixed.
+
+Dispatch. The work on a part is a pure function of a small task object (`PartTask` ->
+`PartAnswer`, `PriceTask` -> `PriceAnswer`) handed to a ``map``-like callable
+(`solve_decomposed(..., mapper=...)`); the default is the built-in sequential ``map``, and a
+Ray or Dask map can replace it (tasks, answers and functions are picklable; tasks are generated
+lazily, one part's arrays at a time). Only whole-array NumPy passes over the full problem
+(bounds, each candidate's best two parts, the refill) run in the calling process, in chunks of
+candidates. Everything is integer arithmetic and counts, never the clock: the same input gives
+the same answer and bound.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,21 +56,82 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from matcher.policy import Policy
+from matcher.progress import report
+from matcher.solver.flow import solve_flow
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.refill import refill
 from matcher.solver.result import SolveResult, Status
+from matcher.solver.warm import WarmStart
 
 log = logging.getLogger(__name__)
 
-Mapper = Callable[[Callable[[AssignmentProblem], SolveResult], Iterable[AssignmentProblem]],
-                  Iterable[SolveResult]]
+#: A ``map``-like callable: ``mapper(fn, tasks)`` yields ``fn(task)`` for each task, in order.
+Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
+
+#: Edges per chunk of the whole-problem passes (bounds their temporary memory).
+CHUNK_EDGES = 4_000_000
+
+_NEG = np.int64(-(2**62))
+
+_EMPTY = AssignmentProblem(
+    cand=np.zeros(0, np.int32), opt=np.zeros(0, np.int32), weight=np.zeros(0, np.int64),
+    locked=np.zeros(0, bool), capacity=np.zeros(0, np.int64), option_org=np.zeros(0, np.int32),
+    budget=np.zeros(0, np.int64), need=np.zeros(0, np.int64))
 
 
 @dataclass(frozen=True)
 class Part:
+    """One part: its subproblem and where its rows sit in the whole problem."""
+
     problem: AssignmentProblem
     edges: np.ndarray  # the part's edges as indices into the whole problem's edges
     label: int
+    cands: np.ndarray  # whole-problem candidate of each local candidate (sorted)
+    options: np.ndarray  # whole-problem option of each local option (sorted)
+    orgs: np.ndarray  # whole-problem organisation of each local organisation (sorted)
+
+    def without_problem(self) -> Part:
+        """This part without its subproblem's arrays (to free memory once it is solved)."""
+        return Part(_EMPTY, self.edges, self.label, self.cands, self.options, self.orgs)
+
+
+@dataclass(frozen=True)
+class PartTask:
+    """Everything a worker needs to solve one part."""
+
+    label: int
+    problem: AssignmentProblem
+    policy: Policy
+    warm: WarmStart | None = None
+
+
+@dataclass(frozen=True)
+class PartAnswer:
+    label: int
+    result: SolveResult  # over the part's own edges
+    multipliers: np.ndarray  # int64 per local organisation
+    prices: np.ndarray  # int64 per local option: the part's flow prices at `multipliers`
+    seconds: float
+
+
+@dataclass(frozen=True)
+class PriceTask:
+    """One part's price step: its options' prices given what candidates are worth elsewhere."""
+
+    label: int
+    problem: AssignmentProblem  # every pair into the part's options
+    multipliers: np.ndarray  # per local organisation
+    outside: np.ndarray  # per local candidate: best priced value outside the part (>= 0)
+
+
+@dataclass(frozen=True)
+class PriceAnswer:
+    label: int
+    prices: np.ndarray  # int64 per local option
+    guidance_used: np.ndarray  # int64 per local organisation, by the part's priced flow
+
+
+# --- labels ---------------------------------------------------------------------------------
 
 
 def component_labels(problem: AssignmentProblem) -> np.ndarray:
@@ -64,24 +156,92 @@ def organisation_regions(problem: AssignmentProblem, option_region: np.ndarray) 
     return out
 
 
-def split(problem: AssignmentProblem, org_label: np.ndarray) -> list[Part]:
-    """One part per label (in label order). Candidates locked in another part are left out."""
+# --- splitting ------------------------------------------------------------------------------
+
+
+def _cand_starts(cand: np.ndarray) -> np.ndarray:
+    """Index of the first edge of each run of equal candidates (edges sorted by candidate)."""
+    if len(cand) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, cand[1:] != cand[:-1]])
+
+
+def locked_part(problem: AssignmentProblem, org_label: np.ndarray) -> np.ndarray:
+    """Per candidate: the part of its locked pair, -1 if none."""
+    out = np.full(problem.n_candidates, -1, dtype=np.int64)
+    out[problem.cand[problem.locked]] = org_label[problem.edge_org[problem.locked]]
+    return out
+
+
+def first_homes(problem: AssignmentProblem, org_label: np.ndarray) -> np.ndarray:
+    """Per candidate: the part of its highest-weight pair (ties: lowest edge), or of its lock.
+
+    -1 for candidates without pairs.
+    """
+    home = np.full(problem.n_candidates, -1, dtype=np.int64)
+    idx = np.flatnonzero(problem.weight > 0) if problem.n_edges else np.zeros(0, np.int64)
+    if len(idx):
+        # Edges are sorted by candidate: the first edge of each candidate's run after a stable
+        # sort by (candidate, -weight) is its best one.
+        order = idx[np.lexsort((idx, -problem.weight[idx], problem.cand[idx]))]
+        first = order[_cand_starts(problem.cand[order])]
+        home[problem.cand[first]] = org_label[problem.edge_org[first]]
+    lk = locked_part(problem, org_label)
+    return np.where(lk >= 0, lk, home)
+
+
+def layout(problem: AssignmentProblem, org_label: np.ndarray,
+           home: np.ndarray | None = None) -> list[Part]:
+    """The parts' index arrays (no subproblems yet): one part per label that has pairs, in label
+    order.
+
+    With `home` (per candidate) a part holds only the pairs of the candidates whose home it is;
+    without, every pair into its options (a candidate is then in every part it has a pair into),
+    except that a candidate locked in one part is in no other.
+    """
+    org_label = np.asarray(org_label, dtype=np.int64)
     edge_label = org_label[problem.edge_org]
-    locked_label = np.full(problem.n_candidates, -1, dtype=np.int64)
-    locked_label[problem.cand[problem.locked]] = edge_label[problem.locked]
-    order = np.argsort(edge_label, kind="stable")  # keeps (cand, opt) order within a part
+    if home is None:
+        lk = locked_part(problem, org_label)
+        cand_lk = lk[problem.cand]
+        keep = (cand_lk < 0) | (cand_lk == edge_label)
+    else:
+        keep = home[problem.cand] == edge_label
+    idx = np.flatnonzero(keep)
+    order = idx[np.argsort(edge_label[idx], kind="stable")]  # keeps (cand, opt) order in a part
     labels, starts = np.unique(edge_label[order], return_index=True)
     ends = np.r_[starts[1:], len(order)]
-    parts = []
+    opt_order = np.argsort(org_label[problem.option_org], kind="stable")
+    opt_labels = org_label[problem.option_org][opt_order]
+    org_order = np.argsort(org_label, kind="stable")
+    org_sorted = org_label[org_order]
+    out = []
     for lab, a, b in zip(labels.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        idx = order[a:b]
-        lk = locked_label[problem.cand[idx]]
-        idx = idx[(lk < 0) | (lk == lab)]
-        orgs = np.flatnonzero(org_label == lab)
-        opts = np.flatnonzero(np.isin(problem.option_org, orgs))
-        cands = np.unique(problem.cand[idx])
-        parts.append(Part(_subproblem(problem, idx, cands, opts, orgs), idx, int(lab)))
-    return parts
+        edges = order[a:b]
+        lo, hi = np.searchsorted(opt_labels, [lab, lab + 1])
+        opts = np.sort(opt_order[lo:hi])
+        lo, hi = np.searchsorted(org_sorted, [lab, lab + 1])
+        orgs = np.sort(org_order[lo:hi])
+        cand = problem.cand[edges]
+        cands = cand[_cand_starts(cand)].astype(np.int64)  # edges are sorted by candidate
+        out.append(Part(_EMPTY, edges, int(lab), cands, opts, orgs))
+    return out
+
+
+def iter_parts(problem: AssignmentProblem, org_label: np.ndarray,
+               home: np.ndarray | None = None, parts: list[Part] | None = None,
+               ) -> Iterator[Part]:
+    """The parts of `layout` (or the given `parts`) with their subproblems, built one at a
+    time."""
+    for part in layout(problem, org_label, home) if parts is None else parts:
+        sub = _subproblem(problem, part.edges, part.cands, part.options, part.orgs)
+        yield Part(sub, part.edges, part.label, part.cands, part.options, part.orgs)
+
+
+def split(problem: AssignmentProblem, org_label: np.ndarray,
+          home: np.ndarray | None = None) -> list[Part]:
+    """`iter_parts` as a list."""
+    return list(iter_parts(problem, org_label, home))
 
 
 def _subproblem(problem: AssignmentProblem, idx: np.ndarray, cands: np.ndarray, opts: np.ndarray,
@@ -102,54 +262,374 @@ def _subproblem(problem: AssignmentProblem, idx: np.ndarray, cands: np.ndarray, 
     )
 
 
-def solve_part(problem: AssignmentProblem, policy: Policy) -> SolveResult:
-    """Solve one part on its own (pure: depends only on its arguments)."""
-    from matcher.solver import solve  # late import: solve() may itself dispatch to this module
-
-    return solve(problem, policy)
+# --- prices and the bound -------------------------------------------------------------------
 
 
-def _sequential(fn: Callable[[AssignmentProblem], SolveResult],
-                items: Iterable[AssignmentProblem]) -> Iterator[SolveResult]:
-    return map(fn, items)
+def option_prices(problem: AssignmentProblem, weight: np.ndarray, chosen: np.ndarray,
+                  usable: np.ndarray, max_rounds: int | None = None) -> np.ndarray:
+    """Optimal option prices (LP duals) of a max-weight assignment `chosen` under seats.
+
+    `chosen` must be optimal over the `usable` edges with positive `weight` (as `solve_flow`
+    returns it). The prices are the least ``v >= 0`` with ``u[c] + v[o] >= weight`` on every such
+    edge, where ``u[c]`` is what candidate c gets (its chosen edge's weight minus that option's
+    price, 0 if unchosen): a longest-path fixpoint over displacement chains, found by whole-array
+    relaxation rounds. Any ``v >= 0`` gives a valid bound (`dual_bound`); these make it equal to
+    the flow's value. Integers only.
+    """
+    n_o = problem.n_options
+    idx = np.flatnonzero(usable & (weight > 0))
+    v = np.zeros(n_o, dtype=np.int64)
+    if len(idx) == 0:
+        return v
+    opt = problem.opt[idx].astype(np.int64)
+    order = np.argsort(opt, kind="stable")
+    idx, opt = idx[order], opt[order]
+    cand = problem.cand[idx].astype(np.int64)
+    w = weight[idx]
+    pick = chosen[idx]
+    matched = np.zeros(problem.n_candidates, dtype=bool)
+    matched[cand[pick]] = True
+    m_weight = np.zeros(problem.n_candidates, dtype=np.int64)
+    m_weight[cand[pick]] = w[pick]
+    m_opt = np.zeros(problem.n_candidates, dtype=np.int64)
+    m_opt[cand[pick]] = opt[pick]
+    present = opt[_cand_starts(opt)]
+    starts = _cand_starts(opt)
+    limit = n_o + 1 if max_rounds is None else max_rounds
+    for _ in range(limit):
+        u = np.where(matched, m_weight - v[m_opt], 0)
+        new = np.zeros(n_o, dtype=np.int64)
+        new[present] = np.maximum(np.maximum.reduceat(w - u[cand], starts), 0)
+        if np.array_equal(new, v):
+            break
+        v = new
+    return v
+
+
+def priced_weight(problem: AssignmentProblem, lam: np.ndarray) -> np.ndarray:
+    return problem.weight - lam[problem.edge_org] * problem.edge_need
+
+
+def _usable(problem: AssignmentProblem) -> np.ndarray:
+    """Free edges into options with a seat left after the locks."""
+    free, seats_left, _, _ = problem.residual()
+    return free & (seats_left[problem.opt] > 0)
+
+
+def part_prices(problem: AssignmentProblem, lam: np.ndarray) -> np.ndarray:
+    """Option prices of a part's flow at multipliers `lam`."""
+    outside = np.zeros(problem.n_candidates, dtype=np.int64)
+    return price_part(PriceTask(-1, problem, lam, outside)).prices
+
+
+def _chunks(problem: AssignmentProblem, max_edges: int = CHUNK_EDGES) -> Iterator[tuple[int, int]]:
+    """Edge ranges [a, b) of whole candidates with about `max_edges` edges each."""
+    n = problem.n_edges
+    a = 0
+    while a < n:
+        b = min(a + max_edges, n)
+        if b < n:  # move the cut to the start of the next candidate's run
+            b = int(np.searchsorted(problem.cand, problem.cand[b - 1], side="right"))
+        yield a, b
+        a = b
+
+
+@dataclass
+class _BestTwo:
+    """Per candidate: best priced value over usable pairs net of prices, its part, and the best
+    in any other part (``_NEG`` where none)."""
+
+    best: np.ndarray
+    part: np.ndarray
+    second: np.ndarray
+
+
+def best_two(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray, org_label: np.ndarray,
+             usable: np.ndarray) -> _BestTwo:
+    n_c = problem.n_candidates
+    out = _BestTwo(np.full(n_c, _NEG), np.full(n_c, -1, dtype=np.int64), np.full(n_c, _NEG))
+    for a, b in _chunks(problem):
+        sl = slice(a, b)
+        cand = problem.cand[sl]
+        starts = _cand_starts(cand)
+        if len(starts) == 0:
+            continue
+        lens = np.diff(np.r_[starts, b - a])
+        who = cand[starts]
+        red = problem.weight[sl] - lam[problem.option_org[problem.opt[sl]]] * problem.need[cand]
+        red -= v[problem.opt[sl]]
+        red[~usable[sl]] = _NEG
+        part = org_label[problem.option_org[problem.opt[sl]]]
+        best = np.maximum.reduceat(red, starts)
+        at_best = red == np.repeat(best, lens)
+        top_part = np.minimum.reduceat(np.where(at_best, part, np.iinfo(np.int64).max), starts)
+        other = np.where(part != np.repeat(top_part, lens), red, _NEG)
+        out.best[who] = best
+        out.part[who] = np.where(best > _NEG, top_part, -1)
+        out.second[who] = np.maximum.reduceat(other, starts)
+    return out
+
+
+def dual_bound(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
+               top: _BestTwo | None = None, usable: np.ndarray | None = None) -> int:
+    """The valid upper bound of the module docstring for multipliers `lam` and prices `v`.
+
+    `top` (from `best_two` with the same `lam` and `v`) saves recomputing each candidate's best.
+    """
+    lam = np.maximum(lam, 0)
+    v = np.maximum(v, 0)
+    _, seats_left, budget_left, _ = problem.residual()
+    if top is None:
+        usable = _usable(problem) if usable is None else usable
+        zero = np.zeros(problem.n_organisations, dtype=np.int64)
+        top = best_two(problem, lam, v, zero, usable)
+    locked = int(problem.weight[problem.locked].sum())
+    people = int(np.maximum(top.best, 0).sum())
+    seats = int((np.maximum(seats_left, 0) * v).sum())
+    guidance = int((lam * np.maximum(budget_left, 0)).sum())
+    return locked + people + seats + guidance
+
+
+# --- work on one part (pure functions: what a Ray or Dask worker runs) -------------------------
+
+
+def solve_part(task: PartTask) -> PartAnswer:
+    """Solve one part, and price its options at the multipliers found."""
+    from matcher.solver import solve  # late import: matcher.solver imports this module's users
+
+    t = time.perf_counter()
+    res = solve(task.problem, task.policy, task.warm)
+    lam = np.asarray(res.details.get("multipliers", []), dtype=np.int64)
+    if lam.shape != (task.problem.n_organisations,):
+        lam = np.zeros(task.problem.n_organisations, dtype=np.int64)
+    res.details.pop("trace", None)
+    prices = part_prices(task.problem, lam)
+    return PartAnswer(task.label, res, lam, prices, time.perf_counter() - t)
+
+
+def price_part(task: PriceTask) -> PriceAnswer:
+    """One coordination step for a part: the exact best prices of its options with the rest
+    fixed, and the guidance its priced flow uses (the multipliers' subgradient)."""
+    problem = task.problem
+    free, seats_left, _, _ = problem.residual()
+    cost = task.multipliers[problem.edge_org] * problem.edge_need + task.outside[problem.cand]
+    chosen = solve_flow(problem, free, seats_left, extra_cost=cost)
+    prices = option_prices(problem, problem.weight - cost, chosen,
+                           free & (seats_left[problem.opt] > 0))
+    return PriceAnswer(task.label, prices, problem.guidance_used(chosen))
+
+
+# --- the whole ----------------------------------------------------------------------------
+
+
+def _tracked(stage: str, items: Iterable[Any], total: int) -> Iterator[Any]:
+    for i, item in enumerate(items, 1):
+        report(stage, i, total)
+        yield item
+
+
+def _n_parts(problem: AssignmentProblem, labels: np.ndarray) -> int:
+    if problem.n_edges == 0:
+        return 0
+    return len(np.unique(labels[problem.option_org[np.unique(problem.opt)]]))
+
+
+@dataclass
+class _Prices:
+    """Multipliers per organisation, prices per option, and each candidate's best two."""
+
+    lam: np.ndarray
+    v: np.ndarray
+    top: _BestTwo
 
 
 def solve_decomposed(problem: AssignmentProblem, policy: Policy,
                      org_label: np.ndarray | None = None, mapper: Mapper | None = None,
                      ) -> SolveResult:
-    """Solve by parts (labels per organisation; default: connected components) and merge."""
-    labels = component_labels(problem) if org_label is None else np.asarray(org_label)
-    parts = split(problem, labels)
-    mapper = mapper or _sequential
-    results = list(mapper(lambda p: solve_part(p, policy), (part.problem for part in parts)))
-    chosen = np.zeros(problem.n_edges, dtype=bool)
-    bound = 0
-    per_part: list[dict[str, Any]] = []
-    for part, res in zip(parts, results, strict=True):
-        if res.status is Status.INFEASIBLE:
-            return SolveResult(Status.INFEASIBLE, "decomposed", chosen, 0, 0, True,
-                               {"reasons": res.details.get("reasons", []), "part": part.label})
-        chosen[part.edges[res.chosen]] = True
-        bound += res.bound
-        per_part.append({"part": part.label, "edges": len(part.edges), "method": res.method,
-                         "objective": res.objective, "bound": res.bound})
-    # Border candidates chosen in several parts keep their best pair (ties: lowest edge index).
+    """Solve by parts (labels per organisation; default: connected components); see the module
+    docstring. The bound is valid for the whole problem whatever the labels."""
+    started = time.perf_counter()
+    labels = component_labels(problem) if org_label is None else np.asarray(org_label, np.int64)
+    mapper = mapper or map
+    sp = policy.solver
+    free, _, _, _ = problem.residual()
+    usable = _usable(problem)
+    n_parts = _n_parts(problem, labels)
+    details: dict[str, Any] = {"parts": n_parts}
+
+    # 1. Each part with the candidates whose best pair lies in it.
+    t = time.perf_counter()
+    home = first_homes(problem, labels)
+    answers = _solve_parts(problem, labels, policy, mapper, n_parts, home=home)
+    if isinstance(answers, SolveResult):
+        return answers
+    chosen, lam, v, binding, per_part = answers
+    union_value = problem.objective(chosen)
+    chosen, stats = refill(problem, chosen, free, weight=priced_weight(problem, lam))
+    value = problem.objective(chosen)
+    details["first_pass"] = {"union_value": union_value, "value": value, "refill": stats,
+                             "seconds": round(time.perf_counter() - t, 3), "per_part": per_part}
+
+    # 2. Coordination: prices and multipliers consistent across borders; the bound.
+    t = time.perf_counter()
+    prices, bound, trace = coordinate(problem, labels, lam, v, usable, sp.decompose_sweeps,
+                                      mapper)
+    details["coordination"] = {"bounds": trace, "seconds": round(time.perf_counter() - t, 3)}
+
+    # 3. Border passes: every part with every candidate that has a pair into it, each valued
+    #    net of what it is worth elsewhere at the coordinated prices.
+    passes = []
+    for _ in range(sp.decompose_rounds - 1):
+        t = time.perf_counter()
+        got = _solve_parts(problem, labels, policy, mapper, n_parts, prices=prices,
+                           warm_chosen=chosen)
+        if isinstance(got, SolveResult):
+            return got
+        cand_chosen, _, _, _, per_part = got
+        cand_chosen, dropped = keep_one_per_candidate(problem, cand_chosen)
+        merged = problem.objective(cand_chosen)
+        cand_chosen, stats = refill(problem, cand_chosen, free,
+                                    weight=priced_weight(problem, prices.lam))
+        cand_value = problem.objective(cand_chosen)
+        passes.append({"value_after_merge": merged, "duplicates_dropped": dropped,
+                       "value": cand_value, "refill": stats,
+                       "seconds": round(time.perf_counter() - t, 3), "per_part": per_part})
+        if cand_value > value:
+            chosen, value = cand_chosen, cand_value
+    details["border_passes"] = passes
+
+    if value > bound:
+        raise AssertionError(f"objective {value} above the decomposition bound {bound}")
+    details.update(multipliers=prices.lam.tolist(), seconds=time.perf_counter() - started)
+    status = Status.OPTIMAL if value == bound else Status.FEASIBLE
+    return SolveResult(status, "decomposed", chosen, value, bound, binding, details)
+
+
+def keep_one_per_candidate(problem: AssignmentProblem, chosen: np.ndarray
+                           ) -> tuple[np.ndarray, int]:
+    """Each candidate chosen in several parts keeps its highest-weight pair (ties: lowest edge).
+
+    Dropping pairs never breaks a seat or budget limit, so a union of feasible parts stays
+    feasible. Returns (chosen, pairs dropped).
+    """
     idx = np.flatnonzero(chosen)
-    order = np.lexsort((idx, -problem.weight[idx], problem.cand[idx]))
-    idx = idx[order]
+    idx = idx[np.lexsort((idx, -problem.weight[idx], problem.cand[idx]))]
     dup = np.zeros(len(idx), dtype=bool)
     dup[1:] = problem.cand[idx][1:] == problem.cand[idx][:-1]
     dup &= ~problem.locked[idx]
-    chosen[idx[dup]] = False
-    merged_value = problem.objective(chosen)
-    free, _, _, _ = problem.residual()
-    chosen, stats = refill(problem, chosen, free)
-    value = problem.objective(chosen)
-    bound = max(bound, 0)
-    if value > bound:
-        raise AssertionError(f"objective {value} above the sum of the parts' bounds {bound}")
-    details = {"parts": len(parts), "border_duplicates_dropped": int(dup.sum()),
-               "value_after_merge": merged_value, "merge_refill": stats, "per_part": per_part}
-    status = Status.OPTIMAL if value == bound else Status.FEASIBLE
-    binding = any(r.guidance_binding for r in results)
-    return SolveResult(status, "decomposed", chosen, value, bound, binding, details)
+    out = chosen.copy()
+    out[idx[dup]] = False
+    return out, int(dup.sum())
+
+
+_Solved = tuple[np.ndarray, np.ndarray, np.ndarray, bool, list[dict[str, Any]]]
+
+
+def _solve_parts(problem: AssignmentProblem, labels: np.ndarray, policy: Policy, mapper: Mapper,
+                 n_parts: int, home: np.ndarray | None = None, prices: _Prices | None = None,
+                 warm_chosen: np.ndarray | None = None) -> _Solved | SolveResult:
+    """Solve every part; returns (union of the answers, multipliers, prices, binding, per part)
+    or an infeasible result.
+
+    With `home`, each part holds its home candidates (disjoint parts). With `prices`, each part
+    holds every candidate with a pair into it, each pair's weight lowered by what the candidate
+    is worth outside the part (pairs left with no positive weight are left out), warm-started
+    from the coordinated multipliers and `warm_chosen`.
+    """
+    metas: list[Part] = []
+
+    def tasks() -> Iterator[PartTask]:
+        for part in iter_parts(problem, labels, home):
+            warm = None
+            sub = part.problem
+            if prices is not None:
+                outside = _outside(prices.top, part)
+                weight = sub.weight - outside[sub.cand]
+                keep = (weight > 0) | sub.locked
+                part = Part(sub, part.edges[keep], part.label, part.cands, part.options,
+                            part.orgs)
+                sub = AssignmentProblem(sub.cand[keep], sub.opt[keep],
+                                        np.maximum(weight[keep], 1), sub.locked[keep],
+                                        sub.capacity, sub.option_org, sub.budget, sub.need)
+                start = None if warm_chosen is None else warm_chosen[part.edges]
+                warm = WarmStart(prices.lam[part.orgs], start)
+            metas.append(part)
+            yield PartTask(part.label, sub, policy, warm)
+
+    chosen = np.zeros(problem.n_edges, dtype=bool)
+    lam = np.zeros(problem.n_organisations, dtype=np.int64)
+    v = np.zeros(problem.n_options, dtype=np.int64)
+    binding = False
+    per_part = []
+    for i, ans in enumerate(_tracked("solve", mapper(solve_part, tasks()), n_parts)):
+        part, res = metas[i], ans.result
+        metas[i] = part.without_problem()
+        if res.status is Status.INFEASIBLE:
+            empty = np.zeros(problem.n_edges, dtype=bool)
+            return SolveResult(Status.INFEASIBLE, "decomposed", empty, 0, 0, True,
+                               {"reasons": res.details.get("reasons", []), "part": part.label})
+        chosen[part.edges[res.chosen]] = True
+        lam[part.orgs] = ans.multipliers
+        v[part.options] = ans.prices
+        binding |= res.guidance_binding
+        per_part.append({"part": part.label, "candidates": part.problem.n_candidates,
+                         "pairs": len(part.edges), "method": res.method,
+                         "objective": res.objective, "bound": res.bound,
+                         "iterations": res.details.get("iterations"),
+                         "seconds": round(ans.seconds, 3)})
+    return chosen, lam, v, binding, per_part
+
+
+def _outside(top: _BestTwo, part: Part) -> np.ndarray:
+    """Per local candidate of `part`: the best it is worth in any other part (>= 0)."""
+    here = top.part[part.cands] == part.label
+    return np.maximum(np.where(here, top.second[part.cands], top.best[part.cands]), 0)
+
+
+def coordinate(problem: AssignmentProblem, labels: np.ndarray, lam: np.ndarray, v: np.ndarray,
+               usable: np.ndarray, sweeps: int, mapper: Mapper,
+               ) -> tuple[_Prices, int, list[int]]:
+    """Price sweeps from the parts' multipliers and prices: returns the last prices, the lowest
+    bound seen (each is valid) and the bound after each sweep.
+
+    A sweep prices every part's options exactly, the other parts' prices fixed (every part from
+    the same prices: Jacobi), and moves each organisation's multiplier by the sign of its budget
+    excess in the parts' priced flows, with a step that grows by 5/4 while the sign stays and
+    halves when it flips (as the Lagrangian method's "rprop" rule; integers only).
+    """
+    _, _, budget_left, _ = problem.residual()
+    budget_left = np.maximum(budget_left, 0)
+    lam = lam.copy()
+    top = best_two(problem, lam, v, labels, usable)
+    bound = dual_bound(problem, lam, v, top)
+    trace = [bound]
+    best = _Prices(lam.copy(), v, top)
+    rate = np.maximum(lam >> 5, np.int64(1 << 12))
+    prev_sign = np.zeros(len(lam), dtype=np.int64)
+    parts = layout(problem, labels) if sweeps > 0 else []
+    for _ in range(sweeps):
+
+        def tasks(lam: np.ndarray = lam, top: _BestTwo = top) -> Iterator[PriceTask]:
+            for part in iter_parts(problem, labels, parts=parts):
+                yield PriceTask(part.label, part.problem, lam[part.orgs], _outside(top, part))
+
+        v = v.copy()
+        used = np.zeros(len(lam), dtype=np.int64)
+        for part, ans in zip(parts, _tracked("bound", mapper(price_part, tasks()), len(parts)),
+                             strict=True):
+            v[part.options] = ans.prices
+            used[part.orgs] = ans.guidance_used
+        top = best_two(problem, lam, v, labels, usable)
+        value = dual_bound(problem, lam, v, top)
+        trace.append(value)
+        if value < bound:
+            bound, best = value, _Prices(lam.copy(), v, top)
+        # Multipliers: a step by the sign of the budget excess (rprop).
+        excess = used - budget_left
+        sign = np.where((lam > 0) | (excess > 0), np.sign(excess), 0)
+        same = sign * prev_sign
+        rate = np.where(same > 0, (rate * 5) // 4, np.where(same < 0, rate // 2, rate))
+        rate = np.maximum(rate, 1)
+        lam = np.maximum(lam + sign * rate, 0)
+        prev_sign = np.where(sign != 0, sign, prev_sign)
+    return best, bound, trace

@@ -1,0 +1,189 @@
+"""Solving by region: feasible answers, a bound valid for the whole problem, determinism, and the
+round's outputs when it decomposes."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from benchmarks.solver_instances import random_problem
+from matcher.policy import Policy, policy_from_dict
+from matcher.solver.cpsat import solve_cpsat
+from matcher.solver.decompose import (
+    dual_bound,
+    first_homes,
+    option_prices,
+    organisation_regions,
+    solve_decomposed,
+    split,
+)
+from matcher.solver.flow import solve_flow
+from matcher.solver.problem import AssignmentProblem
+from matcher.solver.result import Status
+from tests.test_solver_lagrangian import brute_force, check_result, tiny_problems
+
+
+def decomposed_policy(**solver: object) -> Policy:
+    base: dict[str, object] = {"exact_max_pairs": 0, "prove_max_pairs": 0,
+                               "lagrangian_iterations": 8, "lagrangian_repair_every": 2,
+                               "polish_deterministic_time": 0.2, "decompose_rounds": 2,
+                               "decompose_sweeps": 3}
+    base.update(solver)
+    return policy_from_dict({"solver": base})
+
+
+def pickling_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+    """A stand-in for a Ray or Dask map: function, tasks and answers cross a pickle."""
+    fn = pickle.loads(pickle.dumps(fn))
+    for item in items:
+        yield pickle.loads(pickle.dumps(fn(pickle.loads(pickle.dumps(item)))))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_problems(), st.lists(st.integers(0, 2), min_size=3, max_size=3))
+def test_any_split_gives_a_feasible_answer_and_a_valid_bound(problem: AssignmentProblem,
+                                                             labels: list[int]) -> None:
+    optimum = brute_force(problem)
+    org_label = np.array(labels[: problem.n_organisations], dtype=np.int64)
+    result = solve_decomposed(problem, decomposed_policy(), org_label)
+    check_result(problem, result, optimum)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_problems(), st.data())
+def test_dual_bound_is_valid_for_any_multipliers_and_prices(problem: AssignmentProblem,
+                                                            data: st.DataObject) -> None:
+    """Any multipliers and prices >= 0 bound every feasible assignment."""
+    optimum = brute_force(problem)
+    if optimum < 0:  # the locks alone break a limit
+        return
+    top = int(problem.weight.max())
+    lam = np.array(data.draw(st.lists(st.integers(0, top), min_size=problem.n_organisations,
+                                      max_size=problem.n_organisations)), dtype=np.int64)
+    v = np.array(data.draw(st.lists(st.integers(0, top), min_size=problem.n_options,
+                                    max_size=problem.n_options)), dtype=np.int64)
+    assert dual_bound(problem, lam, v) >= optimum
+
+
+def test_flow_prices_make_the_bound_equal_the_flow_optimum() -> None:
+    """With loose budgets and the prices of an optimal flow, the bound is the flow's value."""
+    for seed in range(3):
+        problem, _ = random_problem(800, seed=seed, per_cand=8, near=20, locked_share=0.03,
+                                    budget_share=(np.inf, np.inf))
+        free, seats, _, _ = problem.residual()
+        flow = solve_flow(problem, free, seats)
+        lam = np.zeros(problem.n_organisations, dtype=np.int64)
+        v = option_prices(problem, problem.weight, flow, free & (seats[problem.opt] > 0))
+        assert dual_bound(problem, lam, v) == problem.objective(flow | problem.locked)
+        assert dual_bound(problem, lam, np.zeros_like(v)) > problem.objective(flow | problem.locked)
+
+
+def test_homes_give_disjoint_parts_and_locks_stay_home() -> None:
+    problem, region = random_problem(1500, seed=2, per_cand=8, near=30, regions=4,
+                                     locked_share=0.05)
+    labels = organisation_regions(problem, region)
+    home = first_homes(problem, labels)
+    parts = split(problem, labels, home)
+    owners = np.concatenate([p.cands for p in parts])
+    assert len(owners) == len(np.unique(owners))  # disjoint
+    edge_label = labels[problem.edge_org]
+    assert (home[problem.cand[problem.locked]] == edge_label[problem.locked]).all()
+    crossing = split(problem, labels)  # every pair into each part's options
+    assert sum(len(p.edges) for p in crossing) == int(
+        ((home[problem.cand] == edge_label) | ~np.isin(problem.cand, problem.cand[problem.locked])
+         ).sum())
+    assert sum(p.problem.n_candidates for p in crossing) > len(owners)  # border candidates
+
+
+@pytest.fixture(scope="module")
+def regions_problem() -> tuple[AssignmentProblem, np.ndarray]:
+    problem, region = random_problem(700, seed=7, per_cand=8, near=40, regions=4,
+                                     locked_share=0.03)
+    return problem, organisation_regions(problem, region)
+
+
+def test_bound_is_valid_against_the_exact_optimum(
+        regions_problem: tuple[AssignmentProblem, np.ndarray]) -> None:
+    problem, labels = regions_problem
+    result = solve_decomposed(problem, decomposed_policy(), labels)
+    assert problem.violations(result.chosen) == []
+    assert result.chosen[problem.locked].all()
+    assert result.details["parts"] == 4
+    exact, cp_bound, proven, _ = solve_cpsat(problem, result.chosen, 20.0, 0.0)
+    assert problem.objective(exact) <= result.bound
+    assert result.objective <= cp_bound
+    if proven:
+        assert result.objective <= problem.objective(exact) <= result.bound
+    assert result.gap < 0.05
+
+
+def test_deterministic_and_dispatchable(regions_problem: tuple[AssignmentProblem, np.ndarray],
+                                        ) -> None:
+    """Same input, same answer and bound; a map whose tasks cross a pickle gives the same."""
+    problem, labels = regions_problem
+    first = solve_decomposed(problem, decomposed_policy(), labels)
+    again = solve_decomposed(problem, decomposed_policy(), labels, mapper=pickling_map)
+    assert np.array_equal(first.chosen, again.chosen)
+    assert (first.objective, first.bound) == (again.objective, again.bound)
+    assert first.details["coordination"]["bounds"] == again.details["coordination"]["bounds"]
+
+
+def test_coordination_and_border_pass_improve(regions_problem: tuple[AssignmentProblem, np.ndarray],
+                                              ) -> None:
+    problem, labels = regions_problem
+    plain = solve_decomposed(problem, decomposed_policy(decompose_rounds=1, decompose_sweeps=0),
+                             labels)
+    full = solve_decomposed(problem, decomposed_policy(decompose_rounds=2, decompose_sweeps=4),
+                            labels)
+    assert full.bound <= plain.bound
+    assert full.objective >= plain.objective
+    trace = full.details["coordination"]["bounds"]
+    assert full.bound == min(trace)
+
+
+def test_no_binding_budgets_in_any_part() -> None:
+    problem, region = random_problem(600, seed=4, per_cand=8, near=30, regions=3,
+                                     budget_share=(np.inf, np.inf))
+    result = solve_decomposed(problem, decomposed_policy(decompose_sweeps=3),
+                              organisation_regions(problem, region))
+    free, seats, _, _ = problem.residual()
+    optimum = problem.objective(solve_flow(problem, free, seats) | problem.locked)
+    assert problem.violations(result.chosen) == []
+    assert result.objective <= optimum <= result.bound
+    assert result.status in (Status.OPTIMAL, Status.FEASIBLE)
+
+
+def test_round_decomposes_by_region_with_unchanged_outputs(tmp_path) -> None:
+    """A round over several regions above the threshold is solved by region; the outputs keep
+    their format and the answer is feasible with a valid bound."""
+    from matcher.load import load_instance
+    from matcher.round import run_round, write_round
+    from matcher.synth import generate, write_generated
+
+    data = write_generated(generate(1200, "all", 3), tmp_path / "data")
+    inst, warnings = load_instance(data)
+    solver = {"exact_max_pairs": 0, "prove_max_pairs": 0, "lagrangian_iterations": 8,
+              "polish_deterministic_time": 0.2, "decompose_rounds": 2, "decompose_sweeps": 2}
+    whole = run_round(inst, policy_from_dict({"solver": solver | {"decompose_min_pairs": 0}}),
+                      warnings)
+    assert whole.result.method != "decomposed"
+    rnd = run_round(inst, policy_from_dict({"solver": solver | {"decompose_min_pairs": 1}}),
+                    warnings)
+    assert rnd.result.method == "decomposed"
+    assert rnd.result.details["parts"] > 1
+    assert rnd.problem.violations(rnd.result.chosen) == []
+    assert rnd.result.objective <= rnd.result.bound
+    meta = write_round(rnd, tmp_path / "round")
+    meta_whole = write_round(whole, tmp_path / "round_whole")
+    assert meta["solver"]["method"] == "decomposed"
+    assert set(meta["outputs"]) == set(meta_whole["outputs"])
+    for name in meta["outputs"]:
+        head = (tmp_path / "round" / name).read_text().splitlines()[0]
+        assert head == (tmp_path / "round_whole" / name).read_text().splitlines()[0]
+    assert meta["counts"]["matched"] == int(rnd.chosen.sum())
