@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -153,17 +153,26 @@ def _value_text(v: object) -> str:
     return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
 
 
-def _codes_column(series: pd.Series, sep: str) -> _CodesColumn | None:
+def _codes_column(series: pd.Series, sep: str,
+                  tables: dict[int, list[bytes]] | None = None) -> _CodesColumn | None:
     """The column by distinct values, or None if this writer does not support its type."""
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         cats = dtype.categories
+        codes = np.asarray(series.cat.codes, dtype=np.int64)
+        codes = np.where(codes < 0, len(cats), codes)  # code -1 (missing) is written empty
+        if tables is not None and id(cats) in tables:
+            return _CodesColumn(codes, tables[id(cats)])
         if not (isinstance(cats.dtype, pd.StringDtype)
                 or (cats.dtype.kind == "O" and infer_dtype(cats, skipna=True) == "string")):
             return None
-        codes = np.asarray(series.cat.codes, dtype=np.int64)
-        uniq = [*cats.tolist(), ""]  # code -1 (missing) is written empty
-        codes = np.where(codes < 0, len(uniq) - 1, codes)
+        uniq = [*cats.tolist(), ""]
+        texts = [t.encode("utf-8") for t in _format_fields([_value_text(v) for v in uniq], sep)]
+        if any(b"\0" in t for t in texts):  # NUL marks unused bytes here
+            return None
+        if tables is not None:
+            tables[id(cats)] = texts
+        return _CodesColumn(codes, texts)
     else:
         if isinstance(dtype, np.dtype) and dtype.kind == "O":
             if infer_dtype(series, skipna=True) not in ("string", "empty"):
@@ -181,9 +190,15 @@ def _codes_column(series: pd.Series, sep: str) -> _CodesColumn | None:
 
 
 def csv_chunks(df: pd.DataFrame, sep: str = ",", decimal: str = ".",
-               encoding: str = "utf-8") -> Iterator[bytes] | None:
+               encoding: str = "utf-8", header: bool = True,
+               tables: dict[int, list[bytes]] | None = None) -> Iterator[bytes] | None:
     """The bytes of ``df.to_csv(index=False, lineterminator="\\n", sep=..., decimal=...,
-    encoding=...)``, chunk after chunk; None where this writer does not support the table."""
+    encoding=...)``, chunk after chunk; None where this writer does not support the table.
+
+    `header=False` leaves out the header line (and BOM). `tables` caches the formatted
+    categories of categorical columns by ``id(categories)`` across calls whose frames share
+    the same categories object (`write_csv_frames`).
+    """
     enc = encoding.replace("-", "").replace("_", "").lower()
     if len(df.columns) < 2 or not df.columns.is_unique or enc not in ("utf8", "utf8sig") \
             or len(sep) != 1:
@@ -197,21 +212,24 @@ def csv_chunks(df: pd.DataFrame, sep: str = ",", decimal: str = ".",
         if isinstance(s.dtype, np.dtype) and s.dtype == np.float64:
             col = _FloatColumn(s.to_numpy(), decimal.encode())
         else:
-            col = _codes_column(s, sep)
+            col = _codes_column(s, sep, tables)
         if col is None:
             return None
         columns.append(col)
     columns.append(_ConstColumn(b"\n"))
-    header = io.StringIO()
-    csv.writer(header, delimiter=sep, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(
-        [str(c) for c in df.columns])
-    head = ("\ufeff" if enc == "utf8sig" else "") + header.getvalue()
+    head = ""
+    if header:
+        line = io.StringIO()
+        csv.writer(line, delimiter=sep, lineterminator="\n", quoting=csv.QUOTE_MINIMAL
+                   ).writerow([str(c) for c in df.columns])
+        head = ("\ufeff" if enc == "utf8sig" else "") + line.getvalue()
     return _chunks(columns, len(df), head.encode("utf-8"))
 
 
 def _chunks(columns: list[_FloatColumn | _CodesColumn | _ConstColumn], n: int,
             head: bytes) -> Iterator[bytes]:
-    yield head
+    if head:
+        yield head
     width = sum(c.width for c in columns)
     for start in range(0, n, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n)
@@ -221,6 +239,32 @@ def _chunks(columns: list[_FloatColumn | _CodesColumn | _ConstColumn], n: int,
             c.fill(data[:, at:at + c.width], start, stop)
             at += c.width
         yield data[data != 0].tobytes()
+
+
+def write_csv_frames(frames: Iterable[pd.DataFrame], path: Path, sep: str = ",",
+                     decimal: str = ".", encoding: str = "utf-8") -> str:
+    """Write the row-wise concatenation of `frames` (same columns; at least one) as
+    `write_csv` writes the whole table, holding one frame at a time; returns the sha256.
+
+    Each row's text depends on that row alone, so the bytes are those of the whole table.
+    Categorical columns whose frames share one categories object are formatted once.
+    """
+    h = hashlib.sha256()
+    tables: dict[int, list[bytes]] = {}
+    first = True
+    with open(path, "wb") as f:
+        for df in frames:
+            chunks = csv_chunks(df, sep=sep, decimal=decimal, encoding=encoding, header=first,
+                                tables=tables)
+            if chunks is None:
+                text = df.to_csv(index=False, header=first, lineterminator="\n", sep=sep,
+                                 decimal=decimal)
+                chunks = iter([text.encode(encoding if first else "utf-8")])
+            first = False
+            for chunk in chunks:
+                h.update(chunk)
+                f.write(chunk)
+    return h.hexdigest()
 
 
 def write_csv(df: pd.DataFrame, path: Path, sep: str = ",", decimal: str = ".",

@@ -18,11 +18,12 @@ import pandas as pd
 
 from matcher import __version__
 from matcher.atomic import replace_dir, staging_dir
-from matcher.csvout import write_csv
+from matcher.csvout import write_csv, write_csv_frames
 from matcher.errors import InputError, Problem
 from matcher.explain import main_reasons, unmatched_reasons
 from matcher.model import Instance
 from matcher.policy import Policy
+from matcher.progress import report
 from matcher.scoring import SCALE, EdgeTable, build_edges
 from matcher.scoring.table import FORBID, LOCK
 from matcher.solver import AssignmentProblem, SolveResult, Status, solve
@@ -61,7 +62,8 @@ class Round:
 def make_problem(inst: Instance, edges: EdgeTable) -> tuple[AssignmentProblem, np.ndarray]:
     """The solver's arrays; forbidden pairs are left out. Returns (problem, usable edge mask)."""
     usable = edges.decision != FORBID
-    idx = np.flatnonzero(usable)
+    # Without forbidden pairs the solver's arrays are the edge table's own (no copies).
+    idx: np.ndarray | slice = slice(None) if usable.all() else np.flatnonzero(usable)
     problem = AssignmentProblem(
         cand=edges.cand[idx],
         opt=edges.opt[idx],
@@ -292,12 +294,16 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
         frames = {
             "assignments.csv": rnd.assignments,
             "unmatched.csv": rnd.unmatched,
-            "edges.csv": rnd.edges.to_frame(rnd.instance, categorical_ids=True),
             "utilisation.csv": rnd.utilisation,
         }
         hashes = {}
-        for name, df in frames.items():
-            hashes[name] = _write_csv(df, tmp / name, dialect)
+        for name in OUTPUT_FILES:
+            if name == "edges.csv":  # the largest table: written piece by piece
+                pieces = rnd.edges.to_frames(rnd.instance, categorical_ids=True)
+                hashes[name] = write_csv_frames(pieces, tmp / name, **CSV_DIALECTS[dialect])
+            else:
+                hashes[name] = _write_csv(frames[name], tmp / name, dialect)
+            report("write", len(hashes), len(OUTPUT_FILES))
         meta = summary(rnd, frames["unmatched.csv"])
         meta["outputs"] = hashes
         timings = dict(rnd.timings) | dict(extra_timings or {})
@@ -309,7 +315,7 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
             "solver_details": _jsonable(rnd.result.details),
         }
         for name, content in (extra_files or {}).items():
-            if name in frames or name == "round.json" or Path(name).name != name:
+            if name in OUTPUT_FILES or name == "round.json" or Path(name).name != name:
                 raise ValueError(f"extra file name {name!r} is not allowed")
             (tmp / name).write_bytes(content)
             meta["run"].setdefault("extra_outputs", {})[name] = hashlib.sha256(content).hexdigest()

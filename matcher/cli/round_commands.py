@@ -100,6 +100,11 @@ def round_extra_files(rnd: Round, data_dir: Path) -> dict[str, bytes]:
     return audit_files(rnd, path) if path.exists() else {}
 
 
+#: What each progress stage counts (matcher.progress reports).
+PROGRESS_UNITS = {"score": "candidates", "solve": "regions", "bound": "regions",
+                  "write": "files"}
+
+
 @contextmanager
 def score_progress() -> Iterator[None]:
     """A rich progress bar (on stderr, gone when done) fed by matcher.progress reports."""
@@ -110,8 +115,9 @@ def score_progress() -> Iterator[None]:
 
         def hook(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                tasks[stage] = bar.add_task(f"{stage} (candidates)", total=total)
-            bar.update(tasks[stage], completed=done)
+                unit = PROGRESS_UNITS.get(stage, "")
+                tasks[stage] = bar.add_task(f"{stage} ({unit})" if unit else stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
 
         with progress_hook(hook):
             yield

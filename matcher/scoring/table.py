@@ -52,7 +52,7 @@ class EdgeTable:
     def __len__(self) -> int:
         return len(self.cand)
 
-    def take(self, index: np.ndarray) -> EdgeTable:
+    def take(self, index: np.ndarray | slice) -> EdgeTable:
         return EdgeTable(
             cand=self.cand[index], opt=self.opt[index], distance_km=self.distance_km[index],
             components={k: v[index] for k, v in self.components.items()},
@@ -67,22 +67,32 @@ class EdgeTable:
         With `categorical_ids` the id columns are pandas Categoricals over the instance's ids
         (same values and CSV text, without a string per row) where the ids are unique.
         """
+        return next(self.to_frames(inst, categorical_ids, max(len(self), 1)))
+
+    def to_frames(self, inst: Instance, categorical_ids: bool = False,
+                  rows: int = 2_000_000) -> Iterator[pd.DataFrame]:
+        """`to_frame` in pieces of `rows` rows (their concatenation is `to_frame`); with
+        `categorical_ids` the pieces share one categories object per id column."""
         cand_ids = inst.candidates["candidate_id"]
         opt_ids = inst.options["option_id"]
-        if categorical_ids and cand_ids.is_unique and opt_ids.is_unique:
-            cand_col: object = pd.Categorical.from_codes(self.cand, categories=pd.Index(cand_ids))
-            opt_col: object = pd.Categorical.from_codes(self.opt, categories=pd.Index(opt_ids))
-        else:
-            cand_col = cand_ids.to_numpy()[self.cand]
-            opt_col = opt_ids.to_numpy()[self.opt]
-        df = pd.DataFrame({"candidate_id": cand_col, "option_id": opt_col, "score": self.score})
-        for name in COMPONENTS:
-            df[name] = np.round(self.components[name], 6)
-        df["distance_km"] = np.round(self.distance_km, 3)
-        df["weight"] = self.weight
-        df["eligible"] = self.eligible
-        df["decision"] = DECISION_NAMES[self.decision]
-        return df
+        categorical = categorical_ids and cand_ids.is_unique and opt_ids.is_unique
+        cand_cats, opt_cats = (pd.Index(cand_ids), pd.Index(opt_ids)) if categorical else (None, None)
+        for start in range(0, max(len(self), 1), rows):
+            e = self.take(slice(start, start + rows))
+            if cand_cats is not None and opt_cats is not None:
+                cand_col: object = pd.Categorical.from_codes(e.cand, categories=cand_cats)
+                opt_col: object = pd.Categorical.from_codes(e.opt, categories=opt_cats)
+            else:
+                cand_col = cand_ids.to_numpy()[e.cand]
+                opt_col = opt_ids.to_numpy()[e.opt]
+            df = pd.DataFrame({"candidate_id": cand_col, "option_id": opt_col, "score": e.score})
+            for name in COMPONENTS:
+                df[name] = np.round(e.components[name], 6)
+            df["distance_km"] = np.round(e.distance_km, 3)
+            df["weight"] = e.weight
+            df["eligible"] = e.eligible
+            df["decision"] = DECISION_NAMES[e.decision]
+            yield df
 
 
 def score_pairs(
@@ -299,8 +309,7 @@ def build_edges(inst: Instance, policy: Policy) -> EdgeTable:
     k = policy.eligibility.max_options_per_candidate
     dkey, dkind = _decision_keys(inst)
     found_any = np.zeros(len(dkey), dtype=bool)
-    parts: list[tuple[np.ndarray, ...]] = []
-    comp_parts: list[dict[str, np.ndarray]] = []
+    parts: list[dict[str, np.ndarray]] = []
     for cand, opt, dist, scored in _chunk_pairs(inst, policy, k):
         decision = np.zeros(len(cand), dtype=np.int8)
         if len(dkey) and len(cand):
@@ -324,16 +333,24 @@ def build_edges(inst: Instance, policy: Policy) -> EdgeTable:
             cand, opt, dist, decision, score = (cand[idx], opt[idx], dist[idx], decision[idx],
                                                 score[idx])
             comps = {name: v[idx] for name, v in comps.items()}
-        parts.append((cand, opt, dist, score, decision))
-        comp_parts.append(comps)
+        parts.append({"cand": cand, "opt": opt, "dist": dist, "score": score,
+                      "decision": decision} | {f"c_{n}": v for n, v in comps.items()})
     if parts:
-        cand, opt, dist, score, decision = (np.concatenate(p) for p in zip(*parts, strict=True))
-        comps = {name: np.concatenate([c[name] for c in comp_parts]) for name in COMPONENTS}
+        # Field by field, each chunk's array released once copied: the peak is the table
+        # plus one field, not twice the table.
+        whole = {}
+        for key in list(parts[0]):
+            whole[key] = np.concatenate([part[key] for part in parts])
+            for part in parts:
+                del part[key]
+        cand, opt, dist, score, decision = (whole.pop(k) for k in
+                                            ("cand", "opt", "dist", "score", "decision"))
+        comps = {name: whole.pop(f"c_{name}") for name in COMPONENTS}
     else:
         cand, opt = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
         dist, score, decision = np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int8)
         comps = {name: np.zeros(0) for name in COMPONENTS}
-    del parts, comp_parts
+    del parts
     eligible = np.ones(len(cand), dtype=bool)
     # Locks on pairs outside the rules are kept: the coordinator decides.
     outside = ~found_any & (dkind == LOCK)

@@ -474,10 +474,12 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
     t = time.perf_counter()
     prices, bound, trace = coordinate(problem, labels, lam, v, usable, sp.decompose_sweeps,
                                       mapper)
-    details["coordination"] = {"bounds": trace, "seconds": round(time.perf_counter() - t, 3)}
+    coordination = [{"bounds": trace, "seconds": round(time.perf_counter() - t, 3)}]
 
     # 3. Border passes: every part with every candidate that has a pair into it, each valued
-    #    net of what it is worth elsewhere at the coordinated prices.
+    #    net of what it is worth elsewhere at the coordinated prices; then coordination again
+    #    from the passes' multipliers and prices (the parts priced guidance with the border
+    #    candidates present at their true worth).
     passes = []
     for _ in range(sp.decompose_rounds - 1):
         t = time.perf_counter()
@@ -485,17 +487,23 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
                            warm_chosen=chosen)
         if isinstance(got, SolveResult):
             return got
-        cand_chosen, _, _, _, per_part = got
+        cand_chosen, lam, v, _, per_part = got
         cand_chosen, dropped = keep_one_per_candidate(problem, cand_chosen)
         merged = problem.objective(cand_chosen)
-        cand_chosen, stats = refill(problem, cand_chosen, free,
-                                    weight=priced_weight(problem, prices.lam))
+        cand_chosen, stats = refill(problem, cand_chosen, free, weight=priced_weight(problem, lam))
         cand_value = problem.objective(cand_chosen)
         passes.append({"value_after_merge": merged, "duplicates_dropped": dropped,
                        "value": cand_value, "refill": stats,
                        "seconds": round(time.perf_counter() - t, 3), "per_part": per_part})
         if cand_value > value:
             chosen, value = cand_chosen, cand_value
+        t = time.perf_counter()
+        again, again_bound, trace = coordinate(problem, labels, lam, v, usable,
+                                               sp.decompose_sweeps, mapper)
+        coordination.append({"bounds": trace, "seconds": round(time.perf_counter() - t, 3)})
+        prices = again
+        bound = min(bound, again_bound)
+    details["coordination"] = coordination
     details["border_passes"] = passes
 
     if value > bound:
