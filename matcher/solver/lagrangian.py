@@ -281,6 +281,9 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             core = _core_mask(problem, free, priced, policy.polish_core, extra, positive_only=False)
         chosen, polish_stats = polish(problem, chosen, core, policy.polish_max_pairs,
                                       policy.polish_deterministic_time)
+    # End maximal: anyone who still fits somewhere (a seat and the guidance left) is added, so no
+    # placeable person is left out (and a what-if's +1 does not pick up the baseline's slack).
+    chosen, fill_stats = refill(problem, chosen, free)
     value = problem.objective(chosen)
     if value > bound:  # cannot happen with a valid bound
         raise AssertionError(f"objective {value} above the Lagrangian bound {bound}")
@@ -295,6 +298,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         "best_repair": st.repair_stats,
         "value_before_polish": st.best_value,
         "polish": polish_stats,
+        "final_fill": fill_stats["refill_flow_added"] + fill_stats["refill_greedy_added"],
         "multipliers": lam.tolist(),  # shadow price of guidance per organisation (micro-units)
         "trace": st.trace[:: max(1, len(st.trace) // 10)],
     })
