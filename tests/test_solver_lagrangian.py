@@ -253,7 +253,7 @@ def test_parallel_polish_windows_are_independent_and_repeatable() -> None:
     problem, _ = random_problem(1500, seed=7)
     start = greedy_add(problem, problem.locked.copy(), np.ones(problem.n_edges, dtype=bool))
     core = np.ones(problem.n_edges, dtype=bool)
-    runs = [polish(problem, start, core, 3000, 0.6, parallel=2) for _ in range(3)]
+    runs = [polish(problem, start, core, 3000, 0.6, parallel=2, passes=2) for _ in range(3)]
     first, stats = runs[0]
     assert stats["polish_windows"] >= 2  # several windows, so batches really run in threads
     assert not problem.violations(first)

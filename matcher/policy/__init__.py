@@ -80,6 +80,7 @@ class SolverPolicy(_Strict):
     polish_max_pairs: int = Field(ge=0)
     polish_deterministic_time: float = Field(ge=0)
     polish_parallel: int = Field(ge=1)
+    polish_passes: int = Field(ge=1)
     warm_iterations: int = Field(ge=0)
     warm_step_shift: int = Field(ge=0, le=62)
     warm_polish_deterministic_time: float = Field(ge=0)

@@ -280,7 +280,8 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             extra = [chosen, seen] if policy.polish_union else [chosen]
             core = _core_mask(problem, free, priced, policy.polish_core, extra, positive_only=False)
         chosen, polish_stats = polish(problem, chosen, core, policy.polish_max_pairs,
-                                      policy.polish_deterministic_time, policy.polish_parallel)
+                                      policy.polish_deterministic_time, policy.polish_parallel,
+                                      policy.polish_passes)
     # End maximal: anyone who still fits somewhere (a seat and the guidance left) is added, so no
     # placeable person is left out (and a what-if's +1 does not pick up the baseline's slack).
     chosen, fill_stats = refill(problem, chosen, free)

@@ -36,9 +36,12 @@ def organisation_order(problem: AssignmentProblem, edges: np.ndarray) -> np.ndar
     return np.asarray(reverse_cuthill_mckee(graph, symmetric_mode=True), dtype=np.int64)
 
 
-def _windows(order: np.ndarray, pairs_per_org: np.ndarray, max_pairs: int) -> list[np.ndarray]:
+def _windows(order: np.ndarray, pairs_per_org: np.ndarray, max_pairs: int,
+             offset: int = 0) -> list[np.ndarray]:
+    """Consecutive organisations (in `order`) cut into windows of at most about `max_pairs`
+    pairs; `offset` shifts the cuts (a later pass cuts where an earlier one did not)."""
     csum = np.cumsum(pairs_per_org[order])
-    cut = (csum - 1) // max(max_pairs, 1)
+    cut = (csum - 1 + offset) // max(max_pairs, 1)
     return [order[cut == w] for w in np.unique(cut)]
 
 
@@ -92,14 +95,23 @@ def _solve_window(problem: AssignmentProblem, chosen: np.ndarray, var: np.ndarra
     return values
 
 
+def _batches(sweeps: list[list[np.ndarray]], size: int,
+             ) -> list[tuple[int, list[np.ndarray]]]:
+    """(start, windows of its sweep) for every batch of `size` windows, sweep after sweep."""
+    return [(b, windows) for windows in sweeps for b in range(0, len(windows), size)]
+
+
 def polish(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray, max_pairs: int,
-           det_time: float, parallel: int = 1) -> tuple[np.ndarray, dict[str, int | float]]:
+           det_time: float, parallel: int = 1, passes: int = 1,
+           ) -> tuple[np.ndarray, dict[str, int | float]]:
     """Improve feasible `chosen` by exact windows over the `core` edges (free, unlocked only).
 
     Windows are taken `parallel` at a time: a batch's windows have disjoint organisations (so
     disjoint seats and budgets) and disjoint people (a person placed in one window, or free and
     claimed by an earlier window of the batch, is left out of the others), so they are solved
     independently, in threads, and merged; the answer does not depend on the threads' timing.
+    `passes` > 1 repeats the sweep with the window cuts shifted by a fraction of a window (the
+    deterministic time is shared equally), so moves across an earlier cut get their chance.
     """
     core = core & ~problem.locked
     stats: dict[str, int | float] = {"polish_windows": 0, "polish_improved": 0,
@@ -111,14 +123,16 @@ def polish(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray, max
     idx = np.flatnonzero(core)
     order = organisation_order(problem, idx)
     pairs = np.bincount(problem.edge_org[idx], minlength=problem.n_organisations)
-    windows = _windows(order[pairs[order] > 0], pairs, max_pairs)
-    per_window = det_time / len(windows)
+    order = order[pairs[order] > 0]
+    passes = max(1, passes)
+    sweeps = [_windows(order, pairs, max_pairs, (i * max_pairs) // passes) for i in range(passes)]
     start_value = problem.objective(chosen)
     chosen = chosen.copy()
     parallel = max(1, parallel)
-    pool = ThreadPoolExecutor(parallel) if parallel > 1 and len(windows) > 1 else None
+    pool = ThreadPoolExecutor(parallel) if parallel > 1 else None
     try:
-        for b in range(0, len(windows), parallel):
+        for b, windows in _batches(sweeps, parallel):
+            per_window = det_time / passes / len(windows)
             batch = windows[b:b + parallel]
             placed_org = np.full(problem.n_candidates, -1, dtype=np.int64)
             placed_org[problem.cand[chosen]] = problem.edge_org[chosen]
@@ -138,8 +152,8 @@ def polish(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray, max
             if pool is None:
                 results = [_solve_window(problem, chosen, v, per_window) for v in vars_]
             else:
-                results = list(pool.map(lambda v: _solve_window(problem, chosen, v, per_window),
-                                        vars_))
+                results = list(pool.map(_solve_window, [problem] * len(vars_),
+                                        [chosen] * len(vars_), vars_, [per_window] * len(vars_)))
             for var, values in zip(vars_, results, strict=True):
                 if values is not None:
                     chosen[var] = values
