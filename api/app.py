@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
 
 from api.db import Database, migrate
 from api.routers import audit, data, decisions, imports, rounds, shortlists
@@ -71,6 +73,32 @@ class BodyCap:
         await self.app(scope, receive, send)
 
 
+class ServerTiming:
+    """Adds ``Server-Timing: app;dur=MS`` (from the app's first look at the request to the start
+    of its answer), after any timings the handler set itself (``db;dur=MS`` on shortlists)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+
+        async def timed_send(message: AsgiMessage) -> None:
+            if message["type"] == "http.response.start":
+                ms = (time.perf_counter() - t0) * 1000
+                headers = list(message.get("headers", []))
+                own = [v for k, v in headers if k == b"server-timing"]
+                headers = [(k, v) for k, v in headers if k != b"server-timing"]
+                value = b", ".join([f"app;dur={ms:.3f}".encode(), *own])
+                message = {**message, "headers": [*headers, (b"server-timing", value)]}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -97,6 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
 
     app.add_middleware(BodyCap, max_bytes=settings.max_body_bytes)
+    if settings.server_timing:
+        app.add_middleware(ServerTiming)
 
     for module in (imports, data, rounds, decisions, shortlists, audit):
         app.include_router(module.router, responses=COMMON_RESPONSES)
