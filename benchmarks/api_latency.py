@@ -103,6 +103,8 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--client", choices=["httpx", "http.client"], default="httpx",
                     help="HTTP client of the client threads (http.client costs less CPU)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="server processes (matcher serve --workers; PostgreSQL only)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -120,7 +122,7 @@ def main() -> None:
                 *[a for o in orgs[i::5] for a in ("--organisation", o)], env=env) for i in range(5)]
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "matcher", "serve", "--port", str(port),
-                               *db_args], env=env)
+                               "--workers", str(args.workers), *db_args], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -139,6 +141,11 @@ def main() -> None:
                        timeout=600)
         r.raise_for_status()
         log.info("import (validate, store, rank every option): %.1f s", time.perf_counter() - t)
+        if args.workers > 1:
+            t = time.perf_counter()
+            _wait_for_ranking(base, r.json()["id"])
+            log.info("every worker ranks the import after another %.1f s",
+                     time.perf_counter() - t)
         opts = tables["options"]
         owner = dict(zip(opts["option_id"], opts["organisation_id"], strict=True))
         key_of = {o: esp[i % 5] for i, o in enumerate(orgs)}
@@ -155,6 +162,16 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _wait_for_ranking(base: str, data_version: int, polls: int = 40) -> None:
+    """Until `polls` health checks in a row (answered by whichever worker) report the import's
+    data version: the other workers rank it in the background after the import."""
+    in_a_row = 0
+    while in_a_row < polls:
+        r = httpx.get(f"{base}/health", timeout=10)
+        in_a_row = in_a_row + 1 if r.json()["data_version"] == data_version else 0
+        time.sleep(0.05 if in_a_row else 0.5)
 
 
 def _cpu_seconds(pid: int) -> float | None:

@@ -38,18 +38,39 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     db: DbOpt = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Server processes (PostgreSQL only; each ranks the data in memory).")] = 1,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Start the web API (creates and migrates the database first)."""
+    import os
+
     import uvicorn
 
     from api.app import create_app
     setup_logging(verbose)
     settings = _settings(db)
+    if workers > 1 and not settings.database_url.startswith("postgresql"):
+        err_console.print(
+            "error: --workers needs PostgreSQL (DATABASE_URL=postgresql+psycopg://...). On "
+            "SQLite every shortlist is a write to one file, so writers in several processes "
+            "would wait on SQLite's file lock (it retries with sleeps of up to 100 ms) instead "
+            "of taking turns in one process; run one process.", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
     console.print(f"matcher API on http://{host}:{port} (docs at /docs), "
-                  f"database {settings.database_url.split('@')[-1]}", highlight=False)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info" if verbose else
-                "warning")
+                  f"database {settings.database_url.split('@')[-1]}"
+                  + (f", {workers} worker processes" if workers > 1 else ""), highlight=False)
+    log_level = "info" if verbose else "warning"
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        return
+    # Migrate once here, not in every worker at the same time; the workers read their settings
+    # from the environment.
+    _database(db).dispose()
+    os.environ["DATABASE_URL"] = settings.database_url
+    os.environ["MATCHER_MIGRATE_ON_START"] = "false"
+    uvicorn.run("api.app:create_app", factory=True, workers=workers, host=host, port=port,
+                log_level=log_level)
 
 
 @apikey_app.command("create")
