@@ -20,6 +20,7 @@ from api.schemas import ErrorPublic
 from api.security import RateLimiter
 from api.settings import Settings
 from api.shortlist_tx import store_for
+from api.shortlisting import ShortlistBatcher
 from api.state import DataCache
 from matcher import __version__
 from matcher.policy import load_policy
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.policy = policy
         app.state.cache = DataCache(policy, db.session)
         app.state.shortlists = store_for(db)
+        app.state.batcher = ShortlistBatcher(app.state.shortlists, app.state.cache)
         app.state.limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
         app.state.key_cache = {}
         app.state.cache.warm()

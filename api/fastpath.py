@@ -49,12 +49,12 @@ class ShortlistFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path")
-                and (response := self._answer(scope)) is not None):
+                and (response := await self._answer(scope)) is not None):
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    def _answer(self, scope: Scope) -> Response | None:
+    async def _answer(self, scope: Scope) -> Response | None:
         path: str = scope["path"]
         if not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
             return None
@@ -73,7 +73,7 @@ class ShortlistFastPath:
         if caller is None or caller.role not in ROLES or state.limiter.allow(caller.key_id) > 0:
             return None  # the route looks the key up, or answers 403 or 429
         try:
-            return shortlist_response(state, caller, option_id, k, token)
+            return await shortlist_response(state, caller, option_id, k, token)
         except HTTPException as exc:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                                 headers=exc.headers)

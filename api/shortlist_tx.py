@@ -1,22 +1,24 @@
-"""The database side of issuing a shortlist, in as few round trips as each database allows.
+"""The database side of issuing shortlists, in as few round trips as each database allows.
 
-A shortlist reads the versions, the caller's key, the open-shortlist counts of its first
-candidates and the audit head, then writes the shortlist, its entries and the audit record, all
-in one transaction that no other shortlist or audit append can interleave with:
+Shortlists asked for at about the same moment are issued together (`api.shortlisting`), in one
+transaction that no other shortlist or audit append can interleave with. It reads the versions,
+which of the callers' keys are valid, the audit head, the next shortlist ids and the open
+shortlists of the candidates each will look at first, then writes the shortlists, their
+entries and one audit record each:
 
 - PostgreSQL: two round trips. The first begins the transaction, takes the audit advisory lock
   (which every audit appender takes, so shortlists also take turns across server processes)
-  and reads the versions and the key's revocation, then, in a statement of its own so that its
-  snapshot is taken after the lock is held, the audit head, the next shortlist id and the
-  counts. The second writes everything in one statement and commits. Counts beyond the first
-  chunk, or decisions changed since the last request, cost one more round trip each.
+  and reads the versions and keys, then, in statements of their own so that their snapshot is
+  taken after the lock is held, the head, the ids and the open shortlists. The second writes
+  everything in one statement and commits. Candidates beyond the first chunk, or decisions
+  changed since the last request, cost one more round trip each.
 - SQLite: ``BEGIN IMMEDIATE`` (no other connection writes until commit; writers in this process
-  take turns on `Database.write_lock` first), one statement for the versions, key, head and
-  next id, one for the counts, three inserts, commit. No round trips, but each statement on the
-  raw ``sqlite3`` connection costs far less than through SQLAlchemy.
+  take turns on `Database.write_lock` first), three reads, three inserts, commit. No round
+  trips, but each statement on the raw ``sqlite3`` connection costs far less than through
+  SQLAlchemy.
 
 Each process keeps one connection for this (taken from the engine, so it has the engine's
-settings) and serves one shortlist at a time on it.
+settings) and runs one transaction at a time on it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +41,6 @@ log = logging.getLogger(__name__)
 
 EVENT_COLUMNS = ["candidate_id", "option_id", "kind", "reason"]
 _EVENTS = "SELECT candidate_id, option_id, kind, reason FROM decisions ORDER BY id"
-_REVOKED = "SELECT revoked FROM api_keys WHERE id = {p}"
 
 
 @dataclass(frozen=True)
@@ -48,32 +49,45 @@ class Begun:
 
     data_version: int
     decisions_version: int
-    revoked: bool  # True also for a key that no longer exists
+    valid_keys: frozenset[int]  # of the key ids asked about: those that exist, not revoked
     head_seq: int | None
     head_hash: str | None
-    shortlist_id: int
-    counts: list[int]  # other options' open shortlists of the candidates asked for
+    shortlist_ids: list[int]  # as many as asked for, ascending
+    open_options: dict[str, set[str]]  # candidate id -> options of its open shortlists
 
 
 class Tx:
-    """One shortlist's transaction (from `ShortlistStore.transaction`)."""
+    """One transaction (from `ShortlistStore.transaction`)."""
 
     def __init__(self) -> None:
         self.db_seconds = 0.0  # time spent waiting on the database
 
-    def begin(self, key_id: int, option_id: str, since: str, cand_ids: Sequence[str]) -> Begun:
+    def begin(self, key_ids: Sequence[int], n_shortlists: int, since: str,
+              cand_ids: Sequence[str]) -> Begun:
+        """Lock, then read; `cand_ids`: candidates whose open shortlists (issued at or after
+        `since`, not closed) to read now."""
         raise NotImplementedError
 
-    def counts(self, option_id: str, since: str, cand_ids: Sequence[str]) -> list[int]:
+    def open_options(self, since: str, cand_ids: Sequence[str]) -> dict[str, set[str]]:
         raise NotImplementedError
 
     def decision_events(self) -> pd.DataFrame:
         raise NotImplementedError
 
-    def write(self, shortlist: dict[str, Any], entries: list[dict[str, Any]],
-              audit: dict[str, Any]) -> None:
-        """Insert the shortlist, its entries and the audit record, and commit."""
+    def write(self, shortlists: list[dict[str, Any]], entries: list[dict[str, Any]],
+              audits: list[dict[str, Any]]) -> None:
+        """Insert the shortlists, their entries and the audit records, and commit."""
         raise NotImplementedError
+
+    def _timed(self, started: float) -> None:
+        self.db_seconds += time.perf_counter() - started
+
+
+def _by_candidate(pairs: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for cand, opt in pairs:
+        out.setdefault(cand, set()).add(opt)
+    return out
 
 
 class ShortlistStore:
@@ -111,10 +125,6 @@ class ShortlistStore:
         raise NotImplementedError
         yield
 
-    def key_revoked(self, key_id: int) -> bool:
-        """Whether a key is revoked (or gone), outside any shortlist transaction."""
-        raise NotImplementedError
-
     def close(self) -> None:
         with self._lock:
             self._discard()
@@ -128,49 +138,58 @@ def store_for(db: Database) -> ShortlistStore:
 
 _AUDIT_COLUMNS = ("seq", "at", "key_id", "action", "target", "input_hash", "output_hash",
                   "policy_hash", "versions", "prev_hash", "hash")
-# The counts go by the (candidate_id, issued_at) index (seq scans are off for this transaction:
-# the planner chose a full scan of a table without statistics), in the order asked for.
-# $1 option id, $2 since, $3 candidate ids.
-_PG_COUNTS = (
-    "ARRAY(SELECT (SELECT count(DISTINCT e.option_id) FROM shortlist_entries e "
-    "WHERE e.candidate_id = u.cid AND e.option_id <> $1 AND NOT e.closed "
-    "AND e.issued_at >= $2) FROM unnest($3) WITH ORDINALITY AS u(cid, n) ORDER BY u.n)")
-#: Prepared once per connection (planned once, not in every request); run with EXECUTE, whose
-#: arguments are bound client-side.
+_SHORTLIST_COLUMNS = ("id", "option_id", "organisation_id", "key_id", "issued_at", "k")
+_ENTRY_COLUMNS = ("shortlist_id", "option_id", "candidate_id", "rank", "issued_at")
+_PG_TYPES = {"id": "int", "key_id": "int", "k": "int", "seq": "int", "shortlist_id": "int",
+             "rank": "int"}
+
+
+def _unnest(columns: Sequence[str], first: int) -> str:
+    """unnest($first, ...) over one array argument per column."""
+    return f"unnest({', '.join(f'${first + i}' for i in range(len(columns)))})"
+
+
+#: Prepared once per connection (planned once, not in every request) and run with EXECUTE,
+#: whose arguments are bound client-side. Signature -> statement.
 _PG_PREPARED = {
-    # key id -> lock, seq scans off, data version, decisions version, key revoked (or gone)
-    "matcher_sl_begin(int)": (
+    # key ids -> lock, seq scans off, data version, decisions version, the valid key ids
+    "matcher_sl_begin(int[])": (
         f"SELECT pg_advisory_xact_lock({LOCK_ID}), set_config('enable_seqscan', 'off', true), "
         "(SELECT coalesce(max(id), 0) FROM imports), "
         "(SELECT coalesce(max(id), 0) FROM decisions), "
-        "coalesce((SELECT revoked FROM api_keys WHERE id = $1), true)"),
-    # -> audit head seq and hash, the next shortlist id, the counts
-    "matcher_sl_read(text, text, text[])": (
-        "SELECT h.seq, h.hash, nextval(pg_get_serial_sequence('shortlists', 'id')), "
-        f"{_PG_COUNTS} FROM (SELECT 1) AS one LEFT JOIN LATERAL "
+        "ARRAY(SELECT id FROM api_keys WHERE id = ANY($1) AND NOT revoked)"),
+    # how many ids -> audit head seq and hash, the next shortlist ids
+    "matcher_sl_head(int)": (
+        "SELECT h.seq, h.hash, ARRAY(SELECT nextval(pg_get_serial_sequence('shortlists', 'id')) "
+        "FROM generate_series(1, $1)) FROM (SELECT 1) AS one LEFT JOIN LATERAL "
         "(SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1) AS h ON true"),
-    "matcher_sl_counts(text, text, text[])": f"SELECT {_PG_COUNTS}",
-    # shortlist (6), entries' candidates and ranks, audit record (11 columns)
-    "matcher_sl_write(int, text, text, int, text, int, text[], int[], "
-    "int, text, int, text, text, text, text, text, text, text, text)": (
-        "WITH s AS (INSERT INTO shortlists (id, option_id, organisation_id, key_id, issued_at, "
-        "k) VALUES ($1, $2, $3, $4, $5, $6)), "
-        "e AS (INSERT INTO shortlist_entries "
-        "(shortlist_id, option_id, candidate_id, rank, issued_at, closed) "
-        "SELECT $1, $2, u.cid, u.rank, $5, false FROM unnest($7, $8) AS u(cid, rank)) "
+    # since, candidate ids -> (candidate, option) of open shortlists, by the (candidate_id,
+    # issued_at) index (seq scans are off in this transaction: the planner chose a full scan
+    # of a table without statistics)
+    "matcher_sl_open(text, text[])": (
+        "SELECT DISTINCT e.candidate_id, e.option_id FROM shortlist_entries e "
+        "WHERE e.candidate_id = ANY($2) AND e.issued_at >= $1 AND NOT e.closed"),
+    # one array per column of shortlists (6), entries (5) and audit records (11)
+    "matcher_sl_write({})".format(", ".join(
+        f"{_PG_TYPES.get(c, 'text')}[]"
+        for c in (*_SHORTLIST_COLUMNS, *_ENTRY_COLUMNS, *_AUDIT_COLUMNS))): (
+        f"WITH s AS (INSERT INTO shortlists ({', '.join(_SHORTLIST_COLUMNS)}) "
+        f"SELECT * FROM {_unnest(_SHORTLIST_COLUMNS, 1)}), "
+        f"e AS (INSERT INTO shortlist_entries ({', '.join(_ENTRY_COLUMNS)}, closed) "
+        f"SELECT *, false FROM {_unnest(_ENTRY_COLUMNS, 7)}) "
         f"INSERT INTO audit_records ({', '.join(_AUDIT_COLUMNS)}) "
-        "VALUES ($9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"),
+        f"SELECT * FROM {_unnest(_AUDIT_COLUMNS, 12)}"),
 }
-_SHORTLIST_COLUMNS = ("id", "option_id", "organisation_id", "key_id", "issued_at", "k")
+_PG_ARGS = {sig.split("(")[0]: sig.count(",") + 1 for sig in _PG_PREPARED}
 
 
 def _execute(name: str) -> str:
     """EXECUTE of a prepared statement, with %s for each of its arguments."""
-    n_args = _PG_PREPARED_ARGS[name]
-    return f"EXECUTE {name}({', '.join(['%s'] * n_args)})"
+    return f"EXECUTE {name}({', '.join(['%s'] * _PG_ARGS[name])})"
 
 
-_PG_PREPARED_ARGS = {sig.split("(")[0]: sig.count(",") + 1 for sig in _PG_PREPARED}
+def _columns(rows: list[dict[str, Any]], columns: Sequence[str]) -> list[list[Any]]:
+    return [[r[c] for r in rows] for c in columns]
 
 
 class _PgTx(Tx):
@@ -178,52 +197,53 @@ class _PgTx(Tx):
         super().__init__()
         self.cur = conn.cursor()
 
-    def _run(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    def _run(self, sql: str, params: Sequence[Any]) -> list[list[Any]]:
         """One round trip: the statements of `sql` (bound client-side, sent as one message);
-        the first row of each statement that returns rows."""
+        the rows of each statement that returns rows."""
         t = time.perf_counter()
         cur = self.cur
         cur.execute(sql, params)
-        rows = []
+        results = []
         while True:
             if cur.description is not None:
-                rows.append(cur.fetchone())
+                results.append(cur.fetchall())
             if not cur.nextset():
                 break
-        self.db_seconds += time.perf_counter() - t
-        return rows
+        self._timed(t)
+        return results
 
-    def begin(self, key_id: int, option_id: str, since: str, cand_ids: Sequence[str]) -> Begun:
-        first, second = self._run(
-            f"BEGIN; {_execute('matcher_sl_begin')}; {_execute('matcher_sl_read')}",
-            (key_id, option_id, since, list(cand_ids)))
-        _, _, data_v, dec_v, revoked = first
-        seq, head, sl_id, counts = second
-        return Begun(int(data_v), int(dec_v), bool(revoked), seq, head, int(sl_id), counts)
+    def begin(self, key_ids: Sequence[int], n_shortlists: int, since: str,
+              cand_ids: Sequence[str]) -> Begun:
+        first, second, third = self._run(
+            f"BEGIN; {_execute('matcher_sl_begin')}; {_execute('matcher_sl_head')}; "
+            f"{_execute('matcher_sl_open')}",
+            (list(key_ids), n_shortlists, since, list(cand_ids)))
+        _, _, data_v, dec_v, valid = first[0]
+        seq, head, ids = second[0]
+        return Begun(int(data_v), int(dec_v), frozenset(valid), seq, head, list(ids),
+                     _by_candidate(third))
 
-    def counts(self, option_id: str, since: str, cand_ids: Sequence[str]) -> list[int]:
-        (row,) = self._run(_execute("matcher_sl_counts"), (option_id, since, list(cand_ids)))
-        return list(row[0])
+    def open_options(self, since: str, cand_ids: Sequence[str]) -> dict[str, set[str]]:
+        (rows,) = self._run(_execute("matcher_sl_open"), (since, list(cand_ids)))
+        return _by_candidate(rows)
 
     def decision_events(self) -> pd.DataFrame:
-        t = time.perf_counter()
-        self.cur.execute(_EVENTS)
-        rows = self.cur.fetchall()
-        self.db_seconds += time.perf_counter() - t
+        (rows,) = self._run(_EVENTS, ())
         return pd.DataFrame(rows, columns=EVENT_COLUMNS)
 
-    def write(self, shortlist: dict[str, Any], entries: list[dict[str, Any]],
-              audit: dict[str, Any]) -> None:
+    def write(self, shortlists: list[dict[str, Any]], entries: list[dict[str, Any]],
+              audits: list[dict[str, Any]]) -> None:
         self._run(f"{_execute('matcher_sl_write')}; COMMIT", (
-            *(shortlist[c] for c in _SHORTLIST_COLUMNS), [e["candidate_id"] for e in entries],
-            [e["rank"] for e in entries], *(audit[c] for c in _AUDIT_COLUMNS)))
+            *_columns(shortlists, _SHORTLIST_COLUMNS), *_columns(entries, _ENTRY_COLUMNS),
+            *_columns(audits, _AUDIT_COLUMNS)))
 
 
 class PostgresShortlists(ShortlistStore):
-    """Two round trips per shortlist: ``BEGIN; lock and versions; head, id and counts`` in one
-    message, ``insert everything; COMMIT`` in another. Only the simple query protocol takes
-    several statements in one message, so the arguments are bound client-side (psycopg's
-    ClientCursor, which quotes them) into EXECUTEs of statements prepared once per connection.
+    """Two round trips per transaction: ``BEGIN; lock, versions and keys; head and ids; open
+    shortlists`` in one message, ``insert everything; COMMIT`` in another. Only the simple
+    query protocol takes several statements in one message, so the arguments are bound
+    client-side (psycopg's ClientCursor, which quotes them) into EXECUTEs of statements
+    prepared once per connection.
     Each statement still gets its own snapshot, so the reads after the lock see every
     transaction that held it before."""
 
@@ -255,33 +275,31 @@ class PostgresShortlists(ShortlistStore):
                 if conn.broken or conn.closed:
                     self._discard()
 
-    def key_revoked(self, key_id: int) -> bool:
-        with self._lock:
-            row = self._connection().execute(_REVOKED.format(p="%s"), (key_id,)).fetchone()
-        return row is None or bool(row[0])
-
 
 # --------------------------------------------------------------------------------------- SQLite
 
 _SQ_BEGIN = (
     "SELECT (SELECT coalesce(max(id), 0) FROM imports), "
     "(SELECT coalesce(max(id), 0) FROM decisions), "
-    "coalesce((SELECT revoked FROM api_keys WHERE id = ?), 1), "
     "(SELECT seq FROM audit_records ORDER BY seq DESC LIMIT 1), "
     "(SELECT hash FROM audit_records ORDER BY seq DESC LIMIT 1), "
-    "(SELECT coalesce(max(id), 0) + 1 FROM shortlists)")
-# One statement text for any number of ids (a JSON array), answered in the order asked for.
-_SQ_COUNTS = (
-    "SELECT (SELECT count(DISTINCT e.option_id) FROM shortlist_entries e "
-    "WHERE e.candidate_id = j.value AND e.option_id <> ? AND e.closed = 0 "
-    "AND e.issued_at >= ?) FROM json_each(?) AS j ORDER BY j.key")
-_SQ_SHORTLIST = ("INSERT INTO shortlists (id, option_id, organisation_id, key_id, issued_at, k) "
-                 "VALUES (:id, :option_id, :organisation_id, :key_id, :issued_at, :k)")
-_SQ_ENTRY = ("INSERT INTO shortlist_entries "
-             "(shortlist_id, option_id, candidate_id, rank, issued_at, closed) "
-             "VALUES (?, ?, ?, ?, ?, 0)")
-_SQ_AUDIT = (f"INSERT INTO audit_records ({', '.join(_AUDIT_COLUMNS)}) "
-             f"VALUES ({', '.join(':' + c for c in _AUDIT_COLUMNS)})")
+    "(SELECT coalesce(max(id), 0) FROM shortlists)")
+# Lists of ids are passed as one JSON array: one statement text (prepared once by sqlite3's
+# statement cache) for any number of them.
+_SQ_KEYS = "SELECT id FROM api_keys WHERE NOT revoked AND id IN (SELECT value FROM json_each(?))"
+_SQ_OPEN = ("SELECT DISTINCT e.candidate_id, e.option_id FROM shortlist_entries e "
+            "WHERE e.candidate_id IN (SELECT value FROM json_each(?)) AND e.issued_at >= ? "
+            "AND e.closed = 0")
+
+
+def _insert(table: str, columns: Sequence[str], extra: str = "", value: str = "") -> str:
+    return (f"INSERT INTO {table} ({', '.join(columns)}{extra}) "
+            f"VALUES ({', '.join(':' + c for c in columns)}{value})")
+
+
+_SQ_SHORTLIST = _insert("shortlists", _SHORTLIST_COLUMNS)
+_SQ_ENTRY = _insert("shortlist_entries", _ENTRY_COLUMNS, ", closed", ", 0")
+_SQ_AUDIT = _insert("audit_records", _AUDIT_COLUMNS)
 
 
 class _SqliteTx(Tx):
@@ -289,34 +307,38 @@ class _SqliteTx(Tx):
         super().__init__()
         self.conn = conn
 
-    def begin(self, key_id: int, option_id: str, since: str, cand_ids: Sequence[str]) -> Begun:
+    def begin(self, key_ids: Sequence[int], n_shortlists: int, since: str,
+              cand_ids: Sequence[str]) -> Begun:
         t = time.perf_counter()
-        self.conn.execute("BEGIN IMMEDIATE")
-        data_v, dec_v, revoked, seq, head, sl_id = self.conn.execute(_SQ_BEGIN, (key_id,)).fetchone()
-        self.db_seconds += time.perf_counter() - t
-        counts = self.counts(option_id, since, cand_ids)
-        return Begun(int(data_v), int(dec_v), bool(revoked), seq, head, int(sl_id), counts)
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        data_v, dec_v, seq, head, last_id = c.execute(_SQ_BEGIN).fetchone()
+        valid = frozenset(r[0] for r in c.execute(_SQ_KEYS, (json.dumps(list(key_ids)),)))
+        self._timed(t)
+        # Without AUTOINCREMENT SQLite gives a new row max(id) + 1: the same ids, taken here
+        # because the audit records name them.
+        ids = list(range(last_id + 1, last_id + 1 + n_shortlists))
+        return Begun(int(data_v), int(dec_v), valid, seq, head, ids,
+                     self.open_options(since, cand_ids))
 
-    def counts(self, option_id: str, since: str, cand_ids: Sequence[str]) -> list[int]:
+    def open_options(self, since: str, cand_ids: Sequence[str]) -> dict[str, set[str]]:
         t = time.perf_counter()
-        rows = self.conn.execute(_SQ_COUNTS, (option_id, since, json.dumps(list(cand_ids))))
-        out = [r[0] for r in rows]
-        self.db_seconds += time.perf_counter() - t
-        return out
+        rows = self.conn.execute(_SQ_OPEN, (json.dumps(list(cand_ids)), since)).fetchall()
+        self._timed(t)
+        return _by_candidate(rows)
 
     def decision_events(self) -> pd.DataFrame:
         return pd.DataFrame(self.conn.execute(_EVENTS).fetchall(), columns=EVENT_COLUMNS)
 
-    def write(self, shortlist: dict[str, Any], entries: list[dict[str, Any]],
-              audit: dict[str, Any]) -> None:
+    def write(self, shortlists: list[dict[str, Any]], entries: list[dict[str, Any]],
+              audits: list[dict[str, Any]]) -> None:
         t = time.perf_counter()
         c = self.conn
-        c.execute(_SQ_SHORTLIST, shortlist)
-        sl, opt, at = shortlist["id"], shortlist["option_id"], shortlist["issued_at"]
-        c.executemany(_SQ_ENTRY, [(sl, opt, e["candidate_id"], e["rank"], at) for e in entries])
-        c.execute(_SQ_AUDIT, audit)
+        c.executemany(_SQ_SHORTLIST, shortlists)
+        c.executemany(_SQ_ENTRY, entries)
+        c.executemany(_SQ_AUDIT, audits)
         c.execute("COMMIT")
-        self.db_seconds += time.perf_counter() - t
+        self._timed(t)
 
 
 class SqliteShortlists(ShortlistStore):
@@ -332,9 +354,4 @@ class SqliteShortlists(ShortlistStore):
             finally:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-
-    def key_revoked(self, key_id: int) -> bool:
-        with self._lock:
-            row = self._connection().execute(_REVOKED.format(p="?"), (key_id,)).fetchone()
-        return row is None or bool(row[0])
 

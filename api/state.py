@@ -184,10 +184,11 @@ class DataCache:
         """Build the snapshot of the newest data version now (unless it is built already)."""
         with self._build_lock:
             with self._sessions() as session:
-                version, tables = self._read(session)
-            snap = self._snapshot
-            if snap is not None and snap.version == version:
-                return snap
+                read = self._read(session, self._snapshot)
+            if read is None:
+                assert self._snapshot is not None
+                return self._snapshot
+            version, tables = read
             t = time.perf_counter()
             inst = ranking = None
             if all(len(tables[t]) for t in CORE):
@@ -201,11 +202,15 @@ class DataCache:
             return snap
 
     @staticmethod
-    def _read(session: Session) -> tuple[int, dict[str, pd.DataFrame]]:
-        """The stored tables and their data version, read consistently: the version is read
-        before and after the tables (an import commits tables and version at once)."""
+    def _read(session: Session, current: Snapshot | None
+              ) -> tuple[int, dict[str, pd.DataFrame]] | None:
+        """The stored tables and their data version, read consistently (the version is read
+        before and after the tables: an import commits tables and version at once); None when
+        `current` is of the newest version already."""
         while True:
             version = versions(session)[0]
+            if current is not None and current.version == version:
+                return None
             tables = stored_tables(session)
             session.rollback()  # a new read snapshot for the check (PostgreSQL)
             if versions(session)[0] == version:
