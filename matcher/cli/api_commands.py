@@ -1,4 +1,5 @@
-"""`matcher serve`, `matcher apikey create` and `matcher audit-trail verify` (the web service).
+"""`matcher serve`, `matcher apikey create|revoke|list` and `matcher audit-trail verify` (the web
+service).
 
 The web and database code lives in `api/`; it is imported only when these commands run.
 """
@@ -96,6 +97,38 @@ def apikey_create(
         raise typer.Exit(EXIT_BAD_INPUT) from None
     err_console.print(f"key {key_id} ({r.value}) created; store it now, it is not shown again:")
     typer.echo(token)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id (see `matcher apikey list`).")],
+    db: DbOpt = None,
+) -> None:
+    """Revoke an API key: every server refuses it (401) from its next request on. The
+    revocation is recorded in the audit trail."""
+    from api.security import revoke_key
+    try:
+        info, now = revoke_key(_database(db), key_id)
+    except LookupError as exc:
+        err_console.print(f"error: {exc} (see matcher apikey list)", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if now:
+        console.print(f"key {info.id} ({info.role}) revoked at {info.revoked_at}",
+                      highlight=False)
+    else:
+        console.print(f"key {info.id} ({info.role}) was revoked already, at {info.revoked_at}",
+                      highlight=False)
+
+
+@apikey_app.command("list")
+def apikey_list(db: DbOpt = None) -> None:
+    """The API keys, one a line, tab-separated: id, role, organisations (space-separated),
+    when created and when revoked ("-" if not); never the key, which is not stored."""
+    from api.security import list_keys
+    typer.echo("id\trole\torganisations\tcreated\trevoked")
+    for k in list_keys(_database(db)):
+        typer.echo("\t".join([str(k.id), k.role, " ".join(k.organisations) or "-", k.created_at,
+                              k.revoked_at or "-"]))
 
 
 @audit_app.command("verify")
