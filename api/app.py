@@ -15,6 +15,7 @@ from starlette.types import Message as AsgiMessage
 
 from api.db import Database, migrate
 from api.fastpath import ShortlistFastPath
+from api.rounding import Replays
 from api.routers import audit, data, decisions, imports, rounds, shortlists
 from api.schemas import ErrorPublic
 from api.security import RateLimiter
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.cache = DataCache(policy, db.session)
         app.state.shortlists = store_for(db)
         app.state.batcher = ShortlistBatcher(app.state.shortlists, app.state.cache)
+        app.state.replays = Replays()
         app.state.limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
         app.state.key_cache = {}
         app.state.cache.warm()
