@@ -128,11 +128,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
         app.state.key_cache = {}
         app.state.cache.warm()
-        watching = app.state.cache.watch()
+        app.state.cache.watch()
         try:
             yield
         finally:
-            watching.set()
+            app.state.cache.close()
             app.state.shortlists.close()
             db.dispose()
 

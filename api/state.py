@@ -137,6 +137,8 @@ class DataCache:
         self._thread: threading.Thread | None = None
         self._snapshot: Snapshot | None = None
         self._decisions: Decisions | None = None
+        self._stop = threading.Event()  # set by close()
+        self._watchers: list[threading.Thread] = []
 
     @property
     def ready(self) -> Snapshot | None:
@@ -161,7 +163,7 @@ class DataCache:
             return
         with self._lock:
             self._wanted = max(self._wanted, version)
-            if self._thread is None:
+            if self._thread is None and not self._stop.is_set():
                 self._thread = threading.Thread(target=self._refresh, name="ranking-refresh",
                                                 daemon=True)
                 self._thread.start()
@@ -171,7 +173,7 @@ class DataCache:
             while True:
                 with self._lock:
                     snap = self._snapshot
-                    if snap is not None and snap.version >= self._wanted:
+                    if self._stop.is_set() or (snap is not None and snap.version >= self._wanted):
                         self._thread = None
                         return
                 self.build()
@@ -244,14 +246,13 @@ class DataCache:
         d = self._decisions
         return d if d is not None and d.data_version == snap.version else None
 
-    def watch(self, interval: float = 1.0) -> threading.Event:
+    def watch(self, interval: float = 1.0) -> None:
         """Check the data version every `interval` seconds in a background thread and rebuild
         when it changed (an import by another server process), so that a process ranks new data
-        soon after the import even before its next shortlist. Set the returned event to stop."""
-        stop = threading.Event()
+        soon after the import even before its next shortlist. `close` stops it."""
 
         def run() -> None:
-            while not stop.wait(interval):
+            while not self._stop.wait(interval):
                 try:
                     with self._sessions() as session:
                         version = versions(session)[0]
@@ -259,8 +260,18 @@ class DataCache:
                 except Exception:  # a failed check is retried at the next interval
                     log.warning("checking the data version failed", exc_info=True)
 
-        threading.Thread(target=run, name="data-version-watch", daemon=True).start()
-        return stop
+        thread = threading.Thread(target=run, name="data-version-watch", daemon=True)
+        thread.start()
+        self._watchers.append(thread)
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop the version watch and wait for it and for a refresh under way (so that nothing
+        still reads the database when the server lets go of it)."""
+        self._stop.set()
+        with self._lock:
+            threads = [*self._watchers, *([self._thread] if self._thread else [])]
+        for thread in threads:
+            thread.join(timeout)
 
     def warm(self) -> None:
         """Build the newest snapshot now (start-up, after an import) so the next shortlist
