@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
 
 from api.db import Database, migrate
+from api.fastpath import ShortlistFastPath
+from api.rounding import Replays
 from api.routers import audit, data, decisions, imports, rounds, shortlists
 from api.schemas import ErrorPublic
 from api.security import RateLimiter
 from api.settings import Settings
+from api.shortlist_tx import store_for
+from api.shortlisting import ShortlistBatcher
 from api.state import DataCache
 from matcher import __version__
 from matcher.policy import load_policy
@@ -30,6 +36,12 @@ shortlist appends a record to a hash-chained audit trail."""
 
 class Message(BaseModel):
     detail: str
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    data_version: int
 
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -71,6 +83,32 @@ class BodyCap:
         await self.app(scope, receive, send)
 
 
+class ServerTiming:
+    """Adds ``Server-Timing: app;dur=MS`` (from the app's first look at the request to the start
+    of its answer), after any timings the handler set itself (``db;dur=MS`` on shortlists)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+
+        async def timed_send(message: AsgiMessage) -> None:
+            if message["type"] == "http.response.start":
+                ms = (time.perf_counter() - t0) * 1000
+                headers = list(message.get("headers", []))
+                own = [v for k, v in headers if k == b"server-timing"]
+                headers = [(k, v) for k, v in headers if k != b"server-timing"]
+                value = b", ".join([f"app;dur={ms:.3f}".encode(), *own])
+                message = {**message, "headers": [*headers, (b"server-timing", value)]}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -83,26 +121,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.db = db
         app.state.policy = policy
-        app.state.cache = DataCache(policy)
+        app.state.cache = DataCache(policy, db.session)
+        app.state.shortlists = store_for(db)
+        app.state.batcher = ShortlistBatcher(app.state.shortlists, app.state.cache)
+        app.state.replays = Replays()
         app.state.limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
         app.state.key_cache = {}
-        with db.session() as s:
-            app.state.cache.warm(s)
+        app.state.cache.warm()
+        app.state.cache.watch()
         try:
             yield
         finally:
+            app.state.cache.close()
+            app.state.shortlists.close()
             db.dispose()
 
     app = FastAPI(title="matcher", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan)
 
+    # Innermost first: the shortlist fast path sees only what the body cap let through.
+    app.add_middleware(ShortlistFastPath)
     app.add_middleware(BodyCap, max_bytes=settings.max_body_bytes)
+    if settings.server_timing:
+        app.add_middleware(ServerTiming)
 
     for module in (imports, data, rounds, decisions, shortlists, audit):
         app.include_router(module.router, responses=COMMON_RESPONSES)
 
     @app.get("/health", tags=["meta"])
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def health(request: Request) -> Health:
+        """No key needed. `data_version`: the import this server process ranks shortlists from
+        (with several workers, each answers for itself; a newer import is being ranked when it
+        is behind `GET /v1/imports`)."""
+        snap = request.app.state.cache.ready
+        return Health(status="ok", version=__version__,
+                      data_version=0 if snap is None else snap.version)
 
     return app

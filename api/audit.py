@@ -40,7 +40,9 @@ _VERSIONS: str | None = None
 _TABLE = AuditRecord.metadata.tables[AuditRecord.__tablename__]
 _HEAD = select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
 _INSERT = insert(_TABLE)
-_LOCK = text("SELECT pg_advisory_xact_lock(727374)")
+#: The PostgreSQL advisory lock (transaction level) every appender takes before reading the head.
+LOCK_ID = 727374
+_LOCK = text(f"SELECT pg_advisory_xact_lock({LOCK_ID})")
 
 
 def software_versions() -> str:
@@ -64,14 +66,26 @@ def append(session: Session, *, key_id: int | None, action: str, target: str, in
         # Serialise appenders across processes until this transaction ends.
         conn.execute(_LOCK)
     last = conn.execute(_HEAD).first()
+    fields = next_record(None if last is None else last.seq, None if last is None else last.hash,
+                         key_id=key_id, action=action, target=target, input_hash=input_hash,
+                         output_hash=output_hash, policy_hash=policy_hash)
+    conn.execute(_INSERT, [fields])
+    return fields
+
+
+def next_record(head_seq: int | None, head_hash: str | None, *, key_id: int | None, action: str,
+                target: str, input_hash: str, output_hash: str, policy_hash: str = "",
+                at: str | None = None) -> dict[str, Any]:
+    """The record that follows the head (`head_seq`, `head_hash`; None for an empty trail), with
+    its hash. The caller must have read the head in the transaction that inserts the record,
+    under the audit lock (`LOCK_ID` on PostgreSQL)."""
     fields: dict[str, Any] = {
-        "seq": 1 if last is None else last.seq + 1, "at": utcnow(), "key_id": key_id,
+        "seq": 1 if head_seq is None else head_seq + 1, "at": at or utcnow(), "key_id": key_id,
         "action": action, "target": target, "input_hash": input_hash,
         "output_hash": output_hash, "policy_hash": policy_hash,
-        "versions": software_versions(), "prev_hash": GENESIS if last is None else last.hash,
+        "versions": software_versions(), "prev_hash": GENESIS if head_hash is None else head_hash,
     }
     fields["hash"] = record_hash(fields)
-    conn.execute(_INSERT, [fields])
     return fields
 
 

@@ -34,39 +34,78 @@ Cache = Annotated[DataCache, Depends(get_cache)]
 ServerPolicy = Annotated[Policy, Depends(get_policy)]
 
 
-async def authenticate(request: Request, db: DB,
-                 key: Annotated[str | None, Security(api_key_header)] = None) -> Caller:
-    """401 without a valid key; 429 when the key's token bucket is empty.
+UNKNOWN_KEY = "unknown or revoked API key"
 
-    Async (no thread hand-off per request): known keys are answered from memory; an unknown one
-    costs one indexed query, once."""
-    if not key:
-        raise HTTPException(401, "missing API key (header X-API-Key)",
-                            headers={"WWW-Authenticate": "ApiKey"})
-    keys: dict[str, Caller] = request.app.state.key_cache
-    caller = keys.get(key)
-    if caller is None:
-        with db.session() as s:
-            caller = lookup(s, key)
-        if caller is None:
-            raise HTTPException(401, "unknown or revoked API key",
-                                headers={"WWW-Authenticate": "ApiKey"})
-        keys[key] = caller
+
+def _unauthorized(detail: str = UNKNOWN_KEY) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "ApiKey"})
+
+
+def _rate(request: Request, caller: Caller) -> None:
     limiter: RateLimiter = request.app.state.limiter
     wait = limiter.allow(caller.key_id)
     if wait > 0:
         raise HTTPException(429, "rate limit exceeded for this API key",
                             headers={"Retry-After": str(max(1, round(wait + 0.5)))})
+
+
+def _lookup(request: Request, key: str) -> Caller:
+    db: Database = request.app.state.db
+    with db.session() as s:
+        caller = lookup(s, key)
+    if caller is None:
+        request.app.state.key_cache.pop(key, None)
+        raise _unauthorized()
     return caller
+
+
+async def authenticate(request: Request,
+                       key: Annotated[str | None, Security(api_key_header)] = None) -> Caller:
+    """401 without a valid key; 429 when the key's token bucket is empty.
+
+    The key is looked up on every request (one indexed query), so a revoked key is refused at
+    once by every server process."""
+    if not key:
+        raise _unauthorized("missing API key (header X-API-Key)")
+    caller = _lookup(request, key)
+    _rate(request, caller)
+    return caller
+
+
+def _check_role(caller: Caller, allowed: frozenset[Role]) -> None:
+    if caller.role not in allowed:
+        raise HTTPException(403, f"role {caller.role.value} may not do this "
+                                 f"(needs {' or '.join(sorted(r.value for r in allowed))})")
 
 
 def require(*roles: Role) -> Callable[..., Awaitable[Caller]]:
     allowed = frozenset(roles)
 
     async def check(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
-        if caller.role not in allowed:
-            raise HTTPException(403, f"role {caller.role.value} may not do this "
-                                     f"(needs {' or '.join(sorted(r.value for r in allowed))})")
+        _check_role(caller, allowed)
+        return caller
+
+    return check
+
+
+def require_remembered(*roles: Role) -> Callable[..., Awaitable[Caller]]:
+    """As `require`, for the shortlist handler: a key allowed before is answered from memory
+    (no query); the handler itself checks that the key is not revoked, in its transaction, and
+    answers 401 (and forgets the key) if it is."""
+    allowed = frozenset(roles)
+
+    async def check(request: Request,
+                    key: Annotated[str | None, Security(api_key_header)] = None) -> Caller:
+        if not key:
+            raise _unauthorized("missing API key (header X-API-Key)")
+        keys: dict[str, Caller] = request.app.state.key_cache
+        caller = keys.get(key)
+        if caller is None:
+            caller = _lookup(request, key)
+            if caller.role in allowed:
+                keys[key] = caller
+        _rate(request, caller)
+        _check_role(caller, allowed)
         return caller
 
     return check
@@ -78,6 +117,8 @@ RoundWriter = Annotated[Caller, Depends(require(Role.coordinator, Role.planner))
 Reader = Annotated[Caller, Depends(require(Role.coordinator, Role.planner, Role.auditor))]
 DataReader = Annotated[Caller, Depends(require(Role.coordinator, Role.planner))]
 ShortlistCaller = Annotated[Caller, Depends(require(Role.coordinator, Role.employer_service_point))]
+SHORTLIST_ROLES = (Role.coordinator, Role.employer_service_point)
+ShortlistIssuer = Annotated[Caller, Depends(require_remembered(*SHORTLIST_ROLES))]
 OptionReader = Annotated[Caller, Depends(require(Role.coordinator, Role.planner,
                                                  Role.employer_service_point))]
 Auditor = Annotated[Caller, Depends(require(Role.auditor))]

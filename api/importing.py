@@ -126,12 +126,39 @@ def validate(session: Session, parsed: Parsed, mode: str) -> tuple[dict[str, pd.
         _check_locks_once(session, dec, own)
     if "protected" in parsed.tables:
         _check_protected(parsed.tables["protected"], merged["candidates"], own)
+    if mode == "replace":
+        _warn_orphaned_decisions(session, stored, merged, problems)
     try:
         build_instance(raw, problems, source="import")
     except InputError as exc:
         raise InputError(exc.problems + exc.warnings + own.items) from None
     own.raise_if_errors()
     return {t: df.drop(columns=[ROW]) for t, df in merged.items()}, problems.warnings
+
+
+def _warn_orphaned_decisions(session: Session, stored: dict[str, pd.DataFrame],
+                             merged: dict[str, pd.DataFrame], problems: Problems) -> None:
+    """A warning for each decision in force on a candidate or option this import removes
+    (replace mode): rounds and shortlists can no longer apply it. It stays in the history and
+    applies again if the candidate or option comes back."""
+    gone = {t: set(stored[t][ID[t]]) - set(merged[t][ID[t]]) for t in ("candidates", "options")}
+    if not any(gone.values()):
+        return
+    in_force = decisions_in_force(decision_events(session))
+    for r in in_force.itertuples(index=False):
+        removed = [(column, value) for column, value, table in (
+            ("candidate_id", r.candidate_id, "candidates"), ("option_id", r.option_id, "options"))
+            if value in gone[table]]
+        for column, value in removed:
+            noun = column.removesuffix("_id")
+            problems.add(
+                "decisions.csv", None, column,
+                f"the {r.decision} of candidate {r.candidate_id!r} "
+                f"{'to' if r.decision == 'lock' else 'from'} option {r.option_id!r} (in force, "
+                f"reason: {r.reason!r}) refers to {noun} {value!r}, which this import removes: "
+                f"rounds and shortlists can no longer apply it (it stays in the decision "
+                f"history and applies again if the {noun} is imported again)",
+                "warning", kind=f"decisions in force on {noun}s this import removes")
 
 
 def _check_protected(df: pd.DataFrame, cands: pd.DataFrame, problems: Problems) -> None:

@@ -26,6 +26,7 @@ class ApiKey(Base):
     organisations: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[str] = mapped_column(TS)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    revoked_at: Mapped[str | None] = mapped_column(TS, nullable=True)
 
 
 class Record(Base):

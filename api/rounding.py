@@ -9,11 +9,14 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert
+from fastapi import HTTPException
+from sqlalchemy import insert, select
 
 from api.audit import append, content_hash
 from api.db import Database, utcnow
@@ -21,9 +24,13 @@ from api.models import Round, RoundAssignment, RoundUnmatched
 from api.state import decision_events, round_decisions, stored_tables
 from matcher.decisions import decisions_in_force
 from matcher.errors import InputError, Problem
+from matcher.explain_person import explain_candidate
+from matcher.explain_words import explanation_text
 from matcher.load import build_instance
 from matcher.policy import Policy, policy_from_dict
-from matcher.round import run_round, summary
+from matcher.round import Round as LibraryRound
+from matcher.round import replay_round, run_round, summary
+from matcher.solver import Status
 
 log = logging.getLogger(__name__)
 
@@ -156,3 +163,53 @@ def public(rnd: Round) -> dict[str, Any]:
         "bound": rnd.bound, "gap": rnd.gap, "counts": summ.get("counts"),
         "warnings": summ.get("warnings", []), "problems": rnd.error or [],
     }
+
+
+class Replays:
+    """Finished rounds rebuilt from their stored inputs, policy and assignments (not solved
+    again) to explain them; the last `keep` are kept (a 20,000-candidate round takes seconds to
+    rebuild). One rebuild at a time."""
+
+    def __init__(self, keep: int = 2) -> None:
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._rounds: OrderedDict[int, LibraryRound] = OrderedDict()
+
+    def get(self, db: Database, round_id: int) -> LibraryRound:
+        """404 for no such round, 409 for one that has not finished."""
+        with self._lock:
+            if round_id in self._rounds:
+                self._rounds.move_to_end(round_id)
+                return self._rounds[round_id]
+            with db.session() as s:
+                rnd = s.get(Round, round_id)
+                if rnd is None:
+                    raise HTTPException(404, "round not found")
+                if rnd.status != "done":
+                    raise HTTPException(409, f"round {round_id} is {rnd.status}; only a finished "
+                                             "round can be explained")
+                pairs = s.execute(select(RoundAssignment.candidate_id, RoundAssignment.option_id)
+                                  .where(RoundAssignment.round_id == round_id)).all()
+                blob, policy_data, status = rnd.inputs, rnd.policy, rnd.solver_status
+            inst = build_instance(unpack(blob), source=f"round/{round_id}")
+            replayed = replay_round(inst, Policy.model_validate(policy_data),
+                                    [c for c, _ in pairs], [o for _, o in pairs],
+                                    Status(status) if status else Status.FEASIBLE)
+            self._rounds[round_id] = replayed
+            while len(self._rounds) > self.keep:
+                self._rounds.popitem(last=False)
+            return replayed
+
+
+def explanation(replays: Replays, db: Database, round_id: int, candidate_id: str
+                ) -> dict[str, Any]:
+    """One person's explanation in a finished round (404 when they are not in it)."""
+    rnd = replays.get(db, round_id)
+    try:
+        x = explain_candidate(rnd, candidate_id)
+    except InputError:
+        raise HTTPException(404, f"candidate {candidate_id!r} is not in round {round_id}") from None
+    return {"round_id": round_id, "candidate_id": candidate_id, "status": x["status"],
+            "option_id": x["match"]["option_id"] if x["status"] == "matched" else None,
+            "alternative_option_id": x.get("alternative", {}).get("option_id"),
+            "text": explanation_text(x)}

@@ -169,6 +169,18 @@ class UtilisationPublic(Public):
     guidance_used: int
 
 
+class ExplanationPublic(Public):
+    round_id: int
+    candidate_id: str = Field(description="The person's pseudonym.")
+    status: Literal["matched", "unmatched"]
+    option_id: str | None = Field(description="The proposed option (null when unmatched).")
+    alternative_option_id: str | None = Field(
+        description="The best option the person did not get (null when there was none).")
+    text: str = Field(description="The explanation in plain words, as `matcher explain` gives it: "
+                                  "why this match (or why none), the best option not chosen and "
+                                  "why, and what one change would open.")
+
+
 # ---- decisions --------------------------------------------------------------------------------
 class DecisionCreate(Request):
     candidate_id: str = Field(min_length=1, max_length=200)

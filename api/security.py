@@ -51,6 +51,46 @@ def create_key(db: Database, role: Role, organisations: list[str] | None = None)
     return key_id, token
 
 
+@dataclass(frozen=True)
+class KeyInfo:
+    """What may be shown about a key: never the key, nor its hash."""
+
+    id: int
+    role: str
+    organisations: list[str]
+    created_at: str
+    revoked_at: str | None  # None while the key is valid
+
+
+def _info(row: ApiKey) -> KeyInfo:
+    return KeyInfo(row.id, row.role, list(row.organisations or []), row.created_at,
+                   (row.revoked_at or "(time not recorded)") if row.revoked else None)
+
+
+def list_keys(db: Database) -> list[KeyInfo]:
+    with db.session() as s:
+        return [_info(r) for r in s.scalars(select(ApiKey).order_by(ApiKey.id))]
+
+
+def revoke_key(db: Database, key_id: int) -> tuple[KeyInfo, bool]:
+    """Revoke a key (every server process refuses it from its next request on, 401) and append
+    an audit record; (the key, whether it was revoked now). A key revoked already is left as it
+    is (no second record). Raises LookupError for an unknown id."""
+    from api.audit import append, content_hash
+    with db.write() as s:
+        row = s.get(ApiKey, key_id)
+        if row is None:
+            raise LookupError(f"no API key with id {key_id}")
+        if row.revoked:
+            return _info(row), False
+        row.revoked, row.revoked_at = True, utcnow()
+        s.flush()
+        append(s, key_id=None, action="apikey.revoke", target=f"apikey/{key_id}",
+               input_hash=content_hash({"key_id": key_id}),
+               output_hash=content_hash({"key_id": key_id, "revoked_at": row.revoked_at}))
+        return _info(row), True
+
+
 def lookup(session: Session, token: str) -> Caller | None:
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(token)))
     if row is None or row.revoked:

@@ -28,8 +28,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=20_000_000, ge=1024)
     #: Rounds over more candidates than this run as a background job (202 + polling).
     sync_round_max_candidates: int = Field(default=2000, ge=0)
-    #: Run migrations on start (``matcher serve`` always does).
+    #: Run migrations on start (``matcher serve`` does, once, before starting its workers).
     migrate_on_start: bool = True
+    #: Add a ``Server-Timing`` header (time in the app; in the database for shortlists), for
+    #: ``benchmarks.api_latency``: it splits a request's latency into inside and outside the app.
+    server_timing: bool = False
 
 
 def sqlite_url(path: Path) -> str:

@@ -2,8 +2,10 @@
 
 The database holds the truth. The cache keeps, for the newest import, the string tables, the
 validated :class:`~matcher.model.Instance` and the per-option candidate ranking (scored once),
-and, for the newest decision, the decisions in force as candidate/option rows. Each request
-checks the versions with one small query, so several server processes stay consistent.
+and, for the newest decision, the decisions in force as candidate/option rows. Each shortlist
+reads the versions in its first database round trip: decisions are always current; a newer
+import (perhaps by another server process) is ranked in a background thread while the previous
+ranking keeps serving.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,22 +120,78 @@ class Decisions:
 
 
 class DataCache:
-    def __init__(self, policy: Policy) -> None:
+    """The newest ranking this process has built, and the decisions in force mapped onto it.
+
+    A request that sees a newer data version (an import, perhaps by another server process)
+    calls :meth:`notice`: a background thread builds the new ranking (about 10 s at 20,000
+    candidates) while the old one keeps serving; it replaces the old one when ready. Only a
+    process that has no data at all yet builds while the request waits (:meth:`serving`)."""
+
+    def __init__(self, policy: Policy, sessions: Callable[[], AbstractContextManager[Session]]
+                 ) -> None:
         self.policy = policy
-        self._lock = threading.Lock()
+        self._sessions = sessions
+        self._build_lock = threading.Lock()  # one build at a time
+        self._lock = threading.Lock()  # guards _wanted and _thread
+        self._wanted = 0  # the newest data version any request has seen
+        self._thread: threading.Thread | None = None
         self._snapshot: Snapshot | None = None
         self._decisions: Decisions | None = None
+        self._stop = threading.Event()  # set by close()
+        self._watchers: list[threading.Thread] = []
 
-    def snapshot(self, session: Session, version: int | None = None) -> Snapshot:
-        version = versions(session)[0] if version is None else version
+    @property
+    def ready(self) -> Snapshot | None:
+        """The newest built snapshot (None before the first build)."""
+        return self._snapshot
+
+    def serving(self, version: int | None = None) -> Snapshot:
+        """The snapshot to answer with: the newest built one, unless there is none with data
+        yet (then it is built now, once). `version`: the data version if the caller knows it."""
         snap = self._snapshot
-        if snap is not None and snap.version == version:
+        if snap is not None and (snap.instance is not None or version == snap.version):
+            if version is not None:
+                self.notice(version)
             return snap
+        return self.build()
+
+    def notice(self, version: int) -> None:
+        """A request saw data version `version`: if it is newer than the snapshot, rebuild in
+        the background (the current snapshot keeps serving)."""
+        snap = self._snapshot
+        if snap is not None and snap.version >= version:
+            return
         with self._lock:
-            snap = self._snapshot
-            if snap is not None and snap.version == version:
-                return snap
-            tables = stored_tables(session)
+            self._wanted = max(self._wanted, version)
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(target=self._refresh, name="ranking-refresh",
+                                                daemon=True)
+                self._thread.start()
+
+    def _refresh(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    snap = self._snapshot
+                    if self._stop.is_set() or (snap is not None and snap.version >= self._wanted):
+                        self._thread = None
+                        return
+                self.build()
+        except Exception:  # logged; the next request that notices a new version tries again
+            log.exception("refreshing the ranking failed")
+            with self._lock:
+                self._thread = None
+
+    def build(self) -> Snapshot:
+        """Build the snapshot of the newest data version now (unless it is built already)."""
+        with self._build_lock:
+            with self._sessions() as session:
+                read = self._read(session, self._snapshot)
+            if read is None:
+                assert self._snapshot is not None
+                return self._snapshot
+            version, tables = read
+            t = time.perf_counter()
             inst = ranking = None
             if all(len(tables[t]) for t in CORE):
                 inst = build_instance(tables, source="database")
@@ -139,15 +200,33 @@ class DataCache:
             self._snapshot = snap
             del tables, inst, ranking
             settle_heap()
-            log.info("data version %d cached", version)
+            log.info("data version %d ranked in %.1f s", version, time.perf_counter() - t)
             return snap
 
-    def decisions(self, session: Session, snap: Snapshot, version: int | None = None) -> Decisions:
-        version = versions(session)[1] if version is None else version
+    @staticmethod
+    def _read(session: Session, current: Snapshot | None
+              ) -> tuple[int, dict[str, pd.DataFrame]] | None:
+        """The stored tables and their data version, read consistently (the version is read
+        before and after the tables: an import commits tables and version at once); None when
+        `current` is of the newest version already."""
+        while True:
+            version = versions(session)[0]
+            if current is not None and current.version == version:
+                return None
+            tables = stored_tables(session)
+            session.rollback()  # a new read snapshot for the check (PostgreSQL)
+            if versions(session)[0] == version:
+                return version, tables
+            log.info("data changed while it was read; reading it again")
+
+    def decisions(self, snap: Snapshot, version: int,
+                  events: Callable[[], pd.DataFrame]) -> Decisions:
+        """The decisions in force (version `version`) as rows of `snap`; `events()` reads the
+        decision history when they must be rebuilt."""
         d = self._decisions
         if d is not None and d.version == version and d.data_version == snap.version:
             return d
-        in_force = decisions_in_force(decision_events(session))
+        in_force = decisions_in_force(events())
         empty = np.zeros(0, dtype=np.int64)
         lc = lo = fc = fo = empty
         if snap.instance is not None:
@@ -162,9 +241,42 @@ class DataCache:
         self._decisions = d
         return d
 
-    def warm(self, session: Session) -> None:
-        """Build the cache now (after an import), so the next shortlist is fast."""
+    def decisions_ready(self, snap: Snapshot) -> Decisions | None:
+        """The decisions last mapped onto `snap` (perhaps outdated; None if none are)."""
+        d = self._decisions
+        return d if d is not None and d.data_version == snap.version else None
+
+    def watch(self, interval: float = 1.0) -> None:
+        """Check the data version every `interval` seconds in a background thread and rebuild
+        when it changed (an import by another server process), so that a process ranks new data
+        soon after the import even before its next shortlist. `close` stops it."""
+
+        def run() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    with self._sessions() as session:
+                        version = versions(session)[0]
+                    self.notice(version)
+                except Exception:  # a failed check is retried at the next interval
+                    log.warning("checking the data version failed", exc_info=True)
+
+        thread = threading.Thread(target=run, name="data-version-watch", daemon=True)
+        thread.start()
+        self._watchers.append(thread)
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop the version watch and wait for it and for a refresh under way (so that nothing
+        still reads the database when the server lets go of it)."""
+        self._stop.set()
+        with self._lock:
+            threads = [*self._watchers, *([self._thread] if self._thread else [])]
+        for thread in threads:
+            thread.join(timeout)
+
+    def warm(self) -> None:
+        """Build the newest snapshot now (start-up, after an import) so the next shortlist
+        does not wait for it; failures are logged, never raised."""
         try:
-            self.snapshot(session)
+            self.build()
         except Exception:  # a warm-up must never take the server down
             log.exception("warming the data cache failed")

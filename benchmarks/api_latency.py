@@ -103,12 +103,14 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--client", choices=["httpx", "http.client"], default="httpx",
                     help="HTTP client of the client threads (http.client costs less CPU)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="server processes (matcher serve --workers; PostgreSQL only)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     tmp = Path(tempfile.mkdtemp(prefix="matcher-bench-"))
     env = dict(os.environ, MATCHER_RATE_PER_SECOND="100000", MATCHER_RATE_BURST="100000",
-               MATCHER_SYNC_ROUND_MAX_CANDIDATES="0")
+               MATCHER_SYNC_ROUND_MAX_CANDIDATES="0", MATCHER_SERVER_TIMING="1")
     db_args = [] if "DATABASE_URL" in os.environ else ["--db", str(tmp / "bench.db")]
     t = time.perf_counter()
     tables = generate(args.candidates)
@@ -120,7 +122,7 @@ def main() -> None:
                 *[a for o in orgs[i::5] for a in ("--organisation", o)], env=env) for i in range(5)]
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "matcher", "serve", "--port", str(port),
-                               *db_args], env=env)
+                               "--workers", str(args.workers), *db_args], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -139,6 +141,11 @@ def main() -> None:
                        timeout=600)
         r.raise_for_status()
         log.info("import (validate, store, rank every option): %.1f s", time.perf_counter() - t)
+        if args.workers > 1:
+            t = time.perf_counter()
+            _wait_for_ranking(base, r.json()["id"])
+            log.info("every worker ranks the import after another %.1f s",
+                     time.perf_counter() - t)
         opts = tables["options"]
         owner = dict(zip(opts["option_id"], opts["organisation_id"], strict=True))
         key_of = {o: esp[i % 5] for i, o in enumerate(orgs)}
@@ -155,6 +162,16 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _wait_for_ranking(base: str, data_version: int, polls: int = 40) -> None:
+    """Until `polls` health checks in a row (answered by whichever worker) report the import's
+    data version: the other workers rank it in the background after the import."""
+    in_a_row = 0
+    while in_a_row < polls:
+        r = httpx.get(f"{base}/health", timeout=10)
+        in_a_row = in_a_row + 1 if r.json()["data_version"] == data_version else 0
+        time.sleep(0.05 if in_a_row else 0.5)
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -184,6 +201,7 @@ def _measure(base: str, n_clients: int, requests: int, k: int, rng: np.random.Ge
              server_pid: int | None = None, light: bool = False) -> None:
     picks = rng.choice(opts["option_id"].to_numpy(), size=(n_clients, requests))
     lat: list[list[float]] = [[] for _ in range(n_clients)]
+    timings: list[list[dict[str, float]]] = [[] for _ in range(n_clients)]
     errors: list[str] = []
 
     def client(i: int) -> None:
@@ -193,6 +211,7 @@ def _measure(base: str, n_clients: int, requests: int, k: int, rng: np.random.Ge
                 resp = c.get(f"/v1/options/{option}/shortlist", params={"k": k},
                              headers={"X-API-Key": key_of[owner[option]]})
                 lat[i].append(time.perf_counter() - t0)
+                timings[i].append(_server_timing(resp.headers.get("server-timing")))
                 if resp.status_code != 200:
                     errors.append(f"{resp.status_code} {resp.text[:200]}")
 
@@ -209,6 +228,7 @@ def _measure(base: str, n_clients: int, requests: int, k: int, rng: np.random.Ge
                 resp = conn.getresponse()
                 body = resp.read()
                 lat[i].append(time.perf_counter() - t0)
+                timings[i].append(_server_timing(resp.getheader("server-timing")))
                 if resp.status != 200:
                     errors.append(f"{resp.status} {body[:200]!r}")
         finally:
@@ -216,6 +236,7 @@ def _measure(base: str, n_clients: int, requests: int, k: int, rng: np.random.Ge
 
     run = light_client if light else client
     threads = [threading.Thread(target=run, args=(i,)) for i in range(n_clients)]
+    load0 = os.getloadavg()[0]
     cpu0 = None if server_pid is None else _cpu_seconds(server_pid)
     own0 = time.process_time()
     t = time.perf_counter()
@@ -235,8 +256,31 @@ def _measure(base: str, n_clients: int, requests: int, k: int, rng: np.random.Ge
     if cpu0 is not None and cpu1 is not None:
         log.info("CPU per request: server %.1f ms (all its processes), clients %.1f ms",
                  (cpu1 - cpu0) * 1000 / len(ms), own * 1000 / len(ms))
+    # Where the time goes (the server's Server-Timing header): "app" is from the app's first
+    # look at the request to the start of its answer, "handler" the shortlist handler, "db" its
+    # waits on the database; "outside app" (latency - app) is queueing for the server's event
+    # loop, HTTP parsing and the client's own time.
+    flat = [t for per in timings for t in per]
+    if flat and all("app" in t for t in flat):
+        parts = {name: np.array([t.get(name, np.nan) for t in flat]) for name in
+                 ("app", "handler", "db")}
+        parts["outside app"] = ms - parts["app"]
+        log.info("server timing: %s", "; ".join(
+            f"{name} p50 {np.nanpercentile(v, 50):.1f} / p99 {np.nanpercentile(v, 99):.1f} ms"
+            for name, v in parts.items() if not np.isnan(v).all()))
+    log.info("load average (1 min): %.2f before, %.2f after", load0, os.getloadavg()[0])
     for e in errors[:5]:
         log.info("error: %s", e)
+
+
+def _server_timing(header: str | None) -> dict[str, float]:
+    """{"app": ms, "handler": ms, ...} from a Server-Timing header (empty without one)."""
+    out: dict[str, float] = {}
+    for part in (header or "").split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        if dur:
+            out[name] = float(dur)
+    return out
 
 
 def _round(base: str, coord: str) -> None:

@@ -162,6 +162,34 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
     return Round(inst, policy, edges, usable, problem, result, chosen, timings, warn)
 
 
+def replay_round(inst: Instance, policy: Policy, candidate_ids: list[str],
+                 option_ids: list[str], status: Status = Status.FEASIBLE,
+                 method: str = "replayed") -> Round:
+    """A finished round rebuilt from the pairs it chose, without solving again: the same scores,
+    edges and reasons as the round that chose them (e.g. to explain a round that was stored).
+    Raises InputError naming a pair that is not one of the round's usable pairs."""
+    edges = build_edges(inst, policy)
+    problem, usable = make_problem(inst, edges)
+    n_opt = max(inst.n_options, 1)
+    cand = pd.Index(inst.candidates["candidate_id"]).get_indexer(candidate_ids)
+    opt = pd.Index(inst.options["option_id"]).get_indexer(option_ids)
+    pos = pd.Index(edges.cand.astype(np.int64) * n_opt + edges.opt).get_indexer(
+        cand.astype(np.int64) * n_opt + opt)
+    bad = (cand < 0) | (opt < 0) | (pos < 0)
+    bad[~bad] = ~usable[pos[~bad]]
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError([Problem("assignments.csv", None, None,
+                                  f"candidate {candidate_ids[i]!r} and option {option_ids[i]!r} "
+                                  "are not a pair this round could choose")])
+    chosen = np.zeros(len(edges), dtype=bool)
+    chosen[pos] = True
+    objective = int(edges.weight_int[chosen].sum())
+    result = SolveResult(status, method, chosen[usable], objective, objective,
+                         guidance_binding=False, details={"replayed": True})
+    return Round(inst, policy, edges, usable, problem, result, chosen, {})
+
+
 def assignments_frame(rnd: Round) -> pd.DataFrame:
     inst = rnd.instance
     sub = rnd.edges.take(np.flatnonzero(rnd.chosen))

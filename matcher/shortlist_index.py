@@ -78,20 +78,35 @@ def explain_top(ranking: OptionRanking, per_option: int = 20) -> None:
     explain(ranking, pos.astype(np.int64))
 
 
+def _positions(ranking: OptionRanking, opt: int, excluded: np.ndarray) -> np.ndarray:
+    """The option's edges in ranking order, without the excluded candidates."""
+    lo, hi = int(ranking.starts[opt]), int(ranking.starts[opt + 1])
+    pos = np.arange(lo, hi)
+    return pos[~np.isin(ranking.edges.cand[pos], excluded)]
+
+
+def _first_chunk(k: int) -> int:
+    return max(2 * k, 16)
+
+
+def first_asked(ranking: OptionRanking, opt: int, k: int, excluded: np.ndarray) -> np.ndarray:
+    """The candidate rows whose counts `select` asks for first (so a caller can fetch them
+    ahead, e.g. in the same database round trip as its lock)."""
+    return ranking.edges.cand[_positions(ranking, opt, excluded)[:_first_chunk(k)]]
+
+
 def select(ranking: OptionRanking, opt: int, k: int, excluded: np.ndarray,
            open_counts: OpenCounts, cap: int) -> tuple[np.ndarray, np.ndarray]:
     """(positions in ranking.edges, other-open-shortlist counts) of the top k for option `opt`.
 
     `excluded`: candidate rows left out (committed elsewhere, forbidden or rejected here).
     Candidates with `open_counts(...) >= cap` are skipped. Counts are asked for in chunks, so
-    a typical shortlist costs one call.
+    a typical shortlist costs one call (for the rows of `first_asked`).
     """
-    lo, hi = int(ranking.starts[opt]), int(ranking.starts[opt + 1])
-    pos = np.arange(lo, hi)
-    pos = pos[~np.isin(ranking.edges.cand[pos], excluded)]
+    pos = _positions(ranking, opt, excluded)
     chosen: list[np.ndarray] = []
     counts: list[np.ndarray] = []
-    have, start, chunk = 0, 0, max(2 * k, 16)
+    have, start, chunk = 0, 0, _first_chunk(k)
     while have < k and start < len(pos):
         part = pos[start:start + chunk]
         c = np.asarray(open_counts(ranking.edges.cand[part]), dtype=np.int64)

@@ -12,6 +12,7 @@ from fairness_cohort import make_cohort
 from typer.testing import CliRunner
 
 from matcher.cli import app
+from matcher.errors import InputError
 from matcher.explain_person import CHANGES, alternatives, counterfactuals, explain_candidate
 from matcher.explain_words import explanation_text
 from matcher.levels import CEFR
@@ -173,3 +174,18 @@ def test_explain_all_agrees_with_each_person(pilot_round, tmp_path: Path) -> Non
     r = CliRunner().invoke(app, ["explain", str(PILOT), "--all", str(out)])
     assert r.exit_code == 0, r.output
     assert pd.read_csv(out, keep_default_na=False)["status"].tolist() == table["status"].tolist()
+
+
+def test_a_replayed_round_explains_as_the_solved_one() -> None:
+    from matcher.round import replay_round
+    inst, _ = load_instance(PILOT)
+    policy = default_policy()
+    rnd = run_round(inst, policy)
+    pairs = rnd.assignments
+    again = replay_round(inst, policy, pairs["candidate_id"].tolist(), pairs["option_id"].tolist())
+    assert (again.chosen == rnd.chosen).all()
+    assert again.result.objective == rnd.result.objective
+    for cid in inst.candidates["candidate_id"]:
+        assert explain_candidate(again, cid) == explain_candidate(rnd, cid)
+    with pytest.raises(InputError, match="not a pair"):
+        replay_round(inst, policy, ["P-001"], ["NO-SUCH"])

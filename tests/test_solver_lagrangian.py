@@ -221,3 +221,43 @@ def test_uniform_start_finds_the_minimum_of_the_common_price_dual(problem: Assig
     slope = int(problem.edge_need.max()) * len(problem.need) + int(budget_left[active].sum())
     assert stats["start_multiplier"] == lam and 0 <= lam <= top
     assert dual(lam) <= best_on_grid + 2 * slope
+
+
+def addable_edges(problem: AssignmentProblem, chosen: np.ndarray) -> np.ndarray:
+    """Edges of unplaced people into an option with a seat left and enough guidance left."""
+    seats = problem.capacity - problem.seats_used(chosen)
+    room = problem.budget - problem.guidance_used(chosen)
+    placed = np.zeros(problem.n_candidates, dtype=bool)
+    placed[problem.cand[chosen]] = True
+    return np.flatnonzero(~placed[problem.cand] & (seats[problem.opt] > 0)
+                          & (problem.edge_need <= room[problem.edge_org]))
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+@pytest.mark.parametrize("polish", [0.0, 0.3])
+def test_answers_are_maximal(seed: int, polish: float) -> None:
+    """Nobody who still fits somewhere is left out, with or without the windowed polish (whose
+    windows re-decide only their core pairs and can free seats and guidance elsewhere)."""
+    problem, _ = random_problem(600, seed=seed)
+    policy = lagrangian_policy(polish_deterministic_time=polish, lagrangian_iterations=6,
+                               polish_max_pairs=400, polish_core=1)
+    result = solve(problem, policy)
+    assert result.method == "lagrangian" and not problem.violations(result.chosen)
+    assert len(addable_edges(problem, result.chosen)) == 0
+
+
+def test_parallel_polish_windows_are_independent_and_repeatable() -> None:
+    """Windows solved two at a time in threads: feasible, never worse, same answer every time."""
+    from matcher.solver.polish import polish
+
+    problem, _ = random_problem(1500, seed=7)
+    start = greedy_add(problem, problem.locked.copy(), np.ones(problem.n_edges, dtype=bool))
+    core = np.ones(problem.n_edges, dtype=bool)
+    runs = [polish(problem, start, core, 3000, 0.6, parallel=2, passes=2) for _ in range(3)]
+    first, stats = runs[0]
+    assert stats["polish_windows"] >= 2  # several windows, so batches really run in threads
+    assert not problem.violations(first)
+    assert problem.objective(first) >= problem.objective(start)
+    assert stats["polish_gain"] == problem.objective(first) - problem.objective(start)
+    for again, _ in runs[1:]:
+        assert np.array_equal(first, again)

@@ -35,8 +35,7 @@ def _run(db: DB, cache: Cache, parsed: importing.Parsed, mode: str, key_id: int)
         return JSONResponse(status_code=422, content={
             "detail": f"{len(exc.problems)} problem(s) in the import; nothing was stored",
             "problems": problems})
-    with db.session() as s:
-        cache.warm(s)
+    cache.warm()
     return ImportPublic(id=imp.id, at=imp.at, mode=imp.mode, counts=imp.counts,
                         content_hash=imp.content_hash,
                         warnings=[ProblemPublic.model_validate(d)

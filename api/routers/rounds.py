@@ -14,6 +14,7 @@ from api.limits import MAX_ID, MAX_OFFSET, MAX_PAGE
 from api.models import Round, RoundAssignment, RoundUnmatched
 from api.schemas import (
     AssignmentPublic,
+    ExplanationPublic,
     Page,
     RoundCreate,
     RoundPublic,
@@ -99,6 +100,16 @@ def utilisation(round_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DB, caller:
         if rnd is None:
             raise HTTPException(404, "round not found")
         return rnd.utilisation or []
+
+
+@router.get("/{round_id}/explain/{candidate_id}", response_model=ExplanationPublic,
+            responses={409: {"description": "the round has not finished (or it failed)"}})
+def explain(round_id: Annotated[int, Path(ge=1, le=MAX_ID)], candidate_id: str,
+            request: Request, db: DB, caller: Reader) -> Any:
+    """Why one person got this round's proposal, in plain words (as `matcher explain`): the
+    match and why, or why none; the best option not chosen and why; what one change would
+    open. By pseudonym; no protected attribute is used or shown."""
+    return rounding.explanation(request.app.state.replays, db, round_id, candidate_id)
 
 
 def _rows(db: DB, round_id: int, model: Any, offset: int, limit: int) -> dict[str, Any]:

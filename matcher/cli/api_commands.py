@@ -1,4 +1,5 @@
-"""`matcher serve`, `matcher apikey create` and `matcher audit-trail verify` (the web service).
+"""`matcher serve`, `matcher apikey create|revoke|list` and `matcher audit-trail verify` (the web
+service).
 
 The web and database code lives in `api/`; it is imported only when these commands run.
 """
@@ -38,18 +39,39 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     db: DbOpt = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Server processes (PostgreSQL only; each ranks the data in memory).")] = 1,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Start the web API (creates and migrates the database first)."""
+    import os
+
     import uvicorn
 
     from api.app import create_app
     setup_logging(verbose)
     settings = _settings(db)
+    if workers > 1 and not settings.database_url.startswith("postgresql"):
+        err_console.print(
+            "error: --workers needs PostgreSQL (DATABASE_URL=postgresql+psycopg://...). On "
+            "SQLite every shortlist is a write to one file, so writers in several processes "
+            "would wait on SQLite's file lock (it retries with sleeps of up to 100 ms) instead "
+            "of taking turns in one process; run one process.", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
     console.print(f"matcher API on http://{host}:{port} (docs at /docs), "
-                  f"database {settings.database_url.split('@')[-1]}", highlight=False)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info" if verbose else
-                "warning")
+                  f"database {settings.database_url.split('@')[-1]}"
+                  + (f", {workers} worker processes" if workers > 1 else ""), highlight=False)
+    log_level = "info" if verbose else "warning"
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        return
+    # Migrate once here, not in every worker at the same time; the workers read their settings
+    # from the environment.
+    _database(db).dispose()
+    os.environ["DATABASE_URL"] = settings.database_url
+    os.environ["MATCHER_MIGRATE_ON_START"] = "false"
+    uvicorn.run("api.app:create_app", factory=True, workers=workers, host=host, port=port,
+                log_level=log_level)
 
 
 @apikey_app.command("create")
@@ -75,6 +97,38 @@ def apikey_create(
         raise typer.Exit(EXIT_BAD_INPUT) from None
     err_console.print(f"key {key_id} ({r.value}) created; store it now, it is not shown again:")
     typer.echo(token)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id (see `matcher apikey list`).")],
+    db: DbOpt = None,
+) -> None:
+    """Revoke an API key: every server refuses it (401) from its next request on. The
+    revocation is recorded in the audit trail."""
+    from api.security import revoke_key
+    try:
+        info, now = revoke_key(_database(db), key_id)
+    except LookupError as exc:
+        err_console.print(f"error: {exc} (see matcher apikey list)", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if now:
+        console.print(f"key {info.id} ({info.role}) revoked at {info.revoked_at}",
+                      highlight=False)
+    else:
+        console.print(f"key {info.id} ({info.role}) was revoked already, at {info.revoked_at}",
+                      highlight=False)
+
+
+@apikey_app.command("list")
+def apikey_list(db: DbOpt = None) -> None:
+    """The API keys, one a line, tab-separated: id, role, organisations (space-separated),
+    when created and when revoked ("-" if not); never the key, which is not stored."""
+    from api.security import list_keys
+    typer.echo("id\trole\torganisations\tcreated\trevoked")
+    for k in list_keys(_database(db)):
+        typer.echo("\t".join([str(k.id), k.role, " ".join(k.organisations) or "-", k.created_at,
+                              k.revoked_at or "-"]))
 
 
 @audit_app.command("verify")

@@ -75,9 +75,12 @@ class SolverPolicy(_Strict):
     lagrangian_repair_every: int = Field(ge=1)
     target_gap: float = Field(ge=0, lt=1)
     lagrangian_stall_window: int = Field(ge=1)
-    polish_core: int = Field(ge=1)
+    polish_core: int = Field(ge=0)
+    polish_union: bool
     polish_max_pairs: int = Field(ge=0)
     polish_deterministic_time: float = Field(ge=0)
+    polish_parallel: int = Field(ge=1)
+    polish_passes: int = Field(ge=1)
     warm_iterations: int = Field(ge=0)
     warm_step_shift: int = Field(ge=0, le=62)
     warm_polish_deterministic_time: float = Field(ge=0)

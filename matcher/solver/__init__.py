@@ -21,6 +21,7 @@ from matcher.solver.cpsat import solve_cpsat
 from matcher.solver.flow import solve_flow
 from matcher.solver.lagrangian import lagrangian_solve
 from matcher.solver.problem import AssignmentProblem
+from matcher.solver.refill import refill
 from matcher.solver.result import SolveResult, Status
 from matcher.solver.warm import WarmStart
 
@@ -73,6 +74,7 @@ def solve(problem: AssignmentProblem, policy: Policy, warm: WarmStart | None = N
         details.update(stats)
         if problem.objective(chosen) < result.objective:
             chosen = result.chosen
+        chosen, _ = refill(problem, chosen, free)  # a time-limited CP-SAT may leave room
         value = problem.objective(chosen)
         bound = min(result.bound, cp_bound) if cp_bound >= 0 else result.bound
         bound = max(bound, value)  # CP-SAT's bound is floored from a float: never below a value

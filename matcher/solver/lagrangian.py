@@ -22,6 +22,7 @@ with CP-SAT when that model is small (deterministic time limit).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,7 @@ class _State:
 
 
 def _core_mask(problem: AssignmentProblem, free: np.ndarray, priced: np.ndarray, k: int,
-               extra: list[np.ndarray | None], positive_only: bool = True) -> np.ndarray:
+               extra: Sequence[np.ndarray | None], positive_only: bool = True) -> np.ndarray:
     """Each candidate's `k` best free edges by priced weight (positive only), plus `extra` sets."""
     idx = np.flatnonzero(free & (priced > 0)) if positive_only else np.flatnonzero(free)
     cand = problem.cand[idx].astype(np.int64)
@@ -86,7 +87,7 @@ def repair(problem: AssignmentProblem, relaxed: np.ndarray, free: np.ndarray,
 
 def uniform_start(problem: AssignmentProblem, free: np.ndarray, seats_left: np.ndarray,
                   budget_left: np.ndarray, active: np.ndarray, k: int, evaluations: int,
-                  ) -> tuple[int, dict[str, int]]:
+                  seen: np.ndarray | None = None) -> tuple[int, dict[str, int]]:
     """One common multiplier for the organisations in `active`, by golden-section search.
 
     The dual ``flow value(weight - lam * need on active organisations) + lam * budget`` is convex
@@ -94,6 +95,7 @@ def uniform_start(problem: AssignmentProblem, free: np.ndarray, seats_left: np.n
     minimum. A common price does not reorder a person's pairs into active organisations (they
     share the person's need), so one core (each person's best `k` pairs, plus every pair into an
     organisation that cannot bind) serves every evaluation. Integers only: deterministic.
+    `seen` (optional, per edge) collects every pair the searched flows choose.
     """
     stats = {"start_evaluations": 0, "start_multiplier": 0}
     if evaluations <= 0 or not active.any():
@@ -108,6 +110,8 @@ def uniform_start(problem: AssignmentProblem, free: np.ndarray, seats_left: np.n
         if lam not in cache:
             cost = np.where(edge_active, lam * edge_need, 0)
             x = solve_flow(problem, core, seats_left, extra_cost=cost)
+            if seen is not None:
+                np.logical_or(seen, x, out=seen)
             cache[lam] = int((problem.weight[x] - cost[x]).sum()) + lam * budget
         return cache[lam]
 
@@ -159,6 +163,9 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         return SolveResult(Status.OPTIMAL, "lagrangian", chosen, value, value, False, details)
 
     st = _State(lam=np.zeros(n_g, dtype=np.int64), best_lam=np.zeros(n_g, dtype=np.int64))
+    # Every pair some subproblem chose, over all the multipliers tried: the pairs that matter as
+    # the price of guidance varies (the polish's neighbourhood).
+    seen = np.zeros(problem.n_edges, dtype=bool)
 
     def priced_weight(lam: np.ndarray) -> np.ndarray:
         return problem.weight - lam[edge_org] * edge_need
@@ -188,7 +195,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         # one-dimensional search on the dual (far closer to the optimum than per-organisation
         # guesses: the shadow prices of guidance are similar across organisations).
         lam0, start_stats = uniform_start(problem, free, seats_left, budget_left, active, k,
-                                          policy.lagrangian_start_search)
+                                          policy.lagrangian_start_search, seen)
         details.update(start_stats)
         st.lam = np.where(active, lam0, 0).astype(np.int64)
         rate = np.maximum(st.lam // policy.lagrangian_rate_div, 1)
@@ -210,6 +217,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         priced = priced_weight(st.lam)
         x = solve_flow(problem, core, seats_left, extra_cost=st.lam[edge_org] * edge_need)
         last_x = x
+        seen |= x
         flow_value = int(priced[x].sum())
         core_dual = locked_value + flow_value + int((st.lam * budget_left).sum())
         if st.best_core < 0 or core_dual < st.best_core:
@@ -257,6 +265,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     priced = priced_weight(lam)
     x = solve_flow(problem, free, seats_left, extra_cost=lam[edge_org] * edge_need)
     full_dual = locked_value + int(priced[x].sum()) + int((lam * budget_left).sum())
+    seen |= x
     consider(*repair(problem, x, free, priced))
     bound = min(bound, full_dual)
     chosen = st.best_chosen
@@ -266,9 +275,16 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         if int(free.sum()) <= policy.polish_max_pairs:  # small: one window over every pair
             core = free.copy()
         else:
-            core = _core_mask(problem, free, priced, policy.polish_core, [chosen], positive_only=False)
+            # The pairs the subproblems chose (at every multiplier tried) and each person's
+            # polish_core best pairs by priced weight.
+            extra = [chosen, seen] if policy.polish_union else [chosen]
+            core = _core_mask(problem, free, priced, policy.polish_core, extra, positive_only=False)
         chosen, polish_stats = polish(problem, chosen, core, policy.polish_max_pairs,
-                                      policy.polish_deterministic_time)
+                                      policy.polish_deterministic_time, policy.polish_parallel,
+                                      policy.polish_passes)
+    # End maximal: anyone who still fits somewhere (a seat and the guidance left) is added, so no
+    # placeable person is left out (and a what-if's +1 does not pick up the baseline's slack).
+    chosen, fill_stats = refill(problem, chosen, free)
     value = problem.objective(chosen)
     if value > bound:  # cannot happen with a valid bound
         raise AssertionError(f"objective {value} above the Lagrangian bound {bound}")
@@ -283,6 +299,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         "best_repair": st.repair_stats,
         "value_before_polish": st.best_value,
         "polish": polish_stats,
+        "final_fill": fill_stats["refill_flow_added"] + fill_stats["refill_greedy_added"],
         "multipliers": lam.tolist(),  # shadow price of guidance per organisation (micro-units)
         "trace": st.trace[:: max(1, len(st.trace) // 10)],
     })

@@ -12,6 +12,7 @@ One worker, fixed seed, deterministic time limits: the same input gives the same
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -35,9 +36,12 @@ def organisation_order(problem: AssignmentProblem, edges: np.ndarray) -> np.ndar
     return np.asarray(reverse_cuthill_mckee(graph, symmetric_mode=True), dtype=np.int64)
 
 
-def _windows(order: np.ndarray, pairs_per_org: np.ndarray, max_pairs: int) -> list[np.ndarray]:
+def _windows(order: np.ndarray, pairs_per_org: np.ndarray, max_pairs: int,
+             offset: int = 0) -> list[np.ndarray]:
+    """Consecutive organisations (in `order`) cut into windows of at most about `max_pairs`
+    pairs; `offset` shifts the cuts (a later pass cuts where an earlier one did not)."""
     csum = np.cumsum(pairs_per_org[order])
-    cut = (csum - 1) // max(max_pairs, 1)
+    cut = (csum - 1 + offset) // max(max_pairs, 1)
     return [order[cut == w] for w in np.unique(cut)]
 
 
@@ -50,7 +54,9 @@ def _groups(keys: np.ndarray) -> list[np.ndarray]:
 
 def _solve_window(problem: AssignmentProblem, chosen: np.ndarray, var: np.ndarray,
                   det_time: float) -> np.ndarray | None:
-    """Best re-decision of edges `var` (others fixed); None when not better than `chosen`."""
+    """Best re-decision of edges `var` (others fixed), as a mask over `var`; None when not
+    better than `chosen`. CP-SAT releases the GIL while it solves, so independent windows can
+    run in threads."""
     fixed = chosen.copy()
     fixed[var] = False
     seats = problem.capacity - problem.seats_used(fixed)
@@ -86,14 +92,27 @@ def _solve_window(problem: AssignmentProblem, chosen: np.ndarray, var: np.ndarra
     values = np.fromiter((solver.boolean_value(v) for v in x), dtype=bool, count=len(x))
     if int(weight[values].sum()) <= int(weight[hint].sum()):
         return None
-    out = fixed
-    out[var[values]] = True
-    return out
+    return values
+
+
+def _batches(sweeps: list[list[np.ndarray]], size: int,
+             ) -> list[tuple[int, list[np.ndarray]]]:
+    """(start, windows of its sweep) for every batch of `size` windows, sweep after sweep."""
+    return [(b, windows) for windows in sweeps for b in range(0, len(windows), size)]
 
 
 def polish(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray, max_pairs: int,
-           det_time: float) -> tuple[np.ndarray, dict[str, int | float]]:
-    """Improve feasible `chosen` by exact windows over the `core` edges (free, unlocked only)."""
+           det_time: float, parallel: int = 1, passes: int = 1,
+           ) -> tuple[np.ndarray, dict[str, int | float]]:
+    """Improve feasible `chosen` by exact windows over the `core` edges (free, unlocked only).
+
+    Windows are taken `parallel` at a time: a batch's windows have disjoint organisations (so
+    disjoint seats and budgets) and disjoint people (a person placed in one window, or free and
+    claimed by an earlier window of the batch, is left out of the others), so they are solved
+    independently, in threads, and merged; the answer does not depend on the threads' timing.
+    `passes` > 1 repeats the sweep with the window cuts shifted by a fraction of a window (the
+    deterministic time is shared equally), so moves across an earlier cut get their chance.
+    """
     core = core & ~problem.locked
     stats: dict[str, int | float] = {"polish_windows": 0, "polish_improved": 0,
                                      "polish_gain": 0, "polish_core_pairs": int(core.sum())}
@@ -104,22 +123,43 @@ def polish(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray, max
     idx = np.flatnonzero(core)
     order = organisation_order(problem, idx)
     pairs = np.bincount(problem.edge_org[idx], minlength=problem.n_organisations)
-    windows = _windows(order[pairs[order] > 0], pairs, max_pairs)
-    per_window = det_time / len(windows)
+    order = order[pairs[order] > 0]
+    passes = max(1, passes)
+    sweeps = [_windows(order, pairs, max_pairs, (i * max_pairs) // passes) for i in range(passes)]
     start_value = problem.objective(chosen)
-    placed_org = np.full(problem.n_candidates, -1, dtype=np.int64)
-    for w in windows:
-        in_w = np.zeros(problem.n_organisations, dtype=bool)
-        in_w[w] = True
-        placed_org[:] = -1
-        placed_org[problem.cand[chosen]] = problem.edge_org[chosen]
-        home = placed_org[problem.cand[idx]]
-        var = idx[in_w[problem.edge_org[idx]] & ((home < 0) | in_w[np.maximum(home, 0)])]
-        var = np.union1d(var, np.flatnonzero(chosen & in_w[problem.edge_org] & ~problem.locked))
-        stats["polish_windows"] += 1
-        better = _solve_window(problem, chosen, var, per_window)
-        if better is not None:
-            chosen = better
-            stats["polish_improved"] += 1
+    chosen = chosen.copy()
+    parallel = max(1, parallel)
+    pool = ThreadPoolExecutor(parallel) if parallel > 1 else None
+    try:
+        for b, windows in _batches(sweeps, parallel):
+            per_window = det_time / passes / len(windows)
+            batch = windows[b:b + parallel]
+            placed_org = np.full(problem.n_candidates, -1, dtype=np.int64)
+            placed_org[problem.cand[chosen]] = problem.edge_org[chosen]
+            home = placed_org[problem.cand[idx]]
+            claimed = np.zeros(problem.n_candidates, dtype=bool)
+            vars_ = []
+            for w in batch:
+                in_w = np.zeros(problem.n_organisations, dtype=bool)
+                in_w[w] = True
+                mine = in_w[problem.edge_org[idx]] & ((home < 0) | in_w[np.maximum(home, 0)])
+                mine &= ~claimed[problem.cand[idx]]
+                var = np.union1d(idx[mine], np.flatnonzero(chosen & in_w[problem.edge_org]
+                                                            & ~problem.locked))
+                claimed[problem.cand[var]] = True
+                vars_.append(var)
+            stats["polish_windows"] += len(batch)
+            if pool is None:
+                results = [_solve_window(problem, chosen, v, per_window) for v in vars_]
+            else:
+                results = list(pool.map(_solve_window, [problem] * len(vars_),
+                                        [chosen] * len(vars_), vars_, [per_window] * len(vars_)))
+            for var, values in zip(vars_, results, strict=True):
+                if values is not None:
+                    chosen[var] = values
+                    stats["polish_improved"] += 1
+    finally:
+        if pool is not None:
+            pool.shutdown()
     stats["polish_gain"] = problem.objective(chosen) - start_value
     return chosen, stats

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, update
 from typer.testing import CliRunner
@@ -120,3 +121,47 @@ def test_large_rounds_run_in_the_background(tmp_path: Path) -> None:
         assert r.status_code == 202 and r.json()["status"] == "queued"
         polled = api.get(f"/v1/rounds/{r.json()['id']}").json()
         assert polled["status"] == "done" and polled["counts"]["matched"] > 0
+
+
+def _csv(table: str, keep: Any = None) -> tuple[str, bytes, str]:
+    lines = (PILOT / f"{table}.csv").read_text().splitlines()
+    rows = [lines[0]] + [r for r in lines[1:] if keep is None or keep(r)]
+    return f"{table}.csv", ("\n".join(rows) + "\n").encode(), "text/csv"
+
+
+def test_replace_import_warns_about_decisions_it_leaves_behind(api: Api) -> None:
+    api.import_pilot()
+    # Replacing the candidates without P-007 (locked to COMPASS-CATERING) and the options
+    # without VEBEGO-SCHOONMAAK (P-012 forbidden there): both decisions can no longer apply.
+    r = api.post("/v1/imports/csv", data={"mode": "replace"}, files={
+        "candidates": _csv("candidates", lambda row: not row.startswith("P-007,")),
+        "options": _csv("options", lambda row: not row.startswith("VEBEGO-SCHOONMAAK,"))})
+    assert r.status_code == 201, r.text
+    warnings = r.json()["warnings"]
+    assert [(w["table"], w["field"], w["row"]) for w in warnings] == [
+        ("decisions", "candidate_id", None), ("decisions", "option_id", None)]
+    assert "'P-007'" in warnings[0]["message"] and "COMPASS-CATERING" in warnings[0]["message"]
+    assert "removes" in warnings[0]["message"]
+    assert "'VEBEGO-SCHOONMAAK'" in warnings[1]["message"] and "forbid" in warnings[1]["message"]
+    # Still in force in the history; a round simply cannot apply them.
+    assert len(api.get("/v1/decisions/in-force").json()) == 2
+    assert api.round()["status"] == "done"
+    # Nothing is removed by a merge, or by a replace that keeps them: no such warning.
+    assert api.import_pilot()["warnings"] == []
+    r = api.post("/v1/imports/csv", data={"mode": "replace"},
+                 files={"candidates": _csv("candidates")})
+    assert r.status_code == 201 and r.json()["warnings"] == []
+
+
+def test_many_left_behind_decisions_are_summarised(sqlite_api: Api) -> None:
+    api = sqlite_api
+    api.import_pilot(("organisations", "options", "candidates"))
+    ids = [c["candidate_id"] for c in api.get("/v1/candidates").json()["items"]]
+    options = [o["option_id"] for o in api.get("/v1/options").json()["items"]]
+    decisions = [{"candidate_id": c, "option_id": o, "decision": "forbid", "reason": "test"}
+                 for c in ids[:3] for o in options]  # 33 decisions in force
+    assert api.post("/v1/imports", json={"decisions": decisions}).status_code == 201
+    r = api.post("/v1/imports/csv", data={"mode": "replace"}, files={
+        "candidates": _csv("candidates", lambda row: row.split(",")[0] not in ids[:3])})
+    warnings = r.json()["warnings"]
+    assert len(warnings) == 26 and "more rows with the same problem" in warnings[-1]["message"]

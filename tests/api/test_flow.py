@@ -130,3 +130,38 @@ def test_round_without_data_and_with_infeasible_locks(api: Api) -> None:
     rnd = api.round()
     assert rnd["status"] == "failed"
     assert "TCK-BEDIENING" in rnd["problems"][0]["message"]
+
+
+def test_explain_one_person_as_the_command_line_does(api: Api) -> None:
+    from sqlalchemy import update
+
+    from api.models import Round
+    from matcher.explain_person import explain_candidate
+    from matcher.explain_words import explanation_text
+
+    api.import_pilot()
+    rnd = api.round()
+    inst, _ = load_instance(PILOT)
+    lib = run_round(inst, default_policy())
+    statuses = set()
+    for cid in ("P-001", "P-007", "P-012", *inst.candidates["candidate_id"].tolist()[-6:]):
+        for who in ("coordinator", "planner", "auditor"):
+            r = api.get(f"/v1/rounds/{rnd['id']}/explain/{cid}", who)
+            assert r.status_code == 200, r.text
+            body = r.json()
+            want = explain_candidate(lib, cid)
+            assert body["text"] == explanation_text(want)
+            assert body["status"] == want["status"] and body["candidate_id"] == cid
+            assert body["option_id"] == (want["match"]["option_id"] if "match" in want else None)
+            statuses.add(body["status"])
+    assert statuses == {"matched", "unmatched"}
+    url = f"/v1/rounds/{rnd['id']}/explain/P-001"
+    assert api.get(url, "esp_tck").status_code == 403
+    assert api.client.get(url).status_code == 401
+    assert api.get(f"/v1/rounds/{rnd['id']}/explain/P-999").status_code == 404
+    assert api.get("/v1/rounds/999/explain/P-001").status_code == 404
+    second = api.round(kind="scenario")
+    with api.app.state.db.write() as s:
+        s.execute(update(Round).where(Round.id == second["id"]).values(status="running"))
+    r = api.get(f"/v1/rounds/{second['id']}/explain/P-001")
+    assert r.status_code == 409 and "running" in r.json()["detail"]

@@ -1,0 +1,208 @@
+"""Issuing shortlists: the ones asked for at about the same moment go into one transaction.
+
+Each shortlist is selected, stored and audited exactly as if it were alone, in the order the
+requests arrived: the open-shortlist cap counts the shortlists issued earlier in the same batch,
+and each gets its own audit record, chained to the one before. But the batch shares the
+database work (`api.shortlist_tx`): one lock, two round trips and one commit for all of them.
+Under load the requests that arrive while a batch is being written form the next batch, so the
+database cost per shortlist falls as the load rises; alone, a request is a batch of one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from fastapi import HTTPException
+
+from api.audit import content_hash, next_record
+from api.deps import UNKNOWN_KEY
+from api.security import Caller, Role
+from api.shortlist_tx import Begun, ShortlistStore, Tx
+from api.state import DataCache, Decisions, Snapshot
+from matcher.shortlist_index import OptionRanking, first_asked, shortlist_entries
+from matcher.shortlist_index import select as select_top
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = "option not found"
+FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
+#: Largest batch; more waiting requests go into the next one.
+MAX_BATCH = 32
+
+
+@dataclass
+class Ask:
+    """One shortlist request; `issue_batch` sets `result` or `error`."""
+
+    caller: Caller
+    option_id: str
+    k: int
+    result: dict[str, Any] | None = None
+    error: BaseException | None = None
+    opt: int = -1  # the option's row in the ranking
+    org: str = ""
+    asked: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def visible(caller: Caller, organisation_id: str) -> bool:
+    return caller.role is not Role.employer_service_point or organisation_id in caller.organisations
+
+
+def _revoked() -> HTTPException:
+    return HTTPException(401, UNKNOWN_KEY, headers={"WWW-Authenticate": "ApiKey"})
+
+
+def issue_batch(asks: list[Ask], store: ShortlistStore, cache: DataCache) -> float:
+    """Select, store and audit the asked shortlists in one write transaction, in order; sets
+    each ask's result (the answer) or error (404: unknown option or another organisation's,
+    401: key revoked). Returns the seconds spent waiting on the database. Raises, having stored
+    nothing, if the transaction fails.
+
+    The ranking is the newest one this process has built; the candidates whose open shortlists
+    are needed first are worked out before the transaction, so that the lock, versions, keys,
+    audit head, ids and those counts take one round trip."""
+    snap = cache.serving()
+    ranking = snap.ranking
+    known = cache.decisions_ready(snap)
+    for a in asks:
+        a.opt = -1 if ranking is None else ranking.option_row(a.option_id)
+        if ranking is None or a.opt < 0:
+            a.error = HTTPException(404, NOT_FOUND)
+            continue
+        a.org = str(ranking.option_org[a.opt])
+        if not visible(a.caller, a.org):
+            a.error = HTTPException(404, NOT_FOUND)  # exactly as a missing option
+        elif known is not None:
+            a.asked = first_asked(ranking, a.opt, a.k, known.excluded(a.opt))
+        else:
+            a.asked = first_asked(ranking, a.opt, a.k, np.zeros(0, np.int64))
+    todo = [a for a in asks if a.error is None]
+    assert ranking is not None or not todo
+    policy = cache.policy.shortlist if ranking is None else ranking.policy.shortlist
+    since = (datetime.now(UTC) - timedelta(days=policy.open_days)).strftime(FMT)
+    rows = np.unique(np.concatenate([a.asked for a in todo])) if todo else np.zeros(0, np.int64)
+    ids = [] if ranking is None else ranking.candidate_ids[rows].tolist()
+    with store.transaction() as tx:
+        begun = tx.begin(sorted({a.caller.key_id for a in asks}), len(todo), since, ids)
+        for a in asks:  # a revoked key learns nothing, not even that an option is missing
+            if a.caller.key_id not in begun.valid_keys:
+                a.error = _revoked()
+        todo = [a for a in todo if a.error is None]
+        cache.notice(begun.data_version)  # a newer import is ranked in the background
+        if not todo:
+            return tx.db_seconds
+        assert ranking is not None
+        decisions = cache.decisions(snap, begun.decisions_version, tx.decision_events)
+        open_options = {r: begun.open_options.get(c, set()) for r, c in zip(rows.tolist(), ids,
+                                                                          strict=True)}
+        _issue(todo, tx, snap, ranking, decisions, open_options, since, begun)
+    return tx.db_seconds
+
+
+def _issue(todo: list[Ask], tx: Tx, snap: Snapshot, ranking: OptionRanking,
+           decisions: Decisions, open_options: dict[int, set[str]], since: str,
+           begun: Begun) -> None:
+    """Select each shortlist in turn (counting the ones before it) and write them all."""
+    policy = ranking.policy.shortlist
+    cap = policy.max_open_shortlists
+    now = datetime.now(UTC)
+    issued_at, open_until = now.strftime(FMT), (now + timedelta(days=policy.open_days)).strftime(FMT)
+    seq, head = begun.head_seq, begun.head_hash
+    shortlists: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    audits: list[dict[str, Any]] = []
+    ids = iter(begun.shortlist_ids)
+    for a in todo:
+        option_id = a.option_id
+
+        def open_counts(cand_rows: np.ndarray, option_id: str = option_id) -> np.ndarray:
+            wanted = cand_rows.tolist()
+            missing = [r for r in wanted if r not in open_options]
+            if missing:
+                found = tx.open_options(since, ranking.candidate_ids[missing].tolist())
+                for r in missing:
+                    open_options[r] = found.get(str(ranking.candidate_ids[r]), set())
+            return np.array([len(open_options[r] - {option_id}) for r in wanted],
+                            dtype=np.int64)
+
+        try:
+            pos, counts = select_top(ranking, a.opt, a.k, decisions.excluded(a.opt),
+                                     open_counts, cap)
+            listed = shortlist_entries(ranking, pos, counts, decisions.locked_here(a.opt))
+        except Exception as exc:  # this request fails (500); the others go on
+            log.exception("selecting shortlist for %s failed", option_id)
+            a.error = exc
+            continue
+        sl_id = next(ids)
+        audit = next_record(
+            seq, head, key_id=a.caller.key_id, action="shortlist", target=f"shortlist/{sl_id}",
+            at=issued_at,
+            # the versions of the data and decisions this shortlist was made from
+            input_hash=content_hash({"option_id": option_id, "k": a.k, "data": snap.version,
+                                     "decisions": decisions.version}),
+            output_hash=content_hash(listed), policy_hash=ranking.policy_hash)
+        seq, head = audit["seq"], audit["hash"]
+        for r in ranking.edges.cand[pos].tolist():  # now on one more open shortlist
+            open_options[r] = open_options[r] | {option_id}
+        shortlists.append({"id": sl_id, "option_id": option_id, "organisation_id": a.org,
+                           "key_id": a.caller.key_id, "issued_at": issued_at, "k": a.k})
+        entries += [{"shortlist_id": sl_id, "option_id": option_id,
+                     "candidate_id": e["candidate_id"], "rank": e["rank"],
+                     "issued_at": issued_at} for e in listed]
+        audits.append(audit)
+        a.result = {"id": sl_id, "option_id": option_id, "organisation_id": a.org, "k": a.k,
+                    "issued_at": issued_at, "open_until": open_until,
+                    "max_open_shortlists": cap, "entries": listed}
+    if shortlists:
+        tx.write(shortlists, entries, audits)
+
+
+class ShortlistBatcher:
+    """Collects the shortlist requests of one turn of the event loop and issues them together.
+
+    The first request of a turn schedules a flush (`call_soon`); requests that arrive before it
+    runs join the batch. The flush runs on the event loop, one at a time, like any handler."""
+
+    def __init__(self, store: ShortlistStore, cache: DataCache) -> None:
+        self.store, self.cache = store, cache
+        self._pending: list[tuple[Ask, asyncio.Future[tuple[dict[str, Any], float]]]] = []
+        self._scheduled = False
+
+    async def issue(self, caller: Caller, option_id: str, k: int) -> tuple[dict[str, Any], float]:
+        """(the answer, seconds its batch waited on the database); raises HTTPException 404 or
+        401 as the route would."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[dict[str, Any], float]] = loop.create_future()
+        self._pending.append((Ask(caller, option_id, k), future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        if self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        else:
+            self._scheduled = False
+        asks = [a for a, _ in batch]
+        try:
+            db_seconds = issue_batch(asks, self.store, self.cache)
+        except Exception as exc:  # nothing was stored: every request of the batch fails
+            log.exception("a shortlist transaction failed")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(RuntimeError(f"the shortlist transaction failed: {exc!r}"))
+            return
+        for a, future in batch:
+            if future.done():  # cancelled: the client went away
+                continue
+            if a.result is not None:
+                future.set_result((a.result, db_seconds))
+            else:
+                future.set_exception(a.error or RuntimeError("shortlist not issued"))
