@@ -47,6 +47,17 @@ def markdown(doc: dict[str, Any]) -> str:
             out.append(f"| {r['scenario']} | {a['name']} | {_f(a['seconds'], '.2f')} | "
                        f"{_f(a['objective'], ',.3f')} | {feas} | "
                        f"{_f(a['gap_to_bound'], '.3%')} | {a['note'] or ''} |")
+    ng_rows = [r for r in doc["results"] if "error" not in r and r.get("no_guidance")]
+    if ng_rows:
+        out += ["", "Without guidance budgets (same pairs, budgets lifted; faster of two runs "
+                "each; target: matcher within 1.5 times the bare flow):", "",
+                "| scenario | matcher s | method | bare OR-Tools min-cost flow s | ratio | "
+                "same objective |", "|---|---|---|---|---|---|"]
+        for r in ng_rows:
+            ng = r["no_guidance"]
+            out.append(f"| {r['scenario']} | {ng['matcher_seconds']:.2f} | {ng['method']} | "
+                       f"{ng['bare_flow_seconds']:.2f} | {ng['ratio']:.2f}x | "
+                       f"{'yes' if ng['same_objective'] else 'NO'} |")
     return "\n".join(out) + "\n"
 
 

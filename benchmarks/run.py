@@ -66,6 +66,13 @@ def print_result(r: dict[str, Any]) -> None:
                                                        f"NO ({alt['violations']})"),
                   _f(alt["gap_to_bound"], ".4%"), alt["note"] or "")
     console.print(a)
+    ng = r.get("no_guidance")
+    if ng:
+        console.print(
+            f"without guidance budgets, same pairs: matcher {ng['matcher_seconds']:.2f} s "
+            f"({ng['method']}, {ng['status']}), bare OR-Tools min-cost flow "
+            f"{ng['bare_flow_seconds']:.2f} s: [bold]{ng['ratio']:.2f}x[/bold] (target <= 1.5x); "
+            f"same objective: {'yes' if ng['same_objective'] else 'NO'}")
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:

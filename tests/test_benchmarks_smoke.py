@@ -30,6 +30,14 @@ def test_worker_reports_every_column(tmp_path: Path) -> None:
             assert a["feasible"] == (a["violations"] == 0)
             if a["feasible"]:  # nothing feasible beats our valid upper bound
                 assert a["objective"] <= r["bound"] + 1e-9
+    # Without budgets our solve is the bare flow's problem: the same optimum, and the bare
+    # flow's value is the no-budget optimum (at least our guided objective).
+    ng = r["no_guidance"]
+    assert ng["same_objective"] and ng["status"] == "optimal"
+    assert ng["objective"] >= r["objective"] - 1e-9
+    assert ng["matcher_seconds"] > 0 and ng["bare_flow_seconds"] > 0
+    text = markdown({"command": "run", "date": "today", "machine": {}, "results": [r]})
+    assert "Without guidance budgets" in text and f"| {sc.name} | " in text
 
 
 def test_exact_alternatives_agree_with_the_flow(tmp_path: Path) -> None:
