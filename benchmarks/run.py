@@ -26,9 +26,10 @@ OUT = ROOT / "benchmarks" / "out"
 console = Console(width=None if sys.stdout.isatty() else 150)
 
 
-def run_one(sc: Scenario, alternatives: bool) -> dict[str, Any]:
+def run_one(sc: Scenario, alternatives: bool, workers: int = 1) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks.worker",
-           sc.name if not sc.name.startswith("adhoc_") else str(sc.candidates)]
+           sc.name if not sc.name.startswith("adhoc_") else str(sc.candidates),
+           "--workers", str(workers)]
     if not alternatives:
         cmd.append("--no-alternatives")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -123,6 +124,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument("--sizes", help="comma-separated candidate counts (default: quick set)")
     ap.add_argument("--full", action="store_true", help="every registered scenario, to 1.3 M")
     ap.add_argument("--no-alternatives", action="store_true")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes for the regions of rounds solved by region (matcher run "
+                         "--workers)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     if args.sizes:
@@ -132,7 +136,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     results = []
     for sc in scenarios:
         console.print(f"[bold]{sc.name}[/bold]: {sc.description}")
-        r = run_one(sc, not args.no_alternatives)
+        r = run_one(sc, not args.no_alternatives, args.workers)
         print_result(r)
         results.append(r)
     args.out.mkdir(parents=True, exist_ok=True)

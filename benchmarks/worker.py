@@ -26,6 +26,7 @@ from matcher.policy import Policy, load_policy
 from matcher.round import run_round, write_round
 from matcher.scoring import SCALE
 from matcher.solver import AssignmentProblem, solve
+from matcher.solver.decompose import ProcessMapper
 from matcher.synth import generate, write_generated
 
 COLUMNS = ("scenario", "candidates", "options", "seats", "pairs", "method", "status",
@@ -59,8 +60,10 @@ def no_guidance(problem: AssignmentProblem, policy: Policy) -> dict[str, Any]:
             "objective": res.objective / SCALE}
 
 
-def run_scenario(sc: Scenario, work: Path, alternatives: bool = True) -> dict[str, Any]:
-    out: dict[str, Any] = {"scenario": sc.name, "candidates": sc.candidates, "peaks_mb": {}}
+def run_scenario(sc: Scenario, work: Path, alternatives: bool = True,
+                 workers: int = 1) -> dict[str, Any]:
+    out: dict[str, Any] = {"scenario": sc.name, "candidates": sc.candidates, "peaks_mb": {},
+                           "workers": workers}
     t = time.perf_counter()
     data = write_generated(generate(sc.candidates, sc.region, sc.seed), work / "data")
     out["t_generate"] = time.perf_counter() - t
@@ -70,7 +73,8 @@ def run_scenario(sc: Scenario, work: Path, alternatives: bool = True) -> dict[st
     inst, warnings = load_instance(data)
     out["t_load"] = time.perf_counter() - t
     out["peaks_mb"]["load"] = peak_mb()
-    rnd = run_round(inst, policy, warnings)
+    with ProcessMapper(workers) as mapper:
+        rnd = run_round(inst, policy, warnings, mapper if workers > 1 else None)
     out["t_score"], out["t_solve"] = rnd.timings["score"], rnd.timings["solve"]
     out["peaks_mb"]["solve"] = peak_mb()
     t = time.perf_counter()
@@ -124,11 +128,14 @@ def main() -> None:
     ap.add_argument("scenario", help="a module name in benchmarks.scenarios, or a size")
     ap.add_argument("--no-alternatives", action="store_true")
     ap.add_argument("--keep", type=Path, default=None, help="keep data and round here")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes for the regions of a round solved by region")
     args = ap.parse_args()
     sc = by_size([int(args.scenario)])[0] if args.scenario.isdigit() else load(args.scenario)
     work = Path(tempfile.mkdtemp(prefix=f"bench-{sc.name}-")) if args.keep is None else args.keep
     try:
-        result = run_scenario(sc, work, alternatives=not args.no_alternatives)
+        result = run_scenario(sc, work, alternatives=not args.no_alternatives,
+                              workers=args.workers)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

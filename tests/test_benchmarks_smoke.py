@@ -62,7 +62,7 @@ def test_exact_alternatives_agree_with_the_flow(tmp_path: Path) -> None:
 
 
 def test_run_writes_json_and_plot(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    def fake_subprocess_free(sc, alternatives):  # type: ignore[no-untyped-def]
+    def fake_subprocess_free(sc, alternatives, workers=1):  # type: ignore[no-untyped-def]
         return run_scenario(sc, tmp_path / sc.name, alternatives=False)
 
     monkeypatch.setattr(bench_run, "run_one", fake_subprocess_free)

@@ -16,6 +16,7 @@ from benchmarks.solver_instances import random_problem
 from matcher.policy import Policy, policy_from_dict
 from matcher.solver.cpsat import solve_cpsat
 from matcher.solver.decompose import (
+    ProcessMapper,
     dual_bound,
     first_homes,
     option_prices,
@@ -129,6 +130,23 @@ def test_deterministic_and_dispatchable(regions_problem: tuple[AssignmentProblem
     problem, labels = regions_problem
     first = solve_decomposed(problem, decomposed_policy(), labels)
     again = solve_decomposed(problem, decomposed_policy(), labels, mapper=pickling_map)
+    assert np.array_equal(first.chosen, again.chosen)
+    assert (first.objective, first.bound) == (again.objective, again.bound)
+    assert [c["bounds"] for c in first.details["coordination"]] == \
+        [c["bounds"] for c in again.details["coordination"]]
+
+
+def test_worker_processes_give_the_same_answer(
+        regions_problem: tuple[AssignmentProblem, np.ndarray]) -> None:
+    """Parts solved in 2 spawned worker processes: the same answer, bound and coordination as
+    in this process (results come back in task order; every task is a pure function)."""
+    problem, labels = regions_problem
+    policy = decomposed_policy(decompose_rounds=2)
+    first = solve_decomposed(problem, policy, labels)
+    with ProcessMapper(2) as mapper:
+        again = solve_decomposed(problem, policy, labels, mapper=mapper)
+        assert mapper._pool is not None  # the work really went to the pool
+    assert mapper._pool is None  # closed on exit
     assert np.array_equal(first.chosen, again.chosen)
     assert (first.objective, first.bound) == (again.objective, again.bound)
     assert [c["bounds"] for c in first.details["coordination"]] == \

@@ -29,6 +29,7 @@ from matcher.policy import load_policy
 from matcher.progress import progress_hook
 from matcher.round import CSV_DIALECTS, Round, run_round, write_round
 from matcher.shortlist import shortlist
+from matcher.solver.decompose import ProcessMapper
 
 DataDir = Annotated[
     Path | None,
@@ -69,6 +70,10 @@ def run(
     csv_dialect: Annotated[str, typer.Option(
         "--csv-dialect", help="standard (, and .) or excel-nl (; decimal comma, BOM)")] =
     "standard",
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1,
+        help="Processes for the regions of a round solved by region (large rounds only; the "
+             "answer is the same for any number).")] = 1,
     verbose: Verbose = False,
 ) -> None:
     """Run a matching round and write assignments, unmatched reasons, edges, utilisation."""
@@ -82,8 +87,8 @@ def run(
         pol = load_policy(policy)
         inst, warnings = load_instance(data_dir)
         load_s = time.perf_counter() - t
-        with score_progress():
-            rnd = run_round(inst, pol, warnings)
+        with score_progress(), ProcessMapper(workers) as mapper:
+            rnd = run_round(inst, pol, warnings, mapper if workers > 1 else None)
         extra = round_extra_files(rnd, data_dir)
         meta = write_round(rnd, out, {"load": load_s}, dialect=csv_dialect, extra_files=extra)
     except InputError as exc:
