@@ -39,6 +39,11 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def peak_children_mb() -> float:
+    """The largest peak of any finished child process (the --workers processes)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+
+
 def no_guidance(problem: AssignmentProblem, policy: Policy) -> dict[str, Any]:
     """Our solve and a bare OR-Tools min-cost flow on the same pairs with the guidance budgets
     lifted (the issue's target: ours within 1.5 times the bare flow's time). Both run twice,
@@ -75,6 +80,9 @@ def run_scenario(sc: Scenario, work: Path, alternatives: bool = True,
     out["peaks_mb"]["load"] = peak_mb()
     with ProcessMapper(workers) as mapper:
         rnd = run_round(inst, policy, warnings, mapper if workers > 1 else None)
+    # Each worker process peaked at most this (they are gone now); the round's memory at any
+    # moment was at most the main process's peak plus workers times this.
+    out["peak_worker_mb"] = peak_children_mb() if workers > 1 else 0.0
     out["t_score"], out["t_solve"] = rnd.timings["score"], rnd.timings["solve"]
     out["peaks_mb"]["solve"] = peak_mb()
     t = time.perf_counter()

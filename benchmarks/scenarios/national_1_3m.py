@@ -4,5 +4,5 @@ NAME = "national_1_3m"
 CANDIDATES = 1_300_000
 REGION = "all"
 SEED = 1_300_000
-POLICY = "matcher/policy/regional.toml"
+POLICY = "matcher/policy/national.toml"
 QUICK = False
