@@ -17,6 +17,12 @@ def _f(x: Any, fmt: str) -> str:
     return "-" if x is None else format(x, fmt)
 
 
+def _workers(r: dict[str, Any]) -> str:
+    if not r.get("peak_worker_mb"):
+        return ""
+    return f" + {r.get('workers', 1)} x {r['peak_worker_mb']:,.0f}"
+
+
 def markdown(doc: dict[str, Any]) -> str:
     out = [f"Command: `{doc['command']}`, {doc['date']}, machine: {doc['machine']}", ""]
     out += ["| scenario | candidates | options | seats | pairs | generate s | load s | score s | "
@@ -30,7 +36,8 @@ def markdown(doc: dict[str, Any]) -> str:
             f"| {r['scenario']} | {r['candidates']:,} | {r['options']:,} | {r['seats']:,} | "
             f"{r['pairs']:,} | {r['t_generate']:.1f} | {r['t_load']:.1f} | {r['t_score']:.1f} | "
             f"{r['t_solve']:.1f} | {r['t_write']:.1f} | {r['t_total_round']:.1f} | "
-            f"{r['peak_mb']:,.0f} | {r['method']} ({r['status']}) | {r['objective']:,.3f} | "
+            f"{r['peak_mb']:,.0f}{_workers(r)} | {r['method']} ({r['status']}) | "
+            f"{r['objective']:,.3f} | "
             f"{r['bound']:,.3f} | {r['gap']:.3%} |")
     out.append("")
     out += ["| scenario | method | seconds | objective | keeps guidance budgets | gap to our bound "

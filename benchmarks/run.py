@@ -49,7 +49,9 @@ def print_result(r: dict[str, Any]) -> None:
         console.print(f"[red]{r['scenario']}: failed[/red] {r['error']}")
         return
     t = Table(title=f"{r['scenario']}: {r['candidates']:,} candidates, {r['options']:,} options, "
-                    f"{r['seats']:,} seats, {r['pairs']:,} pairs, peak {r['peak_mb']:,.0f} MB")
+                    f"{r['seats']:,} seats, {r['pairs']:,} pairs, peak {r['peak_mb']:,.0f} MB"
+                    + (f" (+ {r.get('workers', 1)} workers of at most "
+                       f"{r['peak_worker_mb']:,.0f} MB)" if r.get("peak_worker_mb") else ""))
     for col in ("stage", "seconds"):
         t.add_column(col)
     for stage in ("generate", "load", "score", "solve", "write", "total_round"):
