@@ -261,3 +261,18 @@ def test_parallel_polish_windows_are_independent_and_repeatable() -> None:
     assert stats["polish_gain"] == problem.objective(first) - problem.objective(start)
     for again, _ in runs[1:]:
         assert np.array_equal(first, again)
+
+
+@given(tiny_problems())
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_guidance_can_bind_matches_its_definition(problem: AssignmentProblem) -> None:
+    """Per organisation, by the definition: the largest needs among the distinct free people
+    with a pair into it, as many as it has free seats, exceed its residual budget."""
+    free, seats_left, budget_left, _ = problem.residual()
+    got = problem.guidance_can_bind()
+    for g in range(problem.n_organisations):
+        into = free & (problem.edge_org == g)
+        needs = sorted((int(problem.need[c]) for c in set(problem.cand[into].tolist())),
+                       reverse=True)
+        seats = int(np.maximum(seats_left[problem.option_org == g], 0).sum())
+        assert bool(got[g]) == (sum(needs[:seats]) > budget_left[g])

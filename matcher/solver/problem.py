@@ -93,6 +93,14 @@ class AssignmentProblem:
         distinct free candidates with an edge into it, as many as it has free seats.
         """
         free, seats_left, budget_left, _ = self.residual()
+        seats_org = np.bincount(self.option_org, weights=np.maximum(seats_left, 0),
+                                minlength=self.n_organisations)
+        # Quick exclusion first: an organisation whose seats, all filled by the neediest
+        # person, stay within its budget cannot bind (no per-pair work for it).
+        maybe = seats_org * int(self.need.max(initial=0)) > budget_left
+        if not maybe.any():
+            return maybe
+        free &= maybe[self.edge_org]
         org = self.edge_org[free]
         cand = self.cand[free]
         key = np.sort(org.astype(np.int64) * self.n_candidates + cand)  # sort-based unique:
@@ -103,8 +111,6 @@ class AssignmentProblem:
         o, need = o[order], need[order]
         start = np.searchsorted(o, np.arange(self.n_organisations))
         rank = np.arange(len(o)) - start[o]
-        seats_org = np.bincount(self.option_org, weights=np.maximum(seats_left, 0),
-                                minlength=self.n_organisations)
         within = rank < seats_org[o]
         demand = np.bincount(o[within], weights=need[within], minlength=self.n_organisations)
-        return demand > budget_left
+        return (demand > budget_left) & maybe
