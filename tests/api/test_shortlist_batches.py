@@ -58,10 +58,10 @@ def test_a_batch_equals_the_same_shortlists_one_by_one(database_url: str, tmp_pa
             state = api.app.state
             asks = [Ask(COORDINATOR, o, 5) for o in OPTIONS + OPTIONS[:2]]
             if together:
-                issue_batch(asks, state.shortlists, state.cache)
+                asyncio.run(issue_batch(asks, state.shortlists, state.cache))
             else:
                 for a in asks:
-                    issue_batch([a], state.shortlists, state.cache)
+                    asyncio.run(issue_batch([a], state.shortlists, state.cache))
             assert all(a.error is None and a.result is not None for a in asks)
             results.append([_picked(a.result) for a in asks if a.result is not None])
             recs = api.all_items("/v1/audit/records", "auditor")
@@ -91,7 +91,7 @@ def test_a_batch_answers_each_request_for_itself(api: Api) -> None:
     asks = [Ask(esp, "TCK-KEUKEN", 3), Ask(esp, "IDID-PRODUCTIE", 3),  # another org's: 404
             Ask(revoked, "IDID-PRODUCTIE", 3), Ask(revoked, "NO-SUCH", 3),  # revoked: 401
             Ask(esp, "NO-SUCH", 3), Ask(esp, "TCK-BEDIENING", 3)]
-    issue_batch(asks, state.shortlists, state.cache)
+    asyncio.run(issue_batch(asks, state.shortlists, state.cache))
     codes = [200 if a.result else getattr(a.error, "status_code", 500) for a in asks]
     assert codes == [200, 404, 401, 401, 404, 200]
     ids = [a.result["id"] for a in asks if a.result]
@@ -117,13 +117,85 @@ def test_requests_of_one_loop_turn_share_a_transaction(api: Api) -> None:
     assert len({a[1] for a in answers}) == 1  # and one wait on the database
 
 
+def test_requests_that_arrive_during_a_batch_form_the_next_one(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a batch waits (here: held on purpose), the event loop takes new requests; they are
+    issued together as the next batch once the first is done, each in arrival order."""
+    api.import_pilot()
+    state = api.app.state
+    from api import shortlisting
+    sizes: list[int] = []
+    original = shortlisting.issue_batch
+
+    async def held(asks: list[Ask], *args: Any) -> float:
+        sizes.append(len(asks))
+        if len(sizes) == 1:
+            await release.wait()
+        return await original(asks, *args)
+
+    monkeypatch.setattr(shortlisting, "issue_batch", held)
+    batcher = ShortlistBatcher(state.shortlists, state.cache)
+
+    async def scenario() -> list[Any]:
+        first = [asyncio.create_task(batcher.issue(COORDINATOR, o, 3)) for o in OPTIONS[:2]]
+        await asyncio.sleep(0.05)  # the first batch is waiting
+        later = [asyncio.create_task(batcher.issue(COORDINATOR, o, 3)) for o in OPTIONS[2:6]]
+        await asyncio.sleep(0.05)
+        assert sizes == [2] and not any(t.done() for t in first + later)
+        release.set()
+        return await asyncio.gather(*first, *later)
+
+    release = asyncio.Event()
+    answers = asyncio.run(scenario())
+    assert sizes == [2, 4]
+    ids = [a[0]["id"] for a in answers]
+    assert ids == sorted(ids) and len(set(ids)) == 6
+    recs = api.all_items("/v1/audit/records", "auditor")[-6:]
+    assert [r["target"] for r in recs] == [f"shortlist/{i}" for i in ids]
+    assert len({r["at"] for r in recs[:2]} | {r["at"] for r in recs[2:]}) == 2  # two commits
+    assert api.get("/v1/audit/verify", "auditor").json()["ok"]
+
+
+def test_the_event_loop_runs_while_a_batch_waits_on_postgres(api: Api, database_url: str
+                                                             ) -> None:
+    """On PostgreSQL a batch awaits the database: with the audit lock held by another session,
+    the shortlist waits for it while the loop goes on, and is issued when the lock is freed."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite is in-process: its batches do not wait on a server")
+    import psycopg
+
+    from api.audit import LOCK_ID
+    api.import_pilot()
+    state = api.app.state
+    batcher = ShortlistBatcher(state.shortlists, state.cache)
+    engine = state.db.engine
+    cargs, cparams = engine.dialect.create_connect_args(engine.url)
+    cparams.pop("context", None)
+    with psycopg.connect(*cargs, **cparams) as other:
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_ID,))
+
+        async def scenario() -> tuple[int, Any]:
+            task = asyncio.create_task(batcher.issue(COORDINATOR, "TCK-KEUKEN", 3))
+            ticks = 0
+            for _ in range(20):  # the loop keeps running while the shortlist waits
+                await asyncio.sleep(0.01)
+                ticks += 1
+            assert not task.done()
+            other.commit()  # frees the lock
+            return ticks, await asyncio.wait_for(task, 30)
+
+        ticks, (answer, db_seconds) = asyncio.run(scenario())
+    assert ticks == 20 and answer["entries"] and db_seconds >= 0.15
+    assert api.get("/v1/audit/verify", "auditor").json()["ok"]
+
+
 def test_a_failed_batch_stores_nothing(sqlite_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     api = sqlite_api
     api.import_pilot()
     state = api.app.state
     from api import shortlist_tx
 
-    def write_then_fail(self: Any, shortlists: list[dict[str, Any]], *args: Any) -> None:
+    async def write_then_fail(self: Any, shortlists: list[dict[str, Any]], *args: Any) -> None:
         self.conn.executemany(shortlist_tx._SQ_SHORTLIST, shortlists)  # then no commit
         raise RuntimeError("disk full")
 
