@@ -235,6 +235,7 @@ class PostgresShortlists(ShortlistStore):
         self._conn: Any = None  # psycopg.AsyncConnection
         self._loop: asyncio.AbstractEventLoop | None = None  # the one it was made on
         self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
 
     async def _connection(self) -> Any:
         import psycopg
@@ -257,9 +258,10 @@ class PostgresShortlists(ShortlistStore):
         return conn
 
     def _turns(self) -> asyncio.Lock:
+        """The lock that makes transactions take turns (one per event loop)."""
         loop = asyncio.get_running_loop()
-        if self._lock is None or self._loop is not loop:
-            self._lock = asyncio.Lock()
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
         return self._lock
 
     @asynccontextmanager

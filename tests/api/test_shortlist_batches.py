@@ -189,6 +189,25 @@ def test_the_event_loop_runs_while_a_batch_waits_on_postgres(api: Api, database_
     assert api.get("/v1/audit/verify", "auditor").json()["ok"]
 
 
+def test_batches_issued_at_once_take_turns(api: Api) -> None:
+    """Two batches started together before the store has a connection are written one after
+    the other: ids and audit records follow each other, the chain stays valid."""
+    api.import_pilot()
+    state = api.app.state
+    state.shortlists.close()
+    first, second = [Ask(COORDINATOR, o, 3) for o in OPTIONS[:2]], [Ask(COORDINATOR, OPTIONS[2], 3)]
+
+    async def both() -> None:
+        await asyncio.gather(issue_batch(first, state.shortlists, state.cache),
+                             issue_batch(second, state.shortlists, state.cache))
+
+    asyncio.run(both())
+    ids = sorted(a.result["id"] for a in first + second if a.result is not None)
+    assert len(ids) == 3 and ids == list(range(ids[0], ids[0] + 3))
+    report = api.get("/v1/audit/verify", "auditor").json()
+    assert report["ok"] and report["records"] == 1 + 3
+
+
 def test_a_failed_batch_stores_nothing(sqlite_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     api = sqlite_api
     api.import_pilot()
