@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
@@ -21,6 +22,7 @@ from api.models import AuditRecord, Shortlist, ShortlistEntry
 from api.security import Caller, Role
 from api.shortlisting import Ask, ShortlistBatcher, issue_batch
 from matcher.cli import app as cli
+from matcher.shortlist_index import first_asked
 from tests.api.conftest import PILOT, Api, make_api
 
 OPTIONS = ["TCK-KEUKEN", "TCK-BEDIENING", "IDID-NAAIATELIER", "IDID-PRODUCTIE", "SPEC-TESTER",
@@ -206,6 +208,42 @@ def test_batches_issued_at_once_take_turns(api: Api) -> None:
     assert len(ids) == 3 and ids == list(range(ids[0], ids[0] + 3))
     report = api.get("/v1/audit/verify", "auditor").json()
     assert report["ok"] and report["records"] == 1 + 3
+
+
+def test_a_shortlist_reads_further_when_its_first_candidates_are_capped(
+        capped_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the candidates read ahead are all at the cap, the batch reads the next ones (one
+    more query, awaited) and puts forward the first candidate below the cap."""
+    api = capped_api
+    api.import_pilot(("organisations", "options", "candidates"))  # nothing excluded
+    state = api.app.state
+    ranking = state.cache.ready.ranking
+    opt = ranking.option_row("IDID-NAAIATELIER")
+    order = ranking.candidate_ids[ranking.edges.cand[ranking.starts[opt]:ranking.starts[opt + 1]]]
+    ahead = len(first_asked(ranking, opt, 1, np.zeros(0, np.int64)))
+    assert len(order) > ahead
+    from api.db import utcnow
+    with state.db.write() as s:  # another option's open shortlist holds the ones read ahead
+        s.add(Shortlist(id=900, option_id="TCK-KEUKEN", organisation_id="TCK", key_id=None,
+                        issued_at=utcnow(), k=ahead))
+        s.add_all(ShortlistEntry(shortlist_id=900, option_id="TCK-KEUKEN", candidate_id=c,
+                                 rank=i + 1, issued_at=utcnow(), closed=False)
+                  for i, c in enumerate(order[:ahead].tolist()))
+    from api import shortlist_tx
+    tx_class = shortlist_tx._PgTx if state.db.is_postgres else shortlist_tx._SqliteTx
+    reads: list[int] = []
+    original = tx_class.open_options
+
+    async def counted(self: Any, since: str, cand_ids: Any) -> Any:
+        reads.append(len(cand_ids))
+        return await original(self, since, cand_ids)
+
+    monkeypatch.setattr(tx_class, "open_options", counted)
+    r = api.get("/v1/options/IDID-NAAIATELIER/shortlist?k=1")
+    assert r.status_code == 200, r.text
+    assert [(e["candidate_id"], e["other_open_shortlists"]) for e in r.json()["entries"]] == [
+        (order[ahead], 0)]
+    assert reads[-1] > 0 and len(reads) >= (1 if state.db.is_postgres else 2)
 
 
 def test_a_failed_batch_stores_nothing(sqlite_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
