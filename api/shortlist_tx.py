@@ -6,7 +6,9 @@ which of the callers' keys are valid, the audit head, the next shortlist ids and
 shortlists of the candidates each will look at first, then writes the shortlists, their
 entries and one audit record each:
 
-- PostgreSQL: two round trips. The first begins the transaction, takes the audit advisory lock
+- PostgreSQL: two round trips, awaited (psycopg's asynchronous connection), so that the server's
+  event loop reads and answers other requests while the database works and the commit is
+  flushed. The first begins the transaction, takes the audit advisory lock
   (which every audit appender takes, so shortlists also take turns across server processes)
   and reads the versions and keys, then, in statements of their own so that their snapshot is
   taken after the lock is held, the head, the ids and the open shortlists. The second writes
@@ -14,21 +16,22 @@ entries and one audit record each:
   changed since the last request, cost one more round trip each.
 - SQLite: ``BEGIN IMMEDIATE`` (no other connection writes until commit; writers in this process
   take turns on `Database.write_lock` first), three reads, three inserts, commit. No round
-  trips, but each statement on the raw ``sqlite3`` connection costs far less than through
-  SQLAlchemy.
+  trips (the methods are coroutines only to share the interface: they never wait), but each
+  statement on the raw ``sqlite3`` connection costs far less than through SQLAlchemy.
 
-Each process keeps one connection for this (taken from the engine, so it has the engine's
-settings) and runs one transaction at a time on it.
+Each process keeps one connection for this (made with the engine's connect arguments) and runs
+one transaction at a time on it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,20 +65,20 @@ class Tx:
     def __init__(self) -> None:
         self.db_seconds = 0.0  # time spent waiting on the database
 
-    def begin(self, key_ids: Sequence[int], n_shortlists: int, since: str,
-              cand_ids: Sequence[str]) -> Begun:
+    async def begin(self, key_ids: Sequence[int], n_shortlists: int, since: str,
+                    cand_ids: Sequence[str]) -> Begun:
         """Lock, then read; `cand_ids`: candidates whose open shortlists (issued at or after
         `since`, not closed) to read now."""
         raise NotImplementedError
 
-    def open_options(self, since: str, cand_ids: Sequence[str]) -> dict[str, set[str]]:
+    async def open_options(self, since: str, cand_ids: Sequence[str]) -> dict[str, set[str]]:
         raise NotImplementedError
 
-    def decision_events(self) -> pd.DataFrame:
+    async def decision_events(self) -> pd.DataFrame:
         raise NotImplementedError
 
-    def write(self, shortlists: list[dict[str, Any]], entries: list[dict[str, Any]],
-              audits: list[dict[str, Any]]) -> None:
+    async def write(self, shortlists: list[dict[str, Any]], entries: list[dict[str, Any]],
+                    audits: list[dict[str, Any]]) -> None:
         """Insert the shortlists, their entries and the audit records, and commit."""
         raise NotImplementedError
 
@@ -95,39 +98,16 @@ class ShortlistStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._lock = threading.Lock()
-        self._raw: Any = None  # SQLAlchemy's proxy of the DBAPI connection, detached from the pool
-        self._conn: Any = None  # the driver's connection (sqlite3 or psycopg)
 
-    def _connection(self) -> Any:
-        if self._conn is None:
-            raw = self.db.engine.raw_connection()
-            conn = raw.driver_connection
-            raw.detach()  # ours for the process's lifetime, with the engine's connect settings
-            self._setup(conn)
-            self._raw, self._conn = raw, conn
-        return self._conn
-
-    def _setup(self, conn: Any) -> None:
-        pass
-
-    def _discard(self) -> None:
-        raw, self._raw, self._conn = self._raw, None, None
-        if raw is not None:
-            try:
-                raw.close()
-            except Exception:
-                log.debug("closing a broken shortlist connection failed", exc_info=True)
-
-    @contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        """A transaction: committed by `Tx.write`, rolled back if the block ends otherwise."""
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """A transaction: committed by `Tx.write`, rolled back if the block ends otherwise.
+        One at a time per process."""
         raise NotImplementedError
         yield
 
     def close(self) -> None:
-        with self._lock:
-            self._discard()
+        raise NotImplementedError
 
 
 def store_for(db: Database) -> ShortlistStore:
@@ -197,24 +177,24 @@ class _PgTx(Tx):
         super().__init__()
         self.cur = conn.cursor()
 
-    def _run(self, sql: str, params: Sequence[Any]) -> list[list[Any]]:
+    async def _run(self, sql: str, params: Sequence[Any]) -> list[list[Any]]:
         """One round trip: the statements of `sql` (bound client-side, sent as one message);
         the rows of each statement that returns rows."""
         t = time.perf_counter()
         cur = self.cur
-        cur.execute(sql, params)
+        await cur.execute(sql, params)
         results = []
         while True:
             if cur.description is not None:
-                results.append(cur.fetchall())
+                results.append(await cur.fetchall())
             if not cur.nextset():
                 break
         self._timed(t)
         return results
 
-    def begin(self, key_ids: Sequence[int], n_shortlists: int, since: str,
-              cand_ids: Sequence[str]) -> Begun:
-        first, second, third = self._run(
+    async def begin(self, key_ids: Sequence[int], n_shortlists: int, since: str,
+                    cand_ids: Sequence[str]) -> Begun:
+        first, second, third = await self._run(
             f"BEGIN; {_execute('matcher_sl_begin')}; {_execute('matcher_sl_head')}; "
             f"{_execute('matcher_sl_open')}",
             (list(key_ids), n_shortlists, since, list(cand_ids)))
@@ -223,17 +203,17 @@ class _PgTx(Tx):
         return Begun(int(data_v), int(dec_v), frozenset(valid), seq, head, list(ids),
                      _by_candidate(third))
 
-    def open_options(self, since: str, cand_ids: Sequence[str]) -> dict[str, set[str]]:
-        (rows,) = self._run(_execute("matcher_sl_open"), (since, list(cand_ids)))
+    async def open_options(self, since: str, cand_ids: Sequence[str]) -> dict[str, set[str]]:
+        (rows,) = await self._run(_execute("matcher_sl_open"), (since, list(cand_ids)))
         return _by_candidate(rows)
 
-    def decision_events(self) -> pd.DataFrame:
-        (rows,) = self._run(_EVENTS, ())
+    async def decision_events(self) -> pd.DataFrame:
+        (rows,) = await self._run(_EVENTS, ())
         return pd.DataFrame(rows, columns=EVENT_COLUMNS)
 
-    def write(self, shortlists: list[dict[str, Any]], entries: list[dict[str, Any]],
-              audits: list[dict[str, Any]]) -> None:
-        self._run(f"{_execute('matcher_sl_write')}; COMMIT", (
+    async def write(self, shortlists: list[dict[str, Any]], entries: list[dict[str, Any]],
+                    audits: list[dict[str, Any]]) -> None:
+        await self._run(f"{_execute('matcher_sl_write')}; COMMIT", (
             *_columns(shortlists, _SHORTLIST_COLUMNS), *_columns(entries, _ENTRY_COLUMNS),
             *_columns(audits, _AUDIT_COLUMNS)))
 
@@ -242,38 +222,73 @@ class PostgresShortlists(ShortlistStore):
     """Two round trips per transaction: ``BEGIN; lock, versions and keys; head and ids; open
     shortlists`` in one message, ``insert everything; COMMIT`` in another. Only the simple
     query protocol takes several statements in one message, so the arguments are bound
-    client-side (psycopg's ClientCursor, which quotes them) into EXECUTEs of statements
+    client-side (psycopg's AsyncClientCursor, which quotes them) into EXECUTEs of statements
     prepared once per connection.
     Each statement still gets its own snapshot, so the reads after the lock see every
-    transaction that held it before."""
+    transaction that held it before.
 
-    def _setup(self, conn: Any) -> None:
+    The connection is psycopg's asynchronous one, made with the engine's connect arguments and
+    used from one event loop (another loop, as in tests that run several, gets a new one)."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._conn: Any = None  # psycopg.AsyncConnection
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one it was made on
+        self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
+
+    async def _connection(self) -> Any:
         import psycopg
 
-        conn.autocommit = True  # the transaction is begun and committed in the messages
-        conn.cursor_factory = psycopg.ClientCursor
-        for signature, sql in _PG_PREPARED.items():
-            conn.execute(f"PREPARE {signature} AS {sql}")
+        loop = asyncio.get_running_loop()
+        conn = self._conn
+        if conn is not None and (self._loop is not loop or conn.broken or conn.closed):
+            self.close()
+            conn = None
+        if conn is None:
+            engine = self.db.engine
+            cargs, cparams = engine.dialect.create_connect_args(engine.url)
+            cparams.pop("context", None)  # SQLAlchemy's adapters, for its own connections
+            conn = await psycopg.AsyncConnection.connect(
+                *cargs, **cparams, autocommit=True,  # begun and committed in the messages
+                cursor_factory=psycopg.AsyncClientCursor)
+            for signature, sql in _PG_PREPARED.items():
+                await conn.execute(f"PREPARE {signature} AS {sql}")
+            self._conn, self._loop = conn, loop
+        return conn
 
-    @contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        with self._lock:
-            conn = self._connection()
-            if conn.broken or conn.closed:
-                self._discard()
-                conn = self._connection()
+    def _turns(self) -> asyncio.Lock:
+        """The lock that makes transactions take turns (one per event loop)."""
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self._turns():
+            conn = await self._connection()
             try:
                 yield _PgTx(conn)
             finally:
-                # Committed by write(); anything else (an error, a 404 or 401 raised half-way)
-                # ends here, and the advisory lock with the transaction.
+                # Committed by write(); anything else (an error, a 404 or 401 raised half-way,
+                # a cancellation) ends here, and the advisory lock with the transaction.
                 try:
                     if not conn.closed:
-                        conn.rollback()
-                except Exception:
+                        await conn.rollback()
+                except BaseException:
                     log.warning("rollback of a shortlist transaction failed", exc_info=True)
+                    self.close()  # in an unknown state: never reused
                 if conn.broken or conn.closed:
-                    self._discard()
+                    self.close()
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.pgconn.finish()  # no round trip: the server ends the session and its locks
+            except Exception:
+                log.debug("closing the shortlist connection failed", exc_info=True)
 
 
 # --------------------------------------------------------------------------------------- SQLite
@@ -307,8 +322,8 @@ class _SqliteTx(Tx):
         super().__init__()
         self.conn = conn
 
-    def begin(self, key_ids: Sequence[int], n_shortlists: int, since: str,
-              cand_ids: Sequence[str]) -> Begun:
+    async def begin(self, key_ids: Sequence[int], n_shortlists: int, since: str,
+                    cand_ids: Sequence[str]) -> Begun:
         t = time.perf_counter()
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
@@ -319,19 +334,19 @@ class _SqliteTx(Tx):
         # because the audit records name them.
         ids = list(range(last_id + 1, last_id + 1 + n_shortlists))
         return Begun(int(data_v), int(dec_v), valid, seq, head, ids,
-                     self.open_options(since, cand_ids))
+                     await self.open_options(since, cand_ids))
 
-    def open_options(self, since: str, cand_ids: Sequence[str]) -> dict[str, set[str]]:
+    async def open_options(self, since: str, cand_ids: Sequence[str]) -> dict[str, set[str]]:
         t = time.perf_counter()
         rows = self.conn.execute(_SQ_OPEN, (json.dumps(list(cand_ids)), since)).fetchall()
         self._timed(t)
         return _by_candidate(rows)
 
-    def decision_events(self) -> pd.DataFrame:
+    async def decision_events(self) -> pd.DataFrame:
         return pd.DataFrame(self.conn.execute(_EVENTS).fetchall(), columns=EVENT_COLUMNS)
 
-    def write(self, shortlists: list[dict[str, Any]], entries: list[dict[str, Any]],
-              audits: list[dict[str, Any]]) -> None:
+    async def write(self, shortlists: list[dict[str, Any]], entries: list[dict[str, Any]],
+                    audits: list[dict[str, Any]]) -> None:
         t = time.perf_counter()
         c = self.conn
         c.executemany(_SQ_SHORTLIST, shortlists)
@@ -342,11 +357,23 @@ class _SqliteTx(Tx):
 
 
 class SqliteShortlists(ShortlistStore):
-    def _setup(self, conn: Any) -> None:
-        conn.isolation_level = None  # transactions are begun and ended here, explicitly
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._lock = threading.Lock()
+        self._raw: Any = None  # SQLAlchemy's proxy of the DBAPI connection, detached from the pool
+        self._conn: Any = None  # the sqlite3 connection
 
-    @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def _connection(self) -> Any:
+        if self._conn is None:
+            raw = self.db.engine.raw_connection()
+            conn: Any = raw.driver_connection
+            raw.detach()  # ours for the process's lifetime, with the engine's connect settings
+            conn.isolation_level = None  # transactions are begun and ended here, explicitly
+            self._raw, self._conn = raw, conn
+        return self._conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
         with self.db.write_lock, self._lock:
             conn = self._connection()
             try:
@@ -355,3 +382,11 @@ class SqliteShortlists(ShortlistStore):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
 
+    def close(self) -> None:
+        with self._lock:
+            raw, self._raw, self._conn = self._raw, None, None
+            if raw is not None:
+                try:
+                    raw.close()
+                except Exception:
+                    log.debug("closing the shortlist connection failed", exc_info=True)

@@ -57,7 +57,7 @@ def _revoked() -> HTTPException:
     return HTTPException(401, UNKNOWN_KEY, headers={"WWW-Authenticate": "ApiKey"})
 
 
-def issue_batch(asks: list[Ask], store: ShortlistStore, cache: DataCache) -> float:
+async def issue_batch(asks: list[Ask], store: ShortlistStore, cache: DataCache) -> float:
     """Select, store and audit the asked shortlists in one write transaction, in order; sets
     each ask's result (the answer) or error (404: unknown option or another organisation's,
     401: key revoked). Returns the seconds spent waiting on the database. Raises, having stored
@@ -87,8 +87,8 @@ def issue_batch(asks: list[Ask], store: ShortlistStore, cache: DataCache) -> flo
     since = (datetime.now(UTC) - timedelta(days=policy.open_days)).strftime(FMT)
     rows = np.unique(np.concatenate([a.asked for a in todo])) if todo else np.zeros(0, np.int64)
     ids = [] if ranking is None else ranking.candidate_ids[rows].tolist()
-    with store.transaction() as tx:
-        begun = tx.begin(sorted({a.caller.key_id for a in asks}), len(todo), since, ids)
+    async with store.transaction() as tx:
+        begun = await tx.begin(sorted({a.caller.key_id for a in asks}), len(todo), since, ids)
         for a in asks:  # a revoked key learns nothing, not even that an option is missing
             if a.caller.key_id not in begun.valid_keys:
                 a.error = _revoked()
@@ -97,16 +97,27 @@ def issue_batch(asks: list[Ask], store: ShortlistStore, cache: DataCache) -> flo
         if not todo:
             return tx.db_seconds
         assert ranking is not None
-        decisions = cache.decisions(snap, begun.decisions_version, tx.decision_events)
+        decisions = cache.decisions_mapped(snap, begun.decisions_version)
+        if decisions is None:
+            events = await tx.decision_events()
+            decisions = cache.decisions(snap, begun.decisions_version, lambda: events)
         open_options = {r: begun.open_options.get(c, set()) for r, c in zip(rows.tolist(), ids,
                                                                           strict=True)}
-        _issue(todo, tx, snap, ranking, decisions, open_options, since, begun)
+        await _issue(todo, tx, snap, ranking, decisions, open_options, since, begun)
     return tx.db_seconds
 
 
-def _issue(todo: list[Ask], tx: Tx, snap: Snapshot, ranking: OptionRanking,
-           decisions: Decisions, open_options: dict[int, set[str]], since: str,
-           begun: Begun) -> None:
+class _Unread(Exception):
+    """Raised by a count function for candidates whose open shortlists are not read yet."""
+
+    def __init__(self, rows: list[int]) -> None:
+        super().__init__(f"{len(rows)} candidates not read yet")
+        self.rows = rows
+
+
+async def _issue(todo: list[Ask], tx: Tx, snap: Snapshot, ranking: OptionRanking,
+                 decisions: Decisions, open_options: dict[int, set[str]], since: str,
+                 begun: Begun) -> None:
     """Select each shortlist in turn (counting the ones before it) and write them all."""
     policy = ranking.policy.shortlist
     cap = policy.max_open_shortlists
@@ -123,20 +134,26 @@ def _issue(todo: list[Ask], tx: Tx, snap: Snapshot, ranking: OptionRanking,
         def open_counts(cand_rows: np.ndarray, option_id: str = option_id) -> np.ndarray:
             wanted = cand_rows.tolist()
             missing = [r for r in wanted if r not in open_options]
-            if missing:
-                found = tx.open_options(since, ranking.candidate_ids[missing].tolist())
-                for r in missing:
-                    open_options[r] = found.get(str(ranking.candidate_ids[r]), set())
+            if missing:  # read them (awaited below), then select again
+                raise _Unread(missing)
             return np.array([len(open_options[r] - {option_id}) for r in wanted],
                             dtype=np.int64)
 
-        try:
-            pos, counts = select_top(ranking, a.opt, a.k, decisions.excluded(a.opt),
-                                     open_counts, cap)
-            listed = shortlist_entries(ranking, pos, counts, decisions.locked_here(a.opt))
-        except Exception as exc:  # this request fails (500); the others go on
-            log.exception("selecting shortlist for %s failed", option_id)
-            a.error = exc
+        while True:
+            try:
+                pos, counts = select_top(ranking, a.opt, a.k, decisions.excluded(a.opt),
+                                         open_counts, cap)
+                listed = shortlist_entries(ranking, pos, counts, decisions.locked_here(a.opt))
+            except _Unread as unread:  # a failure to read them fails the batch
+                found = await tx.open_options(since, ranking.candidate_ids[unread.rows].tolist())
+                for r in unread.rows:
+                    open_options[r] = found.get(str(ranking.candidate_ids[r]), set())
+                continue
+            except Exception as exc:  # this request fails (500); the others go on
+                log.exception("selecting shortlist for %s failed", option_id)
+                a.error = exc
+            break
+        if a.error is not None:
             continue
         sl_id = next(ids)
         audit = next_record(
@@ -159,19 +176,22 @@ def _issue(todo: list[Ask], tx: Tx, snap: Snapshot, ranking: OptionRanking,
                     "issued_at": issued_at, "open_until": open_until,
                     "max_open_shortlists": cap, "entries": listed}
     if shortlists:
-        tx.write(shortlists, entries, audits)
+        await tx.write(shortlists, entries, audits)
 
 
 class ShortlistBatcher:
-    """Collects the shortlist requests of one turn of the event loop and issues them together.
+    """Collects shortlist requests and issues them together, one batch at a time.
 
-    The first request of a turn schedules a flush (`call_soon`); requests that arrive before it
-    runs join the batch. The flush runs on the event loop, one at a time, like any handler."""
+    The first request starts a drain task on the event loop; requests that arrive before its
+    first step runs (the same turn of the loop) join its batch. While a batch waits on the
+    database (PostgreSQL: awaited, so the loop goes on reading and answering requests), the
+    requests that arrive form the next batch, which the task issues as soon as the previous
+    one is committed."""
 
     def __init__(self, store: ShortlistStore, cache: DataCache) -> None:
         self.store, self.cache = store, cache
         self._pending: list[tuple[Ask, asyncio.Future[tuple[dict[str, Any], float]]]] = []
-        self._scheduled = False
+        self._task: asyncio.Task[None] | None = None
 
     async def issue(self, caller: Caller, option_id: str, k: int) -> tuple[dict[str, Any], float]:
         """(the answer, seconds its batch waited on the database); raises HTTPException 404 or
@@ -179,25 +199,31 @@ class ShortlistBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[dict[str, Any], float]] = loop.create_future()
         self._pending.append((Ask(caller, option_id, k), future))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._drain())
         return await future
 
-    def _flush(self) -> None:
-        batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-        if self._pending:
-            asyncio.get_running_loop().call_soon(self._flush)
-        else:
-            self._scheduled = False
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            await self._issue(batch)
+            if self._pending:
+                await asyncio.sleep(0)  # one turn for the requests that are ready to join
+        self._task = None
+
+    async def _issue(self, batch: list[tuple[Ask, asyncio.Future[tuple[dict[str, Any], float]]]]
+                     ) -> None:
         asks = [a for a, _ in batch]
         try:
-            db_seconds = issue_batch(asks, self.store, self.cache)
-        except Exception as exc:  # nothing was stored: every request of the batch fails
-            log.exception("a shortlist transaction failed")
+            db_seconds = await issue_batch(asks, self.store, self.cache)
+        except BaseException as exc:  # nothing was stored: every request of the batch fails
+            if isinstance(exc, Exception):
+                log.exception("a shortlist transaction failed")
             for _, future in batch:
                 if not future.done():
                     future.set_exception(RuntimeError(f"the shortlist transaction failed: {exc!r}"))
+            if not isinstance(exc, Exception):
+                raise  # cancelled (the server stops)
             return
         for a, future in batch:
             if future.done():  # cancelled: the client went away

@@ -219,12 +219,20 @@ class DataCache:
                 return version, tables
             log.info("data changed while it was read; reading it again")
 
+    def decisions_mapped(self, snap: Snapshot, version: int) -> Decisions | None:
+        """The decisions in force (version `version`) as rows of `snap` if they are mapped
+        already (else None: call `decisions`)."""
+        d = self._decisions
+        if d is not None and d.version == version and d.data_version == snap.version:
+            return d
+        return None
+
     def decisions(self, snap: Snapshot, version: int,
                   events: Callable[[], pd.DataFrame]) -> Decisions:
         """The decisions in force (version `version`) as rows of `snap`; `events()` reads the
         decision history when they must be rebuilt."""
-        d = self._decisions
-        if d is not None and d.version == version and d.data_version == snap.version:
+        d = self.decisions_mapped(snap, version)
+        if d is not None:
             return d
         in_force = decisions_in_force(events())
         empty = np.zeros(0, dtype=np.int64)

@@ -174,24 +174,32 @@ def _wait_for_ranking(base: str, data_version: int, polls: int = 40) -> None:
         time.sleep(0.05 if in_a_row else 0.5)
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """CPU time (user + system) of a process and its children (uvicorn workers); Linux only."""
+def _cpu_seconds(pid: int) -> tuple[float, float] | None:
+    """CPU time (user + system) of a process and its children (uvicorn workers), and of the
+    processes named ``postgres`` (a local PostgreSQL server: its backends, WAL writer, ...,
+    including those serving others); Linux only."""
     try:
         parent: dict[int, int] = {}
         ticks: dict[int, int] = {}
+        postgres = 0
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
+                text = stat.read_text()
             except OSError:
                 continue
+            name, rest = text.split("(", 1)[1].rsplit(")", 1)
+            fields = rest.split()
             p = int(stat.parent.name)
             parent[p], ticks[p] = int(fields[1]), int(fields[11]) + int(fields[12])
+            if name == "postgres":
+                postgres += ticks[p]
         tree, todo = set(), [pid]
         while todo:
             p = todo.pop()
             tree.add(p)
             todo += [c for c, pp in parent.items() if pp == p and c not in tree]
-        return sum(ticks.get(p, 0) for p in tree) / os.sysconf("SC_CLK_TCK")
+        hz = os.sysconf("SC_CLK_TCK")
+        return sum(ticks.get(p, 0) for p in tree) / hz, postgres / hz
     except (OSError, ValueError, IndexError):
         return None
 
@@ -254,8 +262,9 @@ def _measure(base: str, n_clients: int, requests: int, k: int, rng: np.random.Ge
              k, np.percentile(ms, 50), np.percentile(ms, 90), np.percentile(ms, 99),
              ms.max(), len(ms) / wall, len(errors))
     if cpu0 is not None and cpu1 is not None:
-        log.info("CPU per request: server %.1f ms (all its processes), clients %.1f ms",
-                 (cpu1 - cpu0) * 1000 / len(ms), own * 1000 / len(ms))
+        log.info("CPU per request: server %.2f ms (all its processes), clients %.2f ms, "
+                 "local postgres processes %.2f ms", (cpu1[0] - cpu0[0]) * 1000 / len(ms),
+                 own * 1000 / len(ms), (cpu1[1] - cpu0[1]) * 1000 / len(ms))
     # Where the time goes (the server's Server-Timing header): "app" is from the app's first
     # look at the request to the start of its answer, "handler" the shortlist handler, "db" its
     # waits on the database; "outside app" (latency - app) is queueing for the server's event

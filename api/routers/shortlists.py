@@ -42,9 +42,10 @@ async def shortlist_response(state: Any, caller: Caller, option_id: str, k: int,
                              key: str | None) -> Response:
     """The answer to a shortlist request from an authenticated caller allowed to ask for one.
 
-    Issued with the other requests of the same turn of the event loop, in one transaction
+    Issued with the other requests that arrived meanwhile, in one transaction
     (`api.shortlisting`), on the event loop rather than in a thread (measured faster under 20
-    concurrent clients). The body is built in exactly the shape of ShortlistPublic (field order
+    concurrent clients); on PostgreSQL the batch awaits the database, so the loop serves other
+    requests while it waits. The body is built in exactly the shape of ShortlistPublic (field order
     included) and encoded once with orjson, instead of validating and re-encoding it through
     the model. A key found revoked is forgotten (the next request looks it up again)."""
     t0 = time.perf_counter()

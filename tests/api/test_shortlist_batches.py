@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
@@ -21,6 +22,7 @@ from api.models import AuditRecord, Shortlist, ShortlistEntry
 from api.security import Caller, Role
 from api.shortlisting import Ask, ShortlistBatcher, issue_batch
 from matcher.cli import app as cli
+from matcher.shortlist_index import first_asked
 from tests.api.conftest import PILOT, Api, make_api
 
 OPTIONS = ["TCK-KEUKEN", "TCK-BEDIENING", "IDID-NAAIATELIER", "IDID-PRODUCTIE", "SPEC-TESTER",
@@ -58,10 +60,10 @@ def test_a_batch_equals_the_same_shortlists_one_by_one(database_url: str, tmp_pa
             state = api.app.state
             asks = [Ask(COORDINATOR, o, 5) for o in OPTIONS + OPTIONS[:2]]
             if together:
-                issue_batch(asks, state.shortlists, state.cache)
+                asyncio.run(issue_batch(asks, state.shortlists, state.cache))
             else:
                 for a in asks:
-                    issue_batch([a], state.shortlists, state.cache)
+                    asyncio.run(issue_batch([a], state.shortlists, state.cache))
             assert all(a.error is None and a.result is not None for a in asks)
             results.append([_picked(a.result) for a in asks if a.result is not None])
             recs = api.all_items("/v1/audit/records", "auditor")
@@ -91,7 +93,7 @@ def test_a_batch_answers_each_request_for_itself(api: Api) -> None:
     asks = [Ask(esp, "TCK-KEUKEN", 3), Ask(esp, "IDID-PRODUCTIE", 3),  # another org's: 404
             Ask(revoked, "IDID-PRODUCTIE", 3), Ask(revoked, "NO-SUCH", 3),  # revoked: 401
             Ask(esp, "NO-SUCH", 3), Ask(esp, "TCK-BEDIENING", 3)]
-    issue_batch(asks, state.shortlists, state.cache)
+    asyncio.run(issue_batch(asks, state.shortlists, state.cache))
     codes = [200 if a.result else getattr(a.error, "status_code", 500) for a in asks]
     assert codes == [200, 404, 401, 401, 404, 200]
     ids = [a.result["id"] for a in asks if a.result]
@@ -117,13 +119,140 @@ def test_requests_of_one_loop_turn_share_a_transaction(api: Api) -> None:
     assert len({a[1] for a in answers}) == 1  # and one wait on the database
 
 
+def test_requests_that_arrive_during_a_batch_form_the_next_one(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a batch waits (here: held on purpose), the event loop takes new requests; they are
+    issued together as the next batch once the first is done, each in arrival order."""
+    api.import_pilot()
+    state = api.app.state
+    from api import shortlisting
+    sizes: list[int] = []
+    original = shortlisting.issue_batch
+
+    async def held(asks: list[Ask], *args: Any) -> float:
+        sizes.append(len(asks))
+        if len(sizes) == 1:
+            await release.wait()
+        return await original(asks, *args)
+
+    monkeypatch.setattr(shortlisting, "issue_batch", held)
+    batcher = ShortlistBatcher(state.shortlists, state.cache)
+
+    async def scenario() -> list[Any]:
+        first = [asyncio.create_task(batcher.issue(COORDINATOR, o, 3)) for o in OPTIONS[:2]]
+        await asyncio.sleep(0.05)  # the first batch is waiting
+        later = [asyncio.create_task(batcher.issue(COORDINATOR, o, 3)) for o in OPTIONS[2:6]]
+        await asyncio.sleep(0.05)
+        assert sizes == [2] and not any(t.done() for t in first + later)
+        release.set()
+        return await asyncio.gather(*first, *later)
+
+    release = asyncio.Event()
+    answers = asyncio.run(scenario())
+    assert sizes == [2, 4]
+    ids = [a[0]["id"] for a in answers]
+    assert ids == sorted(ids) and len(set(ids)) == 6
+    recs = api.all_items("/v1/audit/records", "auditor")[-6:]
+    assert [r["target"] for r in recs] == [f"shortlist/{i}" for i in ids]
+    assert len({r["at"] for r in recs[:2]} | {r["at"] for r in recs[2:]}) == 2  # two commits
+    assert api.get("/v1/audit/verify", "auditor").json()["ok"]
+
+
+def test_the_event_loop_runs_while_a_batch_waits_on_postgres(api: Api, database_url: str
+                                                             ) -> None:
+    """On PostgreSQL a batch awaits the database: with the audit lock held by another session,
+    the shortlist waits for it while the loop goes on, and is issued when the lock is freed."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite is in-process: its batches do not wait on a server")
+    import psycopg
+
+    from api.audit import LOCK_ID
+    api.import_pilot()
+    state = api.app.state
+    batcher = ShortlistBatcher(state.shortlists, state.cache)
+    engine = state.db.engine
+    cargs, cparams = engine.dialect.create_connect_args(engine.url)
+    cparams.pop("context", None)
+    with psycopg.connect(*cargs, **cparams) as other:
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_ID,))
+
+        async def scenario() -> tuple[int, Any]:
+            task = asyncio.create_task(batcher.issue(COORDINATOR, "TCK-KEUKEN", 3))
+            ticks = 0
+            for _ in range(20):  # the loop keeps running while the shortlist waits
+                await asyncio.sleep(0.01)
+                ticks += 1
+            assert not task.done()
+            other.commit()  # frees the lock
+            return ticks, await asyncio.wait_for(task, 30)
+
+        ticks, (answer, db_seconds) = asyncio.run(scenario())
+    assert ticks == 20 and answer["entries"] and db_seconds >= 0.15
+    assert api.get("/v1/audit/verify", "auditor").json()["ok"]
+
+
+def test_batches_issued_at_once_take_turns(api: Api) -> None:
+    """Two batches started together before the store has a connection are written one after
+    the other: ids and audit records follow each other, the chain stays valid."""
+    api.import_pilot()
+    state = api.app.state
+    state.shortlists.close()
+    first, second = [Ask(COORDINATOR, o, 3) for o in OPTIONS[:2]], [Ask(COORDINATOR, OPTIONS[2], 3)]
+
+    async def both() -> None:
+        await asyncio.gather(issue_batch(first, state.shortlists, state.cache),
+                             issue_batch(second, state.shortlists, state.cache))
+
+    asyncio.run(both())
+    ids = sorted(a.result["id"] for a in first + second if a.result is not None)
+    assert len(ids) == 3 and ids == list(range(ids[0], ids[0] + 3))
+    report = api.get("/v1/audit/verify", "auditor").json()
+    assert report["ok"] and report["records"] == 1 + 3
+
+
+def test_a_shortlist_reads_further_when_its_first_candidates_are_capped(
+        capped_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the candidates read ahead are all at the cap, the batch reads the next ones (one
+    more query, awaited) and puts forward the first candidate below the cap."""
+    api = capped_api
+    api.import_pilot(("organisations", "options", "candidates"))  # nothing excluded
+    state = api.app.state
+    ranking = state.cache.ready.ranking
+    opt = ranking.option_row("IDID-NAAIATELIER")
+    order = ranking.candidate_ids[ranking.edges.cand[ranking.starts[opt]:ranking.starts[opt + 1]]]
+    ahead = len(first_asked(ranking, opt, 1, np.zeros(0, np.int64)))
+    assert len(order) > ahead
+    from api.db import utcnow
+    with state.db.write() as s:  # another option's open shortlist holds the ones read ahead
+        s.add(Shortlist(id=900, option_id="TCK-KEUKEN", organisation_id="TCK", key_id=None,
+                        issued_at=utcnow(), k=ahead))
+        s.add_all(ShortlistEntry(shortlist_id=900, option_id="TCK-KEUKEN", candidate_id=c,
+                                 rank=i + 1, issued_at=utcnow(), closed=False)
+                  for i, c in enumerate(order[:ahead].tolist()))
+    from api import shortlist_tx
+    tx_class = shortlist_tx._PgTx if state.db.is_postgres else shortlist_tx._SqliteTx
+    reads: list[int] = []
+    original = tx_class.open_options
+
+    async def counted(self: Any, since: str, cand_ids: Any) -> Any:
+        reads.append(len(cand_ids))
+        return await original(self, since, cand_ids)
+
+    monkeypatch.setattr(tx_class, "open_options", counted)
+    r = api.get("/v1/options/IDID-NAAIATELIER/shortlist?k=1")
+    assert r.status_code == 200, r.text
+    assert [(e["candidate_id"], e["other_open_shortlists"]) for e in r.json()["entries"]] == [
+        (order[ahead], 0)]
+    assert reads[-1] > 0 and len(reads) >= (1 if state.db.is_postgres else 2)
+
+
 def test_a_failed_batch_stores_nothing(sqlite_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     api = sqlite_api
     api.import_pilot()
     state = api.app.state
     from api import shortlist_tx
 
-    def write_then_fail(self: Any, shortlists: list[dict[str, Any]], *args: Any) -> None:
+    async def write_then_fail(self: Any, shortlists: list[dict[str, Any]], *args: Any) -> None:
         self.conn.executemany(shortlist_tx._SQ_SHORTLIST, shortlists)  # then no commit
         raise RuntimeError("disk full")
 
