@@ -78,6 +78,8 @@ class ProcessMapper:
     the answer is the same as with the built-in ``map``; at most ``2 * workers`` tasks are in
     flight, so only that many parts' arrays are held at once. The pool is started on first use
     and kept until `close` (use as a context manager). A Ray or Dask map plugs in the same way.
+    Spawned workers import the caller's main module: a script that uses this must keep its work
+    under ``if __name__ == "__main__":`` (the CLI and `python -m benchmarks...` do).
     """
 
     def __init__(self, workers: int) -> None:
