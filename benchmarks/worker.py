@@ -39,9 +39,13 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def peak_children_mb() -> float:
-    """The largest peak of any finished child process (the --workers processes)."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+def peak_worker_mb(details: dict[str, Any]) -> float:
+    """The largest peak of the processes that solved the regions (each part's answer carries its
+    solving process's own peak; `getrusage`'s children maximum would count a worker's moment as
+    a fork of this large process before it started its own program)."""
+    passes = [details.get("first_pass", {}), *details.get("border_passes", [])]
+    return max((p.get("peak_mb", 0.0) for d in passes for p in d.get("per_part", [])),
+               default=0.0)
 
 
 def no_guidance(problem: AssignmentProblem, policy: Policy) -> dict[str, Any]:
@@ -81,9 +85,9 @@ def run_scenario(sc: Scenario, work: Path, alternatives: bool = True,
     out["peaks_mb"]["load"] = peak_mb()
     with ProcessMapper(workers) as mapper:
         rnd = run_round(inst, policy, warnings, mapper if workers > 1 else None)
-    # Each worker process peaked at most this (they are gone now); the round's memory at any
-    # moment was at most the main process's peak plus workers times this.
-    out["peak_worker_mb"] = peak_children_mb() if workers > 1 else 0.0
+    # The largest peak of a worker process while it solved regions (first pass and border
+    # passes; the coordination's price steps, one flow per region, are smaller).
+    out["peak_worker_mb"] = peak_worker_mb(rnd.result.details) if workers > 1 else 0.0
     out["t_score"], out["t_solve"] = rnd.timings["score"], rnd.timings["solve"]
     out["peaks_mb"]["solve"] = peak_mb()
     t = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -147,6 +148,9 @@ def test_worker_processes_give_the_same_answer(
         again = solve_decomposed(problem, policy, labels, mapper=mapper)
         assert mapper._pool is not None  # the work really went to the pool
     assert mapper._pool is None  # closed on exit
+    # Each part's answer carries its solving process's own peak memory (Linux /proc).
+    if Path("/proc/self/status").exists():
+        assert all(p["peak_mb"] > 0 for p in again.details["first_pass"]["per_part"])
     assert np.array_equal(first.chosen, again.chosen)
     assert (first.objective, first.bound) == (again.objective, again.bound)
     assert [c["bounds"] for c in first.details["coordination"]] == \

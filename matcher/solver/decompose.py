@@ -155,6 +155,7 @@ class PartAnswer:
     multipliers: np.ndarray  # int64 per local organisation
     prices: np.ndarray  # int64 per local option: the part's flow prices at `multipliers`
     seconds: float
+    peak_mb: float = 0.0  # the solving process's own peak resident memory so far (0: unknown)
 
 
 @dataclass(frozen=True)
@@ -447,7 +448,21 @@ def solve_part(task: PartTask) -> PartAnswer:
         lam = np.zeros(task.problem.n_organisations, dtype=np.int64)
     res.details.pop("trace", None)
     prices = part_prices(task.problem, lam)
-    return PartAnswer(task.label, res, lam, prices, time.perf_counter() - t)
+    return PartAnswer(task.label, res, lam, prices, time.perf_counter() - t, process_peak_mb())
+
+
+def process_peak_mb() -> float:
+    """This process's peak resident memory in MB since it started its program (Linux
+    ``VmHWM``; 0 where unknown). Unlike ``getrusage``'s maximum, it does not count what a
+    spawned worker held for a moment as a fork of its (possibly large) parent."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError):
+        pass
+    return 0.0
 
 
 def price_part(task: PriceTask) -> PriceAnswer:
@@ -627,7 +642,7 @@ def _solve_parts(problem: AssignmentProblem, labels: np.ndarray, policy: Policy,
                          "pairs": len(part.edges), "method": res.method,
                          "objective": res.objective, "bound": res.bound,
                          "iterations": res.details.get("iterations"),
-                         "seconds": round(ans.seconds, 3)})
+                         "seconds": round(ans.seconds, 3), "peak_mb": round(ans.peak_mb, 1)})
     return chosen, lam, v, binding, per_part
 
 
