@@ -71,6 +71,7 @@ log = logging.getLogger(__name__)
 #: A ``map``-like callable: ``mapper(fn, tasks)`` yields ``fn(task)`` for each task, in order.
 Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
 
+
 class ProcessMapper:
     """A ``map``-like callable over worker processes (`concurrent.futures.ProcessPoolExecutor`,
     spawned, so nothing of the caller's state is inherited), for the parts' work on a machine
