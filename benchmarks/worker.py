@@ -85,8 +85,8 @@ def run_scenario(sc: Scenario, work: Path, alternatives: bool = True,
     out["peaks_mb"]["load"] = peak_mb()
     with ProcessMapper(workers) as mapper:
         rnd = run_round(inst, policy, warnings, mapper if workers > 1 else None)
-    # The largest peak of a worker process while it solved regions (first pass and border
-    # passes; the coordination's price steps, one flow per region, are smaller).
+    # The largest peak of a worker process by the end of a region it solved (first pass and
+    # border passes; the coordination's later price steps are not covered).
     out["peak_worker_mb"] = peak_worker_mb(rnd.result.details) if workers > 1 else 0.0
     out["t_score"], out["t_solve"] = rnd.timings["score"], rnd.timings["solve"]
     out["peaks_mb"]["solve"] = peak_mb()
