@@ -75,6 +75,8 @@ class SolverPolicy(_Strict):
     lagrangian_repair_every: int = Field(ge=1)
     target_gap: float = Field(ge=0, lt=1)
     lagrangian_stall_window: int = Field(ge=1)
+    lagrangian_full_every: int = Field(ge=0)
+    quota_flow_rounds: int = Field(ge=0)
     polish_core: int = Field(ge=0)
     polish_union: bool
     polish_max_pairs: int = Field(ge=0)
@@ -87,6 +89,7 @@ class SolverPolicy(_Strict):
     decompose_min_pairs: int = Field(ge=0)
     decompose_rounds: int = Field(ge=1)
     decompose_sweeps: int = Field(ge=0)
+    decompose_quota_core: int = Field(ge=0)
 
 
 class FairnessPolicy(_Strict):

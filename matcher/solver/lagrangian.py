@@ -32,6 +32,7 @@ from matcher.policy import SolverPolicy
 from matcher.solver.flow import solve_flow
 from matcher.solver.polish import polish
 from matcher.solver.problem import AssignmentProblem
+from matcher.solver.quota_flow import quota_flow
 from matcher.solver.refill import drop_excess, refill
 from matcher.solver.result import SolveResult, Status
 from matcher.solver.warm import WarmStart, warm_policy, warm_rate
@@ -211,15 +212,29 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     last_x = start & ~problem.locked
     iterations = policy.lagrangian_iterations
     it = 0
+    # Every lagrangian_full_every-th iteration solves the flow over all free pairs: its dual
+    # value is exact (a valid bound), and the pairs it chooses stay in every later core, so the
+    # core's estimates stop missing the pairs that matter (a core-only search settles on
+    # multipliers whose exact dual is higher than its estimate).
+    full_every = policy.lagrangian_full_every
+    full_seen = np.zeros(problem.n_edges, dtype=bool)
+    full_bound: tuple[int, np.ndarray] | None = None  # (lowest exact dual, its multipliers)
     for it in range(1, iterations + 1):
+        is_full = full_every > 0 and it % full_every == 0
         if it % policy.lagrangian_core_refresh == 0:
-            core = _core_mask(problem, free, priced_weight(st.lam), k, [last_x, st.best_chosen])
+            core = _core_mask(problem, free, priced_weight(st.lam), k,
+                              [last_x, st.best_chosen, full_seen])
         priced = priced_weight(st.lam)
-        x = solve_flow(problem, core, seats_left, extra_cost=st.lam[edge_org] * edge_need)
+        x = solve_flow(problem, free if is_full else core, seats_left,
+                       extra_cost=st.lam[edge_org] * edge_need)
+        if is_full:
+            full_seen |= x
         last_x = x
         seen |= x
         flow_value = int(priced[x].sum())
         core_dual = locked_value + flow_value + int((st.lam * budget_left).sum())
+        if is_full and (full_bound is None or core_dual < full_bound[0]):
+            full_bound = (core_dual, st.lam.copy())
         if st.best_core < 0 or core_dual < st.best_core:
             st.best_core, st.best_lam = core_dual, st.lam.copy()
             stall = 0
@@ -260,16 +275,36 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             prev_sign = np.where(sign != 0, sign, prev_sign)
         st.lam[~active] = 0
 
-    # Valid bound: a flow over all free edges at the best multipliers found.
+    # Valid bound: a flow over all free edges at the best multipliers found (unless those were
+    # evaluated over all pairs already).
     lam = st.best_lam
     priced = priced_weight(lam)
-    x = solve_flow(problem, free, seats_left, extra_cost=lam[edge_org] * edge_need)
-    full_dual = locked_value + int(priced[x].sum()) + int((lam * budget_left).sum())
-    seen |= x
-    consider(*repair(problem, x, free, priced))
+    if full_bound is not None and np.array_equal(full_bound[1], lam):
+        full_dual = full_bound[0]
+    else:
+        x = solve_flow(problem, free, seats_left, extra_cost=lam[edge_org] * edge_need)
+        full_dual = locked_value + int(priced[x].sum()) + int((lam * budget_left).sum())
+        seen |= x
+        consider(*repair(problem, x, free, priced))
+    if full_bound is not None and full_bound[0] < full_dual:
+        full_dual, lam = full_bound
+        priced = priced_weight(lam)
     bound = min(bound, full_dual)
     chosen = st.best_chosen
     assert chosen is not None
+    quota_stats: dict[str, int] = {}
+    # Class-quota flows (`matcher.solver.quota_flow`): exact re-optimisation within the best
+    # answer's guidance classes, over all free pairs; repeated while it gains.
+    for _ in range(policy.quota_flow_rounds):
+        if bound <= st.best_value:
+            break
+        q = quota_flow(problem, chosen & ~problem.locked, free, seats_left, budget_left)
+        q, _ = refill(problem, q | problem.locked, free)
+        gain = problem.objective(q) - st.best_value
+        quota_stats["quota_flow_gain"] = quota_stats.get("quota_flow_gain", 0) + max(gain, 0)
+        if gain <= 0:
+            break
+        chosen, st.best_value = q, st.best_value + gain
     polish_stats: dict[str, int | float] = {}
     if policy.polish_max_pairs > 0 and bound > st.best_value:
         if int(free.sum()) <= policy.polish_max_pairs:  # small: one window over every pair
@@ -299,6 +334,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         "best_repair": st.repair_stats,
         "value_before_polish": st.best_value,
         "polish": polish_stats,
+        "quota_flow": quota_stats,
         "final_fill": fill_stats["refill_flow_added"] + fill_stats["refill_greedy_added"],
         "multipliers": lam.tolist(),  # shadow price of guidance per organisation (micro-units)
         "trace": st.trace[:: max(1, len(st.trace) // 10)],
