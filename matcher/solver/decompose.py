@@ -62,6 +62,7 @@ from matcher.policy import Policy
 from matcher.progress import report
 from matcher.solver.flow import solve_flow
 from matcher.solver.problem import AssignmentProblem
+from matcher.solver.quota_flow import best_pairs, quota_flow
 from matcher.solver.refill import refill
 from matcher.solver.result import SolveResult, Status
 from matcher.solver.warm import WarmStart
@@ -564,6 +565,21 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
         bound = min(bound, again_bound)
     details["coordination"] = coordination
     details["border_passes"] = passes
+
+    # 4. One class-quota flow over the whole problem (each person's best pairs plus the answer):
+    #    people move across borders in chains within the answer's guidance classes.
+    if sp.decompose_quota_core > 0:
+        t = time.perf_counter()
+        _, seats_left, budget_left, _ = problem.residual()
+        mask = best_pairs(problem, sp.decompose_quota_core) & free
+        moved = quota_flow(problem, chosen & ~problem.locked, mask, seats_left,
+                           np.maximum(budget_left, 0)) | problem.locked
+        moved, stats = refill(problem, moved, free)
+        moved_value = problem.objective(moved)
+        details["quota_flow"] = {"value": moved_value, "pairs": int(mask.sum()), "refill": stats,
+                                 "seconds": round(time.perf_counter() - t, 3)}
+        if moved_value > value:
+            chosen, value = moved, moved_value
 
     if value > bound:
         raise AssertionError(f"objective {value} above the decomposition bound {bound}")
