@@ -20,6 +20,7 @@ from matcher.solver.decompose import (
     ProcessMapper,
     dual_bound,
     first_homes,
+    merge_labels,
     option_prices,
     organisation_regions,
     solve_decomposed,
@@ -167,6 +168,42 @@ def test_coordination_and_border_pass_improve(regions_problem: tuple[AssignmentP
     assert full.bound <= plain.bound
     assert full.objective >= plain.objective
     assert full.bound == min(b for c in full.details["coordination"] for b in c["bounds"])
+
+
+def test_merged_parts_keep_regions_whole_and_stay_small(
+        regions_problem: tuple[AssignmentProblem, np.ndarray]) -> None:
+    problem, labels = regions_problem
+    pairs = np.bincount(labels[problem.edge_org])
+    limit = int(np.sort(pairs)[-2] + np.sort(pairs)[-1])  # room for some joins, not all
+    merged = merge_labels(problem, labels, limit)
+    # A region is never split, and the labels are 0..k-1.
+    for r in np.unique(labels):
+        assert len(np.unique(merged[labels == r])) == 1
+    assert np.array_equal(np.unique(merged), np.arange(merged.max() + 1))
+    assert 1 < len(np.unique(merged)) < len(np.unique(labels))
+    assert (np.bincount(merged[problem.edge_org]) <= limit).all()
+    # Only parts that share candidates are joined.
+    for m in np.unique(merged):
+        regions = np.unique(labels[merged == m])
+        if len(regions) > 1:
+            cands = [set(problem.cand[labels[problem.edge_org] == r].tolist()) for r in regions]
+            assert all(any(a & b for b in cands if b is not a) for a in cands)
+    assert np.array_equal(merge_labels(problem, labels, limit), merged)  # deterministic
+    assert np.array_equal(merge_labels(problem, labels, 0), labels)
+    # Joined into one part when the limit allows everything.
+    assert (merge_labels(problem, labels, problem.n_edges) == 0).all()
+
+
+def test_merged_parts_give_a_valid_bound(
+        regions_problem: tuple[AssignmentProblem, np.ndarray]) -> None:
+    problem, labels = regions_problem
+    result = solve_decomposed(problem, decomposed_policy(decompose_part_pairs=problem.n_edges // 2),
+                              labels)
+    assert result.details["parts"] < 4
+    assert problem.violations(result.chosen) == []
+    exact, cp_bound, _, _ = solve_cpsat(problem, result.chosen, 20.0, 0.0)
+    assert problem.objective(exact) <= result.bound
+    assert result.objective <= cp_bound
 
 
 def test_no_binding_budgets_in_any_part() -> None:

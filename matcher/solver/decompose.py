@@ -219,6 +219,51 @@ def locked_part(problem: AssignmentProblem, org_label: np.ndarray) -> np.ndarray
     return out
 
 
+def merge_labels(problem: AssignmentProblem, org_label: np.ndarray, max_pairs: int) -> np.ndarray:
+    """Parts (labels per organisation) joined into larger ones of at most `max_pairs` pairs.
+
+    Greedy: join the two parts that share the most candidates (people with pairs into both)
+    while the joined part has at most `max_pairs` pairs; ties by lowest labels. Fewer, larger
+    parts leave fewer people on a border, where the parts lose both answer and bound. Labels are
+    renumbered from 0 in order of their smallest original label. Deterministic.
+    """
+    labels = np.asarray(org_label, dtype=np.int64)
+    uniq, org_part = np.unique(labels, return_inverse=True)
+    n = len(uniq)
+    if n <= 1 or max_pairs <= 0:
+        return labels
+    size = np.zeros(n, dtype=np.int64)
+    keys = []
+    for lo, hi in _chunks(problem):
+        part = org_part[problem.option_org[problem.opt[lo:hi]]].astype(np.int64)
+        size += np.bincount(part, minlength=n)
+        keys.append(np.unique(problem.cand[lo:hi].astype(np.int64) * n + part))
+    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    cand, part = key // n, key % n
+    inc = coo_matrix((np.ones(len(key), dtype=np.int64), (cand, part)),
+                     shape=(problem.n_candidates, n)).tocsr()
+    shared = (inc.T @ inc).toarray()
+    np.fill_diagonal(shared, 0)
+    group = np.arange(n)
+    while True:
+        fits = (size[:, None] + size[None, :] <= max_pairs) & (shared > 0)
+        if not fits.any():
+            break
+        score = np.where(fits, shared, -1)
+        a, b = np.unravel_index(int(np.argmax(score)), score.shape)  # first maximum: lowest
+        a, b = min(a, b), max(a, b)
+        group[group == b] = a
+        size[a] += size[b]
+        size[b] = 0
+        shared[a] += shared[b]
+        shared[:, a] += shared[:, b]
+        shared[b] = 0
+        shared[:, b] = 0
+        shared[a, a] = 0
+    _, renumbered = np.unique(group, return_inverse=True)
+    return renumbered[org_part].astype(np.int64)
+
+
 def first_homes(problem: AssignmentProblem, org_label: np.ndarray) -> np.ndarray:
     """Per candidate: the part of its highest-weight pair (ties: lowest edge), or of its lock.
 
@@ -512,6 +557,8 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
     labels = component_labels(problem) if org_label is None else np.asarray(org_label, np.int64)
     mapper = mapper or map
     sp = policy.solver
+    if sp.decompose_part_pairs > 0:
+        labels = merge_labels(problem, labels, sp.decompose_part_pairs)
     free, _, _, _ = problem.residual()
     usable = _usable(problem)
     n_parts = _n_parts(problem, labels)
