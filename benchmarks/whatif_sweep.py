@@ -19,6 +19,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,8 +53,7 @@ def main() -> None:
         org = inst.options["organisation_id"].value_counts().sort_index().idxmax()
         sweep = Sweep(name="guidance", target=f"organisations.{org}.guidance_capacity",
                       values=[f"+{k}" for k in range(args.variants)])
-        kwargs = {"warm": False} if args.cold else {}
-        variants = run_sweep(base, sweep, Scenario(name="base"), **kwargs)
+        variants = run_sweep(base, sweep, Scenario(name="base"), warm=not args.cold)
         t2 = time.perf_counter()
         diffs = [diff_outcome(base, v) for v in variants]
         t3, c3 = time.perf_counter(), time.process_time()
@@ -67,7 +67,7 @@ def main() -> None:
           "matched | moves |")
     print("|---|---|---|---|---|---|---|---|---|---|")
 
-    def row(name: str, seconds: float, rnd, moves: str) -> None:  # type: ignore[no-untyped-def]
+    def row(name: str, seconds: float, rnd: Any, moves: str) -> None:
         s = rnd.result
         it = s.details.get("iterations", "-")
         print(f"| {name} | {seconds:.1f} | {rnd.timings['solve']:.1f} | {s.method} | {it} | "
