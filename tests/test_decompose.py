@@ -36,7 +36,7 @@ def decomposed_policy(**solver: object) -> Policy:
     base: dict[str, object] = {"exact_max_pairs": 0, "prove_max_pairs": 0,
                                "lagrangian_iterations": 8, "lagrangian_repair_every": 2,
                                "polish_deterministic_time": 0.2, "decompose_rounds": 2,
-                               "decompose_sweeps": 3}
+                               "decompose_sweeps": 3, "decompose_part_pairs": 0}
     base.update(solver)
     return policy_from_dict({"solver": base})
 
