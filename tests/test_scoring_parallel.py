@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -71,7 +72,7 @@ def test_chunks_cover_the_candidates_in_order(inst: Instance) -> None:
     assert len(bounds) >= 5
     assert bounds[0][0] == 0 and bounds[-1][1] == inst.n_candidates
     assert all(a < b for a, b in bounds)
-    assert all(b == c for (_, b), (c, _) in zip(bounds, bounds[1:], strict=False))
+    assert all(b == c for (_, b), (c, _) in pairwise(bounds))
     assert chunk_bounds(inst, Blocks(inst), TARGET) == bounds  # deterministic
 
 

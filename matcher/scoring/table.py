@@ -102,6 +102,10 @@ class EdgeTable:
     def weight(self) -> np.ndarray:
         return self.weight_int / SCALE
 
+    def score_at(self, index: Any) -> Any:
+        """``score[index]`` without the whole float array."""
+        return self.score_micro[index] / SCALE
+
     def __len__(self) -> int:
         return len(self.cand)
 

@@ -104,7 +104,7 @@ def derive_edges(
     opt = o_new[idx].astype(np.int32)
     dist = old_edges.distance_km[idx]
     comps = {k: v[idx] for k, v in old_edges.components.items()}
-    score = old_edges.score[idx]
+    score = old_edges.score_at(idx)
 
     # Fresh pairs: every candidate with a dirty option, every option with a dirty candidate.
     clean_cand = np.flatnonzero(~cand_dirty)
