@@ -60,7 +60,7 @@ def round_state(rnd: Round) -> dict[str, np.ndarray]:
     g_used = np.bincount(org[e.opt[chosen]], weights=need[e.cand[chosen]],
                          minlength=inst.n_organisations)
     holder_min = np.full(inst.n_options, np.inf)
-    np.minimum.at(holder_min, e.opt[chosen], e.score[chosen])
+    np.minimum.at(holder_min, e.opt[chosen], e.score_at(chosen))
     return {
         "match_edge": match,
         "seats_free": inst.options["capacity"].to_numpy() - seats_used,
@@ -76,11 +76,11 @@ def alternatives(rnd: Round) -> pd.DataFrame:
     need = inst.candidates["guidance_need"].to_numpy()
     org = inst.options["org"].to_numpy()
     idx = np.flatnonzero(rnd.usable & ~rnd.chosen)
-    cand, opt, score = e.cand[idx], e.opt[idx], e.score[idx]
+    cand, opt, score = e.cand[idx], e.opt[idx], e.score_at(idx)
     match = st["match_edge"][cand]
     matched = match >= 0
     m_opt = np.where(matched, e.opt[np.maximum(match, 0)], -1)
-    m_score = np.where(matched, e.score[np.maximum(match, 0)], -1.0)
+    m_score = np.where(matched, e.score_at(np.maximum(match, 0)), -1.0)
     same_org = matched & (org[np.maximum(m_opt, 0)] == org[opt])
     g_free = st["guidance_free"][org[opt]] + np.where(same_org, need[cand], 0)
     full = st["seats_free"][opt] <= 0
@@ -194,7 +194,7 @@ def explain_candidate(rnd: Round, candidate_id: str) -> dict[str, Any]:
         o = int(e.opt[m])
         out["status"] = "matched"
         out["match"] = {
-            **_option(inst, o), "score": float(e.score[m]), "locked": bool(e.decision[m] == LOCK),
+            **_option(inst, o), "score": float(e.score_at(m)), "locked": bool(e.decision[m] == LOCK),
             "components": [{"component": k, "value": round(float(sub.components[k][0]), 4),
                             "weight": round(weights[k] / total_w, 4),
                             "contribution": round(weights[k] * float(sub.components[k][0]) / total_w,
@@ -250,7 +250,7 @@ def explain_all(rnd: Round) -> pd.DataFrame:
     out.insert(1, "status", np.where(matched, "matched", "unmatched"))
     out.insert(2, "option_id", np.where(
         matched, inst.options["option_id"].to_numpy()[e.opt[np.maximum(match, 0)]], ""))
-    out.insert(3, "score", np.where(matched, e.score[np.maximum(match, 0)], np.nan))
+    out.insert(3, "score", np.where(matched, e.score_at(np.maximum(match, 0)), np.nan))
     un = rnd.unmatched.set_index("candidate_id")["reason"]
     out.insert(4, "reason", out["candidate_id"].map(un).fillna("").to_numpy())
     idx = np.flatnonzero(~matched)

@@ -136,7 +136,7 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
     timings: dict[str, float] = {}
     check_locks(inst)
     t = time.perf_counter()
-    edges = build_edges(inst, policy)
+    edges = build_edges(inst, policy, mapper)
     timings["score"] = time.perf_counter() - t
     warn = list(warnings or [])
     off_rules = np.flatnonzero(~edges.eligible)

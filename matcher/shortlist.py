@@ -11,7 +11,7 @@ from matcher.model import Instance
 from matcher.policy import Policy
 from matcher.scoring.components import COMPONENTS
 from matcher.scoring.eligibility import distances_km, filter_failures, is_eligible
-from matcher.scoring.table import LOCK, SCALE, EdgeTable, score_pairs
+from matcher.scoring.table import LOCK, EdgeTable, score_pairs
 
 
 def option_index(inst: Instance, option_id: str) -> int:
@@ -34,14 +34,12 @@ def option_edges(inst: Instance, policy: Policy, opt: int,
     ok &= ~np.isin(cand, forbidden)
     cand, opts, dist = cand[ok], opts[ok], dist[ok]
     comps, score = score_pairs(inst, cand, opts, dist, policy)
-    weight = np.round(score + policy.objective.match_bonus, 6)
     locked_here = np.isin(cand, dec.loc[(dec["opt"] == opt) & (dec["decision"] == "lock"),
                                         "cand"].to_numpy())
-    return EdgeTable(
+    return EdgeTable.scored(
         cand=cand.astype(np.int32), opt=opts.astype(np.int32), distance_km=dist,
-        components=comps, score=score, weight=weight,
-        weight_int=np.rint(weight * SCALE).astype(np.int64), eligible=np.ones(len(cand), bool),
-        decision=np.where(locked_here, LOCK, 0).astype(np.int8),
+        components=comps, score=score, match_bonus=policy.objective.match_bonus,
+        eligible=np.ones(len(cand), bool), decision=np.where(locked_here, LOCK, 0).astype(np.int8),
     )
 
 

@@ -143,7 +143,7 @@ def shortlist_entries(ranking: OptionRanking, positions: np.ndarray, counts: np.
     here = (np.zeros(len(positions), bool) if locked_here is None
             else np.isin(cand, locked_here)).tolist()
     ids = ranking.candidate_ids[cand].tolist()
-    scores = e.score[positions].tolist()
+    scores = e.score_at(positions).tolist()
     return [{"rank": i + 1, "candidate_id": ids[i], "score": scores[i],
              "components": {name: comps[name][i] for name in COMPONENTS},
              "main_reason": why[0], "reasons": why[1],

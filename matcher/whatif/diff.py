@@ -55,7 +55,7 @@ def placements(rnd: Round) -> pd.DataFrame:
     score = np.full(len(ids), np.nan)
     chosen = np.flatnonzero(rnd.chosen)
     option[rnd.edges.cand[chosen]] = inst.options["option_id"].to_numpy()[rnd.edges.opt[chosen]]
-    score[rnd.edges.cand[chosen]] = rnd.edges.score[chosen]
+    score[rnd.edges.cand[chosen]] = rnd.edges.score_at(chosen)
     return pd.DataFrame({"option_id": option, "score": score}, index=ids)
 
 

@@ -180,7 +180,7 @@ def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,
 
 def summarise(rnd: Round) -> dict[str, Any]:
     inst, r = rnd.instance, rnd.result
-    score = rnd.edges.score[rnd.chosen]
+    score = rnd.edges.score_at(rnd.chosen)
     matched = int(rnd.chosen.sum())
     reasons = rnd.unmatched["reason"].value_counts()
     return {

@@ -19,7 +19,7 @@ from matcher.model import Instance
 from matcher.policy import Policy
 from matcher.scoring import EdgeTable, build_edges
 from matcher.scoring.eligibility import distances_km, filter_failures, is_eligible
-from matcher.scoring.table import FORBID, LOCK, SCALE, score_pairs
+from matcher.scoring.table import FORBID, LOCK, score_pairs
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def derive_edges(
     opt = o_new[idx].astype(np.int32)
     dist = old_edges.distance_km[idx]
     comps = {k: v[idx] for k, v in old_edges.components.items()}
-    score = old_edges.score[idx]
+    score = old_edges.score_at(idx)
 
     # Fresh pairs: every candidate with a dirty option, every option with a dirty candidate.
     clean_cand = np.flatnonzero(~cand_dirty)
@@ -163,10 +163,9 @@ def _with_decisions(
             cand, opt, dist, score = cand[order], opt[order], dist[order], score[order]
             comps = {k: v[order] for k, v in comps.items()}
             eligible, decision = eligible[order], decision[order]
-    weight = np.round(score + policy.objective.match_bonus, 6)
-    return EdgeTable(
-        cand=cand, opt=opt, distance_km=dist, components=comps, score=score, weight=weight,
-        weight_int=np.rint(weight * SCALE).astype(np.int64), eligible=eligible, decision=decision,
+    return EdgeTable.scored(
+        cand=cand, opt=opt, distance_km=dist, components=comps, score=score,
+        match_bonus=policy.objective.match_bonus, eligible=eligible, decision=decision,
     )
 
 
@@ -176,7 +175,6 @@ def without_decisions(edges: EdgeTable, keep: np.ndarray | None = None) -> EdgeT
         keep, edges.decision, 0).astype(edges.decision.dtype)
     return EdgeTable(
         cand=edges.cand, opt=edges.opt, distance_km=edges.distance_km,
-        components=edges.components, score=edges.score, weight=edges.weight,
-        weight_int=edges.weight_int, eligible=edges.eligible, decision=decision,
-        extra=edges.extra,
+        components=edges.components, score_micro=edges.score_micro, weight_int=edges.weight_int,
+        eligible=edges.eligible, decision=decision, extra=edges.extra,
     )

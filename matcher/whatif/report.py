@@ -137,7 +137,7 @@ def plot_scores(base: Baseline, scenarios: list[tuple[Outcome, Diff]]) -> bytes:
     fig, ax = plt.subplots(figsize=(7, 4))
     bins = [k / 20 for k in range(21)]
     for name, rnd in [("baseline", base.round)] + [(o.name, o.round) for o, _ in scenarios[:4]]:
-        ax.hist(rnd.edges.score[rnd.chosen], bins=bins, histtype="step", lw=1.5,
+        ax.hist(rnd.edges.score_at(rnd.chosen), bins=bins, histtype="step", lw=1.5,
                 label=f"{name} (n={int(rnd.chosen.sum())})")
     ax.set_xlabel("score of the chosen match")
     ax.set_ylabel("people")
