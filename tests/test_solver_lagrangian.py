@@ -172,7 +172,8 @@ def test_components_are_independent_and_regions_keep_a_valid_bound() -> None:
     whole = solve(problem, lagrangian_policy(lagrangian_iterations=30))
     from matcher.solver.decompose import organisation_regions
 
-    by_region = solve_decomposed(problem, lagrangian_policy(lagrangian_iterations=30),
+    by_region = solve_decomposed(problem, lagrangian_policy(lagrangian_iterations=30,
+                                                            decompose_part_pairs=0),
                                  organisation_regions(problem, region))
     assert problem.violations(by_region.chosen) == []
     assert by_region.details["parts"] == 4
