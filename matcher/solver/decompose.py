@@ -2,7 +2,9 @@
 
 A *part* owns a set of organisations (a label per organisation: its region, or its connected
 component) with all their options, seats and guidance budgets. Candidates near a border have
-pairs into several parts. `solve_decomposed` works in three steps:
+pairs into several parts. `solve_decomposed` first joins regions into parts of at most
+``solver.decompose_part_pairs`` pairs (`merge_labels`: those sharing the most candidates
+first), then works in four steps:
 
 1. *First pass*: each part with its *home* candidates (those whose highest-weight pair lies in
    it, or whose lock does), solved by the pure function `solve_part` (the usual
@@ -20,6 +22,9 @@ pairs into several parts. `solve_decomposed` works in three steps:
    warm-started from the coordinated multipliers and the best assignment so far. A candidate
    chosen in two parts keeps its best pair, then the freed seats are refilled. The better of
    the passes' assignments is the answer.
+4. *Whole-problem class-quota flow* (``solver.decompose_quota_core`` best pairs per person,
+   plus the answer; `matcher.solver.quota_flow`): people move across borders in chains while
+   every organisation keeps the answer's mix of needs; kept when better.
 
 Bound. For multipliers ``lam >= 0`` and option prices ``v >= 0``, every feasible assignment is
 worth at most
