@@ -48,6 +48,21 @@ def peak_worker_mb(details: dict[str, Any]) -> float:
                default=0.0)
 
 
+def solver_summary(details: dict[str, Any]) -> dict[str, Any]:
+    """Where the answer and bound came from (JSON-safe): the Lagrangian's iterations, repair,
+    quota flow and polish, or the decomposition's parts, first pass, coordination bounds and
+    whole-problem quota flow."""
+    keep = ("iterations", "start_evaluations", "value_before_polish", "full_dual", "polish",
+            "quota_flow", "parts", "relaxation_bound")
+    out = {k: details[k] for k in keep if k in details}
+    first = details.get("first_pass")
+    if isinstance(first, dict):
+        out["first_pass"] = {k: first.get(k) for k in ("union_value", "value", "seconds")}
+    if "coordination" in details:
+        out["coordination"] = [c.get("bounds") for c in details["coordination"]]
+    return out
+
+
 def no_guidance(problem: AssignmentProblem, policy: Policy) -> dict[str, Any]:
     """Our solve and a bare OR-Tools min-cost flow on the same pairs with the guidance budgets
     lifted (the issue's target: ours within 1.5 times the bare flow's time). Both run twice,
@@ -101,6 +116,7 @@ def run_scenario(sc: Scenario, work: Path, alternatives: bool = True,
         "pairs": problem.n_edges, "method": res.method, "status": str(res.status),
         "objective": res.objective / SCALE, "bound": res.bound / SCALE, "gap": res.gap,
         "violations": len(problem.violations(res.chosen)),
+        "solver": solver_summary(res.details),
     })
     alts = []
     if alternatives:

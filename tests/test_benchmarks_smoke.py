@@ -23,6 +23,8 @@ def test_worker_reports_every_column(tmp_path: Path) -> None:
     assert r["candidates"] == 40 and r["pairs"] > 0
     assert r["violations"] == 0
     assert r["objective"] <= r["bound"] + 1e-9
+    json.dumps(r["solver"])  # where the answer came from, JSON-safe
+    assert "relaxation_bound" in r["solver"]
     assert {a["name"] for a in r["alternatives"]} == set(ALTERNATIVES)
     for a in r["alternatives"]:
         assert set(ALT_COLUMNS) <= set(a)
