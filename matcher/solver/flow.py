@@ -22,6 +22,20 @@ class FlowError(RuntimeError):
     pass
 
 
+def flow_on_arcs(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray, costs: np.ndarray,
+                 source: int, sink: int, supply: int, first: int, count: int,
+                 what: str = "min-cost flow") -> np.ndarray:
+    """Solve a min-cost flow given as arc arrays (`supply` units from `source` to `sink`) and
+    return the flows on arcs ``first .. first + count - 1``; `FlowError` unless optimal."""
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    arcs = smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    smcf.set_nodes_supplies(np.array([source, sink]), np.array([supply, -supply]))
+    status = smcf.solve()
+    if status != smcf.OPTIMAL:
+        raise FlowError(f"{what} ended with status {status}")
+    return np.asarray(smcf.flows(arcs[first:first + count]))
+
+
 def solve_flow(
     problem: AssignmentProblem,
     edge_mask: np.ndarray,
@@ -50,12 +64,6 @@ def solve_flow(
                            np.maximum(seats[used_o], 0).astype(np.int64), [len(used_c)]])
     costs = np.concatenate([np.zeros(len(used_c), dtype=np.int64), -weight[idx],
                             np.zeros(len(used_o) + 1, dtype=np.int64)])
-    smcf = min_cost_flow.SimpleMinCostFlow()
-    arcs = smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    smcf.set_nodes_supplies(np.array([src, sink]), np.array([len(used_c), -len(used_c)]))
-    status = smcf.solve()
-    if status != smcf.OPTIMAL:
-        raise FlowError(f"min-cost flow ended with status {status}")
-    flows = smcf.flows(arcs[len(used_c):len(used_c) + len(idx)])
+    flows = flow_on_arcs(tails, heads, caps, costs, src, sink, len(used_c), len(used_c), len(idx))
     chosen[idx[flows > 0]] = True
     return chosen

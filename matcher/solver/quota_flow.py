@@ -24,9 +24,8 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from ortools.graph.python import min_cost_flow
 
-from matcher.solver.flow import FlowError
+from matcher.solver.flow import flow_on_arcs
 from matcher.solver.problem import AssignmentProblem
 
 log = logging.getLogger(__name__)
@@ -98,13 +97,8 @@ def quota_flow(problem: AssignmentProblem, chosen: np.ndarray, edge_mask: np.nda
                            people.ravel(), [len(used_c)]])
     costs = np.concatenate([np.zeros(len(used_c), dtype=np.int64), -weight[idx],
                             np.zeros(n_o * n_l + n_g * n_l + 1, dtype=np.int64)])
-    smcf = min_cost_flow.SimpleMinCostFlow()
-    arcs = smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    smcf.set_nodes_supplies(np.array([src, sink]), np.array([len(used_c), -len(used_c)]))
-    status = smcf.solve()
-    if status != smcf.OPTIMAL:
-        raise FlowError(f"class-quota min-cost flow ended with status {status}")
-    flows = smcf.flows(arcs[len(used_c):len(used_c) + len(idx)])
+    flows = flow_on_arcs(tails, heads, caps, costs, src, sink, len(used_c), len(used_c),
+                         len(idx), "class-quota min-cost flow")
     out[idx[flows > 0]] = True
     return out
 

@@ -15,9 +15,8 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from ortools.graph.python import min_cost_flow
 
-from matcher.solver.flow import FlowError
+from matcher.solver.flow import flow_on_arcs
 from matcher.solver.problem import AssignmentProblem
 
 log = logging.getLogger(__name__)
@@ -71,15 +70,10 @@ def _flow_pick(n_c: int, n_o: int, n_g: int, cand: np.ndarray, opt: np.ndarray,
                            people[used_g], [len(used_c)]])
     costs = np.concatenate([np.zeros(len(used_c), dtype=np.int64), -weight,
                             np.zeros(len(used_o) + len(used_g) + 1, dtype=np.int64)])
-    smcf = min_cost_flow.SimpleMinCostFlow()
-    arcs = smcf.add_arcs_with_capacity_and_unit_cost(
-        tails.astype(np.int64), heads.astype(np.int64), caps.astype(np.int64),
-        costs.astype(np.int64))
-    smcf.set_nodes_supplies(np.array([src, sink]), np.array([len(used_c), -len(used_c)]))
-    status = smcf.solve()
-    if status != smcf.OPTIMAL:
-        raise FlowError(f"refill min-cost flow ended with status {status}")
-    return smcf.flows(arcs[len(used_c):len(used_c) + len(cand)]) > 0
+    flows = flow_on_arcs(tails.astype(np.int64), heads.astype(np.int64), caps.astype(np.int64),
+                         costs.astype(np.int64), src, sink, len(used_c), len(used_c), len(cand),
+                         "refill min-cost flow")
+    return flows > 0
 
 
 def _open_edges(problem: AssignmentProblem, chosen: np.ndarray, edge_mask: np.ndarray,
