@@ -21,14 +21,10 @@ flow over all pairs (about 1 s).
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
 from matcher.solver.flow import flow_on_arcs
 from matcher.solver.problem import AssignmentProblem
-
-log = logging.getLogger(__name__)
 
 
 def class_quotas(problem: AssignmentProblem, chosen: np.ndarray, seats: np.ndarray,
@@ -64,15 +60,13 @@ def class_quotas(problem: AssignmentProblem, chosen: np.ndarray, seats: np.ndarr
 
 
 def quota_flow(problem: AssignmentProblem, chosen: np.ndarray, edge_mask: np.ndarray,
-               seats: np.ndarray, budget: np.ndarray,
-               weight: np.ndarray | None = None) -> np.ndarray:
+               seats: np.ndarray, budget: np.ndarray) -> np.ndarray:
     """The best assignment over `edge_mask` (plus `chosen`) within `chosen`'s class quotas.
 
     `chosen` must be feasible for `seats` and `budget`; the answer is too, and is worth at least
-    as much as `chosen` by `weight` (default: the problem's weights). Edges with weight <= 0 are
-    left out.
+    as much as `chosen`.
     """
-    weight = problem.weight if weight is None else weight
+    weight = problem.weight
     classes, quota, people = class_quotas(problem, chosen, seats, budget)
     n_l = len(classes)
     n_c, n_o, n_g = problem.n_candidates, problem.n_options, problem.n_organisations
