@@ -103,14 +103,17 @@ def test_lagrangian_feasible_and_bound_valid_on_tiny(problem: AssignmentProblem)
     assert exact.objective == optimum
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(tiny_problems(), st.sampled_from(["polyak", "rprop"]))
-def test_lagrangian_direct_both_step_rules(problem: AssignmentProblem, step: str) -> None:
-    """Called directly (even when the budgets do not bind), with either step rule."""
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_problems(), st.sampled_from(["polyak", "rprop"]), st.sampled_from([0, 1]))
+def test_lagrangian_direct_both_step_rules(problem: AssignmentProblem, step: str,
+                                           auction_min: int) -> None:
+    """Called directly (even when the budgets do not bind), with either step rule and either
+    subproblem (min-cost flows on a core, or the auction over all pairs)."""
     optimum = brute_force(problem)
     if problem.violations(problem.locked):
         return
-    policy = lagrangian_policy(lagrangian_step=step, polish_max_pairs=0).solver
+    policy = lagrangian_policy(lagrangian_step=step, polish_max_pairs=0,
+                               lagrangian_auction_min_pairs=auction_min).solver
     result = lagrangian_solve(problem, policy)
     check_result(problem, result, optimum)
 
@@ -129,9 +132,11 @@ def test_small_random_instances_against_cpsat() -> None:
     """Binding budgets, 300 candidates: feasible, bound above CP-SAT's proven optimum or bound."""
     from matcher.solver.cpsat import solve_cpsat
 
-    for seed in range(2):
+    for seed, auction_min in itertools.product(range(2), (0, 1)):
         problem, _ = random_problem(300, seed=seed, per_cand=8, near=15, locked_share=0.05)
-        result = solve(problem, lagrangian_policy(lagrangian_iterations=40))
+        result = solve(problem, lagrangian_policy(lagrangian_iterations=40,
+                                                  lagrangian_auction_min_pairs=auction_min))
+        assert result.details["subproblem"] == ("auction" if auction_min else "flow")
         assert problem.violations(result.chosen) == []
         assert result.chosen[problem.locked].all()
         assert result.guidance_binding
@@ -153,10 +158,11 @@ def test_non_binding_budgets_give_the_flow_optimum() -> None:
     assert direct.objective == problem.objective(flow)
 
 
-def test_deterministic_and_row_order_free_of_wall_clock() -> None:
+@pytest.mark.parametrize("auction_min", [0, 1])
+def test_deterministic_and_row_order_free_of_wall_clock(auction_min: int) -> None:
     problem, _ = random_problem(400, seed=5, per_cand=10, near=25, locked_share=0.03)
-    first = solve(problem, lagrangian_policy())
-    second = solve(problem, lagrangian_policy())
+    first = solve(problem, lagrangian_policy(lagrangian_auction_min_pairs=auction_min))
+    second = solve(problem, lagrangian_policy(lagrangian_auction_min_pairs=auction_min))
     assert first.method == "lagrangian"
     assert np.array_equal(first.chosen, second.chosen)
     assert (first.objective, first.bound) == (second.objective, second.bound)

@@ -76,6 +76,7 @@ class SolverPolicy(_Strict):
     target_gap: float = Field(ge=0, lt=1)
     lagrangian_stall_window: int = Field(ge=1)
     lagrangian_full_every: int = Field(ge=0)
+    lagrangian_auction_min_pairs: int = Field(ge=0)
     quota_flow_rounds: int = Field(ge=0)
     polish_core: int = Field(ge=0)
     polish_union: bool

@@ -22,7 +22,7 @@ with CP-SAT when that model is small (deterministic time limit).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,27 @@ from matcher.solver.result import SolveResult, Status
 from matcher.solver.warm import WarmStart, warm_policy, warm_rate
 
 log = logging.getLogger(__name__)
+
+#: The subproblem over all free pairs: priced weights per edge -> (chosen edges, dual bound of
+#: the flow value). The bound is valid for any prices (`matcher.solver.auction`).
+Subproblem = Callable[[np.ndarray], tuple[np.ndarray, int]]
+
+
+def auction_subproblem(problem: AssignmentProblem, free: np.ndarray,
+                       seats_left: np.ndarray) -> Subproblem:
+    """A warm-started auction over the free pairs, as a `Subproblem`."""
+    from matcher.solver.auction import Auction  # numba: imported only when used
+
+    idx = np.flatnonzero(free)
+    auction = Auction(problem.cand[idx], problem.opt[idx], problem.n_candidates, seats_left)
+
+    def sub(priced: np.ndarray) -> tuple[np.ndarray, int]:
+        x, dual = auction.solve(priced[idx])
+        chosen = np.zeros(problem.n_edges, dtype=bool)
+        chosen[idx[x]] = True
+        return chosen, dual
+
+    return sub
 
 
 @dataclass
@@ -88,7 +109,8 @@ def repair(problem: AssignmentProblem, relaxed: np.ndarray, free: np.ndarray,
 
 def uniform_start(problem: AssignmentProblem, free: np.ndarray, seats_left: np.ndarray,
                   budget_left: np.ndarray, active: np.ndarray, k: int, evaluations: int,
-                  seen: np.ndarray | None = None) -> tuple[int, dict[str, int]]:
+                  seen: np.ndarray | None = None,
+                  sub: Subproblem | None = None) -> tuple[int, dict[str, int]]:
     """One common multiplier for the organisations in `active`, by golden-section search.
 
     The dual ``flow value(weight - lam * need on active organisations) + lam * budget`` is convex
@@ -96,13 +118,15 @@ def uniform_start(problem: AssignmentProblem, free: np.ndarray, seats_left: np.n
     minimum. A common price does not reorder a person's pairs into active organisations (they
     share the person's need), so one core (each person's best `k` pairs, plus every pair into an
     organisation that cannot bind) serves every evaluation. Integers only: deterministic.
-    `seen` (optional, per edge) collects every pair the searched flows choose.
+    `seen` (optional, per edge) collects every pair the searched flows choose. With `sub` (the
+    auction over all free pairs) each evaluation is its dual bound instead of a core flow.
     """
     stats = {"start_evaluations": 0, "start_multiplier": 0}
     if evaluations <= 0 or not active.any():
         return 0, stats
     edge_active = active[problem.edge_org]
-    core = _core_mask(problem, free & edge_active, problem.weight, k, [free & ~edge_active])
+    core = free if sub is not None else _core_mask(problem, free & edge_active, problem.weight, k,
+                                                   [free & ~edge_active])
     edge_need = problem.edge_need
     budget = int(budget_left[active].sum())
     cache: dict[int, int] = {}
@@ -110,10 +134,14 @@ def uniform_start(problem: AssignmentProblem, free: np.ndarray, seats_left: np.n
     def dual(lam: int) -> int:
         if lam not in cache:
             cost = np.where(edge_active, lam * edge_need, 0)
-            x = solve_flow(problem, core, seats_left, extra_cost=cost)
+            if sub is not None:
+                x, value = sub(problem.weight - cost)
+            else:
+                x = solve_flow(problem, core, seats_left, extra_cost=cost)
+                value = int((problem.weight[x] - cost[x]).sum())
             if seen is not None:
                 np.logical_or(seen, x, out=seen)
-            cache[lam] = int((problem.weight[x] - cost[x]).sum()) + lam * budget
+            cache[lam] = value + lam * budget
         return cache[lam]
 
     lo, hi = 0, int(problem.weight.max(initial=0))
@@ -164,6 +192,12 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         return SolveResult(Status.OPTIMAL, "lagrangian", chosen, value, value, False, details)
 
     st = _State(lam=np.zeros(n_g, dtype=np.int64), best_lam=np.zeros(n_g, dtype=np.int64))
+    # The subproblem: a warm-started auction over all free pairs when there are many (each
+    # iteration's dual value is then a valid bound), else min-cost flows on a core.
+    n_free = int(free.sum())
+    sub = (auction_subproblem(problem, free, seats_left)
+           if 0 < policy.lagrangian_auction_min_pairs <= n_free else None)
+    details["subproblem"] = "auction" if sub is not None else "flow"
     # Every pair some subproblem chose, over all the multipliers tried: the pairs that matter as
     # the price of guidance varies (the polish's neighbourhood).
     seen = np.zeros(problem.n_edges, dtype=bool)
@@ -196,7 +230,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         # one-dimensional search on the dual (far closer to the optimum than per-organisation
         # guesses: the shadow prices of guidance are similar across organisations).
         lam0, start_stats = uniform_start(problem, free, seats_left, budget_left, active, k,
-                                          policy.lagrangian_start_search, seen)
+                                          policy.lagrangian_start_search, seen, sub)
         details.update(start_stats)
         st.lam = np.where(active, lam0, 0).astype(np.int64)
         rate = np.maximum(st.lam // policy.lagrangian_rate_div, 1)
@@ -208,7 +242,8 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     if warm is not None and warm.multipliers is not None:
         theta_num = 1 << 7  # Polyak steps near the warm multipliers: 1/8 of the cold factor
     stall = 0
-    core = _core_mask(problem, free, priced_weight(st.lam), k, [start, warm.chosen if warm else None])
+    core = free if sub is not None else _core_mask(problem, free, priced_weight(st.lam), k,
+                                                   [start, warm.chosen if warm else None])
     last_x = start & ~problem.locked
     iterations = policy.lagrangian_iterations
     it = 0
@@ -220,18 +255,21 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     full_seen = np.zeros(problem.n_edges, dtype=bool)
     full_bound: tuple[int, np.ndarray] | None = None  # (lowest exact dual, its multipliers)
     for it in range(1, iterations + 1):
-        is_full = full_every > 0 and it % full_every == 0
-        if it % policy.lagrangian_core_refresh == 0:
-            core = _core_mask(problem, free, priced_weight(st.lam), k,
-                              [last_x, st.best_chosen, full_seen])
         priced = priced_weight(st.lam)
-        x = solve_flow(problem, free if is_full else core, seats_left,
-                       extra_cost=st.lam[edge_org] * edge_need)
-        if is_full:
-            full_seen |= x
+        if sub is not None:
+            is_full = True  # the auction's dual bound is exact over all pairs
+            x, flow_value = sub(priced)
+        else:
+            is_full = full_every > 0 and it % full_every == 0
+            if it % policy.lagrangian_core_refresh == 0:
+                core = _core_mask(problem, free, priced, k, [last_x, st.best_chosen, full_seen])
+            x = solve_flow(problem, free if is_full else core, seats_left,
+                           extra_cost=st.lam[edge_org] * edge_need)
+            if is_full:
+                full_seen |= x
+            flow_value = int(priced[x].sum())
         last_x = x
         seen |= x
-        flow_value = int(priced[x].sum())
         core_dual = locked_value + flow_value + int((st.lam * budget_left).sum())
         if is_full and (full_bound is None or core_dual < full_bound[0]):
             full_bound = (core_dual, st.lam.copy())
