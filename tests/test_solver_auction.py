@@ -68,6 +68,10 @@ def test_auction_near_optimal_with_valid_dual_cold_and_warm(inst) -> None:  # ty
         check(cand, opt, n_c, seats, w, chosen, dual, eps)
         cold_chosen, cold_dual = Auction(cand, opt, n_c, seats).solve(w, eps=eps)
         check(cand, opt, n_c, seats, w, cold_chosen, cold_dual, eps)
+        # Started from given prices (any: here arbitrary ones, some above every weight).
+        prices = (np.arange(len(seats)) * 397 + int(w.sum())) % 2500
+        primed_chosen, primed_dual = Auction(cand, opt, n_c, seats, prices).solve(w, eps=eps)
+        check(cand, opt, n_c, seats, w, primed_chosen, primed_dual, eps)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

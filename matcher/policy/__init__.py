@@ -90,6 +90,7 @@ class SolverPolicy(_Strict):
     decompose_min_pairs: int = Field(ge=0)
     decompose_rounds: int = Field(ge=1)
     decompose_sweeps: int = Field(ge=0)
+    decompose_auction_iterations: int = Field(ge=0)
     decompose_quota_core: int = Field(ge=0)
     decompose_part_pairs: int = Field(ge=0)
 

@@ -233,17 +233,20 @@ class Auction:
     candidate) with fixed seats per option; each `solve` takes new weights for those edges."""
 
     def __init__(self, cand: np.ndarray, opt: np.ndarray, n_candidates: int,
-                 seats: np.ndarray) -> None:
-        cand = np.asarray(cand, dtype=np.int64)
+                 seats: np.ndarray, prices: np.ndarray | None = None) -> None:
+        """`prices` (optional, per option, >= 0): start from these prices instead of 0 (the
+        first `solve` then keeps them, with a finer first phase)."""
         if len(cand) and np.any(np.diff(cand) < 0):
             raise ValueError("edges must be sorted by candidate")
+        # int32 indices (half the memory at national size); numba compiles for them as well.
         self.indptr = np.searchsorted(cand, np.arange(n_candidates + 1)).astype(np.int64)
-        self.arc_opt = np.asarray(opt, dtype=np.int64)
-        order = np.argsort(self.arc_opt, kind="stable")
+        self.arc_opt = np.asarray(opt, dtype=np.int32)
+        order = np.argsort(self.arc_opt, kind="stable").astype(np.int32)
         self.rev_indptr = np.searchsorted(self.arc_opt[order],
                                           np.arange(len(seats) + 1)).astype(np.int64)
-        self.rev_arc = order.astype(np.int64)
-        self.rev_cand = cand[order]
+        self.rev_arc = order
+        self.rev_cand = np.asarray(cand, dtype=np.int32)[order]
+        del order
         seats = np.maximum(np.asarray(seats, dtype=np.int64), 0)
         self.slot_start = np.concatenate([[0], np.cumsum(seats)]).astype(np.int64)
         self.slot_opt = np.repeat(np.arange(len(seats), dtype=np.int64), seats)
@@ -253,6 +256,9 @@ class Auction:
         self.person_slot = np.full(n_candidates, -1, dtype=np.int64)
         self.person_arc = np.full(n_candidates, -1, dtype=np.int64)
         self.last_w: np.ndarray | None = None  # the last call's weights (None: cold)
+        self.primed = prices is not None
+        if prices is not None:
+            self.price[:] = np.maximum(np.asarray(prices, dtype=np.int64), 0)[self.slot_opt]
         self.bids = 0
 
     def solve(self, w: np.ndarray, eps: int | None = None,
@@ -275,6 +281,8 @@ class Auction:
         if warm and self.last_w is not None:
             moved = int(np.abs(w - self.last_w).max(initial=0))
             start = min(max(moved // 4, eps), max(top // 8, eps))
+        elif self.primed:  # given prices, no assignment yet: a finer first phase keeps them
+            start = max(top >> 8, eps)
         else:
             self.price[:] = 0
             self.holder[:] = -1
@@ -291,6 +299,7 @@ class Auction:
                          self.rev_cand, self.slot_start, self.slot_opt, self.price, self.holder,
                          self.person_slot, self.person_arc, np.asarray(schedule, dtype=np.int64))
         self.last_w = w
+        self.primed = False
         dual = int(_dual(self.indptr, self.arc_opt, w, self.slot_start, self.price))
         log.debug("auction: %d phases from eps %d to %d, %d bids", len(schedule), schedule[0],
                   eps, self.bids)

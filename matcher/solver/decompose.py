@@ -68,7 +68,7 @@ from matcher.progress import report
 from matcher.solver.flow import solve_flow
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.quota_flow import best_pairs, quota_flow
-from matcher.solver.refill import refill
+from matcher.solver.refill import drop_excess, refill
 from matcher.solver.result import SolveResult, Status
 from matcher.solver.warm import WarmStart
 
@@ -587,6 +587,24 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
     prices, bound, trace = coordinate(problem, labels, lam, v, usable, sp.decompose_sweeps,
                                       mapper)
     coordination = [{"bounds": trace, "seconds": round(time.perf_counter() - t, 3)}]
+    if sp.decompose_auction_iterations > 0:
+        # 2b. The whole problem's Lagrangian dual by auctions, from the coordinated prices: a
+        #     bound that no longer depends on the parts' borders, and a repaired answer.
+        t = time.perf_counter()
+        w_lam, w_bound, w_trace, w_x = whole_lagrangian(problem, prices.lam, prices.v, usable,
+                                                        sp.decompose_auction_iterations)
+        whole: dict[str, Any] = {"bounds": w_trace}
+        if w_x is not None:
+            if w_bound < bound:
+                bound = w_bound
+                prices = _Prices(w_lam, prices.v, prices.top)
+            repaired = drop_excess(problem, w_x | problem.locked)
+            repaired, _ = refill(problem, repaired, free, weight=priced_weight(problem, w_lam))
+            whole["repair_value"] = problem.objective(repaired)
+            if whole["repair_value"] > value:
+                chosen, value = repaired, whole["repair_value"]
+        whole["seconds"] = round(time.perf_counter() - t, 3)
+        details["whole_auction"] = whole
 
     # 3. Border passes: every part with every candidate that has a pair into it, each valued
     #    net of what it is worth elsewhere at the coordinated prices; then coordination again
@@ -719,6 +737,57 @@ def _outside(top: _BestTwo, part: Part) -> np.ndarray:
     """Per local candidate of `part`: the best it is worth in any other part (>= 0)."""
     here = top.part[part.cands] == part.label
     return np.maximum(np.where(here, top.second[part.cands], top.best[part.cands]), 0)
+
+
+def whole_lagrangian(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
+                     usable: np.ndarray, iterations: int,
+                     ) -> tuple[np.ndarray, int, list[int], np.ndarray | None]:
+    """Lagrangian iterations over the whole problem, each subproblem by the auction over every
+    usable pair (`matcher.solver.auction`), started from the coordinated multipliers `lam` and
+    option prices `v`; multiplier steps as in `coordinate`.
+
+    Returns the best multipliers, the lowest bound (each iteration's is valid: the auction's
+    dual over all pairs plus ``sum(lam * budget_left)``), the bound of each iteration, and the
+    subproblem's answer at the best multipliers (bool per edge; None without iterations).
+    """
+    from matcher.solver.auction import Auction  # numba: imported only when used
+
+    _, seats_left, budget_left, _ = problem.residual()
+    budget_left = np.maximum(budget_left, 0)
+    locked = int(problem.weight[problem.locked].sum())
+    idx = np.flatnonzero(usable).astype(np.int64)
+    auction = Auction(problem.cand[idx], problem.opt[idx], problem.n_candidates, seats_left,
+                      prices=v)
+    org = problem.option_org[problem.opt[idx]].astype(np.int32)
+    need = problem.need[problem.cand[idx]].astype(np.int32)
+    lam = np.maximum(lam, 0).astype(np.int64)
+    rate = np.maximum(lam >> 5, np.int64(1 << 12))
+    prev_sign = np.zeros(len(lam), dtype=np.int64)
+    trace: list[int] = []
+    best_value, best_lam, best_x = -1, lam.copy(), None
+    for _ in range(iterations):
+        w = lam[org]
+        w *= need
+        np.subtract(problem.weight[idx], w, out=w)
+        x, dual = auction.solve(w)
+        del w
+        value = locked + dual + int((lam * budget_left).sum())
+        trace.append(value)
+        if best_value < 0 or value < best_value:
+            best_value, best_lam, best_x = value, lam.copy(), x
+        used = np.bincount(org[x], weights=need[x], minlength=len(lam)).astype(np.int64)
+        excess = used - budget_left
+        sign = np.where((lam > 0) | (excess > 0), np.sign(excess), 0)
+        same = sign * prev_sign
+        rate = np.where(same > 0, (rate * 5) // 4, np.where(same < 0, rate // 2, rate))
+        rate = np.maximum(rate, 1)
+        lam = np.maximum(lam + sign * rate, 0)
+        prev_sign = np.where(sign != 0, sign, prev_sign)
+    chosen = None
+    if best_x is not None:
+        chosen = np.zeros(problem.n_edges, dtype=bool)
+        chosen[idx[best_x]] = True
+    return best_lam, best_value, trace, chosen
 
 
 def coordinate(problem: AssignmentProblem, labels: np.ndarray, lam: np.ndarray, v: np.ndarray,
