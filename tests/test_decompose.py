@@ -18,6 +18,7 @@ from matcher.policy import Policy, policy_from_dict
 from matcher.solver.cpsat import solve_cpsat
 from matcher.solver.decompose import (
     ProcessMapper,
+    _usable,
     dual_bound,
     first_homes,
     merge_labels,
@@ -25,6 +26,7 @@ from matcher.solver.decompose import (
     organisation_regions,
     solve_decomposed,
     split,
+    whole_lagrangian,
 )
 from matcher.solver.flow import solve_flow
 from matcher.solver.problem import AssignmentProblem
@@ -167,7 +169,52 @@ def test_coordination_and_border_pass_improve(regions_problem: tuple[AssignmentP
                             labels)
     assert full.bound <= plain.bound
     assert full.objective >= plain.objective
-    assert full.bound == min(b for c in full.details["coordination"] for b in c["bounds"])
+    whole = full.details.get("whole_auction", {}).get("bounds", [])
+    assert full.bound == min([b for c in full.details["coordination"] for b in c["bounds"]]
+                             + whole)
+
+
+def test_whole_problem_auction_lowers_a_valid_bound(
+        regions_problem: tuple[AssignmentProblem, np.ndarray]) -> None:
+    """Lagrangian iterations over the whole problem after the parts: each iteration's value is
+    a valid bound (checked against CP-SAT), and the answer is never worse for them."""
+    problem, labels = regions_problem
+    policy = decomposed_policy(decompose_rounds=1, decompose_sweeps=1)
+    without = solve_decomposed(problem, policy.model_copy(update={"solver": policy.solver.model_copy(
+        update={"decompose_auction_iterations": 0})}), labels)
+    with_ = solve_decomposed(problem, policy.model_copy(update={"solver": policy.solver.model_copy(
+        update={"decompose_auction_iterations": 15})}), labels)
+    assert "whole_auction" not in without.details
+    trace = with_.details["whole_auction"]["bounds"]
+    assert len(trace) == 15
+    assert with_.bound == min([*trace, *with_.details["coordination"][0]["bounds"]])
+    assert with_.bound < without.bound
+    assert with_.objective >= without.objective
+    assert problem.violations(with_.chosen) == []
+    exact, _, _, _ = solve_cpsat(problem, with_.chosen, 20.0, 0.0)
+    assert problem.objective(exact) <= min(trace)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_problems(), st.data())
+def test_whole_lagrangian_bounds_are_valid_from_any_start(problem: AssignmentProblem,
+                                                          data: st.DataObject) -> None:
+    optimum = brute_force(problem)
+    if optimum < 0:
+        return
+    top = int(problem.weight.max())
+    lam = np.array(data.draw(st.lists(st.integers(0, top), min_size=problem.n_organisations,
+                                      max_size=problem.n_organisations)), dtype=np.int64)
+    v = np.array(data.draw(st.lists(st.integers(0, top), min_size=problem.n_options,
+                                    max_size=problem.n_options)), dtype=np.int64)
+    best_lam, bound, trace, x = whole_lagrangian(problem, lam, v, _usable(problem), 4)
+    assert len(trace) == 4 and bound == min(trace)
+    assert all(b >= optimum for b in trace)
+    assert x is not None and (best_lam >= 0).all()
+    # x is the subproblem's answer over the free pairs: each person at most once, no option
+    # over its seats left (budgets may break: they are priced, not kept).
+    assert np.bincount(problem.cand[x], minlength=problem.n_candidates).max(initial=0) <= 1
+    assert (problem.seats_used(x) <= np.maximum(problem.residual()[1], 0)).all()
 
 
 def test_merged_parts_keep_regions_whole_and_stay_small(
