@@ -15,7 +15,9 @@ a warm-started auction over all edges (`matcher.solver.auction`), whose dual val
 bound at every iteration. Otherwise the iterations solve the flow on a *core* of each
 candidate's best few edges by priced weight (refreshed now and then); the core's value is only
 an estimate, so the bound reported is from a flow over all edges at the best multipliers found
-(plus the unpriced flow's value, if given). Feasible solutions come from `repair`: drop the least valuable assignments at
+(plus the unpriced flow's value, if given).
+
+Feasible solutions come from `repair`: drop the least valuable assignments at
 over-budget organisations, then refill the freed people and seats by min-cost flow and greedily
 (`matcher.solver.refill`). A last polish re-solves the edges of the binding organisations exactly
 with CP-SAT when that model is small (deterministic time limit).
