@@ -739,12 +739,23 @@ def _outside(top: _BestTwo, part: Part) -> np.ndarray:
     return np.maximum(np.where(here, top.second[part.cands], top.best[part.cands]), 0)
 
 
+def sign_step(lam: np.ndarray, excess: np.ndarray, rate: np.ndarray, prev_sign: np.ndarray,
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One multiplier step by the sign of each budget's excess ("rprop"): the step grows by 5/4
+    while the sign stays and halves when it flips; integers only. Returns (multipliers, steps,
+    last nonzero signs)."""
+    sign = np.where((lam > 0) | (excess > 0), np.sign(excess), 0)
+    same = sign * prev_sign
+    rate = np.maximum(np.where(same > 0, (rate * 5) // 4, np.where(same < 0, rate // 2, rate)), 1)
+    return np.maximum(lam + sign * rate, 0), rate, np.where(sign != 0, sign, prev_sign)
+
+
 def whole_lagrangian(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
                      usable: np.ndarray, iterations: int,
                      ) -> tuple[np.ndarray, int, list[int], np.ndarray | None]:
     """Lagrangian iterations over the whole problem, each subproblem by the auction over every
     usable pair (`matcher.solver.auction`), started from the coordinated multipliers `lam` and
-    option prices `v`; multiplier steps as in `coordinate`.
+    option prices `v`; multiplier steps by `sign_step`, as in `coordinate`.
 
     Returns the best multipliers, the lowest bound (each iteration's is valid: the auction's
     dual over all pairs plus ``sum(lam * budget_left)``), the bound of each iteration, and the
@@ -776,13 +787,7 @@ def whole_lagrangian(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
         if best_value < 0 or value < best_value:
             best_value, best_lam, best_x = value, lam.copy(), x
         used = np.bincount(org[x], weights=need[x], minlength=len(lam)).astype(np.int64)
-        excess = used - budget_left
-        sign = np.where((lam > 0) | (excess > 0), np.sign(excess), 0)
-        same = sign * prev_sign
-        rate = np.where(same > 0, (rate * 5) // 4, np.where(same < 0, rate // 2, rate))
-        rate = np.maximum(rate, 1)
-        lam = np.maximum(lam + sign * rate, 0)
-        prev_sign = np.where(sign != 0, sign, prev_sign)
+        lam, rate, prev_sign = sign_step(lam, used - budget_left, rate, prev_sign)
     chosen = None
     if best_x is not None:
         chosen = np.zeros(problem.n_edges, dtype=bool)
@@ -828,12 +833,5 @@ def coordinate(problem: AssignmentProblem, labels: np.ndarray, lam: np.ndarray, 
         trace.append(value)
         if value < bound:
             bound, best = value, _Prices(lam.copy(), v, top)
-        # Multipliers: a step by the sign of the budget excess (rprop).
-        excess = used - budget_left
-        sign = np.where((lam > 0) | (excess > 0), np.sign(excess), 0)
-        same = sign * prev_sign
-        rate = np.where(same > 0, (rate * 5) // 4, np.where(same < 0, rate // 2, rate))
-        rate = np.maximum(rate, 1)
-        lam = np.maximum(lam + sign * rate, 0)
-        prev_sign = np.where(sign != 0, sign, prev_sign)
+        lam, rate, prev_sign = sign_step(lam, used - budget_left, rate, prev_sign)
     return best, bound, trace
