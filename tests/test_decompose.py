@@ -60,6 +60,16 @@ def test_any_split_gives_a_feasible_answer_and_a_valid_bound(problem: Assignment
     check_result(problem, result, optimum)
 
 
+def draw_prices(problem: AssignmentProblem, data: st.DataObject) -> tuple[np.ndarray, np.ndarray]:
+    """Any multipliers (per organisation) and option prices in [0, highest weight]."""
+    top = int(problem.weight.max())
+    lam = np.array(data.draw(st.lists(st.integers(0, top), min_size=problem.n_organisations,
+                                      max_size=problem.n_organisations)), dtype=np.int64)
+    v = np.array(data.draw(st.lists(st.integers(0, top), min_size=problem.n_options,
+                                    max_size=problem.n_options)), dtype=np.int64)
+    return lam, v
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny_problems(), st.data())
 def test_dual_bound_is_valid_for_any_multipliers_and_prices(problem: AssignmentProblem,
@@ -68,11 +78,7 @@ def test_dual_bound_is_valid_for_any_multipliers_and_prices(problem: AssignmentP
     optimum = brute_force(problem)
     if optimum < 0:  # the locks alone break a limit
         return
-    top = int(problem.weight.max())
-    lam = np.array(data.draw(st.lists(st.integers(0, top), min_size=problem.n_organisations,
-                                      max_size=problem.n_organisations)), dtype=np.int64)
-    v = np.array(data.draw(st.lists(st.integers(0, top), min_size=problem.n_options,
-                                    max_size=problem.n_options)), dtype=np.int64)
+    lam, v = draw_prices(problem, data)
     assert dual_bound(problem, lam, v) >= optimum
 
 
@@ -202,11 +208,7 @@ def test_whole_lagrangian_bounds_are_valid_from_any_start(problem: AssignmentPro
     optimum = brute_force(problem)
     if optimum < 0:
         return
-    top = int(problem.weight.max())
-    lam = np.array(data.draw(st.lists(st.integers(0, top), min_size=problem.n_organisations,
-                                      max_size=problem.n_organisations)), dtype=np.int64)
-    v = np.array(data.draw(st.lists(st.integers(0, top), min_size=problem.n_options,
-                                    max_size=problem.n_options)), dtype=np.int64)
+    lam, v = draw_prices(problem, data)
     best_lam, bound, trace, x = whole_lagrangian(problem, lam, v, _usable(problem), 4)
     assert len(trace) == 4 and bound == min(trace)
     assert all(b >= optimum for b in trace)
