@@ -66,9 +66,10 @@ from scipy.sparse.csgraph import connected_components
 from matcher.policy import Policy
 from matcher.progress import report
 from matcher.solver.flow import solve_flow
+from matcher.solver.lagrangian import repair
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.quota_flow import best_pairs, quota_flow
-from matcher.solver.refill import drop_excess, refill
+from matcher.solver.refill import refill
 from matcher.solver.result import SolveResult, Status
 from matcher.solver.warm import WarmStart
 
@@ -587,6 +588,7 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
     prices, bound, trace = coordinate(problem, labels, lam, v, usable, sp.decompose_sweeps,
                                       mapper)
     coordination = [{"bounds": trace, "seconds": round(time.perf_counter() - t, 3)}]
+    multipliers = prices.lam  # the shadow prices reported: those of the lowest bound
     if sp.decompose_auction_iterations > 0:
         # 2b. The whole problem's Lagrangian dual by auctions, from the coordinated prices: a
         #     bound that no longer depends on the parts' borders, and a repaired answer.
@@ -596,10 +598,8 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
         whole: dict[str, Any] = {"bounds": w_trace}
         if w_x is not None:
             if w_bound < bound:
-                bound = w_bound
-                prices = _Prices(w_lam, prices.v, prices.top)
-            repaired = drop_excess(problem, w_x | problem.locked)
-            repaired, _ = refill(problem, repaired, free, weight=priced_weight(problem, w_lam))
+                bound, multipliers = w_bound, w_lam
+            repaired, _ = repair(problem, w_x, free, priced_weight(problem, w_lam))
             whole["repair_value"] = problem.objective(repaired)
             if whole["repair_value"] > value:
                 chosen, value = repaired, whole["repair_value"]
@@ -632,7 +632,8 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
                                                sp.decompose_sweeps, mapper)
         coordination.append({"bounds": trace, "seconds": round(time.perf_counter() - t, 3)})
         prices = again
-        bound = min(bound, again_bound)
+        if again_bound < bound:
+            bound, multipliers = again_bound, again.lam
     details["coordination"] = coordination
     details["border_passes"] = passes
 
@@ -653,7 +654,7 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
 
     if value > bound:
         raise AssertionError(f"objective {value} above the decomposition bound {bound}")
-    details.update(multipliers=prices.lam.tolist(), seconds=time.perf_counter() - started)
+    details.update(multipliers=multipliers.tolist(), seconds=time.perf_counter() - started)
     status = Status.OPTIMAL if value == bound else Status.FEASIBLE
     return SolveResult(status, "decomposed", chosen, value, bound, binding, details)
 
@@ -766,7 +767,7 @@ def whole_lagrangian(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
     _, seats_left, budget_left, _ = problem.residual()
     budget_left = np.maximum(budget_left, 0)
     locked = int(problem.weight[problem.locked].sum())
-    idx = np.flatnonzero(usable).astype(np.int64)
+    idx = np.flatnonzero(usable)
     auction = Auction(problem.cand[idx], problem.opt[idx], problem.n_candidates, seats_left,
                       prices=v)
     org = problem.option_org[problem.opt[idx]].astype(np.int32)
