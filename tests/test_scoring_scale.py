@@ -16,6 +16,15 @@ from matcher.scoring.table import FORBID, LOCK
 from matcher.synth import generate
 
 
+@pytest.fixture(autouse=True, params=["kdtree", "grid"])
+def near_index(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with both ways of finding the options near a person (the same pairs)."""
+    from matcher.scoring import eligibility
+
+    monkeypatch.setattr(eligibility, "GRID_MIN_CANDIDATES", 0 if request.param == "grid" else 10**9)
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
 def inst() -> Instance:
     g = generate(600, "utrecht", 21)
@@ -112,3 +121,18 @@ def test_progress_hook_reports_every_candidate(inst: Instance) -> None:
 
 def test_default_policy_keeps_every_eligible_pair() -> None:
     assert default_policy().eligibility.max_options_per_candidate == 0
+
+
+@pytest.mark.parametrize("ring", [0.0, 0.05, 0.6, 1.0])
+def test_top_k_does_not_depend_on_the_first_search_radius(inst: Instance, ring: float,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wished sectors are searched first within a share of the travel distance, then only
+    as far as a pair could still be among the best K: the same pairs whatever that share."""
+    from matcher.scoring import pruned
+
+    policy = policy_from_dict({"eligibility": {"max_options_per_candidate": 6}})
+    want = build_edges(inst, policy)
+    monkeypatch.setattr(pruned, "RING", ring)
+    got = build_edges(inst, policy)
+    for name in ("cand", "opt", "distance_km", "score_micro", "weight_int", "decision"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -25,6 +26,9 @@ from scipy.spatial import cKDTree
 from matcher.geo import haversine_km, haversine_rad, km_to_chord, radians_cos, unit_xyz
 from matcher.model import Instance
 from matcher.progress import report
+
+if TYPE_CHECKING:
+    from matcher.scoring.grid import Grid
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,10 @@ def is_eligible(failures: dict[str, np.ndarray]) -> np.ndarray:
 
 #: Target number of pairs within travel distance per chunk of candidates (bounds memory).
 CHUNK_PAIRS = 4_000_000
+#: Instances with at least this many candidates find the options near a person with a
+#: :class:`~matcher.scoring.grid.Grid` (compiled on first use, about 2 s, then cached) instead
+#: of KD-trees; the pairs found are the same.
+GRID_MIN_CANDIDATES = 5_000
 #: At most this many distinct KD-tree radii per query (larger radii groups share a query).
 _MAX_RADII = 12
 
@@ -96,6 +104,15 @@ class Blocks:
         self.c_need = c["guidance_need"].to_numpy()
         self.o_budget = inst.organisations["guidance_capacity"].to_numpy()[o["org"].to_numpy()]
         self._trees: dict[int | None, tuple[cKDTree, np.ndarray]] = {}
+        self.c_lat, self.c_lon = c["lat"].to_numpy(np.float64), c["lon"].to_numpy(np.float64)
+        o_lat, o_lon = o["lat"].to_numpy(np.float64), o["lon"].to_numpy(np.float64)
+        self._grid: Grid | None = None
+        if inst.n_candidates >= GRID_MIN_CANDIDATES:  # small rounds do not import numba
+            from matcher.scoring.grid import Grid, usable
+
+            if usable(np.concatenate([self.c_lon, o_lon])):
+                self._grid = Grid(o_lat, o_lon, self.opt_xyz, inst.opt_sector,
+                                  len(inst.sector_names))
         self.c_rad = radians_cos(c["lat"].to_numpy(), c["lon"].to_numpy())
         self.o_rad = radians_cos(o["lat"].to_numpy(), o["lon"].to_numpy())
 
@@ -111,12 +128,17 @@ class Blocks:
             self._trees[sector] = (cKDTree(self.opt_xyz[rows]), rows)
         return self._trees[sector]
 
-    def near(self, cands: np.ndarray, sector: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Pairs (candidate, option) within a superset of each candidate's travel radius."""
+    def near(self, cands: np.ndarray, sector: int | None = None,
+             radius_km: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs (candidate, option) within a superset of each candidate's radius: its travel
+        distance, or `radius_km` (one per candidate) where given."""
+        if self._grid is not None:
+            groups = np.full(len(cands), self._grid.n_groups - 1 if sector is None else sector)
+            return self.near_sectors(cands, groups, radius_km)
         tree, rows = self.tree(sector)
         if len(rows) == 0 or len(cands) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        group, radii = _radius_groups(self.travel[cands])
+        group, radii = _radius_groups(self.travel[cands] if radius_km is None else radius_km)
         out_c, out_o = [], []
         for g, r in enumerate(radii.tolist()):
             members = cands[group == g]
@@ -130,6 +152,26 @@ class Blocks:
         if not out_c:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         return np.concatenate(out_c), np.concatenate(out_o)
+
+    def near_sectors(self, cands: np.ndarray, sectors: np.ndarray,
+                     radius_km: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`near` for (candidate, sector, radius) triples: each candidate's options of its
+        sector (a sector number; the number of sectors for every option) within a superset of
+        its radius (default: its travel distance)."""
+        cands = np.asarray(cands, dtype=np.int64)
+        radius = self.travel[cands] if radius_km is None else np.asarray(radius_km, np.float64)
+        if self._grid is not None:
+            q, rows = self._grid.near(self.c_lat[cands], self.c_lon[cands], self.xyz[cands],
+                                      np.asarray(sectors, dtype=np.int64), radius)
+            return cands[q], rows
+        parts_c, parts_o = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        every = len(self.inst.sector_names)
+        for sector in np.unique(sectors).tolist():
+            on = sectors == sector
+            c, o = self.near(cands[on], None if sector == every else sector, radius[on])
+            parts_c.append(c)
+            parts_o.append(o)
+        return np.concatenate(parts_c), np.concatenate(parts_o)
 
     def eligible(self, cand: np.ndarray, opt: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -23,14 +23,20 @@ from matcher.geo import km_to_chord
 from matcher.model import Instance
 from matcher.policy import Policy
 from matcher.progress import report
-from matcher.scoring import components
 from matcher.scoring.components import COMPONENT_FUNCTIONS, COMPONENTS
 from matcher.scoring.eligibility import CHUNK_PAIRS, Blocks, distances_km
+from matcher.scoring.pruned import pruned_chunk
+from matcher.scoring.ranking import (  # noqa: F401 (re-exported)
+    FORBID,
+    LOCK,
+    NO_DECISION,
+    SCALE,
+    score_pairs,
+    top_k_mask,
+)
 
 log = logging.getLogger(__name__)
 
-SCALE = 1_000_000
-NO_DECISION, LOCK, FORBID = 0, 1, 2
 DECISION_NAMES = np.array(["", "lock", "forbid"], dtype=object)
 
 
@@ -166,191 +172,12 @@ def weight_micro(score: np.ndarray, match_bonus: float) -> np.ndarray:
     return np.rint(np.round(score + match_bonus, 6) * SCALE).astype(np.int64)
 
 
-def score_pairs(
-    inst: Instance, cand: np.ndarray, opt: np.ndarray, dist: np.ndarray, policy: Policy
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Components and score of arbitrary pairs (eligible or not)."""
-    weights = policy.weights.as_dict()
-    total = sum(weights.values())
-    comps = {name: COMPONENT_FUNCTIONS[name](inst, cand, opt, dist, policy) for name in COMPONENTS}
-    score = np.zeros(len(cand))
-    for name in COMPONENTS:
-        score += weights[name] * comps[name]
-    return comps, np.round(np.clip(score / total, 0.0, 1.0), 6)
-
-
-def top_k_mask(cand: np.ndarray, opt: np.ndarray, score: np.ndarray, decision: np.ndarray,
-               k: int) -> np.ndarray:
-    """Keep each candidate's best `k` not-forbidden pairs by score (ties by option, i.e. id).
-
-    Pairs with a coordinator's decision (lock or forbid) are always kept, so they are reported.
-    Any pair order is accepted.
-    """
-    keep = decision != 0
-    rankable = np.flatnonzero(decision != FORBID)
-    if len(rankable) == 0:
-        return keep
-    c, o = cand[rankable].astype(np.int64), opt[rankable].astype(np.int64)
-    base = int(c.min())
-    c -= base
-    span_o = int(o.max()) + 1
-    span_s = SCALE + 1
-    if (int(c.max()) + 1) * span_s * span_o < 2**62:
-        s_int = SCALE - np.rint(score[rankable] * SCALE).astype(np.int64)
-        order = np.argsort((c * span_s + s_int) * span_o + o)  # keys are unique
-    else:
-        order = np.lexsort((o, -score[rankable], c))
-    c_sorted = c[order]
-    # position within its candidate's run of the sorted pairs
-    starts = np.flatnonzero(np.r_[True, c_sorted[1:] != c_sorted[:-1]])
-    first = np.repeat(starts, np.diff(np.r_[starts, len(c_sorted)]))
-    keep[rankable[order[np.arange(len(order)) - first < k]]] = True
-    return keep
-
-
 def _decision_keys(inst: Instance) -> tuple[np.ndarray, np.ndarray]:
     dec = inst.decisions
     dkey = dec["cand"].to_numpy(np.int64) * inst.n_options + dec["opt"].to_numpy(np.int64)
     dkind = np.where(dec["decision"].to_numpy() == "lock", LOCK, FORBID).astype(np.int8)
     order = np.argsort(dkey, kind="stable")
     return dkey[order], dkind[order]
-
-
-#: The per-sector skill bound is computed only when options have at most this many distinct
-#: (sector, skill wants) combinations; otherwise the skill part of the bound is 1.
-_MAX_SKILL_PROFILES = 5_000
-
-
-def _skill_profiles(inst: Instance) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Distinct (sector, wanted skills) of the options: (sector, skill slots, level slots).
-
-    Computed once per instance (a sort of every option's row: at 1.3 million candidates,
-    recomputing it for every chunk of candidates took a third of the scoring time)."""
-    return components._cached(inst, "skill_profiles", lambda: _build_skill_profiles(inst))
-
-
-def _build_skill_profiles(inst: Instance) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    tables = components._cached(inst, "skill_tables", lambda: components._skill_tables(inst))
-    if tables is None:
-        return None
-    _, idx, lvl = tables
-    rows = np.column_stack([inst.opt_sector.astype(np.int64), idx, lvl.astype(np.int64)])
-    uniq = np.unique(rows, axis=0)  # sorted by sector first
-    if len(uniq) > _MAX_SKILL_PROFILES:
-        return None
-    w = idx.shape[1]
-    return uniq[:, 0], uniq[:, 1:1 + w], uniq[:, 1 + w:].astype(np.int16)
-
-
-def _unwished_bounds(inst: Instance, policy: Policy, cands: np.ndarray) -> np.ndarray:
-    """(len(cands) x sectors) upper bound of the score of any eligible pair of each candidate
-    with an option of each sector, taking the sector as not wished.
-
-    Skills: the best fit over the sector's distinct skill wants; language: the margin over the
-    sector's lowest minimum (-inf where no option of the sector accepts the person's level);
-    hours and travel: 1.
-    """
-    w = policy.weights.as_dict()
-    total = sum(w.values())
-    n_s = len(inst.sector_names)
-    o_level = inst.options["level"].to_numpy()
-    min_level = np.full(n_s, 127, dtype=np.int64)
-    np.minimum.at(min_level, inst.opt_sector, o_level.astype(np.int64))
-    margin = inst.candidates["level"].to_numpy()[cands][:, None].astype(np.int64) - min_level
-    p = policy.language
-    lang = np.minimum(1.0, p.at_minimum + p.per_level * np.maximum(margin, 0))
-    skill = np.ones((len(cands), n_s))
-    prof = _skill_profiles(inst)
-    tables = components._cached(inst, "skill_tables", lambda: components._skill_tables(inst))
-    if prof is not None and tables is not None:
-        sector, idx, lvl = prof
-        has = tables[0]
-        want = lvl.sum(axis=1)
-        step = max(1, 20_000_000 // max(len(sector) * max(idx.shape[1], 1), 1))
-        for a in range(0, len(cands), step):
-            h = has[cands[a:a + step]]  # (c, skills)
-            covered = np.zeros((len(h), len(sector)), dtype=np.int64)
-            for j in range(idx.shape[1]):
-                covered += np.minimum(h[:, idx[:, j]], lvl[None, :, j])
-            fit = np.where(want > 0, covered / np.maximum(want, 1), 1.0)
-            best = np.zeros((len(h), n_s))
-            starts = np.searchsorted(sector, np.arange(n_s))
-            present = np.unique(sector)
-            best[:, present] = np.maximum.reduceat(fit, starts[present], axis=1)
-            skill[a:a + step] = best
-    ub = (w["skills"] * skill + w["sector"] * policy.sector.unwished + w["hours"] + w["travel"]
-          + w["language"] * lang) / total
-    return np.where(margin < 0, -np.inf, np.minimum(ub, 1.0))
-
-
-Scored = tuple[dict[str, np.ndarray], np.ndarray]  # (components, score) of some pairs
-
-
-def _pruned_chunk(inst: Instance, policy: Policy, blocks: Blocks, start: int, stop: int,
-                  k: int, decided: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, Scored]:
-    """Eligible pairs of candidates start..stop-1 that can be among their best k.
-
-    Blocking by sector: first only the options in each person's wished sectors are scored
-    (their best k kept). For a person with k of those, an unwished sector is searched only if
-    an upper bound of the score its options can reach (:func:`_unwished_bounds`) is not below
-    the person's k-th best so far. Everyone else (no wishes, fewer than k, a coordinator's
-    decision) gets every eligible pair. Exact: the best k of the result are the best k overall.
-    The components and scores of the first pairs (found in wished sectors) are returned too, so
-    that they are not computed again.
-    """
-    rank = inst.cand_sector_rank[start:stop].tocoo()
-    wishers = np.zeros(stop - start, dtype=bool)
-    wishers[rank.row] = True
-    wishers &= ~decided[start:stop]
-    parts_c, parts_o = [], []
-    for sector in np.unique(rank.col).tolist():
-        members = rank.row[(rank.col == sector) & wishers[rank.row]] + start
-        c, o = blocks.near(np.sort(members), sector)
-        parts_c.append(c)
-        parts_o.append(o)
-    n_near = 0
-    partial = np.zeros(stop - start, dtype=bool)
-    a_c = a_o = np.zeros(0, dtype=np.int64)
-    a_d = np.zeros(0)
-    a_comps: dict[str, np.ndarray] = {name: np.zeros(0) for name in COMPONENTS}
-    a_score = np.zeros(0)
-    extra_c: list[np.ndarray] = []
-    extra_o: list[np.ndarray] = []
-    if parts_c:
-        cand, opt = np.concatenate(parts_c), np.concatenate(parts_o)
-        n_near += len(cand)
-        a_c, a_o, a_d = blocks.eligible(cand, opt)
-        a_comps, score = score_pairs(inst, a_c, a_o, a_d, policy)
-        keep = top_k_mask(a_c, a_o, score, np.zeros(len(a_c), dtype=np.int8), k)
-        a_c, a_o, a_d, score = a_c[keep], a_o[keep], a_d[keep], score[keep]
-        a_comps = {name: v[keep] for name, v in a_comps.items()}
-        count = np.bincount(a_c - start, minlength=stop - start)
-        lowest = np.full(stop - start, 2.0)
-        np.minimum.at(lowest, a_c - start, score)  # k-th best score where count == k
-        partial = wishers & (count >= k)
-        keep = partial[a_c - start]
-        a_c, a_o, a_d, a_score = a_c[keep], a_o[keep], a_d[keep], score[keep]
-        a_comps = {name: v[keep] for name, v in a_comps.items()}
-        rows = np.flatnonzero(partial)
-        if len(rows):
-            ub = _unwished_bounds(inst, policy, rows + start)
-            wished = np.zeros((stop - start, len(inst.sector_names)), dtype=bool)
-            wished[rank.row, rank.col] = True
-            # Scores are rounded to 6 decimals: search wherever the bound could tie or win.
-            search = (ub + 1e-6 >= lowest[rows][:, None]) & ~wished[rows]
-            for sector in np.flatnonzero(search.any(axis=0)).tolist():
-                c, o = blocks.near(rows[search[:, sector]] + start, sector)
-                extra_c.append(c)
-                extra_o.append(o)
-    rest = np.flatnonzero(~partial) + start
-    b_c, b_o = blocks.near(rest)
-    if extra_c:
-        b_c, b_o = np.concatenate([b_c, *extra_c]), np.concatenate([b_o, *extra_o])
-    n_near += len(b_c)
-    b_c, b_o, b_d = blocks.eligible(b_c, b_o)
-    return (np.concatenate([a_c, b_c]), np.concatenate([a_o, b_o]), np.concatenate([a_d, b_d]),
-            n_near, (a_comps, a_score))
 
 
 #: A ``map``-like callable (the built-in ``map``, `matcher.solver.decompose.ProcessMapper`, a
@@ -430,7 +257,7 @@ class _Scorer:
         """The kept pairs of candidates start..stop-1, sorted by (candidate, option), with
         their distances, scores, weights and decisions, and which decisions they hit."""
         inst, policy, k = self.inst, self.policy, self.k
-        scored: Scored | None = None
+        scored: np.ndarray | None = None
         if k <= 0:
             cand, opt = self.blocks.near(np.arange(start, stop))
             cand, opt, dist = self.blocks.eligible(cand, opt)
@@ -438,8 +265,8 @@ class _Scorer:
             cand, opt, dist = cand[order], opt[order], dist[order]
             n_near = -1
         else:  # in no particular order
-            cand, opt, dist, n_near, scored = _pruned_chunk(inst, policy, self.blocks, start,
-                                                            stop, k, self.decided)
+            cand, opt, dist, n_near, scored = pruned_chunk(inst, policy, self.blocks, start,
+                                                           stop, k, self.decided)
         log.debug("candidates %d-%d: %d near pairs, %d eligible", start, stop, n_near, len(cand))
         cand, opt = cand.astype(np.int32), opt.astype(np.int32)
         decision = np.zeros(len(cand), dtype=np.int8)
@@ -455,9 +282,9 @@ class _Scorer:
         if scored is None:
             _, score = score_pairs(inst, cand, opt, dist, policy)
         else:
-            done = len(scored[1])
+            done = len(scored)
             _, score = score_pairs(inst, cand[done:], opt[done:], dist[done:], policy)
-            score = np.concatenate([scored[1], score])
+            score = np.concatenate([scored, score])
         if k > 0:
             keep = np.flatnonzero(top_k_mask(cand, opt, score, decision, k))
             key = cand[keep].astype(np.int64) * inst.n_options + opt[keep]
@@ -527,9 +354,9 @@ def build_edges(inst: Instance, policy: Policy, mapper: Mapper | None = None) ->
     Works chunk by chunk of candidates (bounded memory; the chunks' boundaries are fixed
     beforehand by :func:`chunk_bounds`). With the policy's
     ``eligibility.max_options_per_candidate`` = K > 0 only each candidate's best K eligible
-    pairs are kept (see :func:`top_k_mask`), found with blocking by sector
-    (:func:`_pruned_chunk`) so that dense regions are not scored pair by pair. `mapper` (a
-    ``map``-like callable such as `matcher.solver.decompose.ProcessMapper`) scores the chunks,
+    pairs are kept (see :func:`top_k_mask`), found with blocking by sector and distance
+    (:mod:`matcher.scoring.pruned`) so that dense regions are not scored pair by pair. `mapper`
+    (a ``map``-like callable such as `matcher.solver.decompose.ProcessMapper`) scores the chunks,
     e.g. in worker processes; the table is the same with any mapper, chunk for chunk in order.
     The components are not stored: the table's :class:`PairComponents` computes them on access.
     """
