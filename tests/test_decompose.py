@@ -24,6 +24,7 @@ from matcher.solver.decompose import (
     merge_labels,
     option_prices,
     organisation_regions,
+    polyak_step,
     solve_decomposed,
     split,
     whole_lagrangian,
@@ -180,12 +181,14 @@ def test_coordination_and_border_pass_improve(regions_problem: tuple[AssignmentP
                              + whole)
 
 
+@pytest.mark.parametrize("step", ["sign", "polyak"])
 def test_whole_problem_auction_lowers_a_valid_bound(
-        regions_problem: tuple[AssignmentProblem, np.ndarray]) -> None:
+        regions_problem: tuple[AssignmentProblem, np.ndarray], step: str) -> None:
     """Lagrangian iterations over the whole problem after the parts: each iteration's value is
     a valid bound (checked against CP-SAT), and the answer is never worse for them."""
     problem, labels = regions_problem
-    policy = decomposed_policy(decompose_rounds=1, decompose_sweeps=1)
+    policy = decomposed_policy(decompose_rounds=1, decompose_sweeps=1,
+                               decompose_auction_step=step)
     without = solve_decomposed(problem, policy.model_copy(update={"solver": policy.solver.model_copy(
         update={"decompose_auction_iterations": 0})}), labels)
     with_ = solve_decomposed(problem, policy.model_copy(update={"solver": policy.solver.model_copy(
@@ -209,7 +212,11 @@ def test_whole_lagrangian_bounds_are_valid_from_any_start(problem: AssignmentPro
     if optimum < 0:
         return
     lam, v = draw_prices(problem, data)
-    best_lam, bound, trace, x = whole_lagrangian(problem, lam, v, _usable(problem), 4)
+    step = data.draw(st.sampled_from(["sign", "polyak"]))
+    theta = data.draw(st.sampled_from([0.01, 0.2, 2.0]))
+    target = data.draw(st.integers(-10**9, 10**9))  # any target: the bounds stay valid
+    best_lam, bound, trace, x = whole_lagrangian(problem, lam, v, _usable(problem), 4, step,
+                                                 theta, target)
     assert len(trace) == 4 and bound == min(trace)
     assert all(b >= optimum for b in trace)
     assert x is not None and (best_lam >= 0).all()
@@ -295,3 +302,14 @@ def test_round_decomposes_by_region_with_unchanged_outputs(tmp_path) -> None:
         head = (tmp_path / "round" / name).read_text().splitlines()[0]
         assert head == (tmp_path / "round_whole" / name).read_text().splitlines()[0]
     assert meta["counts"]["matched"] == int(rnd.chosen.sum())
+
+
+def test_polyak_step_moves_towards_the_excess() -> None:
+    lam = np.array([0, 0, 5_000, 5_000], dtype=np.int64)
+    excess = np.array([-3, 4, -2, 0], dtype=np.int64)
+    # direction (0, 4, -2, 0): |d|^2 = 20; length 0.5 * (1,000 - 0) / 20 = 25 per unit of excess
+    got = polyak_step(lam, excess, value=1_000, target=0, theta_num=512)
+    assert got.tolist() == [0, 100, 4_950, 5_000]
+    assert polyak_step(lam, np.array([-1, 0, 0, 0]), 1_000, 0, 512).tolist() == lam.tolist()
+    big = polyak_step(lam, np.array([0, 0, -10**6, 0]), 10**12, 0, 1024)
+    assert big.tolist() == [0, 0, 0, 5_000]  # never below 0

@@ -91,6 +91,8 @@ class SolverPolicy(_Strict):
     decompose_rounds: int = Field(ge=1)
     decompose_sweeps: int = Field(ge=0)
     decompose_auction_iterations: int = Field(ge=0)
+    decompose_auction_step: Literal["sign", "polyak"]
+    decompose_auction_theta: float = Field(gt=0, le=2)
     decompose_quota_core: int = Field(ge=0)
     decompose_part_pairs: int = Field(ge=0)
 

@@ -593,8 +593,9 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
         # 2b. The whole problem's Lagrangian dual by auctions, from the coordinated prices: a
         #     bound that no longer depends on the parts' borders, and a repaired answer.
         t = time.perf_counter()
-        w_lam, w_bound, w_trace, w_x = whole_lagrangian(problem, prices.lam, prices.v, usable,
-                                                        sp.decompose_auction_iterations)
+        w_lam, w_bound, w_trace, w_x = whole_lagrangian(
+            problem, prices.lam, prices.v, usable, sp.decompose_auction_iterations,
+            sp.decompose_auction_step, sp.decompose_auction_theta, value)
         whole: dict[str, Any] = {"bounds": w_trace}
         if w_x is not None:
             if w_bound < bound:
@@ -751,12 +752,31 @@ def sign_step(lam: np.ndarray, excess: np.ndarray, rate: np.ndarray, prev_sign: 
     return np.maximum(lam + sign * rate, 0), rate, np.where(sign != 0, sign, prev_sign)
 
 
+def polyak_step(lam: np.ndarray, excess: np.ndarray, value: int, target: int,
+                theta_num: int) -> np.ndarray:
+    """One Polyak subgradient step of the multipliers (integers only): towards the budgets'
+    excess, of length ``theta_num / 1024 * (value - target) / |excess|^2`` (the classic rule,
+    `value` the dual at `lam` and `target` a feasible answer's value). A multiplier at 0 with
+    its budget kept does not move."""
+    direction = np.where((lam > 0) | (excess > 0), excess, 0).astype(np.int64)
+    norm2 = int((direction * direction).sum())
+    if norm2 == 0:
+        return lam
+    scale = theta_num * max(value - target, 1)
+    # Python integers (object arrays): the products can pass 2^63.
+    moved = lam.astype(object) + (direction.astype(object) * scale) // (norm2 * 1024)
+    return np.clip(moved, 0, 1 << 62).astype(np.int64)
+
+
 def whole_lagrangian(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
-                     usable: np.ndarray, iterations: int,
+                     usable: np.ndarray, iterations: int, step: str = "sign",
+                     theta: float = 0.2, target: int = 0,
                      ) -> tuple[np.ndarray, int, list[int], np.ndarray | None]:
     """Lagrangian iterations over the whole problem, each subproblem by the auction over every
     usable pair (`matcher.solver.auction`), started from the coordinated multipliers `lam` and
-    option prices `v`; multiplier steps by `sign_step`, as in `coordinate`.
+    option prices `v`; multiplier steps by `sign_step`, as in `coordinate`, or with `step` =
+    "polyak" by `polyak_step` towards `target` (a feasible answer's value) with factor `theta`,
+    halved after each iteration that does not lower the bound.
 
     Returns the best multipliers, the lowest bound (each iteration's is valid: the auction's
     dual over all pairs plus ``sum(lam * budget_left)``), the bound of each iteration, and the
@@ -775,6 +795,7 @@ def whole_lagrangian(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
     lam = np.maximum(lam, 0).astype(np.int64)
     rate = np.maximum(lam >> 5, np.int64(1 << 12))
     prev_sign = np.zeros(len(lam), dtype=np.int64)
+    theta_num = max(round(theta * 1024), 1)
     trace: list[int] = []
     best_value, best_lam, best_x = -1, lam.copy(), None
     for _ in range(iterations):
@@ -787,8 +808,13 @@ def whole_lagrangian(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
         trace.append(value)
         if best_value < 0 or value < best_value:
             best_value, best_lam, best_x = value, lam.copy(), x
+        elif step == "polyak":
+            theta_num = max(theta_num // 2, 1)
         used = np.bincount(org[x], weights=need[x], minlength=len(lam)).astype(np.int64)
-        lam, rate, prev_sign = sign_step(lam, used - budget_left, rate, prev_sign)
+        if step == "polyak":
+            lam = polyak_step(lam, used - budget_left, value, target, theta_num)
+        else:
+            lam, rate, prev_sign = sign_step(lam, used - budget_left, rate, prev_sign)
     chosen = None
     if best_x is not None:
         chosen = np.zeros(problem.n_edges, dtype=bool)
