@@ -283,3 +283,21 @@ def test_guidance_can_bind_matches_its_definition(problem: AssignmentProblem) ->
                        reverse=True)
         seats = int(np.maximum(seats_left[problem.option_org == g], 0).sum())
         assert bool(got[g]) == (sum(needs[:seats]) > budget_left[g])
+
+
+def test_uniform_start_sees_the_pairs_into_organisations_that_cannot_bind() -> None:
+    """Pinned from a hypothesis run: the start search's core left out every pair into an
+    organisation that cannot bind, so here it saw only the pair into the binding one and
+    settled on 7 where the dual (15 + price) is lowest at 0."""
+    from matcher.solver.lagrangian import uniform_start
+
+    problem = AssignmentProblem(
+        cand=np.array([0, 0], dtype=np.int32), opt=np.array([0, 1], dtype=np.int32),
+        weight=np.array([14, 15]), locked=np.array([False, False]), capacity=np.array([1, 1]),
+        option_org=np.array([0, 1], dtype=np.int32), budget=np.array([1, 2]),
+        need=np.array([2]))
+    free, seats, budget_left, _ = problem.residual()
+    active = problem.guidance_can_bind()
+    assert active.tolist() == [True, False]
+    lam, _ = uniform_start(problem, free, seats, budget_left, active, 50, 60)
+    assert lam <= 1  # the golden-section search's last bracket holds 0 and 1: dual 15 or 16

@@ -129,8 +129,10 @@ def uniform_start(problem: AssignmentProblem, free: np.ndarray, seats_left: np.n
     if evaluations <= 0 or not active.any():
         return 0, stats
     edge_active = active[problem.edge_org]
-    core = free if sub is not None else _core_mask(problem, free & edge_active, problem.weight, k,
-                                                   [free & ~edge_active])
+    # Every free pair into an organisation that cannot bind is in the core (_core_mask keeps
+    # only extra pairs within its `free` argument, here the active ones: they were left out).
+    core = free if sub is not None else (
+        _core_mask(problem, free & edge_active, problem.weight, k, []) | (free & ~edge_active))
     edge_need = problem.edge_need
     budget = int(budget_left[active].sum())
     cache: dict[int, int] = {}
