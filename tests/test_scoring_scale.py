@@ -136,3 +136,26 @@ def test_top_k_does_not_depend_on_the_first_search_radius(inst: Instance, ring: 
     got = build_edges(inst, policy)
     for name in ("cand", "opt", "distance_km", "score_micro", "weight_int", "decision"):
         assert np.array_equal(getattr(got, name), getattr(want, name)), name
+
+
+def test_failure_counts_equal_checking_every_option(inst: Instance) -> None:
+    """Why a person has no eligible option: the counts per rule from sorted arrays and blocking
+    are those of checking every (person, option) pair."""
+    from matcher.scoring.eligibility import failure_counts, failure_counts_dense
+
+    cands = np.r_[np.arange(0, inst.n_candidates, 7), [5, 3]]  # any order
+    got, want = failure_counts(inst, cands), failure_counts_dense(inst, cands)
+    for name in want:
+        assert np.array_equal(got[name], want[name]), name
+    # The test can fail: the rules that exclude options here exclude different counts.
+    assert all(want[name].max() > 0 for name in ("language", "hours", "travel"))
+    # Guidance excludes nothing in this instance: lower some organisations' capacity.
+    from dataclasses import replace
+
+    orgs = inst.organisations.copy()
+    orgs["guidance_capacity"] = np.arange(len(orgs)) % 3
+    low = replace(inst, organisations=orgs)
+    got, want = failure_counts(low, cands), failure_counts_dense(low, cands)
+    assert want["guidance"].max() > 0
+    for name in want:
+        assert np.array_equal(got[name], want[name]), name

@@ -243,8 +243,40 @@ def eligible_pairs(inst: Instance) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(np.concatenate(p) for p in zip(*parts, strict=True))  # type: ignore[return-value]
 
 
-def failure_counts(inst: Instance, cand: np.ndarray) -> dict[str, np.ndarray]:
-    """For each given candidate, how many options each rule excludes (dense over options)."""
+def failure_counts(inst: Instance, cand: np.ndarray,
+                   blocks: Blocks | None = None) -> dict[str, np.ndarray]:
+    """For each given candidate, how many options each rule excludes (of all options).
+
+    The same counts as :func:`failure_counts_dense` without looking at every option: the
+    language, hours and guidance rules compare one number of the person with one of the option,
+    so a sorted array of the options' numbers answers each; travel excludes every option but
+    those within the person's travel distance, which blocking finds (exact distances on that
+    superset, as everywhere else).
+    """
+    o = inst.options
+    n_opt = inst.n_options
+    c = inst.candidates
+    counts: dict[str, np.ndarray] = {}
+    o_level = np.sort(o["level"].to_numpy())
+    counts["language"] = n_opt - np.searchsorted(o_level, c["level"].to_numpy()[cand],
+                                                 side="right")
+    o_hours = np.sort(o["hours_min"].to_numpy())
+    counts["hours"] = n_opt - np.searchsorted(o_hours, c["hours_available"].to_numpy()[cand],
+                                              side="right")
+    budget = np.sort(inst.organisations["guidance_capacity"].to_numpy()[o["org"].to_numpy()])
+    counts["guidance"] = np.searchsorted(budget, c["guidance_need"].to_numpy()[cand],
+                                         side="left")
+    blocks = blocks or Blocks(inst)
+    near_c, near_o = blocks.near(np.asarray(cand, dtype=np.int64))
+    within = ~(blocks.distances(near_c, near_o) > blocks.travel[near_c])
+    pos = np.searchsorted(np.sort(cand), near_c[within])
+    inside = np.bincount(np.argsort(cand, kind="stable")[pos], minlength=len(cand))
+    counts["travel"] = n_opt - inside
+    return {name: counts[name].astype(np.int64) for name in FILTERS}
+
+
+def failure_counts_dense(inst: Instance, cand: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`failure_counts` by checking every (candidate, option) pair (the reference)."""
     counts = {name: np.zeros(len(cand), dtype=np.int64) for name in FILTERS}
     n_opt = inst.n_options
     step = max(1, 2_000_000 // max(n_opt, 1))
