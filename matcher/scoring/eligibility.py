@@ -10,8 +10,9 @@ The shipped rules, each with a reason code:
   option's organisation.
 
 Exactly the pairs that pass all four are eligible. :func:`eligible_pairs` generates them without
-enumerating all pairs: a KD-tree over locations finds the pairs within travel distance, chunk by
-chunk of candidates, and the other rules filter those arrays.
+enumerating all pairs: blocking (:class:`Blocks`: KD-trees, or a compiled grid scan in larger
+rounds) finds the pairs within travel distance, chunk by chunk of candidates, and the other
+rules filter those arrays.
 """
 
 from __future__ import annotations
@@ -190,7 +191,7 @@ def iter_eligible_pairs(
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Eligible (candidate, option, distance_km) arrays, one chunk of candidates at a time.
 
-    Blocking: a KD-tree over the options finds only the pairs within travel distance (one
+    Blocking: :meth:`Blocks.near` finds only the pairs within travel distance (KD-trees: one
     query per group of similar travel radii); the language, hours and guidance rules then filter
     those arrays before any distance is computed. Chunks are sized adaptively so that about
     ``CHUNK_PAIRS`` pairs are in memory at once (or exactly `chunk_size` candidates if given).

@@ -141,7 +141,7 @@ def _search(inst: Instance, policy: Policy, blocks: Blocks, best: _Best, rows: n
     """Score the pairs of candidates (`rows` from best.start) with each one's `sectors` that can
     still be among their best k, given `bound` (the other parts' bound per row and sector),
     into `best`: first within RING of the travel distance (or the reach, if less), then
-    between that and the reach at the best k found. Returns the pairs the KD-trees gave."""
+    between that and the reach at the best k found. Returns the pairs blocking gave."""
     start, n, k = best.start, best.n, best.k
     cand = rows + start
     travel = blocks.travel[cand]
@@ -174,10 +174,10 @@ def pruned_chunk(inst: Instance, policy: Policy, blocks: Blocks, start: int, sto
                  decided: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
     """Eligible pairs of candidates start..stop-1 that can be among their best k (module
-    docstring): (cand, opt, dist, pairs the KD-trees returned, scores of the first pairs).
+    docstring): (cand, opt, dist, pairs blocking returned, scores of the first pairs).
 
-    The first pairs (those of people with k pairs in their wished sectors) come scored, so that
-    they are not scored again. Exact: the best k of the result are the best k overall.
+    The first pairs (everyone's but those of people with a coordinator's decision) come scored,
+    so that they are not scored again. Exact: the best k of the result are the best k overall.
     """
     n = stop - start
     w = policy.weights.as_dict()
