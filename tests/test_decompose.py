@@ -24,12 +24,12 @@ from matcher.solver.decompose import (
     merge_labels,
     option_prices,
     organisation_regions,
-    polyak_step,
     solve_decomposed,
     split,
     whole_lagrangian,
 )
 from matcher.solver.flow import solve_flow
+from matcher.solver.lagrangian import polyak_step
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.result import Status
 from tests.test_solver_lagrangian import brute_force, check_result, tiny_problems

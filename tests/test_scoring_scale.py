@@ -141,7 +141,7 @@ def test_top_k_does_not_depend_on_the_first_search_radius(inst: Instance, ring: 
 def test_failure_counts_equal_checking_every_option(inst: Instance) -> None:
     """Why a person has no eligible option: the counts per rule from sorted arrays and blocking
     are those of checking every (person, option) pair."""
-    from matcher.scoring.eligibility import failure_counts, failure_counts_dense
+    from matcher.scoring.eligibility import failure_counts
 
     cands = np.r_[np.arange(0, inst.n_candidates, 7), [5, 3]]  # any order
     got, want = failure_counts(inst, cands), failure_counts_dense(inst, cands)
@@ -159,3 +159,12 @@ def test_failure_counts_equal_checking_every_option(inst: Instance) -> None:
     assert want["guidance"].max() > 0
     for name in want:
         assert np.array_equal(got[name], want[name]), name
+
+
+def failure_counts_dense(inst: Instance, cand: np.ndarray) -> dict[str, np.ndarray]:
+    """The reference: each rule's exclusions by checking every (candidate, option) pair."""
+    n_opt = inst.n_options
+    cc = np.repeat(cand, n_opt)
+    oo = np.tile(np.arange(n_opt), len(cand))
+    return {name: fails.reshape(-1, n_opt).sum(axis=1)
+            for name, fails in filter_failures(inst, cc, oo).items()}

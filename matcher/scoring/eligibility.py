@@ -248,7 +248,8 @@ def failure_counts(inst: Instance, cand: np.ndarray,
                    blocks: Blocks | None = None) -> dict[str, np.ndarray]:
     """For each given candidate, how many options each rule excludes (of all options).
 
-    The same counts as :func:`failure_counts_dense` without looking at every option: the
+    The same counts as checking every (candidate, option) pair with :func:`filter_failures`
+    (tests/test_scoring_scale.py does), without looking at every option: the
     language, hours and guidance rules compare one number of the person with one of the option,
     so a sorted array of the options' numbers answers each; travel excludes every option but
     those within the person's travel distance, which blocking finds (exact distances on that
@@ -275,15 +276,3 @@ def failure_counts(inst: Instance, cand: np.ndarray,
     counts["travel"] = n_opt - inside
     return {name: counts[name].astype(np.int64) for name in FILTERS}
 
-
-def failure_counts_dense(inst: Instance, cand: np.ndarray) -> dict[str, np.ndarray]:
-    """:func:`failure_counts` by checking every (candidate, option) pair (the reference)."""
-    counts = {name: np.zeros(len(cand), dtype=np.int64) for name in FILTERS}
-    n_opt = inst.n_options
-    step = max(1, 2_000_000 // max(n_opt, 1))
-    for s in range(0, len(cand), step):
-        cc = np.repeat(cand[s:s + step], n_opt)
-        oo = np.tile(np.arange(n_opt), len(cand[s:s + step]))
-        for name, fails in filter_failures(inst, cc, oo).items():
-            counts[name][s:s + step] = fails.reshape(-1, n_opt).sum(axis=1)
-    return counts

@@ -66,7 +66,7 @@ from scipy.sparse.csgraph import connected_components
 from matcher.policy import Policy
 from matcher.progress import report
 from matcher.solver.flow import solve_flow
-from matcher.solver.lagrangian import repair
+from matcher.solver.lagrangian import polyak_step, repair
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.quota_flow import best_pairs, quota_flow
 from matcher.solver.refill import refill
@@ -750,22 +750,6 @@ def sign_step(lam: np.ndarray, excess: np.ndarray, rate: np.ndarray, prev_sign: 
     same = sign * prev_sign
     rate = np.maximum(np.where(same > 0, (rate * 5) // 4, np.where(same < 0, rate // 2, rate)), 1)
     return np.maximum(lam + sign * rate, 0), rate, np.where(sign != 0, sign, prev_sign)
-
-
-def polyak_step(lam: np.ndarray, excess: np.ndarray, value: int, target: int,
-                theta_num: int) -> np.ndarray:
-    """One Polyak subgradient step of the multipliers (integers only): towards the budgets'
-    excess, of length ``theta_num / 1024 * (value - target) / |excess|^2`` (the classic rule,
-    `value` the dual at `lam` and `target` a feasible answer's value). A multiplier at 0 with
-    its budget kept does not move."""
-    direction = np.where((lam > 0) | (excess > 0), excess, 0).astype(np.int64)
-    norm2 = int((direction * direction).sum())
-    if norm2 == 0:
-        return lam
-    scale = theta_num * max(value - target, 1)
-    # Python integers (object arrays): the products can pass 2^63.
-    moved = lam.astype(object) + (direction.astype(object) * scale) // (norm2 * 1024)
-    return np.clip(moved, 0, 1 << 62).astype(np.int64)
 
 
 def whole_lagrangian(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,

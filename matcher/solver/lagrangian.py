@@ -168,6 +168,22 @@ def uniform_start(problem: AssignmentProblem, free: np.ndarray, seats_left: np.n
     return best, stats
 
 
+def polyak_step(lam: np.ndarray, excess: np.ndarray, value: int, target: int,
+                theta_num: int) -> np.ndarray:
+    """One Polyak subgradient step of the multipliers (integers only): towards the budgets'
+    excess, of length ``theta_num / 1024 * (value - target) / |excess|^2`` (the classic rule,
+    `value` the dual at `lam` and `target` a feasible answer's value). A multiplier at 0 with
+    its budget kept does not move."""
+    direction = np.where((lam > 0) | (excess > 0), excess, 0).astype(np.int64)
+    norm2 = int((direction * direction).sum())
+    if norm2 == 0:
+        return lam
+    scale = theta_num * max(value - target, 1)
+    # Python integers (object arrays): the products can pass 2^63.
+    moved = lam.astype(object) + (direction.astype(object) * scale) // (norm2 * 1024)
+    return np.clip(moved, 0, 1 << 62).astype(np.int64)
+
+
 def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
                      relaxed: np.ndarray | None = None,
                      warm: WarmStart | None = None) -> SolveResult:
@@ -306,8 +322,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             # Target level between the best dual and the best feasible value (policy knob; 1 aims
             # at the best feasible value: measured best at 20,000; 4 was better at 2,000).
             level = st.best_core - (st.best_core - st.best_value) // policy.lagrangian_level_div
-            step = direction * (theta_num * max(core_dual - level, 1)) // (norm2 * 1024)
-            st.lam = np.maximum(st.lam + step, 0)
+            st.lam = polyak_step(st.lam, direction, core_dual, level, theta_num)
         else:
             # Per-organisation price adjustment: grow the step while the sign of the budget
             # excess stays, halve it when it flips (integers only).
