@@ -202,6 +202,48 @@ def test_drop_excess_and_greedy_add_keep_feasibility() -> None:
     assert problem.objective(filled) >= problem.objective(dropped)
 
 
+def _greedy_rounds_reference(problem: AssignmentProblem, chosen: np.ndarray,
+                             mask: np.ndarray) -> np.ndarray:
+    """greedy_add's definition, round by round over the whole problem: each round adds the open
+    edges (they fit alone) that are the best (weight, then edge index) of their candidate and
+    of their organisation."""
+    chosen = chosen.copy()
+    while True:
+        seats = problem.capacity - problem.seats_used(chosen)
+        room = problem.budget - problem.guidance_used(chosen)
+        taken = np.zeros(problem.n_candidates, dtype=bool)
+        taken[problem.cand[chosen]] = True
+        open_ = [e for e in range(problem.n_edges)
+                 if mask[e] and not chosen[e] and not taken[problem.cand[e]]
+                 and seats[problem.opt[e]] > 0
+                 and problem.edge_need[e] <= room[problem.edge_org[e]]
+                 and problem.weight[e] > 0]
+        if not open_:
+            return chosen
+        key = {e: (-int(problem.weight[e]), e) for e in open_}
+        best_c: dict[int, int] = {}
+        best_g: dict[int, int] = {}
+        for e in sorted(open_, key=key.__getitem__):
+            best_c.setdefault(int(problem.cand[e]), e)
+            best_g.setdefault(int(problem.edge_org[e]), e)
+        for e in open_:
+            if best_c[int(problem.cand[e])] == e and best_g[int(problem.edge_org[e])] == e:
+                chosen[e] = True
+
+
+@given(tiny_problems(max_c=8), st.integers(0, 2**31 - 1))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_greedy_add_is_its_round_by_round_definition(problem: AssignmentProblem,
+                                                     seed: int) -> None:
+    """The incremental greedy (open edges found once, then filtered) adds exactly what the
+    round-by-round definition adds, keeps every limit and leaves no edge that still fits."""
+    rng = np.random.default_rng(seed)
+    mask = rng.random(problem.n_edges) < 0.8
+    got = greedy_add(problem, problem.locked.copy(), mask)
+    np.testing.assert_array_equal(got, _greedy_rounds_reference(problem, problem.locked, mask))
+    assert problem.violations(got) == []
+
+
 @given(tiny_problems())
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_uniform_start_finds_the_minimum_of_the_common_price_dual(problem: AssignmentProblem,

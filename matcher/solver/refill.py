@@ -142,19 +142,26 @@ def greedy_add(problem: AssignmentProblem, chosen: np.ndarray, edge_mask: np.nda
     budget = problem.budget if budget is None else budget
     weight = problem.weight if weight is None else weight
     chosen = chosen.copy()
-    while True:
-        idx, _seats, _room = _open_edges(problem, chosen, edge_mask, budget)
-        idx = idx[weight[idx] > 0]
-        if len(idx) == 0:
-            return chosen
-        idx = idx[np.lexsort((idx, -weight[idx]))]  # best first, canonical ties
-        first_c = _first(problem.cand[idx])
-        first_g = _first(problem.edge_org[idx])
-        # Best of its candidate and of its organisation (hence one per option too).
-        pick = idx[first_c & first_g]
-        if len(pick) == 0:  # cannot happen: the very best edge is first of both
-            return chosen
-        chosen[pick] = True
+    # The open edges only shrink as edges are added (seats, guidance room and free people only
+    # go down), so they are found once over the whole problem and then filtered.
+    idx, seats, room = _open_edges(problem, chosen, edge_mask, budget)
+    idx = idx[weight[idx] > 0]
+    idx = idx[np.lexsort((idx, -weight[idx]))]  # best first, canonical ties
+    cand, opt = problem.cand[idx], problem.opt[idx]
+    org, need = problem.edge_org[idx], problem.edge_need[idx]
+    taken = np.zeros(problem.n_candidates, dtype=bool)
+    while len(idx):
+        # Best of its candidate and of its organisation (hence one per option too); the very
+        # best open edge is first of both, so every round adds at least one.
+        first = np.flatnonzero(_first(cand) & _first(org))
+        chosen[idx[first]] = True
+        taken[cand[first]] = True
+        seats -= np.bincount(opt[first], minlength=len(seats))
+        room -= np.bincount(org[first], weights=need[first],
+                            minlength=len(room)).astype(room.dtype)
+        keep = ~taken[cand] & (seats[opt] > 0) & (need <= room[org])
+        idx, cand, opt, org, need = idx[keep], cand[keep], opt[keep], org[keep], need[keep]
+    return chosen
 
 
 def _first(keys: np.ndarray) -> np.ndarray:
