@@ -147,6 +147,35 @@ def test_deterministic_and_dispatchable(regions_problem: tuple[AssignmentProblem
         [c["bounds"] for c in again.details["coordination"]]
 
 
+def test_parts_use_one_auction_thread_and_the_whole_iterations_may_use_more(
+        regions_problem: tuple[AssignmentProblem, np.ndarray],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parts run side by side in workers, so their auctions get one thread whatever
+    lagrangian_auction_threads says; decompose_auction_threads sets the whole iterations' (Jacobi
+    rounds), whose bounds stay valid and whose answer is repeatable."""
+    import matcher.solver.auction as auction
+
+    problem, labels = regions_problem
+    threads: list[int] = []
+
+    class Recording(auction.Auction):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            threads.append(self.threads)
+
+    monkeypatch.setattr(auction, "Auction", Recording)
+    jacobi = decomposed_policy(lagrangian_auction_min_pairs=1, decompose_auction_iterations=4,
+                               lagrangian_auction_threads=2, decompose_auction_threads=2)
+    c = solve_decomposed(problem, jacobi, labels)
+    n_parts = len(c.details["first_pass"]["per_part"])
+    assert threads[:n_parts] == [1] * n_parts and 2 in threads[n_parts:]
+    d = solve_decomposed(problem, jacobi, labels)
+    assert np.array_equal(c.chosen, d.chosen) and (c.objective, c.bound) == (d.objective, d.bound)
+    assert problem.violations(c.chosen) == []
+    exact, _, _, _ = solve_cpsat(problem, c.chosen, 20.0, 0.0)
+    assert problem.objective(exact) <= min(c.details["whole_auction"]["bounds"])
+
+
 def test_worker_processes_give_the_same_answer(
         regions_problem: tuple[AssignmentProblem, np.ndarray]) -> None:
     """Parts solved in 2 spawned worker processes: the same answer, bound and coordination as
@@ -215,8 +244,9 @@ def test_whole_lagrangian_bounds_are_valid_from_any_start(problem: AssignmentPro
     step = data.draw(st.sampled_from(["sign", "polyak"]))
     theta = data.draw(st.sampled_from([0.01, 0.2, 2.0]))
     target = data.draw(st.integers(-10**9, 10**9))  # any target: the bounds stay valid
+    threads = data.draw(st.sampled_from([1, 2]))  # one bidder at a time, or Jacobi rounds
     best_lam, bound, trace, x = whole_lagrangian(problem, lam, v, _usable(problem), 4, step,
-                                                 theta, target)
+                                                 theta, target, threads)
     assert len(trace) == 4 and bound == min(trace)
     assert all(b >= optimum for b in trace)
     assert x is not None and (best_lam >= 0).all()

@@ -4,6 +4,7 @@ is never below that optimum, the same guarantees when warm-started, and repeatab
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.graph.python import min_cost_flow
@@ -58,37 +59,50 @@ def check(cand: np.ndarray, opt: np.ndarray, n_c: int, seats: np.ndarray, w: np.
     assert dual - value <= n_c * eps
 
 
+def make(cand: np.ndarray, opt: np.ndarray, n_c: int, seats: np.ndarray, threads: int,
+         prices: np.ndarray | None = None) -> Auction:
+    """An auction; with `threads` > 1 in Jacobi rounds that scan in parallel from the first
+    bidder on (no one-by-one rounds), so that stale scans are exercised on tiny instances."""
+    a = Auction(cand, opt, n_c, seats, prices, threads=threads)
+    a.serial_below = 1
+    return a
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(instances())
-def test_auction_near_optimal_with_valid_dual_cold_and_warm(inst) -> None:  # type: ignore[no-untyped-def]
+@given(inst=instances())
+def test_auction_near_optimal_with_valid_dual_cold_and_warm(inst, threads) -> None:  # type: ignore[no-untyped-def]
     cand, opt, n_c, seats, weights, eps = inst
-    warm = Auction(cand, opt, n_c, seats)
+    warm = make(cand, opt, n_c, seats, threads)
     for w in weights:
         chosen, dual = warm.solve(w, eps=eps)
         check(cand, opt, n_c, seats, w, chosen, dual, eps)
-        cold_chosen, cold_dual = Auction(cand, opt, n_c, seats).solve(w, eps=eps)
+        cold_chosen, cold_dual = make(cand, opt, n_c, seats, threads).solve(w, eps=eps)
         check(cand, opt, n_c, seats, w, cold_chosen, cold_dual, eps)
         # Started from given prices (any: here arbitrary ones, some above every weight).
         prices = (np.arange(len(seats)) * 397 + int(w.sum())) % 2500
-        primed_chosen, primed_dual = Auction(cand, opt, n_c, seats, prices).solve(w, eps=eps)
+        primed = make(cand, opt, n_c, seats, threads, prices)
+        primed_chosen, primed_dual = primed.solve(w, eps=eps)
         check(cand, opt, n_c, seats, w, primed_chosen, primed_dual, eps)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(instances())
-def test_auction_repeatable(inst) -> None:  # type: ignore[no-untyped-def]
+@given(inst=instances())
+def test_auction_repeatable(inst, threads) -> None:  # type: ignore[no-untyped-def]
     cand, opt, n_c, seats, weights, eps = inst
-    a, b = Auction(cand, opt, n_c, seats), Auction(cand, opt, n_c, seats)
+    a, b = make(cand, opt, n_c, seats, threads), make(cand, opt, n_c, seats, threads)
     for w in weights:
         xa, da = a.solve(w, eps=eps)
         xb, db = b.solve(w, eps=eps)
         assert np.array_equal(xa, xb) and da == db
 
 
-def test_auction_exact_at_eps_one_on_a_crowded_market() -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_auction_exact_at_eps_one_on_a_crowded_market(threads: int) -> None:
     """More people than seats, near-equal values (the case where auctions stall in price wars):
     with eps = 1 and weights scaled by n + 1 the answer is the optimum; warm after small
-    changes too."""
+    changes too; one by one and in Jacobi rounds."""
     rng = np.random.default_rng(7)
     n_c, n_o = 400, 40
     cand = np.repeat(np.arange(n_c), 12)
@@ -96,7 +110,7 @@ def test_auction_exact_at_eps_one_on_a_crowded_market() -> None:
     key = np.unique(cand * n_o + opt)
     cand, opt = key // n_o, key % n_o
     seats = rng.integers(1, 6, n_o)
-    a = Auction(cand, opt, n_c, seats)
+    a = make(cand, opt, n_c, seats, threads)
     base = 1000 + rng.integers(0, 50, len(cand))
     for step in range(4):
         w = (base + step * rng.integers(-3, 4, len(cand))) * (n_c + 1)
@@ -106,10 +120,47 @@ def test_auction_exact_at_eps_one_on_a_crowded_market() -> None:
 
 
 def test_auction_rejects_unsorted_edges_and_wrong_weights() -> None:
-    import pytest
-
     with pytest.raises(ValueError, match="sorted"):
         Auction(np.array([1, 0]), np.array([0, 0]), 2, np.array([1]))
     a = Auction(np.array([0, 1]), np.array([0, 0]), 2, np.array([1]))
     with pytest.raises(ValueError, match="weights"):
         a.solve(np.array([1, 2, 3]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(-10**12, 10**12), st.integers(-10**12, 10**12)),
+                max_size=300), st.integers(0, 3))
+def test_weight_kernels_are_their_numpy_definitions(pairs: list[tuple[int, int]],
+                                                    lam_seed: int) -> None:
+    """The parallel kernels of the whole iterations: highest weight and largest change, and the
+    priced weights, as NumPy computes them."""
+    from matcher.solver.auction import _top_and_moved, priced_weights
+
+    w = np.array([p[0] for p in pairs], dtype=np.int64)
+    last = np.array([p[1] for p in pairs], dtype=np.int64)
+    top, moved = _top_and_moved(w, last)
+    assert top == max(int(w.max(initial=0)), 0)
+    assert moved == int(np.abs(w - last).max(initial=0))
+    assert _top_and_moved(w, w[:0])[1] == 0
+    rng = np.random.default_rng(lam_seed)
+    idx = rng.permutation(len(w)).astype(np.int64)
+    lam = rng.integers(0, 10**6, 5)
+    org = rng.integers(0, 5, len(w)).astype(np.int32)
+    need = rng.integers(0, 4, len(w)).astype(np.int32)
+    out = np.empty(len(w), dtype=np.int64)
+    priced_weights(last, idx, lam, org, need, out)
+    assert np.array_equal(out, last[idx] - lam[org] * need)
+
+
+@settings(max_examples=100, deadline=None)
+@given(instances())
+def test_index_arrays_are_their_definitions(inst) -> None:  # type: ignore[no-untyped-def]
+    """Each person's edges start at indptr; the edges grouped by option are the stable sort of
+    the edges by option."""
+    cand, opt, n_c, seats, _, _ = inst
+    a = Auction(cand, opt, n_c, seats)
+    assert np.array_equal(a.indptr, np.searchsorted(cand, np.arange(n_c + 1)))
+    order = np.argsort(opt, kind="stable")
+    assert np.array_equal(a.rev_arc, order)
+    assert np.array_equal(a.rev_cand, cand[order])
+    assert np.array_equal(a.rev_indptr, np.searchsorted(opt[order], np.arange(len(seats) + 1)))

@@ -104,16 +104,19 @@ def test_lagrangian_feasible_and_bound_valid_on_tiny(problem: AssignmentProblem)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(tiny_problems(), st.sampled_from(["polyak", "rprop"]), st.sampled_from([0, 1]))
+@given(tiny_problems(), st.sampled_from(["polyak", "rprop"]), st.sampled_from([0, 1]),
+       st.sampled_from([1, 2]))
 def test_lagrangian_direct_both_step_rules(problem: AssignmentProblem, step: str,
-                                           auction_min: int) -> None:
+                                           auction_min: int, threads: int) -> None:
     """Called directly (even when the budgets do not bind), with either step rule and either
-    subproblem (min-cost flows on a core, or the auction over all pairs)."""
+    subproblem (min-cost flows on a core, or the auction over all pairs, one bidder at a time
+    or in Jacobi rounds)."""
     optimum = brute_force(problem)
     if problem.violations(problem.locked):
         return
     policy = lagrangian_policy(lagrangian_step=step, polish_max_pairs=0,
-                               lagrangian_auction_min_pairs=auction_min).solver
+                               lagrangian_auction_min_pairs=auction_min,
+                               lagrangian_auction_threads=threads).solver
     result = lagrangian_solve(problem, policy)
     check_result(problem, result, optimum)
 
@@ -158,11 +161,13 @@ def test_non_binding_budgets_give_the_flow_optimum() -> None:
     assert direct.objective == problem.objective(flow)
 
 
-@pytest.mark.parametrize("auction_min", [0, 1])
-def test_deterministic_and_row_order_free_of_wall_clock(auction_min: int) -> None:
+@pytest.mark.parametrize(("auction_min", "threads"), [(0, 1), (1, 1), (1, 2)])
+def test_deterministic_and_row_order_free_of_wall_clock(auction_min: int, threads: int) -> None:
     problem, _ = random_problem(400, seed=5, per_cand=10, near=25, locked_share=0.03)
-    first = solve(problem, lagrangian_policy(lagrangian_auction_min_pairs=auction_min))
-    second = solve(problem, lagrangian_policy(lagrangian_auction_min_pairs=auction_min))
+    policy = lagrangian_policy(lagrangian_auction_min_pairs=auction_min,
+                               lagrangian_auction_threads=threads)
+    first = solve(problem, policy)
+    second = solve(problem, policy)
     assert first.method == "lagrangian"
     assert np.array_equal(first.chosen, second.chosen)
     assert (first.objective, first.bound) == (second.objective, second.bound)

@@ -77,6 +77,7 @@ class SolverPolicy(_Strict):
     lagrangian_stall_window: int = Field(ge=1)
     lagrangian_full_every: int = Field(ge=0)
     lagrangian_auction_min_pairs: int = Field(ge=0)
+    lagrangian_auction_threads: int = Field(ge=1, le=64)
     quota_flow_rounds: int = Field(ge=0)
     polish_core: int = Field(ge=0)
     polish_union: bool
@@ -93,6 +94,7 @@ class SolverPolicy(_Strict):
     decompose_auction_iterations: int = Field(ge=0)
     decompose_auction_step: Literal["sign", "polyak"]
     decompose_auction_theta: float = Field(gt=0, le=2)
+    decompose_auction_threads: int = Field(ge=1, le=64)
     decompose_quota_core: int = Field(ge=0)
     decompose_part_pairs: int = Field(ge=0)
 

@@ -27,8 +27,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,77 @@ def _check(i: Int, indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray, price
 
 
 @njit(cache=True)
+def _reverse_scan(j: Int, arc_opt: np.ndarray, w: np.ndarray, rev_indptr: np.ndarray,
+                  rev_arc: np.ndarray, rev_cand: np.ndarray, slot_opt: np.ndarray,
+                  price: np.ndarray, person_slot: np.ndarray, person_arc: np.ndarray,
+                  big: Int) -> tuple[Int, Int, int, int]:
+    """For a free slot of option `j`: the highest and second-highest gain of a person (value of
+    their arc into `j` at price 0 over their present value; people holding a seat of `j` left
+    out), the person with the highest and their arc."""
+    beta, gamma, star, star_arc = -big, -big, -1, -1
+    for r in range(rev_indptr[j], rev_indptr[j + 1]):
+        e = rev_arc[r]
+        if w[e] <= 0:
+            continue
+        i = rev_cand[r]
+        t = person_slot[i]
+        own = w[person_arc[i]] - price[t] if t >= 0 else 0
+        gain = w[e] - own
+        if t >= 0 and slot_opt[t] == j:
+            continue  # already holds a seat of this option
+        if gain > beta:
+            gamma, beta, star, star_arc = beta, gain, i, e
+        elif gain > gamma:
+            gamma = gain
+    return beta, gamma, star, star_arc
+
+
+@njit(cache=True)
+def _reverse(arc_opt: np.ndarray, w: np.ndarray, rev_indptr: np.ndarray, rev_arc: np.ndarray,
+             rev_cand: np.ndarray, slot_start: np.ndarray, slot_opt: np.ndarray,
+             price: np.ndarray, holder: np.ndarray, person_slot: np.ndarray,
+             person_arc: np.ndarray, min1: np.ndarray, min1_slot: np.ndarray, min2: np.ndarray,
+             rstack: np.ndarray, eps: Int, big: Int) -> int:
+    """The end of a phase: free slots that still have a price (returns the number of bids)."""
+    bids = 0
+    # Reverse bids: a free slot that still has a price must cost 0 for the dual to be
+    # tight. It goes to the person who gains most from it over their present value (at
+    # the price where the runner-up is within eps), or falls to 0 when no one gains more
+    # than eps. No one becomes unhappy by this; the slot the person leaves is next.
+    # Each move raises a person's value by at least eps, so this ends.
+    rtop = 0
+    for s in range(len(price)):
+        if holder[s] < 0 and price[s] > 0:
+            rstack[rtop] = s
+            rtop += 1
+    while rtop > 0:
+        rtop -= 1
+        s = rstack[rtop]
+        j = slot_opt[s]
+        beta, gamma, star, star_arc = _reverse_scan(j, arc_opt, w, rev_indptr, rev_arc, rev_cand,
+                                                    slot_opt, price, person_slot, person_arc, big)
+        if beta <= eps:
+            price[s] = 0
+            _level_option(j, price[s], slot_start, price)
+            _refresh_option(j, slot_start, price, min1, min1_slot, min2, big)
+            continue
+        old = person_slot[star]
+        price[s] = max(gamma - eps, 0)
+        holder[s] = star
+        person_slot[star] = s
+        person_arc[star] = star_arc
+        bids += 1
+        _level_option(j, price[s], slot_start, price)
+        _refresh_option(j, slot_start, price, min1, min1_slot, min2, big)
+        if old >= 0:
+            holder[old] = -1
+            if price[old] > 0:
+                rstack[rtop] = old
+                rtop += 1
+    return bids
+
+
+@njit(cache=True)
 def _run(indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray, rev_indptr: np.ndarray,
          rev_arc: np.ndarray, rev_cand: np.ndarray, slot_start: np.ndarray, slot_opt: np.ndarray,
          price: np.ndarray, holder: np.ndarray, person_slot: np.ndarray, person_arc: np.ndarray,
@@ -158,53 +230,130 @@ def _run(indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray, rev_indptr: np.
                 in_queue[prev] = True
                 queue[tail] = prev
                 tail = (tail + 1) % (n + 1)
-        # Reverse bids: a free slot that still has a price must cost 0 for the dual to be
-        # tight. It goes to the person who gains most from it over their present value (at
-        # the price where the runner-up is within eps), or falls to 0 when no one gains more
-        # than eps. No one becomes unhappy by this; the slot the person leaves is next.
-        # Each move raises a person's value by at least eps, so this ends.
-        rtop = 0
-        for s in range(len(price)):
-            if holder[s] < 0 and price[s] > 0:
-                rstack[rtop] = s
-                rtop += 1
-        while rtop > 0:
-            rtop -= 1
-            s = rstack[rtop]
-            j = slot_opt[s]
-            beta, gamma, star, star_arc = -big, -big, -1, -1
-            for r in range(rev_indptr[j], rev_indptr[j + 1]):
-                e = rev_arc[r]
-                if w[e] <= 0:
+        bids += _reverse(arc_opt, w, rev_indptr, rev_arc, rev_cand, slot_start, slot_opt,
+                         price, holder, person_slot, person_arc, min1, min1_slot, min2,
+                         rstack, eps, big)
+    return bids
+
+
+#: Below this many bidders a Jacobi round bids one by one (fresh prices, no thread start-up).
+JACOBI_SERIAL_BELOW = 512
+
+
+@njit(cache=True)
+def _scan(i: Int, indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray,
+          min1: np.ndarray) -> tuple[int, Int]:
+    """Person `i`'s best arc at the prices (-1 when no arc is worth more than staying
+    unassigned) and the best value of their other arcs (at least 0)."""
+    v1, v2, best_arc = np.int64(0), np.int64(0), -1
+    for e in range(indptr[i], indptr[i + 1]):
+        we = w[e]
+        if we <= 0:
+            continue
+        x = we - min1[arc_opt[e]]
+        if x > v1:
+            v2, v1, best_arc = v1, x, e
+        elif x > v2:
+            v2 = x
+    return best_arc, v2
+
+
+@njit(cache=True, parallel=True)
+def _run_jacobi(indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray, rev_indptr: np.ndarray,
+                rev_arc: np.ndarray, rev_cand: np.ndarray, slot_start: np.ndarray,
+                slot_opt: np.ndarray, price: np.ndarray, holder: np.ndarray,
+                person_slot: np.ndarray, person_arc: np.ndarray,
+                eps_schedule: np.ndarray, serial_below: Int) -> int:
+    """`_run` with the bidders' scans in parallel (Jacobi rounds): in each round every bidder
+    scans their arcs at the round's prices, in parallel (read-only); then, in bidder order, a
+    bid is placed only if its option is still the bidder's best by that scan at the prices as
+    they are by then: its value at the option's lowest price now must be at least both the
+    scan's second-best value (other options' prices only rise, so that value can only have
+    fallen: it is an upper bound) and the value at the option's second-lowest price now. Then
+    the bid price (the option's best value minus that second-best value, plus eps) is at least
+    the lowest price plus eps and leaves the bidder within eps of their best, as a one-by-one
+    bid would. A bidder whose option lost that test bids again in the next round, as does
+    every displaced holder. The first bid of a round always passes (nothing has moved), so
+    every round makes progress. A round of fewer than `serial_below` bidders scans each bidder
+    just before their bid instead (one by one; all pass). The outcome does not depend on the
+    number of threads."""
+    n = len(indptr) - 1
+    n_opt = len(slot_start) - 1
+    big = np.int64(1) << 62
+    min1 = np.empty(n_opt, dtype=np.int64)
+    min1_slot = np.empty(n_opt, dtype=np.int64)
+    min2 = np.empty(n_opt, dtype=np.int64)
+    for j in range(n_opt):
+        _refresh_option(j, slot_start, price, min1, min1_slot, min2, big)
+    active = np.empty(n, dtype=np.int64)
+    nxt = np.empty(n, dtype=np.int64)
+    best_arc = np.empty(n, dtype=np.int64)
+    second = np.empty(n, dtype=np.int64)
+    unhappy = np.zeros(n, dtype=np.bool_)
+    rstack = np.empty(len(price), dtype=np.int64)
+    bids = 0
+    for eps in eps_schedule:
+        for i in prange(n):
+            held = person_slot[i]
+            mine = np.int64(0)
+            if held >= 0:
+                arc = person_arc[i]
+                mine = w[arc] - price[held] if w[arc] > 0 else -big
+            unhappy[i] = mine < _best_value(i, indptr, arc_opt, w, min1) - eps
+        m = 0
+        for i in range(n):
+            if unhappy[i]:
+                s = person_slot[i]
+                if s >= 0:
+                    holder[s] = -1
+                    person_slot[i] = -1
+                    person_arc[i] = -1
+                active[m] = i
+                m += 1
+        while m > 0:
+            if m >= serial_below:
+                for q in prange(m):
+                    b_arc, b_second = _scan(active[q], indptr, arc_opt, w, min1)
+                    best_arc[q] = b_arc
+                    second[q] = b_second
+            m_next = 0
+            for k in range(m):
+                i = active[k]
+                if m < serial_below:
+                    b_arc, b_second = _scan(i, indptr, arc_opt, w, min1)
+                    best_arc[k] = b_arc
+                    second[k] = b_second
+                e = best_arc[k]
+                if e < 0:
+                    continue  # nothing beats staying unassigned
+                j = arc_opt[e]
+                w_best = w[e]
+                v1 = w_best - min1[j]
+                v2 = second[k]
+                if w_best - min2[j] > v2:
+                    v2 = w_best - min2[j]
+                if v1 <= 0 or v1 < v2:
+                    nxt[m_next] = i  # the scan is out of date: bid again next round
+                    m_next += 1
                     continue
-                i = rev_cand[r]
-                t = person_slot[i]
-                own = w[person_arc[i]] - price[t] if t >= 0 else 0
-                gain = w[e] - own
-                if t >= 0 and slot_opt[t] == j:
-                    continue  # already holds a seat of this option
-                if gain > beta:
-                    gamma, beta, star, star_arc = beta, gain, i, e
-                elif gain > gamma:
-                    gamma = gain
-            if beta <= eps:
-                price[s] = 0
-                _level_option(j, price[s], slot_start, price)
+                s = min1_slot[j]
+                prev = holder[s]
+                price[s] = w_best - v2 + eps
+                holder[s] = i
+                person_slot[i] = s
+                person_arc[i] = e
+                bids += 1
                 _refresh_option(j, slot_start, price, min1, min1_slot, min2, big)
-                continue
-            old = person_slot[star]
-            price[s] = max(gamma - eps, 0)
-            holder[s] = star
-            person_slot[star] = s
-            person_arc[star] = star_arc
-            bids += 1
-            _level_option(j, price[s], slot_start, price)
-            _refresh_option(j, slot_start, price, min1, min1_slot, min2, big)
-            if old >= 0:
-                holder[old] = -1
-                if price[old] > 0:
-                    rstack[rtop] = old
-                    rtop += 1
+                if prev >= 0:
+                    person_slot[prev] = -1
+                    person_arc[prev] = -1
+                    nxt[m_next] = prev
+                    m_next += 1
+            active, nxt = nxt, active
+            m = m_next
+        bids += _reverse(arc_opt, w, rev_indptr, rev_arc, rev_cand, slot_start, slot_opt,
+                         price, holder, person_slot, person_arc, min1, min1_slot, min2,
+                         rstack, eps, big)
     return bids
 
 
@@ -228,25 +377,84 @@ def _dual(indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray, slot_start: np
     return total
 
 
+@njit(cache=True, parallel=True)
+def _dual_parallel(indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray,
+                   slot_start: np.ndarray, price: np.ndarray) -> Int:
+    """`_dual` with the people's best values summed in parallel (integers: the same sum)."""
+    n_opt = len(slot_start) - 1
+    big = np.int64(1) << 62
+    min1 = np.empty(n_opt, dtype=np.int64)
+    for j in range(n_opt):
+        m = big
+        for s in range(slot_start[j], slot_start[j + 1]):
+            if price[s] < m:
+                m = price[s]
+        min1[j] = m
+    total = np.int64(0)
+    for s in range(len(price)):
+        total += price[s]
+    people = np.int64(0)
+    for i in prange(len(indptr) - 1):
+        people += _best_value(i, indptr, arc_opt, w, min1)
+    return total + people
+
+
+@njit(cache=True, parallel=True)
+def _top_and_moved(w: np.ndarray, last_w: np.ndarray) -> tuple[Int, Int]:
+    """(highest weight, at least 0; largest change of a weight since `last_w`, 0 when empty)."""
+    top = np.int64(0)
+    moved = np.int64(0)
+    warm = len(last_w) == len(w)
+    for k in prange(len(w)):
+        top = max(top, w[k])
+        if warm:
+            moved = max(moved, abs(w[k] - last_w[k]))
+    return top, moved
+
+
+@njit(cache=True, parallel=True)
+def priced_weights(weight: np.ndarray, idx: np.ndarray, lam: np.ndarray, org: np.ndarray,
+                   need: np.ndarray, out: np.ndarray) -> None:
+    """``out[k] = weight[idx[k]] - lam[org[k]] * need[k]`` (the Lagrangian's priced weights
+    of the edges `idx`), in parallel and without temporaries."""
+    for k in prange(len(idx)):
+        out[k] = weight[idx[k]] - lam[org[k]] * need[k]
+
+
+@njit(cache=True)
+def _by_option(arc_opt: np.ndarray, rev_indptr: np.ndarray) -> np.ndarray:
+    """The edges grouped by option, in edge order within an option (a stable counting sort;
+    `rev_indptr` holds each option's first position)."""
+    order = np.empty(len(arc_opt), dtype=np.int32)
+    fill = rev_indptr[:-1].copy()
+    for e in range(len(arc_opt)):
+        j = arc_opt[e]
+        order[fill[j]] = e
+        fill[j] += 1
+    return order
+
+
 class Auction:
     """A warm-startable auction over a fixed set of edges (the caller's `edges`, sorted by
     candidate) with fixed seats per option; each `solve` takes new weights for those edges."""
 
     def __init__(self, cand: np.ndarray, opt: np.ndarray, n_candidates: int,
-                 seats: np.ndarray, prices: np.ndarray | None = None) -> None:
+                 seats: np.ndarray, prices: np.ndarray | None = None,
+                 threads: int = 1) -> None:
         """`prices` (optional, per option, >= 0): start from these prices instead of 0 (the
-        first `solve` then keeps them, with a finer first phase)."""
+        first `solve` then keeps them, with a finer first phase). `threads` > 1: Jacobi rounds
+        (`_run_jacobi`) on up to that many threads (at most numba's thread count); the answer
+        is the same for any number above 1 (but not the same as one by one, `threads` = 1)."""
         if len(cand) and np.any(np.diff(cand) < 0):
             raise ValueError("edges must be sorted by candidate")
         # int32 indices (half the memory at national size); numba compiles for them as well.
-        self.indptr = np.searchsorted(cand, np.arange(n_candidates + 1)).astype(np.int64)
+        self.indptr = np.zeros(n_candidates + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cand, minlength=n_candidates), out=self.indptr[1:])
         self.arc_opt = np.asarray(opt, dtype=np.int32)
-        order = np.argsort(self.arc_opt, kind="stable").astype(np.int32)
-        self.rev_indptr = np.searchsorted(self.arc_opt[order],
-                                          np.arange(len(seats) + 1)).astype(np.int64)
-        self.rev_arc = order
-        self.rev_cand = np.asarray(cand, dtype=np.int32)[order]
-        del order
+        self.rev_indptr = np.zeros(len(seats) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.arc_opt, minlength=len(seats)), out=self.rev_indptr[1:])
+        self.rev_arc = _by_option(self.arc_opt, self.rev_indptr)
+        self.rev_cand = np.asarray(cand, dtype=np.int32)[self.rev_arc]
         seats = np.maximum(np.asarray(seats, dtype=np.int64), 0)
         self.slot_start = np.concatenate([[0], np.cumsum(seats)]).astype(np.int64)
         self.slot_opt = np.repeat(np.arange(len(seats), dtype=np.int64), seats)
@@ -260,6 +468,8 @@ class Auction:
         if prices is not None:
             self.price[:] = np.maximum(np.asarray(prices, dtype=np.int64), 0)[self.slot_opt]
         self.bids = 0
+        self.threads = max(int(threads), 1)
+        self.serial_below = JACOBI_SERIAL_BELOW
 
     def solve(self, w: np.ndarray, eps: int | None = None,
               warm: bool = True) -> tuple[np.ndarray, int]:
@@ -276,10 +486,13 @@ class Auction:
         w = np.ascontiguousarray(w, dtype=np.int64)
         if len(w) != len(self.arc_opt):
             raise ValueError(f"{len(w)} weights for {len(self.arc_opt)} edges")
-        top = int(w.max(initial=0))
+        cores = int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))  # numba's thread pool
+        numba.set_num_threads(min(self.threads, cores))
+        last_w = self.last_w if warm and self.last_w is not None else None
+        top_, moved_ = _top_and_moved(w, w[:0] if last_w is None else last_w)
+        top, moved = int(top_), int(moved_)
         eps = max(int(eps) if eps is not None else top >> FINE_SHIFT, 1)
-        if warm and self.last_w is not None:
-            moved = int(np.abs(w - self.last_w).max(initial=0))
+        if last_w is not None:
             start = min(max(moved // 4, eps), max(top // 8, eps))
         elif self.primed:  # given prices, no assignment yet: a finer first phase keeps them
             start = max(top >> 8, eps)
@@ -295,12 +508,17 @@ class Auction:
             schedule.append(e)
             e //= PHASE_FACTOR
         schedule.append(eps)
-        self.bids = _run(self.indptr, self.arc_opt, w, self.rev_indptr, self.rev_arc,
-                         self.rev_cand, self.slot_start, self.slot_opt, self.price, self.holder,
-                         self.person_slot, self.person_arc, np.asarray(schedule, dtype=np.int64))
+        args = (self.indptr, self.arc_opt, w, self.rev_indptr, self.rev_arc, self.rev_cand,
+                self.slot_start, self.slot_opt, self.price, self.holder, self.person_slot,
+                self.person_arc, np.asarray(schedule, dtype=np.int64))
+        if self.threads > 1:
+            self.bids = _run_jacobi(*args, self.serial_below)
+            dual = int(_dual_parallel(self.indptr, self.arc_opt, w, self.slot_start, self.price))
+        else:
+            self.bids = _run(*args)
+            dual = int(_dual(self.indptr, self.arc_opt, w, self.slot_start, self.price))
         self.last_w = w
         self.primed = False
-        dual = int(_dual(self.indptr, self.arc_opt, w, self.slot_start, self.price))
         log.debug("auction: %d phases from eps %d to %d, %d bids", len(schedule), schedule[0],
                   eps, self.bids)
         return self.chosen(), dual

@@ -595,7 +595,8 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
         t = time.perf_counter()
         w_lam, w_bound, w_trace, w_x = whole_lagrangian(
             problem, prices.lam, prices.v, usable, sp.decompose_auction_iterations,
-            sp.decompose_auction_step, sp.decompose_auction_theta, value)
+            sp.decompose_auction_step, sp.decompose_auction_theta, value,
+            sp.decompose_auction_threads)
         whole: dict[str, Any] = {"bounds": w_trace}
         if w_x is not None:
             if w_bound < bound:
@@ -692,6 +693,9 @@ def _solve_parts(problem: AssignmentProblem, labels: np.ndarray, policy: Policy,
     from the coordinated multipliers and `warm_chosen`.
     """
     metas: list[Part] = []
+    # One thread per part: the parts run side by side in worker processes.
+    policy = policy.model_copy(update={"solver": policy.solver.model_copy(
+        update={"lagrangian_auction_threads": 1})})
 
     def tasks() -> Iterator[PartTask]:
         for part in iter_parts(problem, labels, home):
@@ -754,26 +758,27 @@ def sign_step(lam: np.ndarray, excess: np.ndarray, rate: np.ndarray, prev_sign: 
 
 def whole_lagrangian(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
                      usable: np.ndarray, iterations: int, step: str = "sign",
-                     theta: float = 0.2, target: int = 0,
+                     theta: float = 0.2, target: int = 0, threads: int = 1,
                      ) -> tuple[np.ndarray, int, list[int], np.ndarray | None]:
     """Lagrangian iterations over the whole problem, each subproblem by the auction over every
     usable pair (`matcher.solver.auction`), started from the coordinated multipliers `lam` and
     option prices `v`; multiplier steps by `sign_step`, as in `coordinate`, or with `step` =
     "polyak" by `polyak_step` towards `target` (a feasible answer's value) with factor `theta`,
-    halved after each iteration that does not lower the bound.
+    halved after each iteration that does not lower the bound. `threads` > 1: the auction's
+    Jacobi rounds on that many threads (`matcher.solver.auction.Auction`).
 
     Returns the best multipliers, the lowest bound (each iteration's is valid: the auction's
     dual over all pairs plus ``sum(lam * budget_left)``), the bound of each iteration, and the
     subproblem's answer at the best multipliers (bool per edge; None without iterations).
     """
-    from matcher.solver.auction import Auction  # numba: imported only when used
+    from matcher.solver.auction import Auction, priced_weights  # numba: imported when used
 
     _, seats_left, budget_left, _ = problem.residual()
     budget_left = np.maximum(budget_left, 0)
     locked = int(problem.weight[problem.locked].sum())
     idx = np.flatnonzero(usable)
     auction = Auction(problem.cand[idx], problem.opt[idx], problem.n_candidates, seats_left,
-                      prices=v)
+                      prices=v, threads=threads)
     org = problem.option_org[problem.opt[idx]].astype(np.int32)
     need = problem.need[problem.cand[idx]].astype(np.int32)
     lam = np.maximum(lam, 0).astype(np.int64)
@@ -783,9 +788,8 @@ def whole_lagrangian(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
     trace: list[int] = []
     best_value, best_lam, best_x = -1, lam.copy(), None
     for _ in range(iterations):
-        w = lam[org]
-        w *= need
-        np.subtract(problem.weight[idx], w, out=w)
+        w = np.empty(len(idx), dtype=np.int64)
+        priced_weights(problem.weight, idx, lam, org, need, w)
         x, dual = auction.solve(w)
         del w
         value = locked + dual + int((lam * budget_left).sum())

@@ -49,12 +49,14 @@ Subproblem = Callable[[np.ndarray], tuple[np.ndarray, int]]
 
 
 def auction_subproblem(problem: AssignmentProblem, free: np.ndarray,
-                       seats_left: np.ndarray) -> Subproblem:
-    """A warm-started auction over the free pairs, as a `Subproblem`."""
+                       seats_left: np.ndarray, threads: int = 1) -> Subproblem:
+    """A warm-started auction over the free pairs, as a `Subproblem` (`threads` > 1: in Jacobi
+    rounds on that many threads)."""
     from matcher.solver.auction import Auction  # numba: imported only when used
 
     idx = np.flatnonzero(free)
-    auction = Auction(problem.cand[idx], problem.opt[idx], problem.n_candidates, seats_left)
+    auction = Auction(problem.cand[idx], problem.opt[idx], problem.n_candidates, seats_left,
+                      threads=threads)
 
     def sub(priced: np.ndarray) -> tuple[np.ndarray, int]:
         x, dual = auction.solve(priced[idx])
@@ -217,7 +219,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     # The subproblem: a warm-started auction over all free pairs when there are many (each
     # iteration's dual value is then a valid bound), else min-cost flows on a core.
     n_free = int(free.sum())
-    sub = (auction_subproblem(problem, free, seats_left)
+    sub = (auction_subproblem(problem, free, seats_left, policy.lagrangian_auction_threads)
            if 0 < policy.lagrangian_auction_min_pairs <= n_free else None)
     details["subproblem"] = "auction" if sub is not None else "flow"
     # Every pair some subproblem chose, over all the multipliers tried: the pairs that matter as
