@@ -357,7 +357,7 @@ def _run_jacobi(indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray, rev_indp
     return bids
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _dual(indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray, slot_start: np.ndarray,
           price: np.ndarray) -> Int:
     n_opt = len(slot_start) - 1
@@ -372,29 +372,8 @@ def _dual(indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray, slot_start: np
     total = np.int64(0)
     for s in range(len(price)):
         total += price[s]
-    for i in range(len(indptr) - 1):
-        total += _best_value(i, indptr, arc_opt, w, min1)
-    return total
-
-
-@njit(cache=True, parallel=True)
-def _dual_parallel(indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray,
-                   slot_start: np.ndarray, price: np.ndarray) -> Int:
-    """`_dual` with the people's best values summed in parallel (integers: the same sum)."""
-    n_opt = len(slot_start) - 1
-    big = np.int64(1) << 62
-    min1 = np.empty(n_opt, dtype=np.int64)
-    for j in range(n_opt):
-        m = big
-        for s in range(slot_start[j], slot_start[j + 1]):
-            if price[s] < m:
-                m = price[s]
-        min1[j] = m
-    total = np.int64(0)
-    for s in range(len(price)):
-        total += price[s]
     people = np.int64(0)
-    for i in prange(len(indptr) - 1):
+    for i in prange(len(indptr) - 1):  # integers: the same sum on any number of threads
         people += _best_value(i, indptr, arc_opt, w, min1)
     return total + people
 
@@ -513,10 +492,9 @@ class Auction:
                 self.person_arc, np.asarray(schedule, dtype=np.int64))
         if self.threads > 1:
             self.bids = _run_jacobi(*args, self.serial_below)
-            dual = int(_dual_parallel(self.indptr, self.arc_opt, w, self.slot_start, self.price))
         else:
             self.bids = _run(*args)
-            dual = int(_dual(self.indptr, self.arc_opt, w, self.slot_start, self.price))
+        dual = int(_dual(self.indptr, self.arc_opt, w, self.slot_start, self.price))
         self.last_w = w
         self.primed = False
         log.debug("auction: %d phases from eps %d to %d, %d bids", len(schedule), schedule[0],
