@@ -169,19 +169,64 @@ def _reverse(arc_opt: np.ndarray, w: np.ndarray, rev_indptr: np.ndarray, rev_arc
 
 
 @njit(cache=True)
+def _scan(i: Int, indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray,
+          min1: np.ndarray) -> tuple[int, Int]:
+    """Person `i`'s best arc at the prices (-1 when no arc is worth more than staying
+    unassigned) and the best value of their other arcs (at least 0)."""
+    v1, v2, best_arc = np.int64(0), np.int64(0), -1
+    for e in range(indptr[i], indptr[i + 1]):
+        we = w[e]
+        if we <= 0:
+            continue
+        x = we - min1[arc_opt[e]]
+        if x > v1:
+            v2, v1, best_arc = v1, x, e
+        elif x > v2:
+            v2 = x
+    return best_arc, v2
+
+
+@njit(cache=True)
+def _option_minima(slot_start: np.ndarray, price: np.ndarray,
+                   big: Int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per option: its lowest slot price, that slot, and its second-lowest slot price."""
+    n_opt = len(slot_start) - 1
+    min1 = np.empty(n_opt, dtype=np.int64)
+    min1_slot = np.empty(n_opt, dtype=np.int64)
+    min2 = np.empty(n_opt, dtype=np.int64)
+    for j in range(n_opt):
+        _refresh_option(j, slot_start, price, min1, min1_slot, min2, big)
+    return min1, min1_slot, min2
+
+
+@njit(cache=True)
+def _place(i: Int, e: Int, j: Int, bid: Int, slot_start: np.ndarray, price: np.ndarray,
+           holder: np.ndarray, person_slot: np.ndarray, person_arc: np.ndarray,
+           min1: np.ndarray, min1_slot: np.ndarray, min2: np.ndarray, big: Int) -> int:
+    """Person `i` takes option `j`'s cheapest slot by arc `e` at price `bid`; returns the
+    displaced holder (now unassigned), or -1."""
+    s = min1_slot[j]
+    prev = holder[s]
+    price[s] = bid
+    holder[s] = i
+    person_slot[i] = s
+    person_arc[i] = e
+    _refresh_option(j, slot_start, price, min1, min1_slot, min2, big)
+    if prev >= 0:
+        person_slot[prev] = -1
+        person_arc[prev] = -1
+    return prev
+
+
+@njit(cache=True)
 def _run(indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray, rev_indptr: np.ndarray,
          rev_arc: np.ndarray, rev_cand: np.ndarray, slot_start: np.ndarray, slot_opt: np.ndarray,
          price: np.ndarray, holder: np.ndarray, person_slot: np.ndarray, person_arc: np.ndarray,
          eps_schedule: np.ndarray) -> int:
     """Auction phases for each eps in `eps_schedule` (decreasing). Returns the number of bids."""
     n = len(indptr) - 1
-    n_opt = len(slot_start) - 1
     big = np.int64(1) << 62
-    min1 = np.empty(n_opt, dtype=np.int64)
-    min1_slot = np.empty(n_opt, dtype=np.int64)
-    min2 = np.empty(n_opt, dtype=np.int64)
-    for j in range(n_opt):
-        _refresh_option(j, slot_start, price, min1, min1_slot, min2, big)
+    min1, min1_slot, min2 = _option_minima(slot_start, price, big)
     queue = np.empty(n + 1, dtype=np.int64)
     in_queue = np.zeros(n, dtype=np.bool_)
     rstack = np.empty(len(price), dtype=np.int64)
@@ -200,33 +245,18 @@ def _run(indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray, rev_indptr: np.
             i = queue[head]
             head = (head + 1) % (n + 1)
             in_queue[i] = False
-            v1, v2, best, best_arc = np.int64(0), np.int64(0), -1, -1
-            w_best = np.int64(0)
-            for e in range(indptr[i], indptr[i + 1]):
-                we = w[e]
-                if we <= 0:
-                    continue
-                x = we - min1[arc_opt[e]]
-                if x > v1:
-                    v2, v1, best, best_arc, w_best = v1, x, arc_opt[e], e, we
-                elif x > v2:
-                    v2 = x
-            if best < 0:
+            best_arc, v2 = _scan(i, indptr, arc_opt, w, min1)
+            if best_arc < 0:
                 continue  # nothing beats staying unassigned
+            best = arc_opt[best_arc]
+            w_best = w[best_arc]
             second_slot = w_best - min2[best]
             if second_slot > v2:
                 v2 = second_slot
-            s = min1_slot[best]
-            prev = holder[s]
-            price[s] = w_best - v2 + eps
-            holder[s] = i
-            person_slot[i] = s
-            person_arc[i] = best_arc
+            prev = _place(i, best_arc, best, w_best - v2 + eps, slot_start, price, holder,
+                          person_slot, person_arc, min1, min1_slot, min2, big)
             bids += 1
-            _refresh_option(best, slot_start, price, min1, min1_slot, min2, big)
             if prev >= 0:
-                person_slot[prev] = -1
-                person_arc[prev] = -1
                 in_queue[prev] = True
                 queue[tail] = prev
                 tail = (tail + 1) % (n + 1)
@@ -238,24 +268,6 @@ def _run(indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray, rev_indptr: np.
 
 #: Below this many bidders a Jacobi round bids one by one (fresh prices, no thread start-up).
 JACOBI_SERIAL_BELOW = 512
-
-
-@njit(cache=True)
-def _scan(i: Int, indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray,
-          min1: np.ndarray) -> tuple[int, Int]:
-    """Person `i`'s best arc at the prices (-1 when no arc is worth more than staying
-    unassigned) and the best value of their other arcs (at least 0)."""
-    v1, v2, best_arc = np.int64(0), np.int64(0), -1
-    for e in range(indptr[i], indptr[i + 1]):
-        we = w[e]
-        if we <= 0:
-            continue
-        x = we - min1[arc_opt[e]]
-        if x > v1:
-            v2, v1, best_arc = v1, x, e
-        elif x > v2:
-            v2 = x
-    return best_arc, v2
 
 
 @njit(cache=True, parallel=True)
@@ -278,13 +290,8 @@ def _run_jacobi(indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray, rev_indp
     just before their bid instead (one by one; all pass). The outcome does not depend on the
     number of threads."""
     n = len(indptr) - 1
-    n_opt = len(slot_start) - 1
     big = np.int64(1) << 62
-    min1 = np.empty(n_opt, dtype=np.int64)
-    min1_slot = np.empty(n_opt, dtype=np.int64)
-    min2 = np.empty(n_opt, dtype=np.int64)
-    for j in range(n_opt):
-        _refresh_option(j, slot_start, price, min1, min1_slot, min2, big)
+    min1, min1_slot, min2 = _option_minima(slot_start, price, big)
     active = np.empty(n, dtype=np.int64)
     nxt = np.empty(n, dtype=np.int64)
     best_arc = np.empty(n, dtype=np.int64)
@@ -336,17 +343,10 @@ def _run_jacobi(indptr: np.ndarray, arc_opt: np.ndarray, w: np.ndarray, rev_indp
                     nxt[m_next] = i  # the scan is out of date: bid again next round
                     m_next += 1
                     continue
-                s = min1_slot[j]
-                prev = holder[s]
-                price[s] = w_best - v2 + eps
-                holder[s] = i
-                person_slot[i] = s
-                person_arc[i] = e
+                prev = _place(i, e, j, w_best - v2 + eps, slot_start, price, holder,
+                              person_slot, person_arc, min1, min1_slot, min2, big)
                 bids += 1
-                _refresh_option(j, slot_start, price, min1, min1_slot, min2, big)
                 if prev >= 0:
-                    person_slot[prev] = -1
-                    person_arc[prev] = -1
                     nxt[m_next] = prev
                     m_next += 1
             active, nxt = nxt, active
