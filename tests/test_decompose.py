@@ -245,9 +245,11 @@ def test_whole_lagrangian_bounds_are_valid_from_any_start(problem: AssignmentPro
     theta = data.draw(st.sampled_from([0.01, 0.2, 2.0]))
     target = data.draw(st.integers(-10**9, 10**9))  # any target: the bounds stay valid
     threads = data.draw(st.sampled_from([1, 2]))  # one bidder at a time, or Jacobi rounds
+    shift = data.draw(st.sampled_from([16, 3, 1]))  # the iterations' eps: finest or coarser
     best_lam, bound, trace, x = whole_lagrangian(problem, lam, v, _usable(problem), 4, step,
-                                                 theta, target, threads)
-    assert len(trace) == 4 and bound == min(trace)
+                                                 theta, target, threads, shift)
+    # With a coarser eps the best multipliers are solved once more at the finest.
+    assert len(trace) == 4 + (shift < 16) and bound == min(trace)
     assert all(b >= optimum for b in trace)
     assert x is not None and (best_lam >= 0).all()
     # x is the subproblem's answer over the free pairs: each person at most once, no option

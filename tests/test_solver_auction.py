@@ -87,6 +87,21 @@ def test_auction_near_optimal_with_valid_dual_cold_and_warm(inst, threads) -> No
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=instances(), shifts=st.lists(st.sampled_from([0, 2, 5, 16]), min_size=4, max_size=4))
+def test_auction_coarse_eps_by_shift_then_fine(inst, threads, shifts) -> None:  # type: ignore[no-untyped-def]
+    """`fine_shift` stops at eps = highest weight >> shift; warm calls may switch between a
+    coarse and the finest eps (as the Lagrangian search and its final bound do)."""
+    cand, opt, n_c, seats, weights, _ = inst
+    a = make(cand, opt, n_c, seats, threads)
+    for w, shift in zip(weights, shifts, strict=False):
+        chosen, dual = a.solve(w, fine_shift=shift)
+        check(cand, opt, n_c, seats, w, chosen, dual, max(int(w.max()) >> shift, 1))
+        chosen, dual = a.solve(w)  # the same weights again at the finest eps
+        check(cand, opt, n_c, seats, w, chosen, dual, max(int(w.max()) >> 16, 1))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=instances())
 def test_auction_repeatable(inst, threads) -> None:  # type: ignore[no-untyped-def]

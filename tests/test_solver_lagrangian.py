@@ -105,18 +105,22 @@ def test_lagrangian_feasible_and_bound_valid_on_tiny(problem: AssignmentProblem)
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny_problems(), st.sampled_from(["polyak", "rprop"]), st.sampled_from([0, 1]),
-       st.sampled_from([1, 2]))
+       st.sampled_from([1, 2]), st.sampled_from([16, 12, 3, 1]), st.sampled_from([0, 1, 2]))
 def test_lagrangian_direct_both_step_rules(problem: AssignmentProblem, step: str,
-                                           auction_min: int, threads: int) -> None:
+                                           auction_min: int, threads: int, shift: int,
+                                           quota_core: int) -> None:
     """Called directly (even when the budgets do not bind), with either step rule and either
     subproblem (min-cost flows on a core, or the auction over all pairs, one bidder at a time
-    or in Jacobi rounds)."""
+    or in Jacobi rounds, stopping the search's auctions at the finest or a coarser eps), and
+    the class-quota flow over all pairs or a core."""
     optimum = brute_force(problem)
     if problem.violations(problem.locked):
         return
     policy = lagrangian_policy(lagrangian_step=step, polish_max_pairs=0,
                                lagrangian_auction_min_pairs=auction_min,
-                               lagrangian_auction_threads=threads).solver
+                               lagrangian_auction_threads=threads,
+                               lagrangian_auction_search_shift=shift,
+                               quota_flow_core=quota_core).solver
     result = lagrangian_solve(problem, policy)
     check_result(problem, result, optimum)
 

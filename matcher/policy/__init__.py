@@ -78,7 +78,9 @@ class SolverPolicy(_Strict):
     lagrangian_full_every: int = Field(ge=0)
     lagrangian_auction_min_pairs: int = Field(ge=0)
     lagrangian_auction_threads: int = Field(ge=1, le=64)
+    lagrangian_auction_search_shift: int = Field(ge=1, le=16)
     quota_flow_rounds: int = Field(ge=0)
+    quota_flow_core: int = Field(ge=0)
     polish_core: int = Field(ge=0)
     polish_union: bool
     polish_max_pairs: int = Field(ge=0)
@@ -95,6 +97,7 @@ class SolverPolicy(_Strict):
     decompose_auction_step: Literal["sign", "polyak"]
     decompose_auction_theta: float = Field(gt=0, le=2)
     decompose_auction_threads: int = Field(ge=1, le=64)
+    decompose_auction_search_shift: int = Field(ge=1, le=16)
     decompose_quota_core: int = Field(ge=0)
     decompose_part_pairs: int = Field(ge=0)
 

@@ -450,14 +450,15 @@ class Auction:
         self.threads = max(int(threads), 1)
         self.serial_below = JACOBI_SERIAL_BELOW
 
-    def solve(self, w: np.ndarray, eps: int | None = None,
-              warm: bool = True) -> tuple[np.ndarray, int]:
+    def solve(self, w: np.ndarray, eps: int | None = None, warm: bool = True,
+              fine_shift: int = FINE_SHIFT) -> tuple[np.ndarray, int]:
         """(chosen arcs as a bool mask over the edges, dual upper bound) for weights `w` (int64
         per edge; edges with ``w <= 0`` are never chosen).
 
         The chosen arcs' value is at most ``n_candidates * eps`` below the dual, so at most
-        that far from the optimum. `eps` defaults to the highest weight / 2**16 (at most about
-        0.003% of the optimum: each person's value counts for at least 1/2**16 of the highest).
+        that far from the optimum. `eps` defaults to the highest weight / 2**`fine_shift`
+        (with 16, the default, at most about 0.003% of the optimum: each person's value counts
+        for at least 1/2**16 of the highest; a smaller shift stops earlier, coarser).
         `warm` continues from the last call's prices and assignment; the first phase's eps is
         a quarter of the largest change of a weight since that call, and each phase divides
         it by 8 (`PHASE_FACTOR`).
@@ -470,7 +471,7 @@ class Auction:
         last_w = self.last_w if warm and self.last_w is not None else None
         top_, moved_ = _top_and_moved(w, w[:0] if last_w is None else last_w)
         top, moved = int(top_), int(moved_)
-        eps = max(int(eps) if eps is not None else top >> FINE_SHIFT, 1)
+        eps = max(int(eps) if eps is not None else top >> fine_shift, 1)
         if last_w is not None:
             start = min(max(moved // 4, eps), max(top // 8, eps))
         elif self.primed:  # given prices, no assignment yet: a finer first phase keeps them

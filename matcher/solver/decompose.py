@@ -589,6 +589,7 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
                                       mapper)
     coordination = [{"bounds": trace, "seconds": round(time.perf_counter() - t, 3)}]
     multipliers = prices.lam  # the shadow prices reported: those of the lowest bound
+    whole_x: np.ndarray | None = None
     if sp.decompose_auction_iterations > 0:
         # 2b. The whole problem's Lagrangian dual by auctions, from the coordinated prices: a
         #     bound that no longer depends on the parts' borders, and a repaired answer.
@@ -596,9 +597,10 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
         w_lam, w_bound, w_trace, w_x = whole_lagrangian(
             problem, prices.lam, prices.v, usable, sp.decompose_auction_iterations,
             sp.decompose_auction_step, sp.decompose_auction_theta, value,
-            sp.decompose_auction_threads)
+            sp.decompose_auction_threads, sp.decompose_auction_search_shift)
         whole: dict[str, Any] = {"bounds": w_trace}
         if w_x is not None:
+            whole_x = w_x
             if w_bound < bound:
                 bound, multipliers = w_bound, w_lam
             repaired, _ = repair(problem, w_x, free, priced_weight(problem, w_lam))
@@ -639,12 +641,16 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
     details["coordination"] = coordination
     details["border_passes"] = passes
 
-    # 4. One class-quota flow over the whole problem (each person's best pairs plus the answer):
-    #    people move across borders in chains within the answer's guidance classes.
+    # 4. One class-quota flow over the whole problem (each person's best pairs by priced weight
+    #    at the bound's multipliers, the whole subproblem's answer, and the answer): people move
+    #    across borders in chains within the answer's guidance classes.
     if sp.decompose_quota_core > 0:
         t = time.perf_counter()
         _, seats_left, budget_left, _ = problem.residual()
-        mask = best_pairs(problem, sp.decompose_quota_core) & free
+        mask = best_pairs(problem, sp.decompose_quota_core,
+                          weight=priced_weight(problem, multipliers)) & free
+        if whole_x is not None:
+            mask |= whole_x & free
         moved = quota_flow(problem, chosen & ~problem.locked, mask, seats_left,
                            np.maximum(budget_left, 0)) | problem.locked
         moved, stats = refill(problem, moved, free)
@@ -759,19 +765,27 @@ def sign_step(lam: np.ndarray, excess: np.ndarray, rate: np.ndarray, prev_sign: 
 def whole_lagrangian(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
                      usable: np.ndarray, iterations: int, step: str = "sign",
                      theta: float = 0.2, target: int = 0, threads: int = 1,
+                     search_shift: int = 16,
                      ) -> tuple[np.ndarray, int, list[int], np.ndarray | None]:
     """Lagrangian iterations over the whole problem, each subproblem by the auction over every
     usable pair (`matcher.solver.auction`), started from the coordinated multipliers `lam` and
     option prices `v`; multiplier steps by `sign_step`, as in `coordinate`, or with `step` =
     "polyak" by `polyak_step` towards `target` (a feasible answer's value) with factor `theta`,
     halved after each iteration that does not lower the bound. `threads` > 1: the auction's
-    Jacobi rounds on that many threads (`matcher.solver.auction.Auction`).
+    Jacobi rounds on that many threads (`matcher.solver.auction.Auction`). `search_shift` < 16:
+    the iterations' auctions stop at eps = highest weight / 2**search_shift (coarser, cheaper;
+    each dual is still a valid bound), and the best multipliers are solved once more at the
+    finest eps, the lower dual kept.
 
     Returns the best multipliers, the lowest bound (each iteration's is valid: the auction's
     dual over all pairs plus ``sum(lam * budget_left)``), the bound of each iteration, and the
     subproblem's answer at the best multipliers (bool per edge; None without iterations).
     """
-    from matcher.solver.auction import Auction, priced_weights  # numba: imported when used
+    from matcher.solver.auction import (  # numba: imported when used
+        FINE_SHIFT,
+        Auction,
+        priced_weights,
+    )
 
     _, seats_left, budget_left, _ = problem.residual()
     budget_left = np.maximum(budget_left, 0)
@@ -787,10 +801,11 @@ def whole_lagrangian(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
     theta_num = max(round(theta * 1024), 1)
     trace: list[int] = []
     best_value, best_lam, best_x = -1, lam.copy(), None
+    shift = min(search_shift, FINE_SHIFT)
     for _ in range(iterations):
         w = np.empty(len(idx), dtype=np.int64)
         priced_weights(problem.weight, idx, lam, org, need, w)
-        x, dual = auction.solve(w)
+        x, dual = auction.solve(w, fine_shift=shift)
         del w
         value = locked + dual + int((lam * budget_left).sum())
         trace.append(value)
@@ -803,6 +818,15 @@ def whole_lagrangian(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
             lam = polyak_step(lam, used - budget_left, value, target, theta_num)
         else:
             lam, rate, prev_sign = sign_step(lam, used - budget_left, rate, prev_sign)
+    if best_x is not None and shift < FINE_SHIFT:
+        w = np.empty(len(idx), dtype=np.int64)
+        priced_weights(problem.weight, idx, best_lam, org, need, w)
+        x, dual = auction.solve(w)
+        del w
+        value = locked + dual + int((best_lam * budget_left).sum())
+        trace.append(value)
+        best_x = x
+        best_value = min(best_value, value)
     chosen = None
     if best_x is not None:
         chosen = np.zeros(problem.n_edges, dtype=bool)

@@ -26,9 +26,9 @@ with CP-SAT when that model is small (deterministic time limit).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -43,23 +43,30 @@ from matcher.solver.warm import WarmStart, warm_policy, warm_rate
 
 log = logging.getLogger(__name__)
 
-#: The subproblem over all free pairs: priced weights per edge -> (chosen edges, dual bound of
-#: the flow value). The bound is valid for any prices (`matcher.solver.auction`).
-Subproblem = Callable[[np.ndarray], tuple[np.ndarray, int]]
+class Subproblem(Protocol):
+    """The subproblem over all free pairs: priced weights per edge -> (chosen edges, dual bound
+    of the flow value). The bound is valid for any prices (`matcher.solver.auction`); `fine`
+    asks for the finest eps (a search step may stop at a coarser one)."""
+
+    def __call__(self, priced: np.ndarray, fine: bool = False) -> tuple[np.ndarray, int]: ...
 
 
 def auction_subproblem(problem: AssignmentProblem, free: np.ndarray,
-                       seats_left: np.ndarray, threads: int = 1) -> Subproblem:
+                       seats_left: np.ndarray, threads: int = 1,
+                       search_shift: int | None = None) -> Subproblem:
     """A warm-started auction over the free pairs, as a `Subproblem` (`threads` > 1: in Jacobi
-    rounds on that many threads)."""
-    from matcher.solver.auction import Auction  # numba: imported only when used
+    rounds on that many threads). `search_shift` (< 16): calls without `fine` stop at eps =
+    highest weight / 2**search_shift instead of / 2**16 (fewer phases; each dual stays a valid
+    bound, at most ``candidates * eps`` above the subproblem's optimum)."""
+    from matcher.solver.auction import FINE_SHIFT, Auction  # numba: imported only when used
 
     idx = np.flatnonzero(free)
     auction = Auction(problem.cand[idx], problem.opt[idx], problem.n_candidates, seats_left,
                       threads=threads)
+    coarse = FINE_SHIFT if search_shift is None else min(search_shift, FINE_SHIFT)
 
-    def sub(priced: np.ndarray) -> tuple[np.ndarray, int]:
-        x, dual = auction.solve(priced[idx])
+    def sub(priced: np.ndarray, fine: bool = False) -> tuple[np.ndarray, int]:
+        x, dual = auction.solve(priced[idx], fine_shift=FINE_SHIFT if fine else coarse)
         chosen = np.zeros(problem.n_edges, dtype=bool)
         chosen[idx[x]] = True
         return chosen, dual
@@ -219,7 +226,8 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     # The subproblem: a warm-started auction over all free pairs when there are many (each
     # iteration's dual value is then a valid bound), else min-cost flows on a core.
     n_free = int(free.sum())
-    sub = (auction_subproblem(problem, free, seats_left, policy.lagrangian_auction_threads)
+    sub = (auction_subproblem(problem, free, seats_left, policy.lagrangian_auction_threads,
+                              policy.lagrangian_auction_search_shift)
            if 0 < policy.lagrangian_auction_min_pairs <= n_free else None)
     details["subproblem"] = "auction" if sub is not None else "flow"
     # Every pair some subproblem chose, over all the multipliers tried: the pairs that matter as
@@ -340,6 +348,15 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     # evaluated over all pairs already).
     lam = st.best_lam
     priced = priced_weight(lam)
+    if sub is not None and policy.lagrangian_auction_search_shift < 16 and full_bound is not None:
+        # The search stopped its auctions at a coarser eps: the best multipliers once more at
+        # the finest, for a tighter bound (any auction's dual is valid; the lower one is kept).
+        x, flow_value = sub(priced, fine=True)
+        seen |= x
+        fine_dual = locked_value + flow_value + int((lam * budget_left).sum())
+        if fine_dual < full_bound[0]:
+            full_bound = (fine_dual, lam.copy())
+        consider(*repair(problem, x, free, priced))
     if full_bound is not None and np.array_equal(full_bound[1], lam):
         full_dual = full_bound[0]
     else:
@@ -356,10 +373,14 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     quota_stats: dict[str, int] = {}
     # Class-quota flows (`matcher.solver.quota_flow`): exact re-optimisation within the best
     # answer's guidance classes, over all free pairs; repeated while it gains.
+    quota_mask = free
+    if policy.quota_flow_core > 0 and policy.quota_flow_rounds > 0:
+        quota_mask = _core_mask(problem, free, priced, policy.quota_flow_core, [seen],
+                                positive_only=False)
     for _ in range(policy.quota_flow_rounds):
         if bound <= st.best_value:
             break
-        q = quota_flow(problem, chosen & ~problem.locked, free, seats_left, budget_left)
+        q = quota_flow(problem, chosen & ~problem.locked, quota_mask, seats_left, budget_left)
         q, _ = refill(problem, q | problem.locked, free)
         gain = problem.objective(q) - st.best_value
         quota_stats["quota_flow_gain"] = quota_stats.get("quota_flow_gain", 0) + max(gain, 0)
