@@ -641,14 +641,13 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
     details["coordination"] = coordination
     details["border_passes"] = passes
 
-    # 4. One class-quota flow over the whole problem (each person's best pairs by priced weight
-    #    at the bound's multipliers, the whole subproblem's answer, and the answer): people move
-    #    across borders in chains within the answer's guidance classes.
+    # 4. One class-quota flow over the whole problem (each person's best pairs, the whole
+    #    subproblem's answer at the best multipliers, and the answer): people move across
+    #    borders in chains within the answer's guidance classes.
     if sp.decompose_quota_core > 0:
         t = time.perf_counter()
         _, seats_left, budget_left, _ = problem.residual()
-        mask = best_pairs(problem, sp.decompose_quota_core,
-                          weight=priced_weight(problem, multipliers)) & free
+        mask = best_pairs(problem, sp.decompose_quota_core) & free
         if whole_x is not None:
             mask |= whole_x & free
         moved = quota_flow(problem, chosen & ~problem.locked, mask, seats_left,

@@ -97,10 +97,8 @@ def quota_flow(problem: AssignmentProblem, chosen: np.ndarray, edge_mask: np.nda
     return out
 
 
-def best_pairs(problem: AssignmentProblem, k: int, chunk_edges: int = 4_000_000,
-               weight: np.ndarray | None = None) -> np.ndarray:
-    """Each candidate's `k` highest-weight pairs (ties: lower edge index), as an edge mask;
-    by `weight` (per edge) instead of the problem's weights when given.
+def best_pairs(problem: AssignmentProblem, k: int, chunk_edges: int = 4_000_000) -> np.ndarray:
+    """Each candidate's `k` highest-weight pairs (ties: lower edge index), as an edge mask.
 
     Works chunk by chunk of candidates (edges are sorted by candidate), so its temporary memory
     is bounded by `chunk_edges` edges whatever the problem's size.
@@ -109,7 +107,6 @@ def best_pairs(problem: AssignmentProblem, k: int, chunk_edges: int = 4_000_000,
     if k <= 0 or problem.n_edges == 0:
         return out
     cand = problem.cand
-    weight = problem.weight if weight is None else weight
     start = 0
     while start < problem.n_edges:
         stop = start + max(chunk_edges, 1)
@@ -120,7 +117,7 @@ def best_pairs(problem: AssignmentProblem, k: int, chunk_edges: int = 4_000_000,
             stop = boundary if boundary > start else int(
                 np.searchsorted(cand, cand[start], side="right"))
         c = cand[start:stop]
-        order = np.lexsort((np.arange(stop - start), -weight[start:stop], c))
+        order = np.lexsort((np.arange(stop - start), -problem.weight[start:stop], c))
         cs = c[order]
         rank = np.arange(len(cs)) - np.searchsorted(cs, cs, side="left")
         out[start + order[rank < k]] = True
