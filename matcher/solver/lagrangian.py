@@ -290,7 +290,10 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         priced = priced_weight(st.lam)
         if sub is not None:
             is_full = True  # the auction's dual bound is exact over all pairs
-            x, flow_value = sub(priced)
+            # An iteration whose answer is repaired is solved at the finest eps (a coarser
+            # answer repairs worse); the others may stop coarser.
+            repairs_now = it % policy.lagrangian_repair_every == 0 or it == iterations
+            x, flow_value = sub(priced, fine=repairs_now)
         else:
             is_full = full_every > 0 and it % full_every == 0
             if it % policy.lagrangian_core_refresh == 0:
