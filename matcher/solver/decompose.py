@@ -801,12 +801,16 @@ def whole_lagrangian(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
     trace: list[int] = []
     best_value, best_lam, best_x = -1, lam.copy(), None
     shift = min(search_shift, FINE_SHIFT)
-    for _ in range(iterations):
+
+    def solve_at(m: np.ndarray, fine_shift: int) -> tuple[np.ndarray, int]:
+        """The subproblem's answer at multipliers `m` and its bound of the whole problem."""
         w = np.empty(len(idx), dtype=np.int64)
-        priced_weights(problem.weight, idx, lam, org, need, w)
-        x, dual = auction.solve(w, fine_shift=shift)
-        del w
-        value = locked + dual + int((lam * budget_left).sum())
+        priced_weights(problem.weight, idx, m, org, need, w)
+        x, dual = auction.solve(w, fine_shift=fine_shift)
+        return x, locked + dual + int((m * budget_left).sum())
+
+    for _ in range(iterations):
+        x, value = solve_at(lam, shift)
         trace.append(value)
         if best_value < 0 or value < best_value:
             best_value, best_lam, best_x = value, lam.copy(), x
@@ -818,13 +822,8 @@ def whole_lagrangian(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
         else:
             lam, rate, prev_sign = sign_step(lam, used - budget_left, rate, prev_sign)
     if best_x is not None and shift < FINE_SHIFT:
-        w = np.empty(len(idx), dtype=np.int64)
-        priced_weights(problem.weight, idx, best_lam, org, need, w)
-        x, dual = auction.solve(w)
-        del w
-        value = locked + dual + int((best_lam * budget_left).sum())
+        best_x, value = solve_at(best_lam, FINE_SHIFT)
         trace.append(value)
-        best_x = x
         best_value = min(best_value, value)
     chosen = None
     if best_x is not None:

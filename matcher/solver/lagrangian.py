@@ -288,12 +288,12 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     full_bound: tuple[int, np.ndarray] | None = None  # (lowest exact dual, its multipliers)
     for it in range(1, iterations + 1):
         priced = priced_weight(st.lam)
+        repair_now = it % policy.lagrangian_repair_every == 0 or it == iterations
         if sub is not None:
             is_full = True  # the auction's dual bound is exact over all pairs
             # An iteration whose answer is repaired is solved at the finest eps (a coarser
             # answer repairs worse); the others may stop coarser.
-            repairs_now = it % policy.lagrangian_repair_every == 0 or it == iterations
-            x, flow_value = sub(priced, fine=repairs_now)
+            x, flow_value = sub(priced, fine=repair_now)
         else:
             is_full = full_every > 0 and it % full_every == 0
             if it % policy.lagrangian_core_refresh == 0:
@@ -316,7 +316,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             if stall >= policy.lagrangian_patience:
                 theta_num = max(theta_num // 2, 1)
                 stall = 0
-        if it % policy.lagrangian_repair_every == 0 or it == iterations:
+        if repair_now:
             consider(*repair(problem, x, free, priced))
         st.trace.append((it, core_dual, st.best_value, st.best_core))
         subgrad = np.where(active, problem.guidance_used(x) - budget_left, 0)
@@ -351,7 +351,8 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     # evaluated over all pairs already).
     lam = st.best_lam
     priced = priced_weight(lam)
-    if sub is not None and policy.lagrangian_auction_search_shift < 16 and full_bound is not None:
+    coarse = policy.lagrangian_auction_search_shift < 16  # 16: the auction's finest eps
+    if sub is not None and coarse and full_bound is not None:
         # The search stopped its auctions at a coarser eps: the best multipliers once more at
         # the finest, for a tighter bound (any auction's dual is valid; the lower one is kept).
         x, flow_value = sub(priced, fine=True)
