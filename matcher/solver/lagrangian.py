@@ -286,6 +286,8 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     full_every = policy.lagrangian_full_every
     full_seen = np.zeros(problem.n_edges, dtype=bool)
     full_bound: tuple[int, np.ndarray] | None = None  # (lowest exact dual, its multipliers)
+    coarse = policy.lagrangian_auction_search_shift < 16  # 16: the auction's finest eps
+    best_fine = True  # the best dual so far came from an auction at the finest eps
     for it in range(1, iterations + 1):
         priced = priced_weight(st.lam)
         repair_now = it % policy.lagrangian_repair_every == 0 or it == iterations
@@ -310,6 +312,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             full_bound = (core_dual, st.lam.copy())
         if st.best_core < 0 or core_dual < st.best_core:
             st.best_core, st.best_lam = core_dual, st.lam.copy()
+            best_fine = sub is None or repair_now or not coarse
             stall = 0
         else:
             stall += 1
@@ -351,10 +354,10 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     # evaluated over all pairs already).
     lam = st.best_lam
     priced = priced_weight(lam)
-    coarse = policy.lagrangian_auction_search_shift < 16  # 16: the auction's finest eps
-    if sub is not None and coarse and full_bound is not None:
-        # The search stopped its auctions at a coarser eps: the best multipliers once more at
-        # the finest, for a tighter bound (any auction's dual is valid; the lower one is kept).
+    if sub is not None and not best_fine and full_bound is not None:
+        # The best dual came from an auction stopped at a coarser eps: the best multipliers once
+        # more at the finest, for a tighter bound (any auction's dual is valid; the lower one is
+        # kept). Skipped when the best was already solved at the finest eps (and repaired).
         x, flow_value = sub(priced, fine=True)
         seen |= x
         fine_dual = locked_value + flow_value + int((lam * budget_left).sum())
@@ -376,7 +379,8 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     assert chosen is not None
     quota_stats: dict[str, int] = {}
     # Class-quota flows (`matcher.solver.quota_flow`): exact re-optimisation within the best
-    # answer's guidance classes, over all free pairs; repeated while it gains.
+    # answer's guidance classes, over all free pairs (or, with quota_flow_core, each person's
+    # best pairs by priced weight and every pair a subproblem chose); repeated while it gains.
     quota_mask = free
     if policy.quota_flow_core > 0 and policy.quota_flow_rounds > 0:
         quota_mask = _core_mask(problem, free, priced, policy.quota_flow_core, [seen],
