@@ -17,6 +17,7 @@ from benchmarks.solver_instances import random_problem
 from matcher.policy import Policy, policy_from_dict
 from matcher.solver.cpsat import solve_cpsat
 from matcher.solver.decompose import (
+    PartTask,
     ProcessMapper,
     _usable,
     dual_bound,
@@ -174,6 +175,33 @@ def test_parts_use_one_auction_thread_and_the_whole_iterations_may_use_more(
     assert problem.violations(c.chosen) == []
     exact, _, _, _ = solve_cpsat(problem, c.chosen, 20.0, 0.0)
     assert problem.objective(exact) <= min(c.details["whole_auction"]["bounds"])
+
+
+@pytest.mark.parametrize(("part_rate", "expected"), [(0, 64), (4, 4)])
+def test_parts_take_their_own_first_multiplier_step(
+        regions_problem: tuple[AssignmentProblem, np.ndarray], part_rate: int,
+        expected: int) -> None:
+    """decompose_part_rate_div replaces lagrangian_rate_div in the parts' policy (0 keeps it);
+    the answer stays feasible, under the bound and under the exact optimum's bound."""
+    problem, labels = regions_problem
+    rates: list[tuple[int, int]] = []
+
+    def recording_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        for item in items:
+            if isinstance(item, PartTask):
+                rates.append((item.policy.solver.lagrangian_rate_div,
+                              item.policy.solver.lagrangian_auction_threads))
+            yield fn(item)
+
+    policy = decomposed_policy(lagrangian_rate_div=64, decompose_part_rate_div=part_rate,
+                               lagrangian_auction_threads=2)
+    result = solve_decomposed(problem, policy, labels, mapper=recording_map)
+    n_parts = len(result.details["first_pass"]["per_part"])
+    assert rates[:n_parts] == [(expected, 1)] * n_parts
+    assert problem.violations(result.chosen) == []
+    assert result.objective == problem.objective(result.chosen) <= result.bound
+    exact, _, _, _ = solve_cpsat(problem, result.chosen, 20.0, 0.0)
+    assert problem.objective(exact) <= result.bound
 
 
 def test_worker_processes_give_the_same_answer(

@@ -100,6 +100,7 @@ class SolverPolicy(_Strict):
     decompose_auction_search_shift: int = Field(ge=1, le=16)
     decompose_quota_core: int = Field(ge=0)
     decompose_part_pairs: int = Field(ge=0)
+    decompose_part_rate_div: int = Field(ge=0)
 
 
 class FairnessPolicy(_Strict):
