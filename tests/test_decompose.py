@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.solver_instances import random_problem
+from matcher.errors import InputError
 from matcher.policy import Policy, policy_from_dict
 from matcher.solver.cpsat import solve_cpsat
 from matcher.solver.decompose import (
@@ -177,31 +178,49 @@ def test_parts_use_one_auction_thread_and_the_whole_iterations_may_use_more(
     assert problem.objective(exact) <= min(c.details["whole_auction"]["bounds"])
 
 
-@pytest.mark.parametrize(("part_rate", "expected"), [(0, 64), (4, 4)])
-def test_parts_take_their_own_first_multiplier_step(
-        regions_problem: tuple[AssignmentProblem, np.ndarray], part_rate: int,
-        expected: int) -> None:
-    """decompose_part_rate_div replaces lagrangian_rate_div in the parts' policy (0 keeps it);
-    the answer stays feasible, under the bound and under the exact optimum's bound."""
+@pytest.mark.parametrize(("parts", "expected"), [({}, (64, 8)), ({"lagrangian_rate_div": 4}, (4, 8)),
+                                                 ({"lagrangian_iterations": 3}, (64, 3))])
+def test_parts_take_their_own_settings(regions_problem: tuple[AssignmentProblem, np.ndarray],
+                                       parts: dict[str, int], expected: tuple[int, int]) -> None:
+    """[solver.parts] replaces those settings in the parts' policy only (and each part gets one
+    auction thread); the answer stays feasible and under the bound, which stays valid."""
     problem, labels = regions_problem
-    rates: list[tuple[int, int]] = []
+    seen: list[tuple[int, int, int]] = []
 
     def recording_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         for item in items:
             if isinstance(item, PartTask):
-                rates.append((item.policy.solver.lagrangian_rate_div,
-                              item.policy.solver.lagrangian_auction_threads))
+                sp = item.policy.solver
+                seen.append((sp.lagrangian_rate_div, sp.lagrangian_iterations,
+                             sp.lagrangian_auction_threads))
             yield fn(item)
 
-    policy = decomposed_policy(lagrangian_rate_div=64, decompose_part_rate_div=part_rate,
-                               lagrangian_auction_threads=2)
+    policy = decomposed_policy(lagrangian_rate_div=64, lagrangian_auction_threads=2,
+                               parts=parts)
     result = solve_decomposed(problem, policy, labels, mapper=recording_map)
     n_parts = len(result.details["first_pass"]["per_part"])
-    assert rates[:n_parts] == [(expected, 1)] * n_parts
+    assert seen[:n_parts] == [(*expected, 1)] * n_parts
+    assert all(p["iterations"] <= expected[1] for p in result.details["first_pass"]["per_part"])
+    assert policy.solver.lagrangian_rate_div == 64  # the round's own settings are untouched
     assert problem.violations(result.chosen) == []
     assert result.objective == problem.objective(result.chosen) <= result.bound
     exact, _, _, _ = solve_cpsat(problem, result.chosen, 20.0, 0.0)
     assert problem.objective(exact) <= result.bound
+
+
+@pytest.mark.parametrize(("parts", "words"), [
+    ({"lagrangian_rate_div": 0}, "lagrangian_rate_div: Input should be greater than or equal to 1"),
+    ({"lagrangian_step": "newton"}, "lagrangian_step: Input should be 'polyak' or 'rprop'"),
+    ({"lagrangian_rate": 4}, "lagrangian_rate"),
+    ({"decompose_part_pairs": 10}, "decompose_part_pairs"),
+    ({"parts": {}}, "parts"),
+])
+def test_bad_part_settings_are_errors_naming_the_key(parts: dict[str, object], words: str,
+                                                      ) -> None:
+    with pytest.raises(InputError) as err:
+        policy_from_dict({"solver": {"parts": parts}}, "p.toml")
+    text = str(err.value)
+    assert "p.toml" in text and "solver.parts" in text and words in text
 
 
 def test_worker_processes_give_the_same_answer(

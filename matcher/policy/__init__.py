@@ -11,9 +11,16 @@ import json
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from matcher.errors import InputError, Problem
 
@@ -100,7 +107,35 @@ class SolverPolicy(_Strict):
     decompose_auction_search_shift: int = Field(ge=1, le=16)
     decompose_quota_core: int = Field(ge=0)
     decompose_part_pairs: int = Field(ge=0)
-    decompose_part_rate_div: int = Field(ge=0)
+    # [solver.parts]: solver settings for the parts of a round solved by region only (any key of
+    # this table except the decompose_* ones); the rest of the round keeps the table's own.
+    parts: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("parts")
+    @classmethod
+    def _part_settings(cls, v: dict[str, Any]) -> dict[str, Any]:
+        usable = {k for k in cls.model_fields if k != "parts" and not k.startswith("decompose_")}
+        problems = [f"{k}: not a setting a part's solve uses" for k in sorted(set(v) - usable)]
+        out: dict[str, Any] = {}
+        for key in sorted(set(v) & usable):
+            field = cls.model_fields[key]
+            form: Any = field.annotation  # the field's type with its constraints (ge, le, ...)
+            if field.metadata:
+                form = Annotated[(form, *field.metadata)]
+            try:
+                out[key] = TypeAdapter(form).validate_python(v[key])
+            except ValidationError as exc:
+                problems.append(f"{key}: {exc.errors()[0]['msg']}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return out
+
+    def for_parts(self) -> SolverPolicy:
+        """These settings with [solver.parts] applied (what each part of a round solved by
+        region is solved with)."""
+        if not self.parts:
+            return self
+        return SolverPolicy.model_validate(self.model_dump() | self.parts | {"parts": {}})
 
 
 class FairnessPolicy(_Strict):

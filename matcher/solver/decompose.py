@@ -698,12 +698,10 @@ def _solve_parts(problem: AssignmentProblem, labels: np.ndarray, policy: Policy,
     from the coordinated multipliers and `warm_chosen`.
     """
     metas: list[Part] = []
-    # One thread per part: the parts run side by side in worker processes. The parts' own first
-    # multiplier step (decompose_part_rate_div; 0 keeps lagrangian_rate_div).
-    part_solver: dict[str, Any] = {"lagrangian_auction_threads": 1}
-    if policy.solver.decompose_part_rate_div > 0:
-        part_solver["lagrangian_rate_div"] = policy.solver.decompose_part_rate_div
-    policy = policy.model_copy(update={"solver": policy.solver.model_copy(update=part_solver)})
+    # The parts' own settings ([solver.parts]), and one auction thread per part: the parts run
+    # side by side in worker processes.
+    policy = policy.model_copy(update={"solver": policy.solver.for_parts().model_copy(
+        update={"lagrangian_auction_threads": 1})})
 
     def tasks() -> Iterator[PartTask]:
         for part in iter_parts(problem, labels, home):
