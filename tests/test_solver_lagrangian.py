@@ -105,14 +105,15 @@ def test_lagrangian_feasible_and_bound_valid_on_tiny(problem: AssignmentProblem)
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny_problems(), st.sampled_from(["polyak", "rprop"]), st.sampled_from([0, 1]),
-       st.sampled_from([1, 2]), st.sampled_from([16, 12, 3, 1]), st.sampled_from([0, 1, 2]))
+       st.sampled_from([1, 2]), st.sampled_from([16, 12, 3, 1]), st.sampled_from([0, 1, 2]),
+       st.sampled_from([0, 10, 2]))
 def test_lagrangian_direct_both_step_rules(problem: AssignmentProblem, step: str,
                                            auction_min: int, threads: int, shift: int,
-                                           quota_core: int) -> None:
+                                           quota_core: int, start_shift: int) -> None:
     """Called directly (even when the budgets do not bind), with either step rule and either
     subproblem (min-cost flows on a core, or the auction over all pairs, one bidder at a time
-    or in Jacobi rounds, stopping the search's auctions at the finest or a coarser eps), and
-    the class-quota flow over all pairs or a core."""
+    or in Jacobi rounds, stopping the search's and the start search's auctions at the finest or
+    a coarser eps), and the class-quota flow over all pairs or a core."""
     optimum = brute_force(problem)
     if problem.violations(problem.locked):
         return
@@ -120,6 +121,7 @@ def test_lagrangian_direct_both_step_rules(problem: AssignmentProblem, step: str
                                lagrangian_auction_min_pairs=auction_min,
                                lagrangian_auction_threads=threads,
                                lagrangian_auction_search_shift=shift,
+                               lagrangian_start_search_shift=start_shift,
                                quota_flow_core=quota_core).solver
     result = lagrangian_solve(problem, policy)
     check_result(problem, result, optimum)
@@ -352,3 +354,42 @@ def test_uniform_start_sees_the_pairs_into_organisations_that_cannot_bind() -> N
     assert active.tolist() == [True, False]
     lam, _ = uniform_start(problem, free, seats, budget_left, active, 50, 60)
     assert lam <= 1  # the golden-section search's last bracket holds 0 and 1: dual 15 or 16
+
+
+@pytest.mark.parametrize(("setting", "passed"), [(0, None), (10, 10)])
+def test_start_search_runs_its_auctions_at_its_own_eps(monkeypatch: pytest.MonkeyPatch,
+                                                       setting: int, passed: int | None) -> None:
+    """lagrangian_start_search_shift reaches the start search (0: the search's own eps), and
+    every start evaluation, and only those, stops at that eps; the answer stays feasible under a
+    valid bound."""
+    import matcher.solver.lagrangian as lagrangian_module
+
+    problem, _ = random_problem(400, seed=6)
+    free, seats, budget_left, _ = problem.residual()
+    active = problem.guidance_can_bind()
+    assert active.any()
+    real = lagrangian_module.auction_subproblem(problem, free, seats, 1, 12)
+    calls: list[tuple[bool, int | None]] = []
+
+    def recording(priced: np.ndarray, fine: bool = False,
+                  shift: int | None = None) -> tuple[np.ndarray, int]:
+        calls.append((fine, shift))
+        return real(priced, fine, shift)
+
+    _, stats = lagrangian_module.uniform_start(problem, free, seats, budget_left, active, 25, 6,
+                                               None, recording, 10)
+    assert len(calls) == stats["start_evaluations"] == 6 and set(calls) == {(False, 10)}
+
+    seen: list[int | None] = []
+    original = lagrangian_module.uniform_start
+
+    def spy(*args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        seen.append(args[9] if len(args) > 9 else kwargs.get("shift"))  # type: ignore[arg-type]
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lagrangian_module, "uniform_start", spy)
+    policy = lagrangian_policy(lagrangian_auction_min_pairs=1, lagrangian_iterations=4,
+                               lagrangian_start_search_shift=setting)
+    result = lagrangian_solve(problem, policy.solver)
+    assert seen == [passed]
+    assert problem.violations(result.chosen) == [] and result.objective <= result.bound

@@ -86,6 +86,7 @@ class SolverPolicy(_Strict):
     lagrangian_auction_min_pairs: int = Field(ge=0)
     lagrangian_auction_threads: int = Field(ge=1, le=64)
     lagrangian_auction_search_shift: int = Field(ge=1, le=16)
+    lagrangian_start_search_shift: int = Field(ge=0, le=16)
     quota_flow_rounds: int = Field(ge=0)
     quota_flow_core: int = Field(ge=0)
     polish_core: int = Field(ge=0)

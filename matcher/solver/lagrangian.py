@@ -46,9 +46,11 @@ log = logging.getLogger(__name__)
 class Subproblem(Protocol):
     """The subproblem over all free pairs: priced weights per edge -> (chosen edges, dual bound
     of the flow value). The bound is valid for any prices (`matcher.solver.auction`); `fine`
-    asks for the finest eps (a search step may stop at a coarser one)."""
+    asks for the finest eps (a search step may stop at a coarser one); `shift` (without `fine`)
+    stops at eps = highest weight / 2**shift instead of the search's own eps."""
 
-    def __call__(self, priced: np.ndarray, fine: bool = False) -> tuple[np.ndarray, int]: ...
+    def __call__(self, priced: np.ndarray, fine: bool = False,
+                 shift: int | None = None) -> tuple[np.ndarray, int]: ...
 
 
 def auction_subproblem(problem: AssignmentProblem, free: np.ndarray,
@@ -65,8 +67,10 @@ def auction_subproblem(problem: AssignmentProblem, free: np.ndarray,
                       threads=threads)
     coarse = FINE_SHIFT if search_shift is None else min(search_shift, FINE_SHIFT)
 
-    def sub(priced: np.ndarray, fine: bool = False) -> tuple[np.ndarray, int]:
-        x, dual = auction.solve(priced[idx], fine_shift=FINE_SHIFT if fine else coarse)
+    def sub(priced: np.ndarray, fine: bool = False,
+            shift: int | None = None) -> tuple[np.ndarray, int]:
+        stop = FINE_SHIFT if fine else coarse if shift is None else min(shift, FINE_SHIFT)
+        x, dual = auction.solve(priced[idx], fine_shift=stop)
         chosen = np.zeros(problem.n_edges, dtype=bool)
         chosen[idx[x]] = True
         return chosen, dual
@@ -122,8 +126,8 @@ def repair(problem: AssignmentProblem, relaxed: np.ndarray, free: np.ndarray,
 
 def uniform_start(problem: AssignmentProblem, free: np.ndarray, seats_left: np.ndarray,
                   budget_left: np.ndarray, active: np.ndarray, k: int, evaluations: int,
-                  seen: np.ndarray | None = None,
-                  sub: Subproblem | None = None) -> tuple[int, dict[str, int]]:
+                  seen: np.ndarray | None = None, sub: Subproblem | None = None,
+                  shift: int | None = None) -> tuple[int, dict[str, int]]:
     """One common multiplier for the organisations in `active`, by golden-section search.
 
     The dual ``flow value(weight - lam * need on active organisations) + lam * budget`` is convex
@@ -132,7 +136,9 @@ def uniform_start(problem: AssignmentProblem, free: np.ndarray, seats_left: np.n
     share the person's need), so one core (each person's best `k` pairs, plus every pair into an
     organisation that cannot bind) serves every evaluation. Integers only: deterministic.
     `seen` (optional, per edge) collects every pair the searched flows choose. With `sub` (the
-    auction over all free pairs) each evaluation is its dual bound instead of a core flow.
+    auction over all free pairs) each evaluation is its dual bound instead of a core flow,
+    stopped at eps = highest weight / 2**`shift` when given (the values only pick the start:
+    none of them is reported as a bound).
     """
     stats = {"start_evaluations": 0, "start_multiplier": 0}
     if evaluations <= 0 or not active.any():
@@ -150,7 +156,7 @@ def uniform_start(problem: AssignmentProblem, free: np.ndarray, seats_left: np.n
         if lam not in cache:
             cost = np.where(edge_active, lam * edge_need, 0)
             if sub is not None:
-                x, value = sub(problem.weight - cost)
+                x, value = sub(problem.weight - cost, shift=shift)
             else:
                 x = solve_flow(problem, core, seats_left, extra_cost=cost)
                 value = int((problem.weight[x] - cost[x]).sum())
@@ -262,7 +268,8 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         # one-dimensional search on the dual (far closer to the optimum than per-organisation
         # guesses: the shadow prices of guidance are similar across organisations).
         lam0, start_stats = uniform_start(problem, free, seats_left, budget_left, active, k,
-                                          policy.lagrangian_start_search, seen, sub)
+                                          policy.lagrangian_start_search, seen, sub,
+                                          policy.lagrangian_start_search_shift or None)
         details.update(start_stats)
         st.lam = np.where(active, lam0, 0).astype(np.int64)
         rate = np.maximum(st.lam // policy.lagrangian_rate_div, 1)
