@@ -34,9 +34,11 @@ def _frame(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     })
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("dialect", list(CSV_DIALECTS))
-def test_same_bytes_as_pandas(tmp_path, monkeypatch, dialect):
-    monkeypatch.setattr(csvout, "CHUNK_ROWS", 1000)  # several chunks
+def test_same_bytes_as_pandas(tmp_path, monkeypatch, dialect, threads):
+    monkeypatch.setattr(csvout, "CHUNK_ROWS", 500)  # several chunks, more than threads ahead
+    monkeypatch.setattr(csvout, "CHUNK_THREADS", threads)
     df = _frame()
     opts = CSV_DIALECTS[dialect]
     assert csvout.csv_chunks(df, **opts) is not None  # the fast path is taken
