@@ -241,7 +241,8 @@ def utilisation_frame(rnd: Round) -> pd.DataFrame:
 
 def versions() -> dict[str, str]:
     out = {"matcher": __version__, "python": platform.python_version()}
-    for dist in ("ortools", "numpy", "scipy", "pandas"):
+    # numba and llvmlite compile the auction (matcher.solver.auction): part of the answer.
+    for dist in ("ortools", "numpy", "scipy", "pandas", "numba", "llvmlite"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

@@ -48,6 +48,9 @@ def test_pilot_round_is_optimal_and_pinned(tmp_path: Path):
     assert (orgs["guidance_used"] <= orgs["guidance_capacity"]).all()
     assert (util["seats_used"] <= util["seats"]).all()
     assert set(meta["outputs"]) == set(OUTPUT_FILES)
+    # Everything that computes the answer is recorded, the JIT compiler of the auction too.
+    assert {"ortools", "numpy", "scipy", "numba", "llvmlite"} <= set(meta["versions"])
+    assert "unknown" not in meta["versions"].values()
 
 
 def test_pilot_weights_in_edges_are_the_objective(tmp_path: Path):
