@@ -23,7 +23,8 @@ from benchmarks.alternatives import ALTERNATIVES, NotApplicable, bare_min_cost_f
 from benchmarks.scenarios import Scenario, by_size, load
 from matcher.load import load_instance
 from matcher.policy import Policy, load_policy
-from matcher.round import run_round, write_round
+from matcher.prewrite import EdgesPrewrite
+from matcher.round import CSV_DIALECTS, run_round, write_round
 from matcher.scoring import SCALE
 from matcher.solver import AssignmentProblem, solve
 from matcher.solver.decompose import ProcessMapper
@@ -98,16 +99,20 @@ def run_scenario(sc: Scenario, work: Path, alternatives: bool = True,
     inst, warnings = load_instance(data)
     out["t_load"] = time.perf_counter() - t
     out["peaks_mb"]["load"] = peak_mb()
-    with ProcessMapper(workers) as mapper:
-        rnd = run_round(inst, policy, warnings, mapper if workers > 1 else None)
-    # The largest peak of a worker process by the end of a region it solved (first pass and
-    # border passes; the coordination's later price steps are not covered).
-    out["peak_worker_mb"] = peak_worker_mb(rnd.result.details) if workers > 1 else 0.0
-    out["t_score"], out["t_solve"] = rnd.timings["score"], rnd.timings["solve"]
-    out["peaks_mb"]["solve"] = peak_mb()
-    t = time.perf_counter()
-    write_round(rnd, work / "round")
-    out["t_write"] = time.perf_counter() - t
+    with EdgesPrewrite(work / "round", CSV_DIALECTS["standard"]) as edges:
+        with ProcessMapper(workers) as mapper:
+            # As `matcher run`: with worker processes, edges.csv is written during the solve.
+            rnd = run_round(inst, policy, warnings, mapper if workers > 1 else None,
+                            while_waiting=edges.start)
+        # The largest peak of a worker process by the end of a region it solved (first pass
+        # and border passes; the coordination's later price steps are not covered).
+        out["peak_worker_mb"] = peak_worker_mb(rnd.result.details) if workers > 1 else 0.0
+        out["t_score"], out["t_solve"] = rnd.timings["score"], rnd.timings["solve"]
+        out["peaks_mb"]["solve"] = peak_mb()
+        t = time.perf_counter()
+        write_round(rnd, work / "round", edges=edges)
+        out["t_write"] = time.perf_counter() - t
+        out["t_edges_during_solve"] = edges.seconds
     out["peaks_mb"]["write"] = peak_mb()
     out["t_total_round"] = out["t_load"] + out["t_score"] + out["t_solve"] + out["t_write"]
     res, problem = rnd.result, rnd.problem

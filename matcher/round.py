@@ -8,6 +8,7 @@ import logging
 import platform
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -18,11 +19,12 @@ import pandas as pd
 
 from matcher import __version__
 from matcher.atomic import replace_dir, staging_dir
-from matcher.csvout import write_csv, write_csv_frames
+from matcher.csvout import write_csv
 from matcher.errors import InputError, Problem
 from matcher.explain import main_reasons, unmatched_reasons
 from matcher.model import Instance
 from matcher.policy import Policy
+from matcher.prewrite import EDGES_FILE, EdgesPrewrite, write_edges
 from matcher.progress import report
 from matcher.scoring import SCALE, EdgeTable, build_edges
 from matcher.scoring.table import FORBID, LOCK
@@ -114,25 +116,42 @@ def region_labels(inst: Instance, problem: AssignmentProblem) -> np.ndarray | No
     return organisation_regions(problem, codes)
 
 
+def decomposition_labels(inst: Instance, problem: AssignmentProblem,
+                         policy: Policy) -> np.ndarray | None:
+    """Each organisation's region when the round is solved by region (`solve_problem`), else
+    None."""
+    sp = policy.solver
+    if (sp.decompose_min_pairs > 0 and problem.n_edges >= sp.decompose_min_pairs
+            and not policy.fairness.active):
+        labels = region_labels(inst, problem)
+        if labels is not None and len(np.unique(labels)) > 1 and problem.guidance_can_bind().any():
+            return labels
+    return None
+
+
 def solve_problem(inst: Instance, problem: AssignmentProblem, policy: Policy,
                   mapper: Mapper | None = None) -> SolveResult:
     """The round's solve: by region (`matcher.solver.decompose`) when the problem has at least
     ``solver.decompose_min_pairs`` pairs, its options lie in several regions and some guidance
     budget can bind; otherwise the whole problem at once (`matcher.solver.solve`). `mapper` (a
     ``map``-like callable) dispatches the regions' work, sequentially by default."""
-    sp = policy.solver
-    if (sp.decompose_min_pairs > 0 and problem.n_edges >= sp.decompose_min_pairs
-            and not policy.fairness.active):
-        labels = region_labels(inst, problem)
-        if labels is not None and len(np.unique(labels)) > 1 and problem.guidance_can_bind().any():
-            log.info("solving %d pairs by region (%d regions)", problem.n_edges,
-                     len(np.unique(labels)))
-            return solve_decomposed(problem, policy, labels, mapper)
-    return solve(problem, policy)
+    return _solve(problem, policy, decomposition_labels(inst, problem, policy), mapper)
+
+
+def _solve(problem: AssignmentProblem, policy: Policy, labels: np.ndarray | None,
+           mapper: Mapper | None) -> SolveResult:
+    if labels is None:
+        return solve(problem, policy)
+    log.info("solving %d pairs by region (%d regions)", problem.n_edges, len(np.unique(labels)))
+    return solve_decomposed(problem, policy, labels, mapper)
 
 
 def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = None,
-              mapper: Mapper | None = None) -> Round:
+              mapper: Mapper | None = None,
+              while_waiting: Callable[[EdgeTable, Instance], object] | None = None) -> Round:
+    """Score and solve a round. `while_waiting(edges, instance)` is called after scoring when
+    the round is solved by region through `mapper` (worker processes), where this process
+    mostly waits for the parts: the CLI starts edges.csv's write then (`EdgesPrewrite`)."""
     timings: dict[str, float] = {}
     check_locks(inst)
     t = time.perf_counter()
@@ -148,7 +167,10 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
             "warning"))
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
-    result = solve_problem(inst, problem, policy, mapper)
+    labels = decomposition_labels(inst, problem, policy)
+    if while_waiting is not None and mapper is not None and labels is not None:
+        while_waiting(edges, inst)
+    result = _solve(problem, policy, labels, mapper)
     if policy.fairness.active:  # optional fairness options (exact path), off by default
         from matcher.solver.fairness import apply_fairness, target_groups
 
@@ -298,24 +320,32 @@ def _write_csv(df: pd.DataFrame, path: Path, dialect: str) -> str:
     return write_csv(df, path, **CSV_DIALECTS[dialect])
 
 
-def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | None = None,
-                dialect: str = "standard",
-                extra_files: dict[str, bytes] | None = None) -> dict[str, Any]:
-    """Write the round's files into `out_dir`, all or nothing; returns round.json's content.
-
-    `extra_files` (name -> content, e.g. the audit's audit.json and audit.md) are written with
-    the round; their hashes go into the `run` section, so the rest of round.json does not depend
-    on them.
-
-    Files are written to a temporary folder beside `out_dir` and moved in at the end. An
-    existing `out_dir` is replaced only if it holds an earlier round (a round.json) or is empty.
-    """
+def check_out_dir(out_dir: Path) -> None:
+    """An output folder may be replaced only if it holds an earlier round or is empty."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not (out_dir.is_dir() and (
             (out_dir / "round.json").exists() or not any(out_dir.iterdir()))):
         raise InputError([Problem(str(out_dir), None, None,
                                   "output folder exists and does not hold an earlier round; "
                                   "choose another --out")])
+
+
+def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | None = None,
+                dialect: str = "standard",
+                extra_files: dict[str, bytes] | None = None,
+                edges: EdgesPrewrite | None = None) -> dict[str, Any]:
+    """Write the round's files into `out_dir`, all or nothing; returns round.json's content.
+
+    `extra_files` (name -> content, e.g. the audit's audit.json and audit.md) are written with
+    the round; their hashes go into the `run` section, so the rest of round.json does not depend
+    on them. `edges` is edges.csv written in the background while the round was solved (made
+    with the same dialect); without it, or when it was never started, edges.csv is written here.
+
+    Files are written to a temporary folder beside `out_dir` and moved in at the end. An
+    existing `out_dir` is replaced only if it holds an earlier round (a round.json) or is empty.
+    """
+    out_dir = Path(out_dir)
+    check_out_dir(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     tmp = staging_dir(out_dir)
@@ -327,9 +357,12 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
         }
         hashes = {}
         for name in OUTPUT_FILES:
-            if name == "edges.csv":  # the largest table: written piece by piece
-                pieces = rnd.edges.to_frames(rnd.instance, categorical_ids=True)
-                hashes[name] = write_csv_frames(pieces, tmp / name, **CSV_DIALECTS[dialect])
+            if name == EDGES_FILE:  # the largest table: written piece by piece
+                digest = edges.move_to(tmp / name) if edges is not None else None
+                if digest is None:
+                    digest = write_edges(rnd.edges, rnd.instance, tmp / name,
+                                         CSV_DIALECTS[dialect])
+                hashes[name] = digest
             else:
                 hashes[name] = _write_csv(frames[name], tmp / name, dialect)
             report("write", len(hashes), len(OUTPUT_FILES))
@@ -337,6 +370,8 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
         meta["outputs"] = hashes
         timings = dict(rnd.timings) | dict(extra_timings or {})
         timings["write"] = time.perf_counter() - t
+        if edges is not None and edges.seconds is not None:
+            timings["edges_csv_during_solve"] = edges.seconds
         meta["run"] = {
             "source": rnd.instance.source,
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -26,8 +26,9 @@ from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console, setup_log
 from matcher.errors import InputError, Problem
 from matcher.load import load_instance
 from matcher.policy import load_policy
+from matcher.prewrite import EdgesPrewrite
 from matcher.progress import progress_hook
-from matcher.round import CSV_DIALECTS, Round, run_round, write_round
+from matcher.round import CSV_DIALECTS, Round, check_out_dir, run_round, write_round
 from matcher.shortlist import shortlist
 from matcher.solver.decompose import ProcessMapper
 
@@ -83,14 +84,20 @@ def run(
         raise typer.Exit(EXIT_BAD_INPUT)
     data_dir = data_dir or pilot_dir()
     try:
+        check_out_dir(out)  # before the round's work, not after it
         t = time.perf_counter()
         pol = load_policy(policy)
         inst, warnings = load_instance(data_dir)
         load_s = time.perf_counter() - t
-        with score_progress(), ProcessMapper(workers) as mapper:
-            rnd = run_round(inst, pol, warnings, mapper if workers > 1 else None)
-        extra = round_extra_files(rnd, data_dir)
-        meta = write_round(rnd, out, {"load": load_s}, dialect=csv_dialect, extra_files=extra)
+        with EdgesPrewrite(out, CSV_DIALECTS[csv_dialect]) as edges:
+            with score_progress(), ProcessMapper(workers) as mapper:
+                # With worker processes this one mostly waits during the solve: edges.csv
+                # (which does not depend on the answer) is written meanwhile.
+                rnd = run_round(inst, pol, warnings, mapper if workers > 1 else None,
+                                while_waiting=edges.start)
+            extra = round_extra_files(rnd, data_dir)
+            meta = write_round(rnd, out, {"load": load_s}, dialect=csv_dialect,
+                               extra_files=extra, edges=edges)
     except InputError as exc:
         raise fail(exc) from None
     report_problems(rnd.warnings, "")
