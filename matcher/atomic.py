@@ -6,6 +6,19 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from matcher.errors import InputError, Problem
+
+
+def check_replaceable(out_dir: Path, marker: str, what: str) -> None:
+    """An output folder may be replaced only if it is empty or holds an earlier output of the
+    same kind (its `marker` file); otherwise an input error naming the folder."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not (out_dir.is_dir() and (
+            (out_dir / marker).exists() or not any(out_dir.iterdir()))):
+        raise InputError([Problem(str(out_dir), None, None,
+                                  f"output folder exists and does not hold {what}; "
+                                  "choose another --out")])
+
 
 def staging_dir(out_dir: Path) -> Path:
     """A new empty temporary folder beside `out_dir` (same file system, so the swap is a rename)."""

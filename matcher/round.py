@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from matcher import __version__
-from matcher.atomic import replace_dir, staging_dir
+from matcher.atomic import check_replaceable, replace_dir, staging_dir
 from matcher.csvout import write_csv
 from matcher.errors import InputError, Problem
 from matcher.explain import main_reasons, unmatched_reasons
@@ -322,12 +322,7 @@ def _write_csv(df: pd.DataFrame, path: Path, dialect: str) -> str:
 
 def check_out_dir(out_dir: Path) -> None:
     """An output folder may be replaced only if it holds an earlier round or is empty."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not (out_dir.is_dir() and (
-            (out_dir / "round.json").exists() or not any(out_dir.iterdir()))):
-        raise InputError([Problem(str(out_dir), None, None,
-                                  "output folder exists and does not hold an earlier round; "
-                                  "choose another --out")])
+    check_replaceable(out_dir, "round.json", "an earlier round")
 
 
 def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | None = None,

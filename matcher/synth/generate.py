@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matcher.atomic import replace_dir, staging_dir
+from matcher.atomic import check_replaceable, replace_dir, staging_dir
 from matcher.errors import InputError, Problem
 from matcher.synth import distributions as D
 from matcher.synth.regions import postcode_areas
@@ -283,11 +283,7 @@ def write_generated(gen: Generated, out_dir: Path, files: Sequence[str] | None =
     or is empty.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not (out_dir.is_dir() and (
-            (out_dir / "generator.json").exists() or not any(out_dir.iterdir()))):
-        raise InputError([Problem(str(out_dir), None, None,
-                                  "output folder exists and does not hold generated data; "
-                                  "choose another --out")])
+    check_replaceable(out_dir, "generator.json", "generated data")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = staging_dir(out_dir)
     try:

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from matcher.atomic import replace_dir, staging_dir
-from matcher.errors import InputError, Problem
+from matcher.atomic import check_replaceable, replace_dir, staging_dir
 from matcher.round import utilisation_frame, versions
 from matcher.whatif.diff import Diff, _records
 from matcher.whatif.engine import Baseline, Outcome
@@ -358,11 +357,7 @@ def write_report(
     An existing `out_dir` is replaced only when it holds an earlier what-if report or is empty.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not (out_dir.is_dir() and (
-            (out_dir / "report.json").exists() or not any(out_dir.iterdir()))):
-        raise InputError([Problem(str(out_dir), None, None,
-                                  "output folder exists and does not hold an earlier what-if "
-                                  "report; choose another --out")])
+    check_replaceable(out_dir, "report.json", "an earlier what-if report")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = staging_dir(out_dir)
     try:
