@@ -147,3 +147,30 @@ def test_cli_with_workers_writes_edges_during_the_solve(data: Path, tmp_path: Pa
     assert two["outputs"] == one["outputs"]
     assert _files(tmp_path / "two") == _files(tmp_path / "one")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "p.toml", "two"]
+
+
+def test_cli_checks_protected_csv_before_the_round(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad protected.csv stops `matcher run` before the round's work (exit 2, the file, row
+    and column named), not after a long solve."""
+    import shutil
+
+    import matcher.cli.round_commands as rc
+    from matcher.cli.round_commands import pilot_dir
+
+    def no_round(*a: object, **k: object) -> None:
+        raise AssertionError("the round ran although protected.csv is bad")
+
+    data = tmp_path / "data"
+    shutil.copytree(pilot_dir(), data)
+    lines = (data / "protected.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[0] = "nobody-with-this-id"
+    (data / "protected.csv").write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+    monkeypatch.setattr(rc, "run_round", no_round)
+    result = CliRunner().invoke(app, ["run", str(data), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert "protected.csv" in result.output and "nobody-with-this-id" in result.output
+    assert header[0] == "candidate_id"
+    assert not (tmp_path / "o").exists()

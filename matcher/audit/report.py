@@ -214,10 +214,14 @@ def _as_files(audit: dict[str, Any]) -> dict[str, bytes]:
             "audit.md": audit_markdown(audit).encode("utf-8")}
 
 
-def audit_files(rnd: Round, protected_path: Path) -> dict[str, bytes]:
-    """audit.json and audit.md for a round (raises InputError on a bad protected.csv)."""
-    protected, digest = load_protected(protected_path, rnd.instance.candidates["candidate_id"])
-    return _as_files(audit_round(rnd, protected, digest))
+def audit_files(rnd: Round, protected_path: Path,
+                protected: tuple[pd.DataFrame, str] | None = None) -> dict[str, bytes]:
+    """audit.json and audit.md for a round (raises InputError on a bad protected.csv).
+    `protected` is `load_protected`'s result when the caller read the file already (the CLI
+    reads it before the round, so a bad file stops the round before its work)."""
+    if protected is None:
+        protected = load_protected(protected_path, rnd.instance.candidates["candidate_id"])
+    return _as_files(audit_round(rnd, *protected))
 
 
 def audit_written_round(inst: Instance, round_dir: Path, protected_path: Path) -> dict[str, bytes]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -31,6 +31,11 @@ from matcher.progress import progress_hook
 from matcher.round import CSV_DIALECTS, Round, check_out_dir, run_round, write_round
 from matcher.shortlist import shortlist
 from matcher.solver.decompose import ProcessMapper
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from matcher.model import Instance
 
 DataDir = Annotated[
     Path | None,
@@ -88,6 +93,7 @@ def run(
         t = time.perf_counter()
         pol = load_policy(policy)
         inst, warnings = load_instance(data_dir)
+        audit_input = load_audit_input(inst, data_dir)
         load_s = time.perf_counter() - t
         with EdgesPrewrite(out, CSV_DIALECTS[csv_dialect]) as edges:
             with score_progress(), ProcessMapper(workers) as mapper:
@@ -95,7 +101,7 @@ def run(
                 # (which does not depend on the answer) is written meanwhile.
                 rnd = run_round(inst, pol, warnings, mapper if workers > 1 else None,
                                 while_waiting=edges.start)
-            extra = round_extra_files(rnd, data_dir)
+            extra = round_extra_files(rnd, data_dir, audit_input)
             meta = write_round(rnd, out, {"load": load_s}, dialect=csv_dialect,
                                extra_files=extra, edges=edges)
     except InputError as exc:
@@ -104,12 +110,30 @@ def run(
     print_summary(rnd, meta, out)
 
 
-def round_extra_files(rnd: Round, data_dir: Path) -> dict[str, bytes]:
-    """The equal-chances audit (audit.json, audit.md) where the data folder has protected.csv."""
-    from matcher.audit import PROTECTED_FILE, audit_files
+def load_audit_input(inst: Instance, data_dir: Path) -> tuple[Path, pd.DataFrame, str] | None:
+    """The data folder's protected.csv, read and checked before the round (a bad file stops the
+    round before its work, not after it); None when there is none."""
+    from matcher.audit import PROTECTED_FILE, load_protected
 
     path = Path(data_dir) / PROTECTED_FILE
-    return audit_files(rnd, path) if path.exists() else {}
+    if not path.exists():
+        return None
+    return (path, *load_protected(path, inst.candidates["candidate_id"]))
+
+
+def round_extra_files(rnd: Round, data_dir: Path,
+                      audit_input: tuple[Path, pd.DataFrame, str] | None = None,
+                      ) -> dict[str, bytes]:
+    """The equal-chances audit (audit.json, audit.md) where the data folder has protected.csv
+    (`audit_input`: as `load_audit_input` read it)."""
+    from matcher.audit import audit_files
+
+    if audit_input is None:
+        audit_input = load_audit_input(rnd.instance, data_dir)
+    if audit_input is None:
+        return {}
+    path, protected, digest = audit_input
+    return audit_files(rnd, path, (protected, digest))
 
 
 #: What each progress stage counts (matcher.progress reports).
