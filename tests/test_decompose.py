@@ -243,6 +243,55 @@ def test_worker_processes_give_the_same_answer(
         [c["bounds"] for c in again.details["coordination"]]
 
 
+class SubmittingMap:
+    """A map-like stand-in that also offers `submit` (as `ProcessMapper` does): tasks and
+    answers cross a pickle; a submitted task runs when its answer is asked for."""
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+
+    def __call__(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        return pickling_map(fn, items)
+
+    def submit(self, fn: Callable[[Any], Any], item: Any) -> Any:
+        from concurrent.futures import Future
+
+        self.submitted.append(fn.__name__)
+        fut: Future[Any] = Future()
+        fut.set_result(next(pickling_map(fn, [item])))
+        return fut
+
+
+@pytest.mark.parametrize("locked_share", [0.0, 0.05])
+def test_quota_flow_beside_the_coordination_gives_the_same_answer(locked_share: float) -> None:
+    """Without whole-problem iterations and border passes the final class-quota flow is handed
+    to the mapper's `submit` right after the first pass: the same answer and bound as when it
+    runs after the coordination in this process, and never worse than the first pass."""
+    problem, region = random_problem(900, seed=11, per_cand=8, near=40, regions=4,
+                                     locked_share=locked_share)
+    labels = organisation_regions(problem, region)
+    policy = decomposed_policy(decompose_rounds=1, decompose_auction_iterations=0,
+                               decompose_quota_core=3)
+    here = solve_decomposed(problem, policy, labels)
+    mapper = SubmittingMap()
+    there = solve_decomposed(problem, policy, labels, mapper=mapper)
+    assert mapper.submitted == ["quota_part"]
+    assert not here.details["quota_flow"]["beside_coordination"]
+    assert there.details["quota_flow"]["beside_coordination"]
+    assert np.array_equal(here.chosen, there.chosen)
+    assert (here.objective, here.bound) == (there.objective, there.bound)
+    assert here.details["quota_flow"]["value"] == there.details["quota_flow"]["value"]
+    assert problem.violations(there.chosen) == []
+    assert there.chosen[problem.locked].all()
+    assert there.objective >= there.details["first_pass"]["value"]
+    # With whole-problem iterations the flow needs their answer: nothing is submitted early.
+    mapper = SubmittingMap()
+    solve_decomposed(problem, decomposed_policy(decompose_rounds=1,
+                                                decompose_auction_iterations=2), labels,
+                     mapper=mapper)
+    assert mapper.submitted == []
+
+
 def test_coordination_and_border_pass_improve(regions_problem: tuple[AssignmentProblem, np.ndarray],
                                               ) -> None:
     problem, labels = regions_problem

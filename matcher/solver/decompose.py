@@ -42,9 +42,12 @@ Dispatch. The work on a part is a pure function of a small task object (`PartTas
 `PartAnswer`, `PriceTask` -> `PriceAnswer`) handed to a ``map``-like callable
 (`solve_decomposed(..., mapper=...)`); the default is the built-in sequential ``map``, and a
 Ray or Dask map can replace it (tasks, answers and functions are picklable; tasks are generated
-lazily, one part's arrays at a time). Only whole-array NumPy passes over the full problem
-(bounds, each candidate's best two parts, the refill) run in the calling process, in chunks of
-candidates. Everything is integer arithmetic and counts, never the clock: the same input gives
+lazily, one part's arrays at a time). A mapper that also offers ``submit(fn, task)`` (a
+``Future``; `ProcessMapper` does) gets step 4's flow (`QuotaTask` -> `quota_part`) right after
+the first pass when nothing before step 4 can change its input (no whole-problem iterations,
+no border passes), so it runs beside the coordination. Only whole-array NumPy passes over
+the full problem (bounds, each candidate's best two parts, the refill) run in the calling
+process, in chunks of candidates. Everything is integer arithmetic and counts, never the clock: the same input gives
 the same answer and bound.
 """
 
@@ -56,7 +59,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -94,11 +97,20 @@ class ProcessMapper:
         self.workers = max(1, workers)
         self._pool: ProcessPoolExecutor | None = None
 
-    def __call__(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+    def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers,
                                              mp_context=multiprocessing.get_context("spawn"))
-        pool = self._pool
+        return self._pool
+
+    def submit(self, fn: Callable[[Any], Any], item: Any) -> Future[Any]:
+        """One task in a worker process, now; its answer when asked for (`Future.result`).
+        `solve_decomposed` uses this, where a mapper offers it, to run the whole problem's
+        class-quota flow while the coordination runs."""
+        return self._started().submit(fn, item)
+
+    def __call__(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        pool = self._started()
         pending: deque[Future[Any]] = deque()
         for item in items:
             pending.append(pool.submit(fn, item))
@@ -530,6 +542,36 @@ def price_part(task: PriceTask) -> PriceAnswer:
     return PriceAnswer(task.label, prices, problem.guidance_used(chosen))
 
 
+@dataclass(frozen=True)
+class QuotaTask:
+    """Step 4's class-quota flow as a task: the problem restricted to the pairs the flow may use
+    (every person, option and organisation kept; no locked pair), the answer's pairs among them,
+    and the seats and guidance left after the locked pairs."""
+
+    problem: AssignmentProblem
+    chosen: np.ndarray
+    seats: np.ndarray
+    budget: np.ndarray
+
+
+def quota_task(problem: AssignmentProblem, chosen: np.ndarray,
+               mask: np.ndarray) -> tuple[QuotaTask, np.ndarray]:
+    """The task of a class-quota flow over the free pairs `mask` and the answer `chosen`, and
+    the pairs' indices in `problem`."""
+    _, seats_left, budget_left, _ = problem.residual()
+    idx = np.flatnonzero(mask | (chosen & ~problem.locked))
+    sub = replace(problem, cand=problem.cand[idx], opt=problem.opt[idx],
+                  weight=problem.weight[idx], locked=np.zeros(len(idx), dtype=bool))
+    return QuotaTask(sub, chosen[idx], seats_left, np.maximum(budget_left, 0)), idx
+
+
+def quota_part(task: QuotaTask) -> np.ndarray:
+    """The best assignment of the task's pairs within its answer's class quotas (a mask)."""
+    sub = task.problem
+    return quota_flow(sub, task.chosen, np.ones(sub.n_edges, dtype=bool), task.seats,
+                      task.budget)
+
+
 # --- the whole ----------------------------------------------------------------------------
 
 
@@ -582,6 +624,16 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
     value = problem.objective(chosen)
     details["first_pass"] = {"union_value": union_value, "value": value, "refill": stats,
                              "seconds": round(time.perf_counter() - t, 3), "per_part": per_part}
+    early: tuple[Future[np.ndarray], np.ndarray, int, float] | None = None
+    submit = getattr(mapper, "submit", None)
+    if (sp.decompose_quota_core > 0 and sp.decompose_auction_iterations == 0
+            and sp.decompose_rounds <= 1 and submit is not None):
+        # Step 4's inputs are final now (no whole-problem iterations, no border passes), so
+        # its flow runs in a worker process while the coordination prices the parts.
+        t = time.perf_counter()
+        mask = best_pairs(problem, sp.decompose_quota_core) & free
+        task, q_idx = quota_task(problem, chosen, mask)
+        early = (submit(quota_part, task), q_idx, int(mask.sum()), t)
 
     # 2. Coordination: prices and multipliers consistent across borders; the bound.
     t = time.perf_counter()
@@ -645,17 +697,23 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
     #    subproblem's answer at the best multipliers, and the answer): people move across
     #    borders in chains within the answer's guidance classes.
     if sp.decompose_quota_core > 0:
-        t = time.perf_counter()
-        _, seats_left, budget_left, _ = problem.residual()
-        mask = best_pairs(problem, sp.decompose_quota_core) & free
-        if whole_x is not None:
-            mask |= whole_x & free
-        moved = quota_flow(problem, chosen & ~problem.locked, mask, seats_left,
-                           np.maximum(budget_left, 0)) | problem.locked
+        if early is not None:  # submitted after the first pass; `chosen` is unchanged since
+            fut, q_idx, n_mask, t = early
+            picked = fut.result()
+        else:
+            t = time.perf_counter()
+            mask = best_pairs(problem, sp.decompose_quota_core) & free
+            if whole_x is not None:
+                mask |= whole_x & free
+            task, q_idx = quota_task(problem, chosen, mask)
+            picked, n_mask = quota_part(task), int(mask.sum())
+        moved = problem.locked.copy()
+        moved[q_idx[picked]] = True
         moved, stats = refill(problem, moved, free)
         moved_value = problem.objective(moved)
-        details["quota_flow"] = {"value": moved_value, "pairs": int(mask.sum()), "refill": stats,
-                                 "seconds": round(time.perf_counter() - t, 3)}
+        details["quota_flow"] = {"value": moved_value, "pairs": n_mask, "refill": stats,
+                                 "seconds": round(time.perf_counter() - t, 3),
+                                 "beside_coordination": early is not None}
         if moved_value > value:
             chosen, value = moved, moved_value
 
