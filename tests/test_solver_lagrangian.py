@@ -323,6 +323,53 @@ def test_parallel_polish_windows_are_independent_and_repeatable() -> None:
         assert np.array_equal(first, again)
 
 
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_polish_time_a_window_leaves_goes_to_the_later_ones(
+        parallel: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each batch's windows get equal shares of the deterministic time still left for the
+    windows to come: time a window leaves unused goes to the later ones, and the total given
+    out never exceeds the budget."""
+    import matcher.solver.polish as pm
+
+    problem, _ = random_problem(1500, seed=7)
+    start = greedy_add(problem, problem.locked.copy(), np.ones(problem.n_edges, dtype=bool))
+    core = np.ones(problem.n_edges, dtype=bool)
+    given: list[float] = []
+
+    def fake(problem: AssignmentProblem, chosen: np.ndarray, var: np.ndarray,
+             det_time: float) -> tuple[None, float]:
+        given.append(det_time)
+        return None, det_time / 4  # proves its window optimal in a quarter of its share
+
+    monkeypatch.setattr(pm, "_solve_window", fake)
+    budget = 2.0
+    _, stats = pm.polish(problem, start, core, 1500, budget, parallel=parallel)
+    n = stats["polish_windows"]
+    assert n >= 4 and len(given) == n
+    left, expected = budget, []
+    for b in range(0, n, parallel):
+        batch = min(parallel, n - b)
+        share = left / (n - b)
+        expected += [share] * batch
+        left -= batch * share / 4
+    assert given == pytest.approx(expected)
+    assert given[-1] > given[0]  # the later windows got more than an equal share
+    assert stats["polish_det_used"] == pytest.approx(sum(given) / 4)
+    assert sum(given) / 4 <= budget
+
+
+def test_polish_uses_at_most_its_deterministic_time() -> None:
+    from matcher.solver.polish import polish
+
+    problem, _ = random_problem(1500, seed=8)
+    start = greedy_add(problem, problem.locked.copy(), np.ones(problem.n_edges, dtype=bool))
+    core = np.ones(problem.n_edges, dtype=bool)
+    chosen, stats = polish(problem, start, core, 1000, 0.5, parallel=2)
+    assert 0 < stats["polish_det_used"] <= 0.5
+    assert not problem.violations(chosen)
+    assert problem.objective(chosen) >= problem.objective(start)
+
+
 @given(tiny_problems())
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_guidance_can_bind_matches_its_definition(problem: AssignmentProblem) -> None:

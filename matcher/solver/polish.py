@@ -53,10 +53,10 @@ def _groups(keys: np.ndarray) -> list[np.ndarray]:
 
 
 def _solve_window(problem: AssignmentProblem, chosen: np.ndarray, var: np.ndarray,
-                  det_time: float) -> np.ndarray | None:
-    """Best re-decision of edges `var` (others fixed), as a mask over `var`; None when not
-    better than `chosen`. CP-SAT releases the GIL while it solves, so independent windows can
-    run in threads."""
+                  det_time: float) -> tuple[np.ndarray | None, float]:
+    """Best re-decision of edges `var` (others fixed), as a mask over `var` (None when not
+    better than `chosen`), and the deterministic time CP-SAT used. CP-SAT releases the GIL while
+    it solves, so independent windows can run in threads."""
     fixed = chosen.copy()
     fixed[var] = False
     seats = problem.capacity - problem.seats_used(fixed)
@@ -87,12 +87,13 @@ def _solve_window(problem: AssignmentProblem, chosen: np.ndarray, var: np.ndarra
     # Presolve costs more wall time than it saves on these small, hinted models (measured).
     solver.parameters.cp_model_presolve = False
     status = solver.solve(model)
+    used = min(float(solver.deterministic_time), det_time)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None
+        return None, used
     values = np.fromiter((solver.boolean_value(v) for v in x), dtype=bool, count=len(x))
     if int(weight[values].sum()) <= int(weight[hint].sum()):
-        return None
-    return values
+        return None, used
+    return values, used
 
 
 def _batches(sweeps: list[list[np.ndarray]], size: int,
@@ -110,8 +111,13 @@ def polish(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray, max
     disjoint seats and budgets) and disjoint people (a person placed in one window, or free and
     claimed by an earlier window of the batch, is left out of the others), so they are solved
     independently, in threads, and merged; the answer does not depend on the threads' timing.
-    `passes` > 1 repeats the sweep with the window cuts shifted by a fraction of a window (the
-    deterministic time is shared equally), so moves across an earlier cut get their chance.
+    `passes` > 1 repeats the sweep with the window cuts shifted by a fraction of a window, so
+    moves across an earlier cut get their chance.
+
+    The deterministic time is shared out as the windows come: each batch's windows get equal
+    shares of what is left for the windows still to come, so the time a window does not use
+    (CP-SAT proved it optimal early) goes to the later ones. CP-SAT's deterministic time is a
+    count of its work, so this too is the same on every run.
     """
     core = core & ~problem.locked
     stats: dict[str, int | float] = {"polish_windows": 0, "polish_improved": 0,
@@ -130,10 +136,12 @@ def polish(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray, max
     chosen = chosen.copy()
     parallel = max(1, parallel)
     pool = ThreadPoolExecutor(parallel) if parallel > 1 else None
+    time_left, windows_left = det_time, sum(len(w) for w in sweeps)
     try:
         for b, windows in _batches(sweeps, parallel):
-            per_window = det_time / passes / len(windows)
             batch = windows[b:b + parallel]
+            per_window = time_left / windows_left
+            windows_left -= len(batch)
             placed_org = np.full(problem.n_candidates, -1, dtype=np.int64)
             placed_org[problem.cand[chosen]] = problem.edge_org[chosen]
             home = placed_org[problem.cand[idx]]
@@ -154,7 +162,8 @@ def polish(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray, max
             else:
                 results = list(pool.map(_solve_window, [problem] * len(vars_),
                                         [chosen] * len(vars_), vars_, [per_window] * len(vars_)))
-            for var, values in zip(vars_, results, strict=True):
+            for var, (values, used) in zip(vars_, results, strict=True):
+                time_left = max(time_left - used, 0.0)
                 if values is not None:
                     chosen[var] = values
                     stats["polish_improved"] += 1
@@ -162,4 +171,5 @@ def polish(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray, max
         if pool is not None:
             pool.shutdown()
     stats["polish_gain"] = problem.objective(chosen) - start_value
+    stats["polish_det_used"] = round(det_time - time_left, 6)
     return chosen, stats
