@@ -135,11 +135,7 @@ def solve_problem(inst: Instance, problem: AssignmentProblem, policy: Policy,
     ``solver.decompose_min_pairs`` pairs, its options lie in several regions and some guidance
     budget can bind; otherwise the whole problem at once (`matcher.solver.solve`). `mapper` (a
     ``map``-like callable) dispatches the regions' work, sequentially by default."""
-    return _solve(problem, policy, decomposition_labels(inst, problem, policy), mapper)
-
-
-def _solve(problem: AssignmentProblem, policy: Policy, labels: np.ndarray | None,
-           mapper: Mapper | None) -> SolveResult:
+    labels = decomposition_labels(inst, problem, policy)
     if labels is None:
         return solve(problem, policy)
     log.info("solving %d pairs by region (%d regions)", problem.n_edges, len(np.unique(labels)))
@@ -148,15 +144,17 @@ def _solve(problem: AssignmentProblem, policy: Policy, labels: np.ndarray | None
 
 def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = None,
               mapper: Mapper | None = None,
-              while_waiting: Callable[[EdgeTable, Instance], object] | None = None) -> Round:
-    """Score and solve a round. `while_waiting(edges, instance)` is called after scoring when
-    the round is solved by region through `mapper` (worker processes), where this process
-    mostly waits for the parts: the CLI starts edges.csv's write then (`EdgesPrewrite`)."""
+              after_scoring: Callable[[EdgeTable, Instance], object] | None = None) -> Round:
+    """Score and solve a round. `after_scoring(edges, instance)` is called once the pairs are
+    scored, before the solve: the CLI starts edges.csv's write then (`EdgesPrewrite`), which
+    does not depend on the answer."""
     timings: dict[str, float] = {}
     check_locks(inst)
     t = time.perf_counter()
     edges = build_edges(inst, policy, mapper)
     timings["score"] = time.perf_counter() - t
+    if after_scoring is not None:
+        after_scoring(edges, inst)
     warn = list(warnings or [])
     off_rules = np.flatnonzero(~edges.eligible)
     for e in off_rules.tolist():
@@ -167,10 +165,7 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
             "warning"))
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
-    labels = decomposition_labels(inst, problem, policy)
-    if while_waiting is not None and mapper is not None and labels is not None:
-        while_waiting(edges, inst)
-    result = _solve(problem, policy, labels, mapper)
+    result = solve_problem(inst, problem, policy, mapper)
     if policy.fairness.active:  # optional fairness options (exact path), off by default
         from matcher.solver.fairness import apply_fairness, target_groups
 
@@ -350,19 +345,20 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
             "unmatched.csv": rnd.unmatched,
             "utilisation.csv": rnd.utilisation,
         }
-        hashes = {}
-        for name in OUTPUT_FILES:
+        written: dict[str, str] = {}
+        # edges.csv last: a background write (`edges`) has the most time to finish.
+        for name in sorted(OUTPUT_FILES, key=lambda n: n == EDGES_FILE):
             if name == EDGES_FILE:  # the largest table: written piece by piece
                 digest = edges.move_to(tmp / name) if edges is not None else None
                 if digest is None:
                     digest = write_edges(rnd.edges, rnd.instance, tmp / name,
                                          CSV_DIALECTS[dialect])
-                hashes[name] = digest
+                written[name] = digest
             else:
-                hashes[name] = _write_csv(frames[name], tmp / name, dialect)
-            report("write", len(hashes), len(OUTPUT_FILES))
+                written[name] = _write_csv(frames[name], tmp / name, dialect)
+            report("write", len(written), len(OUTPUT_FILES))
         meta = summary(rnd, frames["unmatched.csv"])
-        meta["outputs"] = hashes
+        meta["outputs"] = {name: written[name] for name in OUTPUT_FILES}
         timings = dict(rnd.timings) | dict(extra_timings or {})
         timings["write"] = time.perf_counter() - t
         if edges is not None and edges.seconds is not None:

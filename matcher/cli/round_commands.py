@@ -97,10 +97,10 @@ def run(
         load_s = time.perf_counter() - t
         with EdgesPrewrite(out, CSV_DIALECTS[csv_dialect]) as edges:
             with score_progress(), ProcessMapper(workers) as mapper:
-                # With worker processes this one mostly waits during the solve: edges.csv
-                # (which does not depend on the answer) is written meanwhile.
+                # edges.csv does not depend on the answer: a low-priority process writes it
+                # during the solve, on the CPU time the solve leaves idle.
                 rnd = run_round(inst, pol, warnings, mapper if workers > 1 else None,
-                                while_waiting=edges.start)
+                                after_scoring=edges.start)
             extra = round_extra_files(rnd, data_dir, audit_input)
             meta = write_round(rnd, out, {"load": load_s}, dialect=csv_dialect,
                                extra_files=extra, edges=edges)

@@ -47,8 +47,8 @@ lazily, one part's arrays at a time). A mapper that also offers ``submit(fn, tas
 the first pass when nothing before step 4 can change its input (no whole-problem iterations,
 no border passes), so it runs beside the coordination. Only whole-array NumPy passes over
 the full problem (bounds, each candidate's best two parts, the refill) run in the calling
-process, in chunks of candidates. Everything is integer arithmetic and counts, never the clock: the same input gives
-the same answer and bound.
+process, in chunks of candidates. Everything is integer arithmetic and counts, never the
+clock: the same input gives the same answer and bound.
 """
 
 from __future__ import annotations
