@@ -101,9 +101,9 @@ def run_scenario(sc: Scenario, work: Path, alternatives: bool = True,
     out["peaks_mb"]["load"] = peak_mb()
     with EdgesPrewrite(work / "round", CSV_DIALECTS["standard"]) as edges:
         with ProcessMapper(workers) as mapper:
-            # As `matcher run`: edges.csv is written during the solve, at idle priority.
+            # As `matcher run`: by region, edges.csv is written during the solve.
             rnd = run_round(inst, policy, warnings, mapper if workers > 1 else None,
-                            after_scoring=edges.start)
+                            by_region=edges.start)
         # The largest peak of a worker process by the end of a region it solved (first pass
         # and border passes; the coordination's later price steps are not covered).
         out["peak_worker_mb"] = peak_worker_mb(rnd.result.details) if workers > 1 else 0.0

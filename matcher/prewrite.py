@@ -1,14 +1,14 @@
 """edges.csv written while a round is solved, on the CPU time the round leaves idle.
 
 edges.csv (one row per scored pair, by far the largest output: 589 MB at 200,000 candidates,
-4.5 GB at 1.3 million) depends on the scored pairs only, not on the answer, and a round leaves a
-core idle for long stretches (a city's solve: the auctions' serial half, its flows; a round by
-region: the coordination's serial steps, the whole-problem auctions' serial half, the last
-class-quota flow). So the CLI and the benchmarks hand edges.csv, once the pairs are scored, to
-a forked child process at the lowest CPU priority (Linux ``SCHED_IDLE``, else nice 19): it runs
-only on a core nothing else wants, so it does not slow the round down, and it shares the pairs
-copy-on-write instead of copying them. `matcher.round.write_round` moves the finished file
-into the round's folder.
+4.5 GB at 1.3 million) depends on the scored pairs only, not on the answer, and a round solved
+by region leaves a core idle for long stretches after its first pass (the coordination's serial
+steps, the whole-problem auctions' serial half, the last class-quota flow). So the CLI and the
+benchmarks hand edges.csv, before such a round's solve, to a forked child process at the lowest
+CPU priority (Linux ``SCHED_IDLE``, else nice 19): it runs only on a core nothing else wants,
+and it shares the pairs copy-on-write instead of copying them. `matcher.round.write_round`
+moves the finished file into the round's folder. (A city's round does not use it: there the
+writer's cache and memory traffic slowed the solve by more than the write it saved.)
 
 If the file is not finished when `write_round` needs it (an idle-priority process may get no
 core on a machine busy with other work), the writer is stopped and `write_round` writes the file

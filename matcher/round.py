@@ -135,7 +135,11 @@ def solve_problem(inst: Instance, problem: AssignmentProblem, policy: Policy,
     ``solver.decompose_min_pairs`` pairs, its options lie in several regions and some guidance
     budget can bind; otherwise the whole problem at once (`matcher.solver.solve`). `mapper` (a
     ``map``-like callable) dispatches the regions' work, sequentially by default."""
-    labels = decomposition_labels(inst, problem, policy)
+    return _solve(problem, policy, decomposition_labels(inst, problem, policy), mapper)
+
+
+def _solve(problem: AssignmentProblem, policy: Policy, labels: np.ndarray | None,
+           mapper: Mapper | None) -> SolveResult:
     if labels is None:
         return solve(problem, policy)
     log.info("solving %d pairs by region (%d regions)", problem.n_edges, len(np.unique(labels)))
@@ -144,17 +148,16 @@ def solve_problem(inst: Instance, problem: AssignmentProblem, policy: Policy,
 
 def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = None,
               mapper: Mapper | None = None,
-              after_scoring: Callable[[EdgeTable, Instance], object] | None = None) -> Round:
-    """Score and solve a round. `after_scoring(edges, instance)` is called once the pairs are
-    scored, before the solve: the CLI starts edges.csv's write then (`EdgesPrewrite`), which
-    does not depend on the answer."""
+              by_region: Callable[[EdgeTable, Instance], object] | None = None) -> Round:
+    """Score and solve a round. `by_region(edges, instance)` is called before the solve when
+    the round is solved by region (a large round): the CLI starts edges.csv's write then
+    (`EdgesPrewrite`), which does not depend on the answer. (In a city's round that write, at
+    idle priority, slowed the solve by more than it saved: 2-3 s against 1 s, session 13.)"""
     timings: dict[str, float] = {}
     check_locks(inst)
     t = time.perf_counter()
     edges = build_edges(inst, policy, mapper)
     timings["score"] = time.perf_counter() - t
-    if after_scoring is not None:
-        after_scoring(edges, inst)
     warn = list(warnings or [])
     off_rules = np.flatnonzero(~edges.eligible)
     for e in off_rules.tolist():
@@ -165,7 +168,10 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
             "warning"))
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
-    result = solve_problem(inst, problem, policy, mapper)
+    labels = decomposition_labels(inst, problem, policy)
+    if by_region is not None and labels is not None:
+        by_region(edges, inst)
+    result = _solve(problem, policy, labels, mapper)
     if policy.fairness.active:  # optional fairness options (exact path), off by default
         from matcher.solver.fairness import apply_fairness, target_groups
 

@@ -39,23 +39,23 @@ def _round(data: Path, decompose: bool, pre: EdgesPrewrite | None,
            mapper: object = map) -> Round:
     inst, warnings = load_instance(data)
     return run_round(inst, _policy(decompose), warnings, mapper,  # type: ignore[arg-type]
-                     after_scoring=pre.start if pre is not None else None)
+                     by_region=pre.start if pre is not None else None)
 
 
-@pytest.mark.parametrize(("dialect", "decompose", "mapper"),
-                         [("standard", True, map), ("excel-nl", True, map),
-                          ("standard", False, None)])
+@pytest.mark.parametrize(("dialect", "mapper"),
+                         [("standard", map), ("excel-nl", map), ("standard", None)])
 def test_background_edges_are_the_bytes_write_round_writes(
-        data: Path, tmp_path: Path, dialect: str, decompose: bool, mapper: object,
+        data: Path, tmp_path: Path, dialect: str, mapper: object,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """edges.csv written by the background process, for a round solved by region or whole, is
-    the file write_round writes itself, and write_round takes it instead of writing it again."""
+    """edges.csv written by the background process for a round solved by region (with a mapper
+    or without) is the file write_round writes itself, and write_round takes it instead of
+    writing it again."""
     import matcher.round as rmod
 
     out, plain = tmp_path / "round", tmp_path / "plain"
     with EdgesPrewrite(out, CSV_DIALECTS[dialect], wait=True) as pre:
-        rnd = _round(data, decompose, pre, mapper)
-        assert (rnd.result.method == "decomposed") == decompose
+        rnd = _round(data, True, pre, mapper)
+        assert rnd.result.method == "decomposed"
         with monkeypatch.context() as m:
             m.setattr(rmod, "write_edges", None)
             meta = write_round(rnd, out, dialect=dialect, edges=pre)
@@ -69,11 +69,16 @@ def test_background_edges_are_the_bytes_write_round_writes(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain", "round"]  # no staging left
 
 
-def test_without_the_hook_write_round_writes_edges_itself(data: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("hook", [True, False])
+def test_a_round_solved_whole_writes_edges_at_the_end(data: Path, tmp_path: Path,
+                                                      hook: bool) -> None:
+    """A city's round (solved whole) gets no background write, even with the hook: there it
+    slowed the solve by more than it saved. write_round writes edges.csv itself."""
     out = tmp_path / "round"
     with EdgesPrewrite(out, CSV_DIALECTS["standard"]) as pre:
-        rnd = _round(data, False, None, None)
-        assert pre.seconds is None and pre.move_to(tmp_path / "x") is None
+        rnd = _round(data, False, pre if hook else None, map)
+        assert rnd.result.method != "decomposed"
+        assert pre._proc is None and pre.move_to(tmp_path / "x") is None  # never started
         meta = write_round(rnd, out, edges=pre)
     assert "edges_csv_during_solve" not in meta["run"]["timings_s"]
     assert meta["outputs"]["edges.csv"] == hashlib.sha256(

@@ -97,10 +97,10 @@ def run(
         load_s = time.perf_counter() - t
         with EdgesPrewrite(out, CSV_DIALECTS[csv_dialect]) as edges:
             with score_progress(), ProcessMapper(workers) as mapper:
-                # edges.csv does not depend on the answer: a low-priority process writes it
-                # during the solve, on the CPU time the solve leaves idle.
+                # edges.csv does not depend on the answer: in a round solved by region a
+                # low-priority process writes it during the solve, on CPU time left idle.
                 rnd = run_round(inst, pol, warnings, mapper if workers > 1 else None,
-                                after_scoring=edges.start)
+                                by_region=edges.start)
             extra = round_extra_files(rnd, data_dir, audit_input)
             meta = write_round(rnd, out, {"load": load_s}, dialect=csv_dialect,
                                extra_files=extra, edges=edges)
