@@ -26,12 +26,9 @@ import multiprocessing
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-
-import pandas as pd
 
 from matcher.atomic import staging_dir
 from matcher.csvout import write_csv_frames
@@ -48,11 +45,7 @@ CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
 def write_edges(edges: EdgeTable, inst: Instance, path: Path,
                 csv_options: dict[str, str]) -> str:
     """Write edges.csv (`EdgeTable.to_frames`, piece by piece) to `path`; returns its sha256."""
-
-    def pieces() -> Iterator[pd.DataFrame]:
-        yield from edges.to_frames(inst, categorical_ids=True)
-
-    return write_csv_frames(pieces(), path, **csv_options)
+    return write_csv_frames(edges.to_frames(inst, categorical_ids=True), path, **csv_options)
 
 
 def _lowest_priority() -> None:

@@ -335,7 +335,8 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
     `extra_files` (name -> content, e.g. the audit's audit.json and audit.md) are written with
     the round; their hashes go into the `run` section, so the rest of round.json does not depend
     on them. `edges` is edges.csv written in the background while the round was solved (made
-    with the same dialect); without it, or when it was never started, edges.csv is written here.
+    with the same dialect); without it, or when that write was not started or is not finished,
+    edges.csv is written here.
 
     Files are written to a temporary folder beside `out_dir` and moved in at the end. An
     existing `out_dir` is replaced only if it holds an earlier round (a round.json) or is empty.
