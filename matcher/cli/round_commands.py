@@ -101,7 +101,7 @@ def run(
                 # low-priority process writes it during the solve, on CPU time left idle.
                 rnd = run_round(inst, pol, warnings, mapper if workers > 1 else None,
                                 by_region=edges.start)
-            extra = round_extra_files(rnd, data_dir, audit_input)
+            extra = round_extra_files(rnd, audit_input)
             meta = write_round(rnd, out, {"load": load_s}, dialect=csv_dialect,
                                extra_files=extra, edges=edges)
     except InputError as exc:
@@ -121,15 +121,12 @@ def load_audit_input(inst: Instance, data_dir: Path) -> tuple[Path, pd.DataFrame
     return (path, *load_protected(path, inst.candidates["candidate_id"]))
 
 
-def round_extra_files(rnd: Round, data_dir: Path,
-                      audit_input: tuple[Path, pd.DataFrame, str] | None = None,
-                      ) -> dict[str, bytes]:
+def round_extra_files(rnd: Round,
+                      audit_input: tuple[Path, pd.DataFrame, str] | None) -> dict[str, bytes]:
     """The equal-chances audit (audit.json, audit.md) where the data folder has protected.csv
-    (`audit_input`: as `load_audit_input` read it)."""
+    (`audit_input`: as `load_audit_input` read it before the round; None: no audit)."""
     from matcher.audit import audit_files
 
-    if audit_input is None:
-        audit_input = load_audit_input(rnd.instance, data_dir)
     if audit_input is None:
         return {}
     path, protected, digest = audit_input
