@@ -440,3 +440,50 @@ def test_start_search_runs_its_auctions_at_its_own_eps(monkeypatch: pytest.Monke
     result = lagrangian_solve(problem, policy.solver)
     assert seen == [passed]
     assert problem.violations(result.chosen) == [] and result.objective <= result.bound
+
+
+@pytest.mark.parametrize("rounds", [0, 1])
+def test_a_class_quota_flow_follows_a_polish_that_changed_the_answer(
+        rounds: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The polish changes the answer's guidance classes window by window; with class-quota
+    flows on (quota_flow_rounds > 0) one more flow within the polished answer's classes comes
+    after it, and the answer is at least that flow's optimum. With them off, none runs."""
+    import matcher.solver.lagrangian as lm
+    from matcher.solver.quota_flow import quota_flow
+    from matcher.solver.refill import refill
+
+    problem, _ = random_problem(1500, seed=7)
+    policy = lagrangian_policy(lagrangian_iterations=6, polish_max_pairs=1000, polish_core=1,
+                               polish_deterministic_time=0.6,
+                               quota_flow_rounds=rounds).solver
+    polished: list[np.ndarray] = []
+    calls: list[str] = []
+    real_polish, real_round = lm.polish, lm._quota_round
+
+    def spy_polish(*args: object, **kwargs: object) -> tuple[np.ndarray, dict[str, float]]:
+        chosen, stats = real_polish(*args, **kwargs)  # type: ignore[arg-type]
+        polished.append(chosen)
+        calls.append("polish")
+        return chosen, stats
+
+    def spy_round(*args: object) -> tuple[np.ndarray, int]:
+        calls.append("quota")
+        return real_round(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lm, "polish", spy_polish)
+    monkeypatch.setattr(lm, "_quota_round", spy_round)
+    result = lagrangian_solve(problem, policy)
+    assert not problem.violations(result.chosen)
+    assert len(polished) == 1 and result.details["polish"]["polish_gain"] > 0
+    after = calls[calls.index("polish") + 1:]
+    if rounds == 0:
+        assert "quota" not in calls and "quota_flow_after_polish" not in result.details["quota_flow"]
+        return
+    assert after == ["quota"]
+    free, seats_left, budget_left, _ = problem.residual()
+    best = quota_flow(problem, polished[0] & ~problem.locked, free, seats_left,
+                      np.maximum(budget_left, 0))
+    best, _ = refill(problem, best | problem.locked, free)
+    assert result.objective >= max(problem.objective(best), problem.objective(polished[0]))
+    assert result.details["quota_flow"]["quota_flow_after_polish"] == max(
+        problem.objective(best) - problem.objective(polished[0]), 0)
