@@ -183,23 +183,25 @@ def test_parts_use_one_auction_thread_and_the_whole_iterations_may_use_more(
 def test_parts_take_their_own_settings(regions_problem: tuple[AssignmentProblem, np.ndarray],
                                        parts: dict[str, int], expected: tuple[int, int]) -> None:
     """[solver.parts] replaces those settings in the parts' policy only (and each part gets one
-    auction thread); the answer stays feasible and under the bound, which stays valid."""
+    auction thread and one polish window at a time: the parts run side by side); the answer
+    stays feasible and under the bound, which stays valid."""
     problem, labels = regions_problem
-    seen: list[tuple[int, int, int]] = []
+    seen: list[tuple[int, int, int, int]] = []
 
     def recording_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         for item in items:
             if isinstance(item, PartTask):
                 sp = item.policy.solver
                 seen.append((sp.lagrangian_rate_div, sp.lagrangian_iterations,
-                             sp.lagrangian_auction_threads))
+                             sp.lagrangian_auction_threads, sp.polish_parallel))
             yield fn(item)
 
     policy = decomposed_policy(lagrangian_rate_div=64, lagrangian_auction_threads=2,
-                               parts=parts)
+                               polish_parallel=2, parts=parts)
     result = solve_decomposed(problem, policy, labels, mapper=recording_map)
     n_parts = len(result.details["first_pass"]["per_part"])
-    assert seen[:n_parts] == [(*expected, 1)] * n_parts
+    assert seen[:n_parts] == [(*expected, 1, 1)] * n_parts
+    assert policy.solver.polish_parallel == 2
     assert all(p["iterations"] <= expected[1] for p in result.details["first_pass"]["per_part"])
     assert policy.solver.lagrangian_rate_div == 64  # the round's own settings are untouched
     assert problem.violations(result.chosen) == []
