@@ -426,7 +426,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         if policy.quota_flow_rounds > 0 and polish_stats.get("polish_gain", 0) > 0:
             # The polish changed the answer's guidance classes window by window; one more
             # class-quota flow within the new classes makes the chains of moves across windows
-            # that no window could (city_20k: 0.064% -> 0.030%, about 1 s).
+            # that no window could (city_20k: 0.064% -> 0.032%, about 1 s).
             chosen, gain = _quota_round(problem, chosen, quota_mask, free, seats_left,
                                         budget_left)
             quota_stats["quota_flow_after_polish"] = gain
