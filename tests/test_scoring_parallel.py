@@ -90,6 +90,26 @@ def test_process_mapper_gives_the_same_table(inst: Instance, policy: Policy) -> 
     assert np.all(np.diff(one.cand.astype(np.int64) * inst.n_options + one.opt) > 0)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threads_give_the_same_table(inst: Instance, policy: Policy, threads: int) -> None:
+    one = build_edges(inst, policy)
+    threaded = policy.model_copy(update={"eligibility": policy.eligibility.model_copy(
+        update={"score_threads": threads})})
+    seen: list[tuple[str, int, int]] = []
+    with progress_hook(lambda *a: seen.append(a)):
+        assert same(one, build_edges(inst, threaded))
+    k = policy.eligibility.max_options_per_candidate
+    # Chunks no larger (at least 100 candidates each), one progress report each, in order.
+    n_chunks = len(chunk_bounds(inst, Blocks(inst), table_module.chunk_target(k) // threads))
+    assert len(seen) == n_chunks >= len(chunk_bounds(inst, Blocks(inst),
+                                                     table_module.chunk_target(k)))
+    assert [s[1] for s in seen] == sorted(s[1] for s in seen)
+    # Threads take precedence over a mapper: the mapper is not called.
+    def refuse(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        raise AssertionError("the mapper was used")
+    assert same(one, build_edges(inst, threaded, refuse))
+
+
 def test_chunk_size_does_not_change_the_table(inst: Instance, policy: Policy,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     small = build_edges(inst, policy)

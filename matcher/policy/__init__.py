@@ -64,6 +64,9 @@ class ObjectivePolicy(_Strict):
 
 class EligibilityPolicy(_Strict):
     max_options_per_candidate: int = Field(ge=0)
+    # Threads scoring the chunks of candidates (> 1: instead of a process mapper; the table is
+    # the same with any number).
+    score_threads: int = Field(default=1, ge=1, le=64)
 
 
 class SolverPolicy(_Strict):

@@ -99,7 +99,7 @@ class Grid:
         return q, self.rows[pos]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _count(xyz: np.ndarray, group: np.ndarray, r2: np.ndarray, box: np.ndarray,
            starts: np.ndarray, oxyz: np.ndarray, n_lat: int, n_lon: int) -> np.ndarray:
     out = np.zeros(len(group), dtype=np.int64)
@@ -118,7 +118,7 @@ def _count(xyz: np.ndarray, group: np.ndarray, r2: np.ndarray, box: np.ndarray,
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fill(xyz: np.ndarray, group: np.ndarray, r2: np.ndarray, box: np.ndarray,
           starts: np.ndarray, oxyz: np.ndarray, n_lat: int, n_lon: int,
           offsets: np.ndarray) -> np.ndarray:

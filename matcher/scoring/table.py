@@ -13,6 +13,7 @@ import os
 import pickle
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -325,13 +326,27 @@ def score_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
 
 def _scored_chunks(scorer: _Scorer, mapper: Mapper | None
                    ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    """(stop, kept pairs) of each chunk, in candidate order; with `mapper`, the chunks are
-    scored in its processes, which load the instance and policy once from a temporary pickle
-    (a few hundred MB at 1.3 million candidates: too much to send with every chunk)."""
-    bounds = chunk_bounds(scorer.inst, scorer.blocks, chunk_target(scorer.k))
+    """(stop, kept pairs) of each chunk, in candidate order. With the policy's
+    ``eligibility.score_threads`` > 1 the chunks are scored in that many threads; else, with
+    `mapper`, in its processes, which load the instance and policy once from a temporary
+    pickle (a few hundred MB at 1.3 million candidates: too much to send with every chunk)."""
+    threads = scorer.policy.eligibility.score_threads
+    # With threads, chunks of 1 / threads the size, so that the last ones are not left to one
+    # thread (city_20k: 5 chunks -> 10).
+    bounds = chunk_bounds(scorer.inst, scorer.blocks, chunk_target(scorer.k) // threads)
+    if threads > 1 and len(bounds) > 1:
+        # Threads take precedence over `mapper`: no pickle and no process start. NumPy's sorts
+        # and array arithmetic, SciPy's KD-trees and the grid's compiled scans release the GIL;
+        # the scorer's lazily built lookup tables are the same whichever thread builds them.
+        # Results come back in chunk order.
+        with ThreadPoolExecutor(threads) as pool:
+            tasks = (ChunkTask(scorer, a, b) for a, b in bounds)
+            for (_, stop), part in zip(bounds, pool.map(score_chunk, tasks), strict=True):
+                yield stop, part
+        return
     if mapper is None:
-        for (_, stop), part in zip(bounds, map(score_chunk, (ChunkTask(scorer, a, b)
-                                                             for a, b in bounds)), strict=True):
+        tasks = (ChunkTask(scorer, a, b) for a, b in bounds)
+        for (_, stop), part in zip(bounds, map(score_chunk, tasks), strict=True):
             yield stop, part
         return
     folder = tempfile.mkdtemp(prefix="matcher-score-")
@@ -357,7 +372,8 @@ def build_edges(inst: Instance, policy: Policy, mapper: Mapper | None = None) ->
     pairs are kept (see :func:`top_k_mask`), found with blocking by sector and distance
     (:mod:`matcher.scoring.pruned`) so that dense regions are not scored pair by pair. `mapper`
     (a ``map``-like callable such as `matcher.solver.decompose.ProcessMapper`) scores the chunks,
-    e.g. in worker processes; the table is the same with any mapper, chunk for chunk in order.
+    e.g. in worker processes, unless the policy's ``eligibility.score_threads`` > 1 (threads in
+    this process then); the table is the same with any mapper or number of threads.
     The components are not stored: the table's :class:`PairComponents` computes them on access.
     """
     scorer = _Scorer(inst, policy)
