@@ -487,3 +487,55 @@ def test_a_class_quota_flow_follows_a_polish_that_changed_the_answer(
     assert result.objective >= max(problem.objective(best), problem.objective(polished[0]))
     assert result.details["quota_flow"]["quota_flow_after_polish"] == max(
         problem.objective(best) - problem.objective(polished[0]), 0)
+
+
+@pytest.mark.parametrize("slack_pairs", [0, 300])
+def test_the_slack_polish_covers_the_organisations_with_guidance_left_first(
+        slack_pairs: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With polish_slack_max_pairs > 0 a polish of only the organisations whose budget the
+    answer leaves partly unused comes first (over the polish's pairs into them, in its own
+    window size and time), then the polish of every organisation from its answer; with 0 only
+    the latter runs. The answer stays feasible and within the bound."""
+    import matcher.solver.lagrangian as lm
+
+    problem, _ = random_problem(1500, seed=7)
+    policy = lagrangian_policy(lagrangian_iterations=6, polish_max_pairs=1000, polish_core=1,
+                               polish_deterministic_time=0.6, quota_flow_rounds=1,
+                               polish_slack_max_pairs=slack_pairs,
+                               polish_slack_deterministic_time=0.3).solver
+    calls: list[tuple[np.ndarray, np.ndarray, int, float, np.ndarray]] = []
+    real_polish = lm.polish
+
+    def spy(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray, max_pairs: int,
+            det_time: float, *args: int) -> tuple[np.ndarray, dict[str, int | float]]:
+        out, stats = real_polish(problem, chosen, core, max_pairs, det_time, *args)
+        calls.append((chosen.copy(), core.copy(), max_pairs, det_time, out))
+        return out, stats
+
+    monkeypatch.setattr(lm, "polish", spy)
+    result = lagrangian_solve(problem, policy)
+    assert not problem.violations(result.chosen) and result.objective <= result.bound
+    if slack_pairs == 0:
+        assert len(calls) == 1 and "polish_slack" not in result.details
+        return
+    assert len(calls) == 2
+    (chosen, core, pairs, det, out), (chosen2, full, pairs2, det2, _) = calls
+    left = problem.guidance_used(chosen) < problem.budget
+    assert left.any() and (~left).any()
+    assert np.array_equal(core, full & left[problem.edge_org]) and core.any()
+    assert (pairs, det, pairs2, det2) == (300, 0.3, 1000, 0.6)
+    assert np.array_equal(chosen2, out)  # the polish of every organisation starts from it
+    stats = result.details["polish_slack"]
+    assert stats["organisations"] == int(left.sum())
+    assert stats["polish_gain"] == problem.objective(out) - problem.objective(chosen) >= 0
+    assert not problem.violations(out)
+
+
+def test_a_warm_solve_polishes_no_slack_where_it_does_not_polish() -> None:
+    from matcher.solver.warm import warm_policy
+
+    base = lagrangian_policy(polish_slack_max_pairs=2000, polish_slack_deterministic_time=0.5,
+                             warm_polish_deterministic_time=0.0).solver
+    assert warm_policy(base).polish_slack_deterministic_time == 0.0
+    on = base.model_copy(update={"warm_polish_deterministic_time": 0.4})
+    assert warm_policy(on).polish_slack_deterministic_time == 0.5

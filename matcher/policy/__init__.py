@@ -98,6 +98,8 @@ class SolverPolicy(_Strict):
     polish_deterministic_time: float = Field(ge=0)
     polish_parallel: int = Field(ge=1)
     polish_passes: int = Field(ge=1)
+    polish_slack_max_pairs: int = Field(default=0, ge=0)
+    polish_slack_deterministic_time: float = Field(default=0.0, ge=0)
     warm_iterations: int = Field(ge=0)
     warm_step_shift: int = Field(ge=0, le=62)
     warm_polish_deterministic_time: float = Field(ge=0)

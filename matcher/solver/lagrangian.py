@@ -420,10 +420,23 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             # polish_core best pairs by priced weight.
             extra = [chosen, seen] if policy.polish_union else [chosen]
             core = _core_mask(problem, free, priced, policy.polish_core, extra, positive_only=False)
+        slack_gain = 0
+        if policy.polish_slack_max_pairs > 0 and policy.polish_slack_deterministic_time > 0:
+            # First the organisations with guidance left over: small windows of them alone,
+            # mostly proven optimal quickly, consolidate the units left over in ones and twos
+            # into room for more people; the polish of every organisation then has less to do.
+            left = problem.guidance_used(chosen) < problem.budget
+            chosen, slack_stats = polish(problem, chosen, core & left[edge_org],
+                                         policy.polish_slack_max_pairs,
+                                         policy.polish_slack_deterministic_time,
+                                         policy.polish_parallel)
+            slack_gain = int(slack_stats["polish_gain"])
+            details["polish_slack"] = slack_stats | {"organisations": int(left.sum())}
         chosen, polish_stats = polish(problem, chosen, core, policy.polish_max_pairs,
                                       policy.polish_deterministic_time, policy.polish_parallel,
                                       policy.polish_passes)
-        if policy.quota_flow_rounds > 0 and polish_stats.get("polish_gain", 0) > 0:
+        if policy.quota_flow_rounds > 0 and (slack_gain > 0
+                                             or polish_stats.get("polish_gain", 0) > 0):
             # The polish changed the answer's guidance classes window by window; one more
             # class-quota flow within the new classes makes the chains of moves across windows
             # that no window could (city_20k: 0.064% -> 0.032%, about 1 s).

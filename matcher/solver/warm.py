@@ -104,6 +104,11 @@ def warm_policy(policy: SolverPolicy) -> SolverPolicy:
         "lagrangian_repair_every": max(1, min(policy.lagrangian_repair_every,
                                               policy.warm_iterations)),
         "polish_deterministic_time": policy.warm_polish_deterministic_time,
+        # The polish of the organisations with guidance left over only where a warm solve
+        # polishes at all.
+        "polish_slack_deterministic_time": (policy.polish_slack_deterministic_time
+                                            if policy.warm_polish_deterministic_time > 0
+                                            else 0.0),
     })
 
 
