@@ -113,6 +113,8 @@ class SolverPolicy(_Strict):
     decompose_auction_search_shift: int = Field(ge=1, le=16)
     decompose_quota_core: int = Field(ge=0)
     decompose_part_pairs: int = Field(ge=0)
+    decompose_slack_max_pairs: int = Field(default=0, ge=0)
+    decompose_slack_deterministic_time: float = Field(default=0.0, ge=0)
     # [solver.parts]: solver settings for the parts of a round solved by region only (any key of
     # this table except the decompose_* ones); the rest of the round keeps the table's own.
     parts: dict[str, Any] = Field(default_factory=dict)

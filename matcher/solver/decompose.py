@@ -4,7 +4,7 @@ A *part* owns a set of organisations (a label per organisation: its region, or i
 component) with all their options, seats and guidance budgets. Candidates near a border have
 pairs into several parts. `solve_decomposed` first joins regions into parts of at most
 ``solver.decompose_part_pairs`` pairs (`merge_labels`: those sharing the most candidates
-first), then works in four steps:
+first), then works in four steps, and a fifth when the policy asks for it:
 
 1. *First pass*: each part with its *home* candidates (those whose highest-weight pair lies in
    it, or whose lock does), solved by the pure function `solve_part` (the usual
@@ -25,6 +25,10 @@ first), then works in four steps:
 4. *Whole-problem class-quota flow* (``solver.decompose_quota_core`` best pairs per person,
    plus the answer; `matcher.solver.quota_flow`): people move across borders in chains while
    every organisation keeps the answer's mix of needs; kept when better.
+5. *Slack polish* (``solver.decompose_slack_max_pairs`` > 0; `slack_polish`): CP-SAT windows
+   (`matcher.solver.polish`) over the pairs into organisations whose budget the answer leaves
+   partly unused, which gather guidance left over in ones and twos into room for more people.
+   It only keeps improvements; the bound is unchanged.
 
 Bound. For multipliers ``lam >= 0`` and option prices ``v >= 0``, every feasible assignment is
 worth at most
@@ -70,6 +74,7 @@ from matcher.policy import Policy
 from matcher.progress import report
 from matcher.solver.flow import solve_flow
 from matcher.solver.lagrangian import polyak_step, repair
+from matcher.solver.polish import polish
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.quota_flow import best_pairs, quota_flow
 from matcher.solver.refill import refill
@@ -717,11 +722,44 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
         if moved_value > value:
             chosen, value = moved, moved_value
 
+    # 5. A polish of the organisations with guidance left over (off by default).
+    if (sp.decompose_slack_max_pairs > 0 and sp.decompose_slack_deterministic_time > 0
+            and value < bound):
+        t = time.perf_counter()
+        core = best_pairs(problem, max(sp.decompose_quota_core, 1))
+        if whole_x is not None:
+            core |= whole_x
+        chosen, slack_stats = slack_polish(problem, chosen, core & free,
+                                           sp.decompose_slack_max_pairs,
+                                           sp.decompose_slack_deterministic_time,
+                                           sp.polish_parallel)
+        value = problem.objective(chosen)
+        details["polish_slack"] = slack_stats | {"seconds": round(time.perf_counter() - t, 3)}
+
     if value > bound:
         raise AssertionError(f"objective {value} above the decomposition bound {bound}")
     details.update(multipliers=multipliers.tolist(), seconds=time.perf_counter() - started)
     status = Status.OPTIMAL if value == bound else Status.FEASIBLE
     return SolveResult(status, "decomposed", chosen, value, bound, binding, details)
+
+
+def slack_polish(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray,
+                 max_pairs: int, det_time: float, parallel: int = 1,
+                 ) -> tuple[np.ndarray, dict[str, int | float]]:
+    """`matcher.solver.polish` of feasible `chosen` over the `core` pairs into organisations
+    whose budget `chosen` leaves partly unused (the slack polish of `lagrangian_solve`, for a
+    whole round solved by region). The polish runs on the problem restricted to those pairs,
+    the answer and the locked pairs (every seat and budget used is in it, so its limits are the
+    whole problem's): each window then costs the size of that, not of every pair."""
+    left = problem.guidance_used(chosen) < problem.budget
+    core = core & left[problem.edge_org] & ~problem.locked
+    keep = np.flatnonzero(core | chosen | problem.locked)
+    sub = replace(problem, cand=problem.cand[keep], opt=problem.opt[keep],
+                  weight=problem.weight[keep], locked=problem.locked[keep])
+    out, stats = polish(sub, chosen[keep], core[keep], max_pairs, det_time, parallel)
+    polished = np.zeros_like(chosen)
+    polished[keep[out]] = True
+    return polished, stats | {"organisations": int(left.sum())}
 
 
 def keep_one_per_candidate(problem: AssignmentProblem, chosen: np.ndarray
