@@ -475,8 +475,7 @@ def test_the_slack_polish_of_a_round_by_region_only_adds_value(seed: int) -> Non
 def test_slack_polish_matches_the_polish_of_the_whole_problem() -> None:
     """The polish on the problem restricted to the core, the answer and the locks gives what
     the polish over the whole problem gives (the restriction keeps every seat and budget)."""
-    from matcher.solver.decompose import slack_polish
-    from matcher.solver.polish import polish
+    from matcher.solver.polish import polish, slack_polish
     from matcher.solver.refill import refill
 
     problem, _ = random_problem(600, seed=3, per_cand=8, near=30, locked_share=0.05)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -493,9 +494,10 @@ def test_a_class_quota_flow_follows_a_polish_that_changed_the_answer(
 def test_the_slack_polish_covers_the_organisations_with_guidance_left_first(
         slack_pairs: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """With polish_slack_max_pairs > 0 a polish of only the organisations whose budget the
-    answer leaves partly unused comes first (over the polish's pairs into them, in its own
-    window size and time), then the polish of every organisation from its answer; with 0 only
-    the latter runs. The answer stays feasible and within the bound."""
+    answer leaves partly unused comes first (`slack_polish` over the polish's pairs, in its own
+    window size and time; it re-decides only pairs into those organisations), then the polish of
+    every organisation from its answer; with 0 only the latter runs. The answer stays feasible
+    and within the bound."""
     import matcher.solver.lagrangian as lm
 
     problem, _ = random_problem(1500, seed=7)
@@ -503,31 +505,37 @@ def test_the_slack_polish_covers_the_organisations_with_guidance_left_first(
                                polish_deterministic_time=0.6, quota_flow_rounds=1,
                                polish_slack_max_pairs=slack_pairs,
                                polish_slack_deterministic_time=0.3).solver
-    calls: list[tuple[np.ndarray, np.ndarray, int, float, np.ndarray]] = []
-    real_polish = lm.polish
+    calls: list[tuple[str, np.ndarray, np.ndarray, int, float, np.ndarray]] = []
+    real_polish, real_slack = lm.polish, lm.slack_polish
 
-    def spy(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray, max_pairs: int,
-            det_time: float, *args: int) -> tuple[np.ndarray, dict[str, int | float]]:
-        out, stats = real_polish(problem, chosen, core, max_pairs, det_time, *args)
-        calls.append((chosen.copy(), core.copy(), max_pairs, det_time, out))
-        return out, stats
+    def spy(name: str, fn: Any) -> Any:
+        def run(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray,
+                max_pairs: int, det_time: float, *args: int,
+                ) -> tuple[np.ndarray, dict[str, int | float]]:
+            out, stats = fn(problem, chosen, core, max_pairs, det_time, *args)
+            calls.append((name, chosen.copy(), core.copy(), max_pairs, det_time, out))
+            return out, stats
+        return run
 
-    monkeypatch.setattr(lm, "polish", spy)
+    monkeypatch.setattr(lm, "polish", spy("polish", real_polish))
+    monkeypatch.setattr(lm, "slack_polish", spy("slack", real_slack))
     result = lagrangian_solve(problem, policy)
     assert not problem.violations(result.chosen) and result.objective <= result.bound
     if slack_pairs == 0:
-        assert len(calls) == 1 and "polish_slack" not in result.details
+        assert [c[0] for c in calls] == ["polish"] and "polish_slack" not in result.details
         return
-    assert len(calls) == 2
-    (chosen, core, pairs, det, out), (chosen2, full, pairs2, det2, _) = calls
-    left = problem.guidance_used(chosen) < problem.budget
-    assert left.any() and (~left).any()
-    assert np.array_equal(core, full & left[problem.edge_org]) and core.any()
+    assert [c[0] for c in calls] == ["slack", "polish"]
+    (_, chosen, core, pairs, det, out), (_, chosen2, full, pairs2, det2, _) = calls
+    assert np.array_equal(core, full)  # the same pairs; slack_polish keeps those it may use
     assert (pairs, det, pairs2, det2) == (300, 0.3, 1000, 0.6)
     assert np.array_equal(chosen2, out)  # the polish of every organisation starts from it
+    left = problem.guidance_used(chosen) < problem.budget
+    assert left.any() and (~left).any()
+    changed = chosen != out
+    assert changed.any() and left[problem.edge_org[changed]].all()
     stats = result.details["polish_slack"]
     assert stats["organisations"] == int(left.sum())
-    assert stats["polish_gain"] == problem.objective(out) - problem.objective(chosen) >= 0
+    assert stats["polish_gain"] == problem.objective(out) - problem.objective(chosen) > 0
     assert not problem.violations(out)
 
 

@@ -74,7 +74,7 @@ from matcher.policy import Policy
 from matcher.progress import report
 from matcher.solver.flow import solve_flow
 from matcher.solver.lagrangian import polyak_step, repair
-from matcher.solver.polish import polish
+from matcher.solver.polish import slack_polish
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.quota_flow import best_pairs, quota_flow
 from matcher.solver.refill import refill
@@ -741,25 +741,6 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
     details.update(multipliers=multipliers.tolist(), seconds=time.perf_counter() - started)
     status = Status.OPTIMAL if value == bound else Status.FEASIBLE
     return SolveResult(status, "decomposed", chosen, value, bound, binding, details)
-
-
-def slack_polish(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray,
-                 max_pairs: int, det_time: float, parallel: int = 1,
-                 ) -> tuple[np.ndarray, dict[str, int | float]]:
-    """`matcher.solver.polish` of feasible `chosen` over the `core` pairs into organisations
-    whose budget `chosen` leaves partly unused (the slack polish of `lagrangian_solve`, for a
-    whole round solved by region). The polish runs on the problem restricted to those pairs,
-    the answer and the locked pairs (every seat and budget used is in it, so its limits are the
-    whole problem's): each window then costs the size of that, not of every pair."""
-    left = problem.guidance_used(chosen) < problem.budget
-    core = core & left[problem.edge_org] & ~problem.locked
-    keep = np.flatnonzero(core | chosen | problem.locked)
-    sub = replace(problem, cand=problem.cand[keep], opt=problem.opt[keep],
-                  weight=problem.weight[keep], locked=problem.locked[keep])
-    out, stats = polish(sub, chosen[keep], core[keep], max_pairs, det_time, parallel)
-    polished = np.zeros_like(chosen)
-    polished[keep[out]] = True
-    return polished, stats | {"organisations": int(left.sum())}
 
 
 def keep_one_per_candidate(problem: AssignmentProblem, chosen: np.ndarray

@@ -34,7 +34,7 @@ import numpy as np
 
 from matcher.policy import SolverPolicy
 from matcher.solver.flow import solve_flow
-from matcher.solver.polish import polish
+from matcher.solver.polish import polish, slack_polish
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.quota_flow import quota_flow
 from matcher.solver.refill import drop_excess, refill
@@ -425,13 +425,12 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             # First the organisations with guidance left over: small windows of them alone,
             # mostly proven optimal quickly, consolidate the units left over in ones and twos
             # into room for more people; the polish of every organisation then has less to do.
-            left = problem.guidance_used(chosen) < problem.budget
-            chosen, slack_stats = polish(problem, chosen, core & left[edge_org],
-                                         policy.polish_slack_max_pairs,
-                                         policy.polish_slack_deterministic_time,
-                                         policy.polish_parallel)
+            chosen, slack_stats = slack_polish(problem, chosen, core,
+                                               policy.polish_slack_max_pairs,
+                                               policy.polish_slack_deterministic_time,
+                                               policy.polish_parallel)
             slack_gain = int(slack_stats["polish_gain"])
-            details["polish_slack"] = slack_stats | {"organisations": int(left.sum())}
+            details["polish_slack"] = slack_stats
         chosen, polish_stats = polish(problem, chosen, core, policy.polish_max_pairs,
                                       policy.polish_deterministic_time, policy.polish_parallel,
                                       policy.polish_passes)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -173,3 +174,25 @@ def polish(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray, max
     stats["polish_gain"] = problem.objective(chosen) - start_value
     stats["polish_det_used"] = round(det_time - time_left, 6)
     return chosen, stats
+
+
+def slack_polish(problem: AssignmentProblem, chosen: np.ndarray, core: np.ndarray,
+                 max_pairs: int, det_time: float, parallel: int = 1,
+                 ) -> tuple[np.ndarray, dict[str, int | float]]:
+    """`polish` of feasible `chosen` over the `core` pairs into organisations whose budget
+    `chosen` leaves partly unused: windows of those organisations alone gather guidance left
+    over in ones and twos into room for more people (`matcher.solver.lagrangian` before its
+    polish of every organisation; `matcher.solver.decompose` at the end of a round solved by
+    region). It runs on the problem restricted to those pairs, the answer and the locked pairs
+    (every seat and budget used is in it, so its limits are the whole problem's; the same
+    answer as over the whole problem): each window then costs the size of that, not of every
+    pair. Stats: `polish`'s and the number of such organisations."""
+    left = problem.guidance_used(chosen) < problem.budget
+    core = core & left[problem.edge_org] & ~problem.locked
+    keep = np.flatnonzero(core | chosen | problem.locked)
+    sub = replace(problem, cand=problem.cand[keep], opt=problem.opt[keep],
+                  weight=problem.weight[keep], locked=problem.locked[keep])
+    out, stats = polish(sub, chosen[keep], core[keep], max_pairs, det_time, parallel)
+    polished = np.zeros_like(chosen)
+    polished[keep[out]] = True
+    return polished, stats | {"organisations": int(left.sum())}
