@@ -264,15 +264,17 @@ class SubmittingMap:
         return fut
 
 
-@pytest.mark.parametrize("locked_share", [0.0, 0.05])
-def test_quota_flow_beside_the_coordination_gives_the_same_answer(locked_share: float) -> None:
-    """Without whole-problem iterations and border passes the final class-quota flow is handed
-    to the mapper's `submit` right after the first pass: the same answer and bound as when it
-    runs after the coordination in this process, and never worse than the first pass."""
+@pytest.mark.parametrize(("locked_share", "rounds"), [(0.0, 1), (0.05, 1), (0.05, 2), (0.0, 3)])
+def test_quota_flow_beside_the_coordination_gives_the_same_answer(locked_share: float,
+                                                                  rounds: int) -> None:
+    """Without whole-problem iterations the final class-quota flow is handed to the mapper's
+    `submit` as soon as its input is final (right after the first pass, or after the last
+    border pass): the same answer and bound as when it runs after the last coordination in
+    this process, and never worse than the first pass."""
     problem, region = random_problem(900, seed=11, per_cand=8, near=40, regions=4,
                                      locked_share=locked_share)
     labels = organisation_regions(problem, region)
-    policy = decomposed_policy(decompose_rounds=1, decompose_auction_iterations=0,
+    policy = decomposed_policy(decompose_rounds=rounds, decompose_auction_iterations=0,
                                decompose_quota_core=3)
     here = solve_decomposed(problem, policy, labels)
     mapper = SubmittingMap()
@@ -286,6 +288,9 @@ def test_quota_flow_beside_the_coordination_gives_the_same_answer(locked_share: 
     assert problem.violations(there.chosen) == []
     assert there.chosen[problem.locked].all()
     assert there.objective >= there.details["first_pass"]["value"]
+    assert len(there.details["border_passes"]) == rounds - 1
+    assert there.objective >= max([p["value"] for p in there.details["border_passes"]],
+                                  default=0)
     # With whole-problem iterations the flow needs their answer: nothing is submitted early.
     mapper = SubmittingMap()
     solve_decomposed(problem, decomposed_policy(decompose_rounds=1,
@@ -329,6 +334,47 @@ def test_whole_problem_auction_lowers_a_valid_bound(
     assert problem.violations(with_.chosen) == []
     exact, _, _, _ = solve_cpsat(problem, with_.chosen, 20.0, 0.0)
     assert problem.objective(exact) <= min(trace)
+
+
+@pytest.mark.parametrize("rounds", [1, 2])
+def test_whole_iterations_after_the_passes_bound_the_round_beside_the_quota_flow(
+        rounds: int) -> None:
+    """`decompose_auction_last`: the whole-problem iterations run after the last coordination
+    (its prices are their start) and give the bound, while the class-quota flow starts from the
+    parts' answer, handed to `submit` where the mapper has it (the same answer either way); the
+    iterations' repaired answer is kept only if it beats the flow's. `decompose_pass_sweeps` = 0:
+    the coordination after a border pass prices nothing more (one bound, no sweep)."""
+    problem, region = random_problem(900, seed=11, per_cand=8, near=40, regions=4,
+                                     locked_share=0.05)
+    labels = organisation_regions(problem, region)
+    policy = decomposed_policy(decompose_rounds=rounds, decompose_sweeps=1,
+                               decompose_pass_sweeps=0, decompose_auction_iterations=4,
+                               decompose_auction_step="polyak", decompose_auction_last=True,
+                               decompose_quota_core=3)
+    here = solve_decomposed(problem, policy, labels)
+    mapper = SubmittingMap()
+    there = solve_decomposed(problem, policy, labels, mapper=mapper)
+    assert mapper.submitted == ["quota_part"]
+    assert there.details["quota_flow"]["beside_coordination"]
+    assert np.array_equal(here.chosen, there.chosen)
+    assert (here.objective, here.bound) == (there.objective, there.bound)
+    whole = here.details["whole_auction"]
+    assert whole["after_passes"]
+    coordination = here.details["coordination"]
+    assert [len(c["bounds"]) for c in coordination] == [2] + [1] * (rounds - 1)
+    assert here.bound == min([*whole["bounds"], *(b for c in coordination for b in c["bounds"])])
+    answers = [here.details["quota_flow"]["value"], whole["repair_value"],
+               *(p["value"] for p in here.details["border_passes"])]
+    assert here.objective == max([here.details["first_pass"]["value"], *answers])
+    assert problem.violations(here.chosen) == []
+    assert here.chosen[problem.locked].all()
+    exact, _, _, _ = solve_cpsat(problem, here.chosen, 20.0, 0.0)
+    assert here.objective <= problem.objective(exact) <= here.bound
+    # The same iterations before the passes (the default) start the passes' search instead.
+    before = solve_decomposed(problem, policy.model_copy(update={"solver": policy.solver.model_copy(
+        update={"decompose_auction_last": False})}), labels)
+    assert not before.details["whole_auction"]["after_passes"]
+    assert problem.violations(before.chosen) == []
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -106,11 +106,13 @@ class SolverPolicy(_Strict):
     decompose_min_pairs: int = Field(ge=0)
     decompose_rounds: int = Field(ge=1)
     decompose_sweeps: int = Field(ge=0)
+    decompose_pass_sweeps: int = Field(default=-1, ge=-1)
     decompose_auction_iterations: int = Field(ge=0)
     decompose_auction_step: Literal["sign", "polyak"]
     decompose_auction_theta: float = Field(gt=0, le=2)
     decompose_auction_threads: int = Field(ge=1, le=64)
     decompose_auction_search_shift: int = Field(ge=1, le=16)
+    decompose_auction_last: bool = False
     decompose_quota_core: int = Field(ge=0)
     decompose_part_pairs: int = Field(ge=0)
     decompose_slack_max_pairs: int = Field(default=0, ge=0)

@@ -16,12 +16,16 @@ first), then works in four steps, and a fifth when the policy asks for it:
    (`price_part`: one min-cost flow per part), and moves each multiplier by the sign of its
    budget's excess. Every sweep gives a valid bound of the whole problem (`dual_bound`); the
    lowest is reported.
+   (Optional, ``solver.decompose_auction_iterations``: Lagrangian iterations over the whole
+   problem by auctions, for a bound that does not depend on the borders and a repaired answer;
+   after this coordination, or with ``solver.decompose_auction_last`` after the last one.)
 3. *Border passes* (``solver.decompose_rounds`` - 1 of them): every part with every candidate
    that has a pair into it, each pair's weight lowered by what the candidate is worth outside
    the part at the coordinated prices, so a border candidate goes where it adds most;
    warm-started from the coordinated multipliers and the best assignment so far. A candidate
    chosen in two parts keeps its best pair, then the freed seats are refilled. The better of
-   the passes' assignments is the answer.
+   the passes' assignments is the answer. Each pass is followed by a coordination
+   (``solver.decompose_pass_sweeps`` sweeps).
 4. *Whole-problem class-quota flow* (``solver.decompose_quota_core`` best pairs per person,
    plus the answer; `matcher.solver.quota_flow`): people move across borders in chains while
    every organisation keeps the answer's mix of needs; kept when better.
@@ -47,9 +51,10 @@ Dispatch. The work on a part is a pure function of a small task object (`PartTas
 (`solve_decomposed(..., mapper=...)`); the default is the built-in sequential ``map``, and a
 Ray or Dask map can replace it (tasks, answers and functions are picklable; tasks are generated
 lazily, one part's arrays at a time). A mapper that also offers ``submit(fn, task)`` (a
-``Future``; `ProcessMapper` does) gets step 4's flow (`QuotaTask` -> `quota_part`) right after
-the first pass when nothing before step 4 can change its input (no whole-problem iterations,
-no border passes), so it runs beside the coordination. Only whole-array NumPy passes over
+``Future``; `ProcessMapper` does) gets step 4's flow (`QuotaTask` -> `quota_part`) as soon
+as nothing before step 4 can change its input (after the first pass, or the last border pass,
+when the round runs no whole-problem iterations or runs them last), so it runs beside the
+coordination and those iterations. Only whole-array NumPy passes over
 the full problem (bounds, each candidate's best two parts, the refill) run in the calling
 process, in chunks of candidates. Everything is integer arithmetic and counts, never the
 clock: the same input gives the same answer and bound.
@@ -631,14 +636,22 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
                              "seconds": round(time.perf_counter() - t, 3), "per_part": per_part}
     early: tuple[Future[np.ndarray], np.ndarray, int, float] | None = None
     submit = getattr(mapper, "submit", None)
-    if (sp.decompose_quota_core > 0 and sp.decompose_auction_iterations == 0
-            and sp.decompose_rounds <= 1 and submit is not None):
-        # Step 4's inputs are final now (no whole-problem iterations, no border passes), so
-        # its flow runs in a worker process while the coordination prices the parts.
+    # Without whole-problem iterations, step 4's inputs are final after the first pass (no
+    # border passes) or after the last border pass, so its flow then runs in a worker process
+    # while the coordination prices the parts.
+    auction_last = sp.decompose_auction_iterations > 0 and sp.decompose_auction_last
+    beside = (sp.decompose_quota_core > 0 and submit is not None
+              and (sp.decompose_auction_iterations == 0 or auction_last))
+
+    def submit_quota(chosen: np.ndarray) -> tuple[Future[np.ndarray], np.ndarray, int, float]:
+        assert submit is not None
         t = time.perf_counter()
         mask = best_pairs(problem, sp.decompose_quota_core) & free
         task, q_idx = quota_task(problem, chosen, mask)
-        early = (submit(quota_part, task), q_idx, int(mask.sum()), t)
+        return submit(quota_part, task), q_idx, int(mask.sum()), t
+
+    if beside and sp.decompose_rounds <= 1:
+        early = submit_quota(chosen)
 
     # 2. Coordination: prices and multipliers consistent across borders; the bound.
     t = time.perf_counter()
@@ -647,25 +660,32 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
     coordination = [{"bounds": trace, "seconds": round(time.perf_counter() - t, 3)}]
     multipliers = prices.lam  # the shadow prices reported: those of the lowest bound
     whole_x: np.ndarray | None = None
-    if sp.decompose_auction_iterations > 0:
-        # 2b. The whole problem's Lagrangian dual by auctions, from the coordinated prices: a
-        #     bound that no longer depends on the parts' borders, and a repaired answer.
+    whole_answer: np.ndarray | None = None  # with auction_last: compared after step 4
+
+    def whole_step(prices: _Prices, value: int) -> None:
+        """2b. The whole problem's Lagrangian dual by auctions, from the coordinated prices: a
+        bound that no longer depends on the parts' borders, and a repaired answer."""
+        nonlocal bound, multipliers, whole_x, whole_answer
         t = time.perf_counter()
         w_lam, w_bound, w_trace, w_x = whole_lagrangian(
             problem, prices.lam, prices.v, usable, sp.decompose_auction_iterations,
             sp.decompose_auction_step, sp.decompose_auction_theta, value,
             sp.decompose_auction_threads, sp.decompose_auction_search_shift)
-        whole: dict[str, Any] = {"bounds": w_trace}
+        whole: dict[str, Any] = {"bounds": w_trace, "after_passes": auction_last}
         if w_x is not None:
             whole_x = w_x
             if w_bound < bound:
                 bound, multipliers = w_bound, w_lam
-            repaired, _ = repair(problem, w_x, free, priced_weight(problem, w_lam))
-            whole["repair_value"] = problem.objective(repaired)
-            if whole["repair_value"] > value:
-                chosen, value = repaired, whole["repair_value"]
+            whole_answer, _ = repair(problem, w_x, free, priced_weight(problem, w_lam))
+            whole["repair_value"] = problem.objective(whole_answer)
         whole["seconds"] = round(time.perf_counter() - t, 3)
         details["whole_auction"] = whole
+
+    if sp.decompose_auction_iterations > 0 and not auction_last:
+        whole_step(prices, value)
+        if whole_answer is not None and problem.objective(whole_answer) > value:
+            chosen, value = whole_answer, problem.objective(whole_answer)
+        whole_answer = None
 
     # 3. Border passes: every part with every candidate that has a pair into it, each valued
     #    net of what it is worth elsewhere at the coordinated prices; then coordination again
@@ -688,27 +708,36 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
                        "seconds": round(time.perf_counter() - t, 3), "per_part": per_part})
         if cand_value > value:
             chosen, value = cand_chosen, cand_value
+        if beside and len(passes) == sp.decompose_rounds - 1:
+            early = submit_quota(chosen)
         t = time.perf_counter()
-        again, again_bound, trace = coordinate(problem, labels, lam, v, usable,
-                                               sp.decompose_sweeps, mapper)
+        pass_sweeps = (sp.decompose_sweeps if sp.decompose_pass_sweeps < 0
+                       else sp.decompose_pass_sweeps)
+        again, again_bound, trace = coordinate(problem, labels, lam, v, usable, pass_sweeps,
+                                               mapper)
         coordination.append({"bounds": trace, "seconds": round(time.perf_counter() - t, 3)})
         prices = again
         if again_bound < bound:
             bound, multipliers = again_bound, again.lam
     details["coordination"] = coordination
     details["border_passes"] = passes
+    if auction_last:
+        # The whole-problem iterations from the last coordination's prices, while step 4's flow
+        # (submitted above, where the mapper can) starts from the parts' answer; their repaired
+        # answer is kept after step 4 if it is better.
+        whole_step(prices, value)
 
     # 4. One class-quota flow over the whole problem (each person's best pairs, the whole
     #    subproblem's answer at the best multipliers, and the answer): people move across
     #    borders in chains within the answer's guidance classes.
     if sp.decompose_quota_core > 0:
-        if early is not None:  # submitted after the first pass; `chosen` is unchanged since
+        if early is not None:  # submitted when `chosen` was last changed
             fut, q_idx, n_mask, t = early
             picked = fut.result()
         else:
             t = time.perf_counter()
             mask = best_pairs(problem, sp.decompose_quota_core) & free
-            if whole_x is not None:
+            if whole_x is not None and not auction_last:
                 mask |= whole_x & free
             task, q_idx = quota_task(problem, chosen, mask)
             picked, n_mask = quota_part(task), int(mask.sum())
@@ -721,6 +750,9 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
                                  "beside_coordination": early is not None}
         if moved_value > value:
             chosen, value = moved, moved_value
+
+    if whole_answer is not None and problem.objective(whole_answer) > value:
+        chosen, value = whole_answer, problem.objective(whole_answer)
 
     # 5. A polish of the organisations with guidance left over (off by default).
     if (sp.decompose_slack_max_pairs > 0 and sp.decompose_slack_deterministic_time > 0
