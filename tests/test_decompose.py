@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from benchmarks.solver_instances import random_problem
 from matcher.errors import InputError
-from matcher.policy import Policy, policy_from_dict
+from matcher.policy import Policy, load_policy, policy_from_dict
 from matcher.solver.cpsat import solve_cpsat
 from matcher.solver.decompose import (
     PartTask,
@@ -375,6 +375,31 @@ def test_whole_iterations_after_the_passes_bound_the_round_beside_the_quota_flow
         update={"decompose_auction_last": False})}), labels)
     assert not before.details["whole_auction"]["after_passes"]
     assert problem.violations(before.chosen) == []
+
+
+def test_the_national_policy_runs_a_border_pass_and_bounds_the_round() -> None:
+    """matcher/policy/national.toml as shipped, on a small problem in 4 regions: a short first
+    pass, one border pass (warm, polished), the whole-problem iterations last for the bound and
+    the class-quota flow beside them; feasible, the bound valid against CP-SAT's optimum, the
+    pass never worse than the first pass, and the same answer with a submitting mapper."""
+    policy = load_policy(Path(__file__).resolve().parents[1] / "matcher/policy/national.toml")
+    sp = policy.solver
+    assert sp.decompose_rounds == 2 and sp.decompose_auction_last
+    assert sp.for_parts().warm_polish_deterministic_time > 0
+    problem, region = random_problem(600, seed=5, per_cand=8, near=40, regions=4,
+                                     locked_share=0.05)
+    labels = organisation_regions(problem, region)
+    res = solve_decomposed(problem, policy, labels)
+    mapper = SubmittingMap()
+    again = solve_decomposed(problem, policy, labels, mapper=mapper)
+    assert mapper.submitted == ["quota_part"]
+    assert np.array_equal(res.chosen, again.chosen) and res.bound == again.bound
+    assert problem.violations(res.chosen) == [] and res.chosen[problem.locked].all()
+    (border,) = res.details["border_passes"]
+    assert res.objective >= max(border["value"], res.details["first_pass"]["value"])
+    assert res.details["whole_auction"]["after_passes"]
+    exact, _, _, _ = solve_cpsat(problem, res.chosen, 20.0, 0.0)
+    assert res.objective <= problem.objective(exact) <= res.bound
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
