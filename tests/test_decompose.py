@@ -21,6 +21,7 @@ from matcher.solver.decompose import (
     PartTask,
     ProcessMapper,
     _usable,
+    auction_core,
     dual_bound,
     first_homes,
     merge_labels,
@@ -375,6 +376,35 @@ def test_whole_iterations_after_the_passes_bound_the_round_beside_the_quota_flow
         update={"decompose_auction_last": False})}), labels)
     assert not before.details["whole_auction"]["after_passes"]
     assert problem.violations(before.chosen) == []
+
+
+@pytest.mark.parametrize("last", [False, True])
+def test_whole_iterations_over_a_core_end_with_a_bound_over_every_pair(last: bool) -> None:
+    """`decompose_auction_core`: the iterations run over each person's best pairs (by weight
+    and by priced weight) and the answer; their values are not reported as bounds,
+    and the one auction over every pair at their best multipliers is: valid against CP-SAT's
+    optimum, and the round's bound is the lowest reported."""
+    problem, region = random_problem(900, seed=11, per_cand=8, near=40, regions=4,
+                                     locked_share=0.05)
+    labels = organisation_regions(problem, region)
+    policy = decomposed_policy(decompose_rounds=2, decompose_sweeps=1, decompose_pass_sweeps=0,
+                               decompose_auction_iterations=6, decompose_auction_step="polyak",
+                               decompose_auction_last=last, decompose_auction_core=2,
+                               decompose_auction_search_shift=12, decompose_quota_core=3)
+    res = solve_decomposed(problem, policy, labels)
+    whole = res.details["whole_auction"]
+    assert 0 < whole["core_pairs"] < problem.n_edges
+    assert len(whole["core_values"]) == 7  # 6 iterations and the best solved at the finest eps
+    assert len(whole["bounds"]) == 1
+    assert res.bound == min([*whole["bounds"],
+                             *(b for c in res.details["coordination"] for b in c["bounds"])])
+    assert problem.violations(res.chosen) == [] and res.chosen[problem.locked].all()
+    exact, _, _, _ = solve_cpsat(problem, res.chosen, 20.0, 0.0)
+    assert res.objective <= problem.objective(exact) <= whole["bounds"][0]
+    mask = auction_core(problem, np.asarray(res.details["multipliers"]) * 0, _usable(problem),
+                        problem.locked, 2)
+    assert not mask[problem.locked].any()
+    assert (np.bincount(problem.cand[mask], minlength=problem.n_candidates) <= 2).all()
 
 
 def test_the_national_policy_runs_a_border_pass_and_bounds_the_round() -> None:

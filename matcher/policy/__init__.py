@@ -113,6 +113,7 @@ class SolverPolicy(_Strict):
     decompose_auction_threads: int = Field(ge=1, le=64)
     decompose_auction_search_shift: int = Field(ge=1, le=16)
     decompose_auction_last: bool = False
+    decompose_auction_core: int = Field(default=0, ge=0)
     decompose_quota_core: int = Field(ge=0)
     decompose_part_pairs: int = Field(ge=0)
     decompose_slack_max_pairs: int = Field(default=0, ge=0)

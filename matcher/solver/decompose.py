@@ -667,11 +667,30 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
         bound that no longer depends on the parts' borders, and a repaired answer."""
         nonlocal bound, multipliers, whole_x, whole_answer
         t = time.perf_counter()
-        w_lam, w_bound, w_trace, w_x = whole_lagrangian(
-            problem, prices.lam, prices.v, usable, sp.decompose_auction_iterations,
-            sp.decompose_auction_step, sp.decompose_auction_theta, value,
-            sp.decompose_auction_threads, sp.decompose_auction_search_shift)
-        whole: dict[str, Any] = {"bounds": w_trace, "after_passes": auction_last}
+        whole: dict[str, Any] = {"after_passes": auction_last}
+        if sp.decompose_auction_core > 0:
+            # The iterations over a core of pairs (their values are no bound), then one auction
+            # over every pair at their best multipliers, at the finest eps: the bound.
+            core = auction_core(problem, prices.lam, usable, chosen, sp.decompose_auction_core)
+            idx = np.flatnonzero(core | problem.locked)  # the locks for the seats they use
+            sub = replace(problem, cand=problem.cand[idx], opt=problem.opt[idx],
+                          weight=problem.weight[idx], locked=problem.locked[idx])
+            c_lam, _, c_trace, _ = whole_lagrangian(
+                sub, prices.lam, prices.v, core[idx],
+                sp.decompose_auction_iterations, sp.decompose_auction_step,
+                sp.decompose_auction_theta, value, sp.decompose_auction_threads,
+                sp.decompose_auction_search_shift)
+            del sub
+            whole.update(core_pairs=int(core.sum()), core_values=c_trace)
+            w_lam, w_bound, w_trace, w_x = whole_lagrangian(
+                problem, c_lam, prices.v, usable, 1, sp.decompose_auction_step,
+                sp.decompose_auction_theta, value, sp.decompose_auction_threads, 16)
+        else:
+            w_lam, w_bound, w_trace, w_x = whole_lagrangian(
+                problem, prices.lam, prices.v, usable, sp.decompose_auction_iterations,
+                sp.decompose_auction_step, sp.decompose_auction_theta, value,
+                sp.decompose_auction_threads, sp.decompose_auction_search_shift)
+        whole["bounds"] = w_trace
         if w_x is not None:
             whole_x = w_x
             if w_bound < bound:
@@ -773,6 +792,14 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
     details.update(multipliers=multipliers.tolist(), seconds=time.perf_counter() - started)
     status = Status.OPTIMAL if value == bound else Status.FEASIBLE
     return SolveResult(status, "decomposed", chosen, value, bound, binding, details)
+
+
+def auction_core(problem: AssignmentProblem, lam: np.ndarray, usable: np.ndarray,
+                 chosen: np.ndarray, k: int) -> np.ndarray:
+    """The pairs of the whole-problem iterations over a core (`decompose_auction_core`): each
+    person's best `k` pairs by weight and by weight priced at `lam`, and the answer's; usable
+    ones only (so no locked pair)."""
+    return (best_pairs(problem, k) | best_pairs(problem, k, lam=lam) | chosen) & usable
 
 
 def keep_one_per_candidate(problem: AssignmentProblem, chosen: np.ndarray

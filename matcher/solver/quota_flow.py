@@ -97,8 +97,10 @@ def quota_flow(problem: AssignmentProblem, chosen: np.ndarray, edge_mask: np.nda
     return out
 
 
-def best_pairs(problem: AssignmentProblem, k: int, chunk_edges: int = 4_000_000) -> np.ndarray:
-    """Each candidate's `k` highest-weight pairs (ties: lower edge index), as an edge mask.
+def best_pairs(problem: AssignmentProblem, k: int, chunk_edges: int = 4_000_000,
+               lam: np.ndarray | None = None) -> np.ndarray:
+    """Each candidate's `k` highest-weight pairs (ties: lower edge index), as an edge mask; with
+    `lam` (per organisation) by weight priced at those multipliers, ``weight - lam * need``.
 
     Works chunk by chunk of candidates (edges are sorted by candidate), so its temporary memory
     is bounded by `chunk_edges` edges whatever the problem's size.
@@ -117,7 +119,10 @@ def best_pairs(problem: AssignmentProblem, k: int, chunk_edges: int = 4_000_000)
             stop = boundary if boundary > start else int(
                 np.searchsorted(cand, cand[start], side="right"))
         c = cand[start:stop]
-        order = np.lexsort((np.arange(stop - start), -problem.weight[start:stop], c))
+        w = problem.weight[start:stop]
+        if lam is not None:
+            w = w - lam[problem.edge_org[start:stop]] * problem.edge_need[start:stop]
+        order = np.lexsort((np.arange(stop - start), -w, c))
         cs = c[order]
         rank = np.arange(len(cs)) - np.searchsorted(cs, cs, side="left")
         out[start + order[rank < k]] = True
