@@ -636,9 +636,9 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
                              "seconds": round(time.perf_counter() - t, 3), "per_part": per_part}
     early: tuple[Future[np.ndarray], np.ndarray, int, float] | None = None
     submit = getattr(mapper, "submit", None)
-    # Without whole-problem iterations, step 4's inputs are final after the first pass (no
-    # border passes) or after the last border pass, so its flow then runs in a worker process
-    # while the coordination prices the parts.
+    # Without whole-problem iterations, or with them last, step 4's inputs are final after the
+    # first pass (no border passes) or after the last border pass, so its flow then runs in a
+    # worker process while the coordination prices the parts and the iterations run.
     auction_last = sp.decompose_auction_iterations > 0 and sp.decompose_auction_last
     beside = (sp.decompose_quota_core > 0 and submit is not None
               and (sp.decompose_auction_iterations == 0 or auction_last))
