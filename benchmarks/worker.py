@@ -61,6 +61,23 @@ def solver_summary(details: dict[str, Any]) -> dict[str, Any]:
         out["first_pass"] = {k: first.get(k) for k in ("union_value", "value", "seconds")}
     if "coordination" in details:
         out["coordination"] = [c.get("bounds") for c in details["coordination"]]
+        out["coordination_seconds"] = [c.get("seconds") for c in details["coordination"]]
+    part_keys = ("part", "candidates", "pairs", "objective", "bound", "iterations", "seconds")
+    for name in ("first_pass", "border_passes"):
+        passes = details.get(name)
+        passes = [passes] if isinstance(passes, dict) else passes
+        if not isinstance(passes, list):
+            continue
+        # Each part's answer and its own bound: how far the parts are from their own optimum,
+        # against the loss at their borders.
+        per_part = [[{k: p.get(k) for k in part_keys} for p in d.get("per_part", [])]
+                    for d in passes]
+        if name == "first_pass":
+            out["first_pass"]["per_part"] = per_part[0]
+        else:
+            out["border_passes"] = [{k: v for k, v in d.items() if k != "per_part"}
+                                    | {"per_part": pp} for d, pp in zip(passes, per_part,
+                                                                       strict=True)]
     return out
 
 
@@ -164,8 +181,12 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="keep data and round here")
     ap.add_argument("--workers", type=int, default=1,
                     help="processes for the regions of a round solved by region")
+    ap.add_argument("--policy", type=Path, default=None,
+                    help="a policy file instead of the scenario's (a variant on the same data)")
     args = ap.parse_args()
     sc = by_size([int(args.scenario)])[0] if args.scenario.isdigit() else load(args.scenario)
+    if args.policy is not None:
+        sc = replace(sc, policy=str(args.policy.resolve()))
     work = Path(tempfile.mkdtemp(prefix=f"bench-{sc.name}-")) if args.keep is None else args.keep
     try:
         result = run_scenario(sc, work, alternatives=not args.no_alternatives,

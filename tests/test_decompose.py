@@ -3,6 +3,7 @@ round's outputs when it decomposes."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.solver_instances import random_problem
+from benchmarks.worker import solver_summary
 from matcher.errors import InputError
 from matcher.policy import Policy, load_policy, policy_from_dict
 from matcher.solver.cpsat import solve_cpsat
@@ -430,6 +432,15 @@ def test_the_national_policy_runs_a_border_pass_and_bounds_the_round() -> None:
     assert res.details["whole_auction"]["after_passes"]
     exact, _, _, _ = solve_cpsat(problem, res.chosen, 20.0, 0.0)
     assert res.objective <= problem.objective(exact) <= res.bound
+    # The benchmark's summary keeps each pass's parts, each with its own answer and bound (how
+    # far the parts are from their own optimum, against what is lost at their borders).
+    summary = solver_summary(res.details)
+    json.dumps(summary)
+    (border_summary,) = summary["border_passes"]
+    assert border_summary["value"] == border["value"]
+    for pp in (summary["first_pass"]["per_part"], border_summary["per_part"]):
+        assert len({p["part"] for p in pp}) == len(pp) == res.details["parts"]
+        assert all(0 <= p["objective"] <= p["bound"] for p in pp)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
