@@ -11,6 +11,7 @@ import argparse
 import json
 import resource
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -21,6 +22,7 @@ import numpy as np
 
 from benchmarks.alternatives import ALTERNATIVES, NotApplicable, bare_min_cost_flow
 from benchmarks.scenarios import Scenario, by_size, load
+from matcher.errors import InputError
 from matcher.load import load_instance
 from matcher.policy import Policy, load_policy
 from matcher.prewrite import EdgesPrewrite
@@ -186,6 +188,11 @@ def main() -> None:
     args = ap.parse_args()
     sc = by_size([int(args.scenario)])[0] if args.scenario.isdigit() else load(args.scenario)
     if args.policy is not None:
+        try:  # before generating the data: a bad policy file fails at once
+            load_policy(args.policy)
+        except InputError as exc:
+            print(f"--policy: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
         sc = replace(sc, policy=str(args.policy.resolve()))
     work = Path(tempfile.mkdtemp(prefix=f"bench-{sc.name}-")) if args.keep is None else args.keep
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +83,17 @@ def test_registry_has_the_issue_sizes() -> None:
     sizes = {s.candidates for s in all_scenarios()}
     assert {2_000, 20_000, 200_000, 1_300_000} <= sizes
     assert all(s.policy_path is None or s.policy_path.exists() for s in all_scenarios())
+
+
+def test_worker_rejects_a_bad_policy_before_generating(tmp_path: Path) -> None:
+    """`benchmarks.worker --policy` (a variant on the same data): a bad file stops the run at
+    once, exit 2, with the file and the key named, and nothing generated."""
+    bad = tmp_path / "variant.toml"
+    bad.write_text("[solver]\nno_such_key = 1\n", encoding="utf-8")
+    keep = tmp_path / "kept"
+    run = subprocess.run([sys.executable, "-m", "benchmarks.worker", "40", "--policy", str(bad),
+                          "--keep", str(keep)], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], check=False)
+    assert run.returncode == 2
+    assert "variant.toml" in run.stderr and "no_such_key" in run.stderr
+    assert run.stdout == "" and not keep.exists()
