@@ -54,7 +54,8 @@ def peak_worker_mb(details: dict[str, Any]) -> float:
 def solver_summary(details: dict[str, Any]) -> dict[str, Any]:
     """Where the answer and bound came from (JSON-safe): the Lagrangian's iterations, repair,
     quota flow and polish, or the decomposition's parts, first pass, coordination bounds and
-    whole-problem auction iterations and quota flow."""
+    whole-problem auction iterations and quota flow; for a round solved by region, each
+    pass's parts (candidates, pairs, answer, own bound, seconds)."""
     keep = ("iterations", "start_evaluations", "value_before_polish", "full_dual", "polish",
             "quota_flow", "parts", "relaxation_bound", "subproblem", "whole_auction")
     out = {k: details[k] for k in keep if k in details}
