@@ -51,6 +51,13 @@ def peak_worker_mb(details: dict[str, Any]) -> float:
                default=0.0)
 
 
+def _parts(solved_pass: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each part of a pass with its answer and its own bound: how far the parts are from their
+    own optimum, against what the round loses at their borders."""
+    keys = ("part", "candidates", "pairs", "objective", "bound", "iterations", "seconds")
+    return [{k: p.get(k) for k in keys} for p in solved_pass.get("per_part", [])]
+
+
 def solver_summary(details: dict[str, Any]) -> dict[str, Any]:
     """Where the answer and bound came from (JSON-safe): the Lagrangian's iterations, repair,
     quota flow and polish, or the decomposition's parts, first pass, coordination bounds and
@@ -62,25 +69,13 @@ def solver_summary(details: dict[str, Any]) -> dict[str, Any]:
     first = details.get("first_pass")
     if isinstance(first, dict):
         out["first_pass"] = {k: first.get(k) for k in ("union_value", "value", "seconds")}
+        out["first_pass"]["per_part"] = _parts(first)
     if "coordination" in details:
         out["coordination"] = [c.get("bounds") for c in details["coordination"]]
         out["coordination_seconds"] = [c.get("seconds") for c in details["coordination"]]
-    part_keys = ("part", "candidates", "pairs", "objective", "bound", "iterations", "seconds")
-    for name in ("first_pass", "border_passes"):
-        passes = details.get(name)
-        passes = [passes] if isinstance(passes, dict) else passes
-        if not isinstance(passes, list):
-            continue
-        # Each part's answer and its own bound: how far the parts are from their own optimum,
-        # against the loss at their borders.
-        per_part = [[{k: p.get(k) for k in part_keys} for p in d.get("per_part", [])]
-                    for d in passes]
-        if name == "first_pass":
-            out["first_pass"]["per_part"] = per_part[0]
-        else:
-            out["border_passes"] = [{k: v for k, v in d.items() if k != "per_part"}
-                                    | {"per_part": pp} for d, pp in zip(passes, per_part,
-                                                                       strict=True)]
+    if "border_passes" in details:
+        out["border_passes"] = [{k: v for k, v in d.items() if k != "per_part"}
+                                | {"per_part": _parts(d)} for d in details["border_passes"]]
     return out
 
 
