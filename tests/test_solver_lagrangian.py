@@ -102,6 +102,23 @@ def test_lagrangian_feasible_and_bound_valid_on_tiny(problem: AssignmentProblem)
     exact = solve(problem, lagrangian_policy(exact_max_pairs=10**6, target_gap=0.0))
     check_result(problem, exact, optimum)
     assert exact.objective == optimum
+    # By auction (as a large round): the Lagrangian before the flow without budgets, which is
+    # solved only when the Lagrangian cannot show that its optimum breaks a budget.
+    by_auction = solve(problem, lagrangian_policy(lagrangian_auction_min_pairs=1))
+    check_result(problem, by_auction, optimum)
+    assert by_auction.objective == optimum
+    free, seats, _, _ = problem.residual()
+    flow = solve_flow(problem, free, seats) | problem.locked
+    flow_keeps_budgets = not (problem.guidance_used(flow) > problem.budget).any()
+    if str(by_auction.details.get("relaxation", "")).startswith("not solved"):
+        # The claim that let the flow go unsolved: an assignment keeping the seats is worth more
+        # than the bound (so the flow's optimum is worth more than any answer within budgets).
+        assert by_auction.details["relaxation_lower"] > by_auction.bound
+        assert by_auction.details["relaxation_lower"] <= problem.objective(flow)
+        assert not flow_keeps_budgets
+    elif flow_keeps_budgets:
+        assert by_auction.method == "min_cost_flow"
+        assert by_auction.status is Status.OPTIMAL
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -166,6 +183,39 @@ def test_non_binding_budgets_give_the_flow_optimum() -> None:
         assert result.objective == result.bound == problem.objective(flow)
     direct = lagrangian_solve(problem, lagrangian_policy().solver)
     assert direct.objective == problem.objective(flow)
+
+
+def test_by_auction_the_flow_is_solved_when_its_optimum_might_keep_the_budgets() -> None:
+    """Organisation 0 could be asked for 2 units of guidance (2 seats, 2 people who need 1)
+    but has 1; the optimum without budgets (person 0 there, person 1 at organisation 1) keeps
+    it. A large round's solve (by auction) starts with the Lagrangian and skips the flow only
+    with proof that the flow's optimum breaks a budget: here there is none, so the flow is
+    solved and is the answer, proven optimal."""
+    problem = AssignmentProblem(
+        cand=np.array([0, 1, 1], np.int32), opt=np.array([0, 0, 1], np.int32),
+        weight=np.array([10, 1, 5], np.int64), locked=np.zeros(3, bool),
+        capacity=np.array([2, 1], np.int64), option_org=np.array([0, 1], np.int32),
+        budget=np.array([1, 10], np.int64), need=np.array([1, 1], np.int64))
+    assert problem.guidance_can_bind()[0]
+    result = solve(problem, lagrangian_policy(lagrangian_auction_min_pairs=1))
+    assert (result.method, result.status) == ("min_cost_flow", Status.OPTIMAL)
+    assert result.chosen.tolist() == [True, False, True]
+    assert result.objective == result.bound == 15
+
+
+def test_by_auction_a_binding_round_skips_the_flow_with_proof() -> None:
+    """Binding budgets, 300 people, by auction: the flow without budgets is not solved, and
+    the reason holds (its optimum is worth more than the bound, so it breaks a budget)."""
+    problem, _ = random_problem(300, seed=1, per_cand=8, near=15, locked_share=0.05)
+    result = solve(problem, lagrangian_policy(lagrangian_auction_min_pairs=1,
+                                              lagrangian_iterations=20))
+    assert result.details["relaxation"].startswith("not solved")
+    assert "relaxation_bound" not in result.details
+    free, seats, _, _ = problem.residual()
+    flow = solve_flow(problem, free, seats) | problem.locked
+    assert result.bound < result.details["relaxation_lower"] <= problem.objective(flow)
+    assert (problem.guidance_used(flow) > problem.budget).any()
+    assert problem.violations(result.chosen) == []
 
 
 @pytest.mark.parametrize(("auction_min", "threads"), [(0, 1), (1, 1), (1, 2)])

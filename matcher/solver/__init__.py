@@ -51,18 +51,37 @@ def solve(problem: AssignmentProblem, policy: Policy, warm: WarmStart | None = N
         return SolveResult(Status.INFEASIBLE, "none", empty, 0, 0, True,
                            {"reasons": locks_infeasibility(problem)})
     free, seats_left, _budget_left, _ = problem.residual()
-    relaxed = solve_flow(problem, free, seats_left) | problem.locked
-    bound = problem.objective(relaxed)
-    details: dict[str, object] = {"relaxation": "min_cost_flow", "relaxation_bound": bound}
     binding = bool(problem.guidance_can_bind().any())
-    if not (problem.guidance_used(relaxed) > problem.budget).any():
-        details["seconds"] = time.perf_counter() - started
-        return SolveResult(Status.OPTIMAL, "min_cost_flow", relaxed, bound, bound, binding,
-                           details)
-
-    result = lagrangian_solve(problem, policy.solver, relaxed, warm)
-    result.details.update(details)
     sp = policy.solver
+    details: dict[str, object] = {}
+    if binding and 0 < sp.lagrangian_auction_min_pairs <= int(free.sum()):
+        # Large and the budgets can bind: the Lagrangian (by auction) first, without the flow.
+        # Its bound below the value of an assignment that keeps the seats (a lower bound on the
+        # flow's optimum) shows that the flow's optimum breaks a budget: step 1 could not have
+        # ended the solve, and its flow (the costliest single step here) is not solved.
+        result = lagrangian_solve(problem, sp, None, warm)
+        lower = int(result.details["relaxation_lower"])
+        if result.bound < lower:
+            details.update(relaxation="not solved: the Lagrangian bound is below an "
+                           "assignment's value without the budgets", relaxation_lower=lower)
+        else:
+            relaxed = solve_flow(problem, free, seats_left) | problem.locked
+            bound = problem.objective(relaxed)
+            details.update(relaxation="min_cost_flow", relaxation_bound=bound)
+            if not (problem.guidance_used(relaxed) > problem.budget).any():
+                details["seconds"] = time.perf_counter() - started
+                return SolveResult(Status.OPTIMAL, "min_cost_flow", relaxed, bound, bound,
+                                   binding, details)
+    else:
+        relaxed = solve_flow(problem, free, seats_left) | problem.locked
+        bound = problem.objective(relaxed)
+        details.update(relaxation="min_cost_flow", relaxation_bound=bound)
+        if not (problem.guidance_used(relaxed) > problem.budget).any():
+            details["seconds"] = time.perf_counter() - started
+            return SolveResult(Status.OPTIMAL, "min_cost_flow", relaxed, bound, bound, binding,
+                               details)
+        result = lagrangian_solve(problem, sp, relaxed, warm)
+    result.details.update(details)
     # Small rounds (such as the pilot) go on until optimality is proven; mid-size ones only
     # while the Lagrangian gap is above target_gap.
     prove = problem.n_edges <= sp.prove_max_pairs and result.gap > sp.relative_gap

@@ -230,10 +230,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     edge_org = problem.edge_org
     edge_need = problem.edge_need
     budget_left = np.maximum(budget_left, 0)
-    bound = -1
     details: dict[str, Any] = {"method": "lagrangian"}
-    if relaxed is not None:
-        bound = problem.objective(relaxed)
     if not active.any():
         chosen = relaxed if relaxed is not None else solve_flow(problem, free, seats_left) | problem.locked
         value = problem.objective(chosen)
@@ -261,13 +258,20 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             st.best_value, st.best_chosen = value, chosen
             st.repair_stats = stats
 
-    # Start: the unpriced flow's optimum, repaired, is the first feasible solution.
-    start = relaxed if relaxed is not None else solve_flow(problem, free, seats_left) | problem.locked
-    if bound < 0:
-        bound = problem.objective(start)
+    # Start: the unpriced flow's optimum, repaired, is the first feasible solution. With the
+    # auction and no `relaxed` given, that flow is not solved (it is the costliest single step
+    # of a large round): the first auction's answer, repaired, is the first feasible solution.
+    start = relaxed
+    if start is None and sub is None:
+        start = solve_flow(problem, free, seats_left) | problem.locked
+    bound = problem.objective(start) if start is not None else None
+    # The highest value without the budgets of an assignment found (every subproblem's answer
+    # keeps the seats): a lower bound on the relaxation's optimum (`solve` uses it to show that
+    # the relaxation, had it been solved, would have broken a budget).
+    relaxation_lower = bound if bound is not None else locked_value
     if warm is not None and warm.chosen is not None:
         consider(warm.chosen, {"warm_start": 1})
-    else:
+    elif start is not None:
         consider(*repair(problem, start & ~problem.locked, free))
     k = policy.lagrangian_core
     if warm is not None and warm.multipliers is not None:
@@ -292,9 +296,14 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     if warm is not None and warm.multipliers is not None:
         theta_num = 1 << 7  # Polyak steps near the warm multipliers: 1/8 of the cold factor
     stall = 0
-    core = free if sub is not None else _core_mask(problem, free, priced_weight(st.lam), k,
-                                                   [start, warm.chosen if warm else None])
-    last_x = start & ~problem.locked
+    if sub is not None:
+        core = free
+        last_x = np.zeros(problem.n_edges, dtype=bool)
+    else:
+        assert start is not None
+        core = _core_mask(problem, free, priced_weight(st.lam), k,
+                          [start, warm.chosen if warm else None])
+        last_x = start & ~problem.locked
     iterations = policy.lagrangian_iterations
     it = 0
     # Every lagrangian_full_every-th iteration solves the flow over all free pairs: its dual
@@ -325,6 +334,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             flow_value = int(priced[x].sum())
         last_x = x
         seen |= x
+        relaxation_lower = max(relaxation_lower, locked_value + int(problem.weight[x].sum()))
         core_dual = locked_value + flow_value + int((st.lam * budget_left).sum())
         if is_full and (full_bound is None or core_dual < full_bound[0]):
             full_bound = (core_dual, st.lam.copy())
@@ -337,7 +347,9 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             if stall >= policy.lagrangian_patience:
                 theta_num = max(theta_num // 2, 1)
                 stall = 0
-        if repair_now:
+        if repair_now or st.best_chosen is None:
+            # (No feasible answer yet, without a start flow: the first answer is repaired
+            # too, as the search left it: a finer solve only for this costs more than it gains.)
             consider(*repair(problem, x, free, priced))
         st.trace.append((it, core_dual, st.best_value, st.best_core))
         subgrad = np.where(active, problem.guidance_used(x) - budget_left, 0)
@@ -392,7 +404,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     if full_bound is not None and full_bound[0] < full_dual:
         full_dual, lam = full_bound
         priced = priced_weight(lam)
-    bound = min(bound, full_dual)
+    bound = full_dual if bound is None else min(bound, full_dual)
     chosen = st.best_chosen
     assert chosen is not None
     quota_stats: dict[str, int] = {}
@@ -458,6 +470,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         "repairs": st.repairs,
         "best_repair": st.repair_stats,
         "value_before_polish": st.best_value,
+        "relaxation_lower": relaxation_lower,
         "polish": polish_stats,
         "quota_flow": quota_stats,
         "final_fill": fill_stats["refill_flow_added"] + fill_stats["refill_greedy_added"],
