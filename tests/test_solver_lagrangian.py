@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.solver_instances import random_problem
@@ -355,6 +355,40 @@ def test_answers_are_maximal(seed: int, polish: float) -> None:
     result = solve(problem, policy)
     assert result.method == "lagrangian" and not problem.violations(result.chosen)
     assert len(addable_edges(problem, result.chosen)) == 0
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_problems(), st.data())
+def test_a_polish_window_model_is_what_the_cp_model_api_writes(problem: AssignmentProblem,
+                                                               data: st.DataObject) -> None:
+    """The window's objective and hint are written into the proto directly (fast); the model
+    must be exactly the one `maximize(weighted_sum)` and `add_hint` write (zero weights left
+    out), so CP-SAT searches the same model."""
+    from dataclasses import replace
+
+    from ortools.sat.python import cp_model
+
+    from matcher.solver.polish import window_model
+
+    zero = np.array(data.draw(st.lists(st.booleans(), min_size=problem.n_edges,
+                                       max_size=problem.n_edges)), dtype=bool)
+    problem = replace(problem, weight=np.where(zero, 0, problem.weight))
+    chosen = np.array(data.draw(st.lists(st.booleans(), min_size=problem.n_edges,
+                                         max_size=problem.n_edges)), dtype=bool)
+    var = np.flatnonzero(np.array(data.draw(st.lists(st.booleans(), min_size=problem.n_edges,
+                                                     max_size=problem.n_edges)), dtype=bool))
+    assume(len(var) > 0)  # a window has pairs
+    fast = window_model(problem, chosen, var)
+    # The reference: the same constraints, then the objective and hint by the API.
+    reference = window_model(problem, chosen, var)
+    reference.proto.clear_objective()
+    reference.clear_hints()
+    x = [reference.get_bool_var_from_proto_index(i) for i in range(len(var))]
+    reference.maximize(cp_model.LinearExpr.weighted_sum(x, problem.weight[var].tolist()))
+    for v, h in zip(x, chosen[var].tolist(), strict=True):
+        reference.add_hint(v, h)
+    assert str(fast.proto) == str(reference.proto)
+    assert len(fast.proto.variables) == len(var)
 
 
 def test_parallel_polish_windows_are_independent_and_repeatable() -> None:

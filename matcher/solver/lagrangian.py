@@ -334,7 +334,8 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             flow_value = int(priced[x].sum())
         last_x = x
         seen |= x
-        relaxation_lower = max(relaxation_lower, locked_value + int(problem.weight[x].sum()))
+        if st.best_core < 0 or relaxation_lower <= st.best_core:  # (above it: shown already)
+            relaxation_lower = max(relaxation_lower, locked_value + int(problem.weight[x].sum()))
         core_dual = locked_value + flow_value + int((st.lam * budget_left).sum())
         if is_full and (full_bound is None or core_dual < full_bound[0]):
             full_bound = (core_dual, st.lam.copy())

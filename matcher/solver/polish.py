@@ -53,11 +53,11 @@ def _groups(keys: np.ndarray) -> list[np.ndarray]:
     return np.split(order, starts[1:])
 
 
-def _solve_window(problem: AssignmentProblem, chosen: np.ndarray, var: np.ndarray,
-                  det_time: float) -> tuple[np.ndarray | None, float]:
-    """Best re-decision of edges `var` (others fixed), as a mask over `var` (None when not
-    better than `chosen`), and the deterministic time CP-SAT used. CP-SAT releases the GIL while
-    it solves, so independent windows can run in threads."""
+def window_model(problem: AssignmentProblem, chosen: np.ndarray,
+                 var: np.ndarray) -> cp_model.CpModel:
+    """The CP-SAT model of a window: a 0/1 variable per edge of `var` (in that order), at most
+    one per person, the seats and guidance `chosen` leaves outside `var`, maximise the weight,
+    hinted with `chosen`."""
     fixed = chosen.copy()
     fixed[var] = False
     seats = problem.capacity - problem.seats_used(fixed)
@@ -80,10 +80,28 @@ def _solve_window(problem: AssignmentProblem, chosen: np.ndarray, var: np.ndarra
             model.add(cp_model.LinearExpr.weighted_sum([x[i] for i in grp.tolist()],
                                                        need[grp].tolist()) <= int(room[g]))
     weight = problem.weight[var]
-    model.maximize(cp_model.LinearExpr.weighted_sum(x, weight.tolist()))
+    # The objective (maximise: negated coefficients, scaling -1, zero weights left out) and the
+    # hint written into the model's proto in one call each, as `maximize(weighted_sum)` and
+    # `add_hint` per variable write them (the same model, so the same search; a test compares
+    # the two): those per-variable Python calls cost more than many a small window's solve.
+    nonzero = np.flatnonzero(weight != 0)
+    objective = model.proto.objective
+    objective.vars.extend(nonzero.tolist())
+    objective.coeffs.extend((-weight[nonzero]).tolist())
+    objective.scaling_factor = -1
+    model.proto.solution_hint.vars.extend(range(len(var)))
+    model.proto.solution_hint.values.extend(chosen[var].astype(np.int64).tolist())
+    return model
+
+
+def _solve_window(problem: AssignmentProblem, chosen: np.ndarray, var: np.ndarray,
+                  det_time: float) -> tuple[np.ndarray | None, float]:
+    """Best re-decision of edges `var` (others fixed), as a mask over `var` (None when not
+    better than `chosen`), and the deterministic time CP-SAT used. CP-SAT releases the GIL while
+    it solves, so independent windows can run in threads."""
+    model = window_model(problem, chosen, var)
+    weight = problem.weight[var]
     hint = chosen[var]
-    for v, h in zip(x, hint.tolist(), strict=True):
-        model.add_hint(v, h)
     solver = deterministic_solver(det_time)
     # Presolve costs more wall time than it saves on these small, hinted models (measured).
     solver.parameters.cp_model_presolve = False
@@ -91,7 +109,7 @@ def _solve_window(problem: AssignmentProblem, chosen: np.ndarray, var: np.ndarra
     used = min(float(solver.deterministic_time), det_time)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None, used
-    values = np.fromiter((solver.boolean_value(v) for v in x), dtype=bool, count=len(x))
+    values = np.asarray(solver.response_proto.solution, dtype=np.int64) > 0
     if int(weight[values].sum()) <= int(weight[hint].sum()):
         return None, used
     return values, used
