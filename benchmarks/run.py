@@ -40,6 +40,18 @@ def run_one(sc: Scenario, alternatives: bool, workers: int = 1) -> dict[str, Any
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def warm_up() -> dict[str, Any]:
+    """`benchmarks.warmup` in its own process: numba's compiled kernels on disk before the
+    first scenario is timed (a compile happens once per install, not once per round)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.warmup"], capture_output=True,
+                          text=True, cwd=ROOT, env=env, check=False)
+    if proc.returncode != 0:
+        return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:]}
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
 def _f(x: Any, fmt: str) -> str:
     return "-" if x is None else format(x, fmt)
 
@@ -57,6 +69,9 @@ def print_result(r: dict[str, Any]) -> None:
     for stage in ("generate", "load", "score", "solve", "write", "total_round"):
         t.add_row(stage, f"{r['t_' + stage]:.2f}")
     console.print(t)
+    if r.get("compiled_kernels"):
+        console.print(f"[yellow]numba compiled {len(r['compiled_kernels'])} kernels during this "
+                      "round: their compile time is in the stages above[/yellow]")
     a = Table(title=f"{r['scenario']}: objective and gap to our bound {r['bound']:.3f}")
     for col in ("method", "seconds", "objective", "feasible (guidance)", "gap to bound", "note"):
         a.add_column(col)
@@ -135,6 +150,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         scenarios = by_size([int(s) for s in args.sizes.split(",")])
     else:
         scenarios = [s for s in all_scenarios() if args.full or s.quick]
+    warmup = warm_up()
+    if "error" in warmup:
+        console.print(f"[red]warm-up failed[/red] {warmup['error']}")
+    else:
+        compiled = len(warmup["compiled_kernels"])
+        console.print(f"warm-up round: {warmup['seconds']:.1f} s, {compiled} numba kernels "
+                      f"compiled{' (once per install)' if compiled else ' (all cached)'}; "
+                      "not counted in any scenario")
     results = []
     for sc in scenarios:
         console.print(f"[bold]{sc.name}[/bold]: {sc.description}")
@@ -145,7 +168,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     doc = {"command": "python -m benchmarks.run " + " ".join(argv if argv is not None
                                                               else sys.argv[1:]),
            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-           "machine": machine(), "results": results}
+           "machine": machine(), "warmup": warmup, "results": results}
     (args.out / "results.json").write_text(json.dumps(doc, indent=2) + "\n", "utf-8")
     plot(results, args.out / "results.png")
     console.print(f"written: {args.out / 'results.json'}, {args.out / 'results.png'}")

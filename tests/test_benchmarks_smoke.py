@@ -70,6 +70,8 @@ def test_run_writes_json_and_plot(tmp_path: Path, monkeypatch) -> None:  # type:
         return run_scenario(sc, tmp_path / sc.name, alternatives=False)
 
     monkeypatch.setattr(bench_run, "run_one", fake_subprocess_free)
+    monkeypatch.setattr(bench_run, "warm_up", lambda: {"seconds": 0.0, "compiled_kernels": {},
+                                                       "called_kernels": []})
     results = bench_run.main(["--sizes", "30", "--out", str(tmp_path / "out")])
     assert len(results) == 1 and results[0]["alternatives"] == []
     assert (tmp_path / "out" / "results.json").stat().st_size > 0
@@ -97,3 +99,22 @@ def test_worker_rejects_a_bad_policy_before_generating(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert "variant.toml" in run.stderr and "no_such_key" in run.stderr
     assert run.stdout == "" and not keep.exists()
+
+
+def test_warmup_runs_every_kernel_a_round_uses_and_leaves_them_cached() -> None:
+    """`benchmarks.warmup` (run before a suite is timed) calls every top-level numba kernel of
+    the rounds the suite times; a second process then compiles none (all on disk)."""
+    def warm() -> dict[str, object]:
+        run = subprocess.run([sys.executable, "-m", "benchmarks.warmup"], capture_output=True,
+                             text=True, cwd=Path(__file__).resolve().parents[1], check=False)
+        assert run.returncode == 0, run.stderr
+        doc: dict[str, object] = json.loads(run.stdout.strip().splitlines()[-1])
+        return doc
+
+    first = warm()
+    auction = "matcher.solver.auction."
+    expected = {auction + k for k in ("_run_jacobi", "_run", "_dual", "_top_and_moved",
+                                      "_by_option", "priced_weights")}
+    expected |= {"matcher.scoring.grid._count", "matcher.scoring.grid._fill"}
+    assert expected <= set(first["called_kernels"])  # type: ignore[call-overload]
+    assert warm()["compiled_kernels"] == {}
