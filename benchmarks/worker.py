@@ -65,7 +65,8 @@ def solver_summary(details: dict[str, Any]) -> dict[str, Any]:
     whole-problem auction iterations and quota flow; for a round solved by region, each
     pass's parts (candidates, pairs, answer, own bound, seconds)."""
     keep = ("iterations", "start_evaluations", "value_before_polish", "full_dual", "polish",
-            "quota_flow", "parts", "relaxation_bound", "subproblem", "whole_auction")
+            "quota_flow", "parts", "relaxation", "relaxation_bound", "relaxation_lower",
+            "subproblem", "whole_auction")
     out = {k: details[k] for k in keep if k in details}
     first = details.get("first_pass")
     if isinstance(first, dict):

@@ -2,7 +2,9 @@
 
 `solve` picks the method:
 1. a min-cost flow without the guidance budgets (exact, fast); if its optimum keeps every
-   budget, it is the optimum of the whole problem;
+   budget, it is the optimum of the whole problem (a large problem whose budgets can bind runs
+   step 2 first and solves this flow only when step 2 cannot prove that its optimum breaks a
+   budget);
 2. otherwise the Lagrangian method (`matcher.solver.lagrangian`): a feasible assignment with a
    valid bound and gap; if the gap is above ``target_gap`` and the problem has at most
    ``exact_max_pairs`` pairs, CP-SAT warm-started with it (the better bound is kept).
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -72,6 +75,9 @@ def solve(problem: AssignmentProblem, policy: Policy, warm: WarmStart | None = N
                 details["seconds"] = time.perf_counter() - started
                 return SolveResult(Status.OPTIMAL, "min_cost_flow", relaxed, bound, bound,
                                    binding, details)
+            if bound < result.bound:  # the flow's value is a bound too: keep the lower
+                status = Status.OPTIMAL if result.objective == bound else result.status
+                result = replace(result, bound=bound, status=status)
     else:
         relaxed = solve_flow(problem, free, seats_left) | problem.locked
         bound = problem.objective(relaxed)
