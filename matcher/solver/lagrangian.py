@@ -63,6 +63,7 @@ def auction_subproblem(problem: AssignmentProblem, free: np.ndarray,
     from matcher.solver.auction import FINE_SHIFT, Auction  # numba: imported only when used
 
     idx = np.flatnonzero(free)
+    every = len(idx) == problem.n_edges  # no locked pairs: the auction's edges are all edges
     auction = Auction(problem.cand[idx], problem.opt[idx], problem.n_candidates, seats_left,
                       threads=threads)
     coarse = FINE_SHIFT if search_shift is None else min(search_shift, FINE_SHIFT)
@@ -70,7 +71,11 @@ def auction_subproblem(problem: AssignmentProblem, free: np.ndarray,
     def sub(priced: np.ndarray, fine: bool = False,
             shift: int | None = None) -> tuple[np.ndarray, int]:
         stop = FINE_SHIFT if fine else coarse if shift is None else min(shift, FINE_SHIFT)
-        x, dual = auction.solve(priced[idx], fine_shift=stop)
+        # (The auction keeps the weights it was given until the next call: `priced` is never
+        # changed in place by the callers.)
+        x, dual = auction.solve(priced if every else priced[idx], fine_shift=stop)
+        if every:
+            return x, dual
         chosen = np.zeros(problem.n_edges, dtype=bool)
         chosen[idx[x]] = True
         return chosen, dual

@@ -66,14 +66,16 @@ class AssignmentProblem:
         return state
 
     def seats_used(self, chosen: np.ndarray) -> np.ndarray:
-        return np.bincount(self.opt[chosen], minlength=self.n_options).astype(np.int64)
+        return np.bincount(self.opt[_positions(chosen)],
+                           minlength=self.n_options).astype(np.int64)
 
     def guidance_used(self, chosen: np.ndarray) -> np.ndarray:
-        return np.bincount(self.edge_org[chosen], weights=self.edge_need[chosen],
+        idx = _positions(chosen)
+        return np.bincount(self.edge_org[idx], weights=self.edge_need[idx],
                            minlength=self.n_organisations).astype(np.int64)
 
     def objective(self, chosen: np.ndarray) -> int:
-        return int(self.weight[chosen].sum())
+        return int(self.weight[_positions(chosen)].sum())
 
     def violations(self, chosen: np.ndarray) -> list[str]:
         """Every constraint the selection breaks, in words (empty when feasible)."""
@@ -129,3 +131,10 @@ class AssignmentProblem:
         within = rank < seats_org[o]
         demand = np.bincount(o[within], weights=need[within], minlength=self.n_organisations)
         return (demand > budget_left) & maybe
+
+
+def _positions(chosen: np.ndarray) -> np.ndarray:
+    """The edges a bool mask over every edge selects, as positions (an index array is returned
+    as it is). A selection has few edges against the mask's length: finding them once and reading
+    the per-edge arrays there is about twice as fast as indexing two arrays with the mask."""
+    return np.flatnonzero(chosen) if chosen.dtype == bool else chosen
