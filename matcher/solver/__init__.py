@@ -57,6 +57,18 @@ def solve(problem: AssignmentProblem, policy: Policy, warm: WarmStart | None = N
     binding = bool(problem.guidance_can_bind().any())
     sp = policy.solver
     details: dict[str, object] = {}
+
+    def unpriced_flow() -> tuple[np.ndarray, SolveResult | None]:
+        """Step 1: the flow's optimum, and the answer when it keeps every budget."""
+        relaxed = solve_flow(problem, free, seats_left) | problem.locked
+        bound = problem.objective(relaxed)
+        details.update(relaxation="min_cost_flow", relaxation_bound=bound)
+        if (problem.guidance_used(relaxed) > problem.budget).any():
+            return relaxed, None
+        details["seconds"] = time.perf_counter() - started
+        return relaxed, SolveResult(Status.OPTIMAL, "min_cost_flow", relaxed, bound, bound,
+                                    binding, details)
+
     if binding and 0 < sp.lagrangian_auction_min_pairs <= int(free.sum()):
         # Large and the budgets can bind: the Lagrangian (by auction) first, without the flow.
         # Its bound below the value of an assignment that keeps the seats (a lower bound on the
@@ -68,24 +80,17 @@ def solve(problem: AssignmentProblem, policy: Policy, warm: WarmStart | None = N
             details.update(relaxation="not solved: the Lagrangian bound is below an "
                            "assignment's value without the budgets", relaxation_lower=lower)
         else:
-            relaxed = solve_flow(problem, free, seats_left) | problem.locked
+            relaxed, optimal = unpriced_flow()
+            if optimal is not None:
+                return optimal
             bound = problem.objective(relaxed)
-            details.update(relaxation="min_cost_flow", relaxation_bound=bound)
-            if not (problem.guidance_used(relaxed) > problem.budget).any():
-                details["seconds"] = time.perf_counter() - started
-                return SolveResult(Status.OPTIMAL, "min_cost_flow", relaxed, bound, bound,
-                                   binding, details)
             if bound < result.bound:  # the flow's value is a bound too: keep the lower
                 status = Status.OPTIMAL if result.objective == bound else result.status
                 result = replace(result, bound=bound, status=status)
     else:
-        relaxed = solve_flow(problem, free, seats_left) | problem.locked
-        bound = problem.objective(relaxed)
-        details.update(relaxation="min_cost_flow", relaxation_bound=bound)
-        if not (problem.guidance_used(relaxed) > problem.budget).any():
-            details["seconds"] = time.perf_counter() - started
-            return SolveResult(Status.OPTIMAL, "min_cost_flow", relaxed, bound, bound, binding,
-                               details)
+        relaxed, optimal = unpriced_flow()
+        if optimal is not None:
+            return optimal
         result = lagrangian_solve(problem, sp, relaxed, warm)
     result.details.update(details)
     # Small rounds (such as the pilot) go on until optimality is proven; mid-size ones only

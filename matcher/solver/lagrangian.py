@@ -340,7 +340,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         last_x = x
         seen |= x
         if st.best_core < 0 or relaxation_lower <= st.best_core:  # (above it: shown already)
-            relaxation_lower = max(relaxation_lower, locked_value + int(problem.weight[x].sum()))
+            relaxation_lower = max(relaxation_lower, locked_value + problem.objective(x))
         core_dual = locked_value + flow_value + int((st.lam * budget_left).sum())
         if is_full and (full_bound is None or core_dual < full_bound[0]):
             full_bound = (core_dual, st.lam.copy())
