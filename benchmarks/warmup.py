@@ -15,7 +15,6 @@ for the measured round: after the warm-up it is empty).
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import tempfile
 import time
@@ -30,9 +29,6 @@ from matcher.round import run_round
 from matcher.scoring import build_edges
 from matcher.scoring.eligibility import GRID_MIN_CANDIDATES
 from matcher.synth import generate, write_generated
-
-log = logging.getLogger(__name__)
-
 
 KERNEL_MODULES = ("matcher.solver.auction", "matcher.scoring.grid")
 
