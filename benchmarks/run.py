@@ -26,30 +26,33 @@ OUT = ROOT / "benchmarks" / "out"
 console = Console(width=None if sys.stdout.isatty() else 150)
 
 
-def run_one(sc: Scenario, alternatives: bool, workers: int = 1) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "benchmarks.worker",
-           sc.name if not sc.name.startswith("adhoc_") else str(sc.candidates),
-           "--workers", str(workers)]
-    if not alternatives:
-        cmd.append("--no-alternatives")
+def _module_json(module: str, *args: str) -> dict[str, Any]:
+    """`python -m module args` in its own process: the JSON of its last output line, or
+    {"error": its last line of error output}."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
-    if proc.returncode != 0:
-        return {"scenario": sc.name, "candidates": sc.candidates,
-                "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def warm_up() -> dict[str, Any]:
-    """`benchmarks.warmup` in its own process: numba's compiled kernels on disk before the
-    first scenario is timed (a compile happens once per install, not once per round)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.warmup"], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
                           text=True, cwd=ROOT, env=env, check=False)
     if proc.returncode != 0:
         return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:]}
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
+
+
+def run_one(sc: Scenario, alternatives: bool, workers: int = 1) -> dict[str, Any]:
+    args = [sc.name if not sc.name.startswith("adhoc_") else str(sc.candidates),
+            "--workers", str(workers)]
+    if not alternatives:
+        args.append("--no-alternatives")
+    result = _module_json("benchmarks.worker", *args)
+    if "error" in result:
+        return {"scenario": sc.name, "candidates": sc.candidates, "error": result["error"]}
+    return result
+
+
+def warm_up() -> dict[str, Any]:
+    """`benchmarks.warmup` in its own process: numba's compiled kernels on disk before the
+    first scenario is timed (a compile happens once per install, not once per round)."""
+    return _module_json("benchmarks.warmup")
 
 
 def _f(x: Any, fmt: str) -> str:
