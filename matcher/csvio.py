@@ -68,18 +68,29 @@ def read_table(path: Path, problems: Problems, required: tuple[str, ...],
     if not stripped:
         df = df.apply(lambda s: s.str.strip())
     df.attrs["stripped"] = True
+    return check_table(df, name, problems, required, allow_empty)
+
+
+def check_table(df: pd.DataFrame, name: str, problems: Problems, required: tuple[str, ...],
+                allow_empty: bool = False, sheet: str | None = None) -> pd.DataFrame | None:
+    """A string table's header checked (no duplicate names, the required columns there, rows
+    unless `allow_empty`), with a `_row` column (header = row 1); None when it cannot be used.
+    The same checks for a CSV file and an Excel sheet (`sheet`)."""
     df.columns = [str(c).strip() for c in df.columns]
     dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1 or c.endswith(".1")})
     if dupes:
-        problems.add(name, 1, None, f"duplicate column names: {', '.join(dupes)}")
+        problems.add(name, 1, None, f"duplicate column names: {', '.join(dupes)}", sheet=sheet,
+                     code="duplicate_columns", params={"columns": ", ".join(dupes)})
         return None
     missing = [c for c in required if c not in df.columns]
     for col in missing:
-        problems.add(name, 1, col, "required column is missing")
+        problems.add(name, 1, col, "required column is missing", sheet=sheet,
+                     code="column_missing")
     if missing:
         return None
     if df.empty and not allow_empty:
-        problems.add(name, None, None, "file has a header but no data rows")
+        problems.add(name, None, None, "file has a header but no data rows", sheet=sheet,
+                     code="no_rows")
         return None
     df.insert(0, ROW, np.arange(2, len(df) + 2))
     return df

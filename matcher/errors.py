@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -14,7 +14,9 @@ class Problem:
     """One problem in the input.
 
     ``row`` is the spreadsheet row number: the header is row 1, the first data row is row 2,
-    so a coordinator finds the same row in Excel.
+    so a coordinator finds the same row in Excel. ``sheet`` names the sheet when ``file`` is
+    an Excel workbook. ``message`` is English; ``code`` and ``params`` say the same for
+    translation (:mod:`matcher.i18n`); a problem without a code is shown by its message.
     """
 
     file: str
@@ -22,9 +24,19 @@ class Problem:
     column: str | None
     message: str
     severity: Severity = "error"
+    sheet: str | None = None
+    code: str | None = field(default=None, compare=False)
+    params: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+
+    def moved(self, file: str, sheet: str | None, message: str | None = None) -> Problem:
+        """The same problem in another file (and sheet)."""
+        return replace(self, file=file, sheet=sheet,
+                       message=self.message if message is None else message)
 
     def __str__(self) -> str:
         where = [self.file]
+        if self.sheet is not None:
+            where.append(f"sheet {self.sheet}")
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.column is not None:
@@ -32,9 +44,10 @@ class Problem:
         return f"{', '.join(where)}: {self.message}"
 
 
-def _order(p: Problem) -> tuple[str, int, str, str]:
-    """File, row, column, message; a missing row or column sorts first (None is not comparable)."""
-    return (p.file, -1 if p.row is None else p.row, p.column or "", p.message)
+def _order(p: Problem) -> tuple[str, str, int, str, str]:
+    """File, sheet, row, column, message; a missing row or column sorts first (None is not
+    comparable)."""
+    return (p.file, p.sheet or "", -1 if p.row is None else p.row, p.column or "", p.message)
 
 
 class InputError(Exception):
@@ -68,16 +81,20 @@ class Problems:
         message: str,
         severity: Severity = "error",
         kind: str | None = None,
+        *,
+        sheet: str | None = None,
+        code: str | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
-        key = (file, column, kind or message)
+        key = (f"{file}:{sheet}" if sheet else file, column, kind or message)
         n = self._counts.get(key, 0) + 1
         self._counts[key] = n
         if n <= self.PER_KIND:
-            self.items.append(Problem(file, row, column, message, severity))
+            self.items.append(Problem(file, row, column, message, severity, sheet, code, params))
         elif n == self.PER_KIND + 1:
             self.items.append(
                 Problem(file, None, column, f"more rows with the same problem ({kind or message})",
-                        severity)
+                        severity, sheet, "more_rows", {"what": kind or message})
             )
 
     @property

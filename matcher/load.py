@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +31,7 @@ from matcher.errors import InputError, Problem, Problems
 from matcher.geo import resolve_postcodes
 from matcher.levels import ACCEPTED, parse_levels
 from matcher.model import DECISION_KINDS, OPTION_KINDS, ORGANISATION_KINDS, Instance
+from matcher.xlsxio import Sheet, find_sheets, locate, read_sheet, workbooks
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +55,20 @@ OPTIONAL = {"options": ("name", *LOCATION, "region"),
 ID = {"organisations": "organisation_id", "options": "option_id", "candidates": "candidate_id"}
 
 
+#: Tables a data folder may hold besides REQUIRED's (read by other parts: the audit).
+OTHER_TABLES = ("protected",)
+
+
 def read_raw(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame]:
-    """The folder's CSV files as string tables; decisions.csv is optional."""
+    """The folder's CSV files, or the sheets of its Excel workbook, as string tables;
+    decisions are optional. A table read from a workbook carries its `Sheet` in
+    ``df.attrs["sheet"]``."""
     raw: dict[str, pd.DataFrame] = {}
     if not data_dir.is_dir():
-        problems.add(str(data_dir), None, None, "data folder not found")
+        problems.add(str(data_dir), None, None, "data folder not found", code="folder_not_found")
         return raw
+    if workbooks(data_dir):
+        return _read_workbook(data_dir, problems)
     for name, required in REQUIRED.items():
         path = data_dir / f"{name}.csv"
         if name == "decisions" and not path.exists():
@@ -68,13 +80,80 @@ def read_raw(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame]:
     return raw
 
 
+def _read_workbook(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame]:
+    """The tables of the folder's workbook (a folder with CSV files as well is refused)."""
+    books = workbooks(data_dir)
+    csvs = [f"{t}.csv" for t in (*REQUIRED, *OTHER_TABLES) if (data_dir / f"{t}.csv").exists()]
+    if csvs:
+        problems.add(str(data_dir), None, None,
+                     f"the folder holds both CSV files ({', '.join(csvs)}) and an Excel workbook "
+                     f"({', '.join(b.name for b in books)}): keep one of the two",
+                     code="csv_and_xlsx",
+                     params={"csv": ", ".join(csvs), "xlsx": ", ".join(b.name for b in books)})
+        return {}
+    sheets = find_sheets(data_dir, (*REQUIRED, *OTHER_TABLES), problems)
+    raw: dict[str, pd.DataFrame] = {}
+    for name, required in REQUIRED.items():
+        src = sheets.get(name)
+        if src is None:
+            if name != "decisions":
+                problems.add(", ".join(b.name for b in books), None, None,
+                             f"no sheet named {name}", code="sheet_missing",
+                             params={"sheet": name})
+            continue
+        df = read_sheet(src, problems, required, allow_empty=name == "decisions")
+        if df is not None:
+            df.attrs["sheet"] = src
+            raw[name] = df
+    return raw
+
+
+def sheet_sources(raw: dict[str, pd.DataFrame]) -> dict[str, Sheet]:
+    """Table -> the workbook sheet it was read from (empty for CSV files)."""
+    return {t: df.attrs["sheet"] for t, df in raw.items() if "sheet" in df.attrs}
+
+
 def load_instance(data_dir: Path) -> tuple[Instance, list[Problem]]:
-    """Read and validate a data folder; raises InputError listing every problem found."""
+    """Read and validate a data folder (CSV files or one Excel workbook); raises InputError
+    listing every problem found, each named by file (and sheet), row and column."""
     problems = Problems()
     raw = read_raw(Path(data_dir), problems)
     problems.raise_if_errors()
-    instance = build_instance(raw, problems, source=str(data_dir))
-    return instance, problems.warnings
+    sources = sheet_sources(raw)
+    try:
+        instance = build_instance(raw, problems, source=str(data_dir))
+    except InputError as exc:
+        if not sources:
+            raise
+        raise InputError(locate(exc.problems + exc.warnings, sources)) from None
+    return instance, locate(problems.warnings, sources)
+
+
+@contextmanager
+def table_file(data_dir: Path, name: str) -> Iterator[Path | None]:
+    """The folder's ``NAME.csv``; for a folder with a workbook, its sheet NAME written as a CSV
+    file for the time of the block (problems raised in the block about it are moved to the
+    workbook and sheet). None when the folder has no such table."""
+    data_dir = Path(data_dir)
+    if not workbooks(data_dir):
+        path = data_dir / f"{name}.csv"
+        yield path if path.exists() else None
+        return
+    problems = Problems()
+    src = find_sheets(data_dir, (*REQUIRED, *OTHER_TABLES), Problems()).get(name)
+    if src is None:
+        yield None
+        return
+    df = read_sheet(src, problems, ())
+    problems.raise_if_errors()
+    assert df is not None
+    with tempfile.TemporaryDirectory(prefix="matcher-sheet-") as tmp:
+        path = Path(tmp) / f"{name}.csv"
+        df.drop(columns=[ROW]).to_csv(path, index=False)
+        try:
+            yield path
+        except InputError as exc:
+            raise InputError(locate(exc.problems + exc.warnings, {name: src})) from None
 
 
 def build_instance(
@@ -374,4 +453,5 @@ def instance_from_frames(frames: dict[str, pd.DataFrame], source: str = "") -> I
     return build_instance({k: v.astype(str) for k, v in frames.items()}, source=source)
 
 
-__all__ = ["InputError", "build_instance", "instance_from_frames", "load_instance", "read_raw"]
+__all__ = ["InputError", "build_instance", "instance_from_frames", "load_instance", "read_raw",
+           "table_file"]

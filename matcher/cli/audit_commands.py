@@ -14,7 +14,7 @@ from matcher.audit.report import audit_written_round
 from matcher.cli.app import app, console
 from matcher.cli.round_commands import fail
 from matcher.errors import InputError
-from matcher.load import load_instance
+from matcher.load import load_instance, table_file
 
 
 @app.command()
@@ -29,7 +29,11 @@ def audit(
     """Audit a written round for equal chances; prints audit.md (or writes both files with --out)."""
     try:
         inst, _ = load_instance(data_dir)
-        files = audit_written_round(inst, round_dir, protected or data_dir / PROTECTED_FILE)
+        if protected is not None:
+            files = audit_written_round(inst, round_dir, protected)
+        else:
+            with table_file(data_dir, PROTECTED_FILE.removesuffix(".csv")) as path:
+                files = audit_written_round(inst, round_dir, path or data_dir / PROTECTED_FILE)
     except InputError as exc:
         raise fail(exc) from None
     if out is None:

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console, setup_logging
 from matcher.errors import InputError, Problem
-from matcher.load import load_instance
+from matcher.load import load_instance, table_file
 from matcher.policy import load_policy
 from matcher.prewrite import EdgesPrewrite
 from matcher.progress import progress_hook
@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 DataDir = Annotated[
     Path | None,
     typer.Argument(help="Folder with organisations.csv, options.csv, candidates.csv "
-                        "[, decisions.csv, protected.csv]. Default: the shipped pilot data."),
+                        "[, decisions.csv, protected.csv], or one Excel workbook with a sheet "
+                        "named like each file. Default: the shipped pilot data."),
 ]
 PolicyOpt = Annotated[
     Path | None, typer.Option("--policy", help="Policy TOML file (default: shipped policy).")
@@ -76,6 +77,9 @@ def run(
     csv_dialect: Annotated[str, typer.Option(
         "--csv-dialect", help="standard (, and .) or excel-nl (; decimal comma, BOM)")] =
     "standard",
+    fmt: Annotated[str, typer.Option(
+        "--format", help="csv (the CSV files) or xlsx (the CSV files and round.xlsx: the "
+                         "proposal, unmatched and utilisation as one Excel workbook)")] = "csv",
     workers: Annotated[int, typer.Option(
         "--workers", min=1,
         help="Processes for the regions of a round solved by region (large rounds only; the "
@@ -86,6 +90,9 @@ def run(
     setup_logging(verbose)
     if csv_dialect not in CSV_DIALECTS:
         err_console.print(f"error: --csv-dialect must be one of {', '.join(CSV_DIALECTS)}")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if fmt not in ("csv", "xlsx"):
+        err_console.print("error: --format must be csv or xlsx")
         raise typer.Exit(EXIT_BAD_INPUT)
     data_dir = data_dir or pilot_dir()
     try:
@@ -102,6 +109,8 @@ def run(
                 rnd = run_round(inst, pol, warnings, mapper if workers > 1 else None,
                                 by_region=edges.start)
             extra = round_extra_files(rnd, audit_input)
+            if fmt == "xlsx":
+                extra["round.xlsx"] = round_workbook(rnd)
             meta = write_round(rnd, out, {"load": load_s}, dialect=csv_dialect,
                                extra_files=extra, edges=edges)
     except InputError as exc:
@@ -115,10 +124,18 @@ def load_audit_input(inst: Instance, data_dir: Path) -> tuple[Path, pd.DataFrame
     round before its work, not after it); None when there is none."""
     from matcher.audit import PROTECTED_FILE, load_protected
 
-    path = Path(data_dir) / PROTECTED_FILE
-    if not path.exists():
-        return None
-    return (path, *load_protected(path, inst.candidates["candidate_id"]))
+    with table_file(Path(data_dir), PROTECTED_FILE.removesuffix(".csv")) as path:
+        if path is None:
+            return None
+        return (path, *load_protected(path, inst.candidates["candidate_id"]))
+
+
+def round_workbook(rnd: Round) -> bytes:
+    """The round's proposal, unmatched people and utilisation as one workbook (round.xlsx)."""
+    from matcher.xlsxio import workbook_bytes
+
+    return workbook_bytes({"assignments": rnd.assignments, "unmatched": rnd.unmatched,
+                           "utilisation": rnd.utilisation})
 
 
 def round_extra_files(rnd: Round,
