@@ -14,6 +14,7 @@ from matcher.audit.report import audit_written_round
 from matcher.cli.app import app, console
 from matcher.cli.round_commands import fail
 from matcher.errors import InputError
+from matcher.i18n import _
 from matcher.load import load_instance, table_file
 
 
@@ -28,7 +29,7 @@ def audit(
 ) -> None:
     """Audit a written round for equal chances; prints audit.md (or writes both files with --out)."""
     try:
-        inst, _ = load_instance(data_dir)
+        inst, _warnings = load_instance(data_dir)
         if protected is not None:
             files = audit_written_round(inst, round_dir, protected)
         else:
@@ -46,4 +47,4 @@ def audit(
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
-    console.print(f"written to {out}")
+    console.print(_("written to {path}").format(path=out))

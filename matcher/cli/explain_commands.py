@@ -16,6 +16,7 @@ from matcher.cli.round_commands import PolicyOpt, Verbose, fail
 from matcher.errors import InputError
 from matcher.explain_person import explain_all, explain_candidate
 from matcher.explain_words import explanation_text
+from matcher.i18n import _
 from matcher.load import load_instance
 from matcher.policy import load_policy
 from matcher.round import run_round
@@ -39,14 +40,14 @@ def explain(
     """
     setup_logging(verbose)
     if (candidate_id is None) == (all_out is None):
-        err_console.print("error: give a CANDIDATE_ID or --all FILE (one of the two)")
+        err_console.print(_("error: give a CANDIDATE_ID or --all FILE (one of the two)"))
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
         inst, warnings = load_instance(data_dir)
         rnd = run_round(inst, load_policy(policy), warnings)
         if all_out is not None:
             _write_csv(explain_all(rnd), all_out)
-            console.print(f"written to {all_out}")
+            console.print(_("written to {path}").format(path=all_out))
             return
         assert candidate_id is not None
         x = explain_candidate(rnd, candidate_id)

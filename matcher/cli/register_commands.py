@@ -13,6 +13,7 @@ import typer
 from matcher.cli.app import app, console
 from matcher.cli.round_commands import PolicyOpt, fail
 from matcher.errors import InputError
+from matcher.i18n import _
 from matcher.policy import load_policy
 from matcher.register import register_entry, register_markdown
 
@@ -42,4 +43,4 @@ def register(
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, out)
-    console.print(f"written to {out}")
+    console.print(_("written to {path}").format(path=out))
