@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from matcher.chain import data as chain_data
 from matcher.csvio import (
     ROW,
     check_choice,
@@ -46,12 +47,16 @@ REQUIRED: dict[str, tuple[str, ...]] = {
         "max_travel_km",
     ),
     "decisions": ("candidate_id", "option_id", "decision"),
+    "routes": ("programme_id", "place_id"),
 }
 LOCATION = ("lat", "lon", "postcode")
-OPTIONAL = {"options": ("name", *LOCATION, "region"),
+OPTIONAL = {"options": ("name", *LOCATION, "region", *chain_data.OPTION_COLUMNS),
             "candidates": (*LOCATION, "region", "target_group"),
             "organisations": (),
-            "decisions": ("reason",)}
+            "decisions": ("reason", "next_option_id"),
+            "routes": ("seats",)}
+#: Tables of REQUIRED a data folder may leave out.
+OPTIONAL_TABLES = ("decisions", "routes")
 ID = {"organisations": "organisation_id", "options": "option_id", "candidates": "candidate_id"}
 
 
@@ -71,10 +76,10 @@ def read_raw(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame]:
         return _read_workbook(data_dir, problems)
     for name, required in REQUIRED.items():
         path = data_dir / f"{name}.csv"
-        if name == "decisions" and not path.exists():
+        if name in OPTIONAL_TABLES and not path.exists():
             continue
-        # decisions.csv may be a header only: no decisions yet
-        df = read_table(path, problems, required, allow_empty=name == "decisions")
+        # decisions.csv (routes.csv) may be a header only: no decisions (routes) yet
+        df = read_table(path, problems, required, allow_empty=name in OPTIONAL_TABLES)
         if df is not None:
             raw[name] = df
     return raw
@@ -96,12 +101,12 @@ def _read_workbook(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame
     for name, required in REQUIRED.items():
         src = sheets.get(name)
         if src is None:
-            if name != "decisions":
+            if name not in OPTIONAL_TABLES:
                 problems.add(", ".join(b.name for b in books), None, None,
                              f"no sheet named {name}", code="sheet_missing",
                              params={"sheet": name})
             continue
-        df = read_sheet(src, problems, required, allow_empty=name == "decisions")
+        df = read_sheet(src, problems, required, allow_empty=name in OPTIONAL_TABLES)
         if df is not None:
             df.attrs["sheet"] = src
             raw[name] = df
@@ -162,7 +167,7 @@ def build_instance(
     """Parse and validate string tables into an Instance (raises InputError on any error)."""
     problems = problems if problems is not None else Problems()
     raw = {name: _with_rows(df) for name, df in raw.items()}
-    optional_present = ("decisions",) if "decisions" in raw else ()
+    optional_present = tuple(t for t in OPTIONAL_TABLES if t in raw)
     for name in ("organisations", "options", "candidates", *optional_present):
         if name not in raw:
             problems.add(f"{name}.csv", None, None, "table is missing")
@@ -170,14 +175,17 @@ def build_instance(
             missing = [c for c in REQUIRED[name] if c not in raw[name].columns]
             for col in missing:
                 problems.add(f"{name}.csv", 1, col, "required column is missing")
-            if not missing and raw[name].empty and name != "decisions":
+            if not missing and raw[name].empty and name not in OPTIONAL_TABLES:
                 problems.add(f"{name}.csv", None, None, "table has no rows")
     problems.raise_if_errors()
 
     orgs = _organisations(raw["organisations"], problems)
     opts = _options(raw["options"], orgs, problems)
     cands = _candidates(raw["candidates"], problems)
+    routes = chain_data.parse_routes(raw.get("routes"), opts, problems)
     decisions = _decisions(raw.get("decisions"), cands, opts, problems)
+    decisions, route_decisions = chain_data.split_route_decisions(decisions, opts, routes,
+                                                                  problems)
     for name, df in raw.items():
         if name not in REQUIRED:  # e.g. protected: never read here (the audit reads it)
             problems.add(f"{name}.csv", None, None, "table is not used to score or match",
@@ -192,7 +200,9 @@ def build_instance(
     skill_names, cand_skills, opt_skills = _skill_matrices(cands, opts, problems)
     sector_names, opt_sector, cand_rank = _sector_ranks(cands, opts)
     problems.raise_if_errors()
-    orgs, opts, cands, decisions = (df.drop(columns=[ROW]) for df in (orgs, opts, cands, decisions))
+    orgs, opts, cands, decisions, routes, route_decisions = (
+        df.drop(columns=[ROW]) for df in (orgs, opts, cands, decisions, routes, route_decisions))
+    chain_tables = [df for df in (routes, route_decisions) if not df.empty]
     return Instance(
         organisations=orgs,
         options=opts,
@@ -206,9 +216,11 @@ def build_instance(
         cand_sector_rank=cand_rank,
         content_hash=_content_hash(
             [orgs, opts.drop(columns=["skills"]),
-             cands.drop(columns=["skills", "sectors"]), decisions],
+             cands.drop(columns=["skills", "sectors"]), decisions, *chain_tables],
             [skill_names, sector_names], [cand_skills, opt_skills, cand_rank], opt_sector),
         source=source,
+        routes=routes,
+        route_decisions=route_decisions,
     )
 
 
@@ -325,6 +337,7 @@ def _options(df: pd.DataFrame, orgs: pd.DataFrame, problems: Problems) -> pd.Dat
         problems.add(f, int(row), "hours_max", "hours_max is below hours_min", kind="hours")
     df["level"] = _level(df, "min_dutch_level", problems, f)
     _location(df, problems, f)
+    chain_data.parse_option_columns(df, problems, f)
     return df
 
 
@@ -354,7 +367,8 @@ def _decisions(
     df["opt"] = check_refs(df, "option_id", pd.Index(opts["option_id"]), "options.csv",
                            problems, f)
     df["decision"] = check_choice(df, "decision", DECISION_KINDS, problems, f)
-    pair_dup = df.duplicated(["candidate_id", "option_id"], keep="first").to_numpy()
+    key = ["candidate_id", "option_id"] + (["next_option_id"] if "next_option_id" in df else [])
+    pair_dup = df.duplicated(key, keep="first").to_numpy()
     for row, c, o in zip(df.loc[pair_dup, ROW].tolist(), df.loc[pair_dup, "candidate_id"],
                          df.loc[pair_dup, "option_id"], strict=True):
         problems.add(f, int(row), "option_id",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
 
+from matcher.atomic import check_apart, replace_file
 from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console, setup_logging
 from matcher.cli.round_commands import PolicyOpt, Verbose, fail
 from matcher.errors import InputError
@@ -42,6 +41,7 @@ def explain(
         err_console.print("error: give a CANDIDATE_ID or --all FILE (one of the two)")
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
+        check_apart({"--all": all_out}, {"data folder": data_dir, "--policy": policy})
         inst, warnings = load_instance(data_dir)
         rnd = run_round(inst, load_policy(policy), warnings)
         if all_out is not None:
@@ -60,8 +60,4 @@ def explain(
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
     """All or nothing: a temporary file beside `path`, moved in at the end."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    df.to_csv(tmp, index=False, lineterminator="\n")
-    os.replace(tmp, path)
+    replace_file(df.to_csv(index=False, lineterminator="\n").encode("utf-8"), path)

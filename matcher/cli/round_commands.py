@@ -22,6 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from matcher.atomic import check_apart
 from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console, setup_logging
 from matcher.errors import InputError, Problem
 from matcher.load import load_instance, table_file
@@ -47,6 +48,9 @@ PolicyOpt = Annotated[
     Path | None, typer.Option("--policy", help="Policy TOML file (default: shipped policy).")
 ]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="Replace the --out folder even if it holds files this command did not write "
+                    "(never an input of the command).")]
 
 
 def pilot_dir() -> Path:
@@ -84,6 +88,7 @@ def run(
         "--workers", min=1,
         help="Processes for the regions of a round solved by region (large rounds only; the "
              "answer is the same for any number).")] = 1,
+    force: ForceOpt = False,
     verbose: Verbose = False,
 ) -> None:
     """Run a matching round and write assignments, unmatched reasons, edges, utilisation."""
@@ -96,7 +101,9 @@ def run(
         raise typer.Exit(EXIT_BAD_INPUT)
     data_dir = data_dir or pilot_dir()
     try:
-        check_out_dir(out)  # before the round's work, not after it
+        # before the round's work, not after it
+        check_apart({"--out": out}, {"data folder": data_dir, "--policy": policy})
+        check_out_dir(out, force)
         t = time.perf_counter()
         pol = load_policy(policy)
         inst, warnings = load_instance(data_dir)
@@ -112,7 +119,7 @@ def run(
             if fmt == "xlsx":
                 extra["round.xlsx"] = round_workbook(rnd)
             meta = write_round(rnd, out, {"load": load_s}, dialect=csv_dialect,
-                               extra_files=extra, edges=edges)
+                               extra_files=extra, edges=edges, force=force)
     except InputError as exc:
         raise fail(exc) from None
     report_problems(rnd.warnings, "")
