@@ -117,11 +117,11 @@ def store_for(db: Database) -> ShortlistStore:
 # ----------------------------------------------------------------------------------- PostgreSQL
 
 _AUDIT_COLUMNS = ("seq", "at", "key_id", "action", "target", "input_hash", "output_hash",
-                  "policy_hash", "versions", "prev_hash", "hash")
+                  "policy_hash", "versions", "prev_hash", "hash", "record_version", "request_id")
 _SHORTLIST_COLUMNS = ("id", "option_id", "organisation_id", "key_id", "issued_at", "k")
 _ENTRY_COLUMNS = ("shortlist_id", "option_id", "candidate_id", "rank", "issued_at")
 _PG_TYPES = {"id": "int", "key_id": "int", "k": "int", "seq": "int", "shortlist_id": "int",
-             "rank": "int"}
+             "rank": "int", "record_version": "int"}
 
 
 def _unnest(columns: Sequence[str], first: int) -> str:
@@ -149,7 +149,7 @@ _PG_PREPARED = {
     "matcher_sl_open(text, text[])": (
         "SELECT DISTINCT e.candidate_id, e.option_id FROM shortlist_entries e "
         "WHERE e.candidate_id = ANY($2) AND e.issued_at >= $1 AND NOT e.closed"),
-    # one array per column of shortlists (6), entries (5) and audit records (11)
+    # one array per column of shortlists (6), entries (5) and audit records (13)
     "matcher_sl_write({})".format(", ".join(
         f"{_PG_TYPES.get(c, 'text')}[]"
         for c in (*_SHORTLIST_COLUMNS, *_ENTRY_COLUMNS, *_AUDIT_COLUMNS))): (

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from fastapi import HTTPException
 
+from api import metrics, requestid
 from api.audit import content_hash, next_record
 from api.deps import UNKNOWN_KEY
 from api.security import Caller, Role
@@ -48,6 +49,7 @@ class Ask:
     opt: int = -1  # the option's row in the ranking
     org: str = ""
     asked: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    request_id: str | None = field(default_factory=requestid.current)
 
 
 def visible(caller: Caller, organisation_id: str) -> bool:
@@ -172,7 +174,8 @@ async def _issue(todo: list[Ask], tx: Tx, snap: Snapshot, ranking: OptionRanking
             # the versions of the data and decisions this shortlist was made from
             input_hash=content_hash({"option_id": option_id, "k": a.k, "data": snap.version,
                                      "decisions": decisions.version}),
-            output_hash=content_hash(listed), policy_hash=ranking.policy_hash)
+            output_hash=content_hash(listed), policy_hash=ranking.policy_hash,
+            request_id=a.request_id)
         seq, head = audit["seq"], audit["hash"]
         for r in ranking.edges.cand[pos].tolist():  # now on one more open shortlist
             open_options[r] = open_options[r] | {option_id}
@@ -224,6 +227,7 @@ class ShortlistBatcher:
     async def _issue(self, batch: list[tuple[Ask, asyncio.Future[tuple[dict[str, Any], float]]]]
                      ) -> None:
         asks = [a for a, _ in batch]
+        metrics.SHORTLIST_BATCH.observe(len(asks))
         try:
             db_seconds = await issue_batch(asks, self.store, self.cache)
         except BaseException as exc:  # nothing was stored: every request of the batch fails
