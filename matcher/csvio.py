@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matcher.csvout import starts_like_formula, unneutralise
 from matcher.errors import Problems
 from matcher.i18n import N_
 
@@ -31,11 +32,13 @@ def sniff_separator(first_line: str) -> str:
 
 
 def read_table(path: Path, problems: Problems, required: tuple[str, ...],
-               allow_empty: bool = False) -> pd.DataFrame | None:
+               allow_empty: bool = False, output: bool = False) -> pd.DataFrame | None:
     """Read a CSV file as strings (no type guessing), with a `_row` column.
 
     Accepts `,`, `;` or tab separators, UTF-8 with or without byte-order mark, and falls back to
     Windows-1252 (old Excel) with a warning. Returns None when the file cannot be used at all.
+    `output`: a file matcher wrote, read without stripping spaces, its neutralised text cells
+    (`csvout.neutralise`) as they were.
     """
     name = path.name
     if not path.is_file():
@@ -53,7 +56,8 @@ def read_table(path: Path, problems: Problems, required: tuple[str, ...],
         problems.add(name, None, None, "file is empty (no header row)", code="file_empty")
         return None
     sep = sniff_separator(text.splitlines()[0])
-    fast = _strip_fields_in_text(text, sep)
+    # a file matcher wrote is read as written, its neutralised text cells as they were
+    fast = text if output else _strip_fields_in_text(text, sep)
     stripped = fast is not None
     text = fast if fast is not None else text
     try:
@@ -71,6 +75,8 @@ def read_table(path: Path, problems: Problems, required: tuple[str, ...],
         return None
     if not stripped:
         df = df.apply(lambda s: s.str.strip())
+    if output:
+        df = df.apply(lambda s: on_uniques(s, lambda u: u.map(unneutralise)))
     df.attrs["stripped"] = True
     return check_table(df, name, problems, required, allow_empty)
 
@@ -233,9 +239,15 @@ def check_choice(
 
 
 def check_ids(df: pd.DataFrame, col: str, problems: Problems, file: str) -> None:
-    """Ids are required and unique within their file."""
+    """Ids are required, unique within their file, and do not start like a spreadsheet formula
+    (=, +, -, @, tab, CR: ids are pseudonyms a coordinator chooses, and they are written to every
+    output)."""
     s = df[col]
     _report(df, (s == "").to_numpy(dtype=bool), problems, file, col, N_("id is empty"))
+    formula = on_uniques(s, lambda u: u.map(starts_like_formula)).to_numpy(dtype=bool)
+    _report(df, formula, problems, file, col,
+            N_("id starts like a spreadsheet formula (=, +, -, @, tab or CR); choose an id that "
+               "starts with a letter or digit"))
     dup = s.duplicated(keep="first").to_numpy(dtype=bool) & (s != "").to_numpy(dtype=bool)
     for row, value in zip(df.loc[dup, ROW].tolist(), s[dup].tolist(), strict=True):
         first = int(df.loc[(s == value).to_numpy(), ROW].iloc[0])

@@ -12,6 +12,7 @@ import typer
 from matcher.atomic import check_apart, replace_file
 from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console, setup_logging
 from matcher.cli.round_commands import PolicyOpt, Verbose, fail
+from matcher.csvout import safe_frame
 from matcher.errors import InputError
 from matcher.explain_person import explain_all, explain_candidate
 from matcher.explain_words import explanation_text
@@ -61,4 +62,4 @@ def explain(
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
     """All or nothing: a temporary file beside `path`, moved in at the end."""
-    replace_file(df.to_csv(index=False, lineterminator="\n").encode("utf-8"), path)
+    replace_file(safe_frame(df).to_csv(index=False, lineterminator="\n").encode("utf-8"), path)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from matcher.atomic import check_replaceable, replace_dir, staging_dir
+from matcher.csvout import safe_frame
 from matcher.round import utilisation_frame, versions
 from matcher.whatif.diff import Diff, _records
 from matcher.whatif.engine import Baseline, Outcome
@@ -380,7 +381,7 @@ def write_report(
         for rel, df in tables.items():
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
-            df.to_csv(path, index=False, lineterminator="\n")
+            safe_frame(df).to_csv(path, index=False, lineterminator="\n")
         full = dict(report)
         if run is not None:
             full["run"] = run
