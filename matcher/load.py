@@ -179,6 +179,7 @@ def build_instance(
             if not missing and raw[name].empty and name not in OPTIONAL_TABLES:
                 problems.add(f"{name}.csv", None, None, "table has no rows", code="table_empty")
     problems.raise_if_errors()
+    raw = _known_columns(raw, problems)
 
     orgs = _organisations(raw["organisations"], problems)
     opts = _options(raw["options"], orgs, problems)
@@ -187,15 +188,6 @@ def build_instance(
     decisions = _decisions(raw.get("decisions"), cands, opts, problems)
     decisions, route_decisions = chain_data.split_route_decisions(decisions, opts, routes,
                                                                   problems)
-    for name, df in raw.items():
-        if name not in REQUIRED:  # e.g. protected: never read here (the audit reads it)
-            problems.add(f"{name}.csv", None, None, "table is not used to score or match",
-                         "warning", code="table_unused")
-            continue
-        extra = [c for c in df.columns if c != ROW and c not in REQUIRED[name] + OPTIONAL[name]]
-        for col in extra:
-            problems.add(f"{name}.csv", 1, col, "column is not used by matcher (kept, ignored)",
-                         "warning", code="column_unused")
     problems.raise_if_errors()
 
     skill_names, cand_skills, opt_skills = _skill_matrices(cands, opts, problems)
@@ -223,6 +215,26 @@ def build_instance(
         routes=routes,
         route_decisions=route_decisions,
     )
+
+
+def _known_columns(raw: dict[str, pd.DataFrame], problems: Problems) -> dict[str, pd.DataFrame]:
+    """The tables with only the columns matcher reads: any other column (and table) gets a
+    warning and is set aside before parsing, so a name a user chose never meets the names
+    parsing adds (`org`, `level`, `cand`, ...)."""
+    out = {}
+    for name, df in raw.items():
+        if name not in REQUIRED:  # e.g. protected: never read here (the audit reads it)
+            problems.add(f"{name}.csv", None, None, "table is not used to score or match",
+                         "warning", code="table_unused")
+            out[name] = df
+            continue
+        known = REQUIRED[name] + OPTIONAL[name]
+        extra = [c for c in df.columns if c != ROW and c not in known]
+        for col in extra:
+            problems.add(f"{name}.csv", 1, col, "column is not used by matcher (kept, ignored)",
+                         "warning", code="column_unused")
+        out[name] = df.drop(columns=extra) if extra else df
+    return out
 
 
 def _with_rows(df: pd.DataFrame) -> pd.DataFrame:
