@@ -348,6 +348,10 @@ class AuditRecordPublic(Public):
     versions: str
     prev_hash: str
     hash: str
+    record_version: int | None = Field(
+        None, description="None: version 1 (before request ids); 2: the hash covers request_id.")
+    request_id: str | None = Field(
+        None, description="The request that made the record (X-Request-ID; also in the logs).")
 
 
 class ChainPublic(Public):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     #: Run one job worker inside the server process (the embedded default). Set to false when
     #: separate ``matcher worker`` processes run the jobs.
     in_process_worker: bool = True
+    #: Logs on stderr: ``json`` (one object a line) or ``text``; level; one access line per
+    #: request (with its request id).
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = True
+    #: Serve Prometheus metrics at ``/metrics`` (no key: keep it off the public side of the
+    #: proxy, see docs/operations.md).
+    metrics: bool = True
     #: Run migrations on start (``matcher serve`` does, once, before starting its workers).
     migrate_on_start: bool = True
     #: Add a ``Server-Timing`` header (time in the app; in the database for shortlists), for

@@ -134,13 +134,13 @@ def store_for(db: Database) -> ShortlistStore:
 # ----------------------------------------------------------------------------------- PostgreSQL
 
 _AUDIT_COLUMNS = ("seq", "at", "key_id", "action", "target", "input_hash", "output_hash",
-                  "policy_hash", "versions", "prev_hash", "hash")
+                  "policy_hash", "versions", "prev_hash", "hash", "record_version", "request_id")
 _SHORTLIST_COLUMNS = ("id", "option_id", "organisation_id", "key_id", "issued_at", "k", "body",
                       "request_hash")
 _ENTRY_COLUMNS = ("shortlist_id", "option_id", "candidate_id", "rank", "issued_at")
 _KEY_COLUMNS = ("key_id", "idem_key", "request_hash", "shortlist_id", "created_at")
 _PG_TYPES = {"id": "int", "key_id": "int", "k": "int", "seq": "int", "shortlist_id": "int",
-             "rank": "int"}
+             "rank": "int", "record_version": "int"}
 _S, _E, _K = len(_SHORTLIST_COLUMNS), len(_ENTRY_COLUMNS), len(_KEY_COLUMNS)
 _UPSERT_KEY = (" ON CONFLICT (key_id, idem_key) DO UPDATE SET request_hash = "
                "excluded.request_hash, shortlist_id = excluded.shortlist_id, "

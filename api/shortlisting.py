@@ -21,6 +21,7 @@ import numpy as np
 import orjson
 from fastapi import HTTPException
 
+from api import metrics, requestid
 from api.audit import content_hash, next_record
 from api.deps import UNKNOWN_KEY
 from api.schemas import ShortlistCreate
@@ -69,6 +70,7 @@ class Ask:
     org: str = ""
     asked: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     keep: np.ndarray | None = None  # the filters as a mask over the option's slice
+    request_id: str | None = field(default_factory=requestid.current)
 
     @property
     def request_hash(self) -> str:
@@ -271,7 +273,8 @@ async def _issue(todo: list[Ask], tx: Tx, snap: Snapshot, ranking: OptionRanking
             input_hash=content_hash({"option_id": option_id, "k": a.k, "offset": a.offset,
                                      "filters": a.given, "data": snap.version,
                                      "decisions": decisions.version}),
-            output_hash=content_hash(listed), policy_hash=ranking.policy_hash)
+            output_hash=content_hash(listed), policy_hash=ranking.policy_hash,
+            request_id=a.request_id)
         seq, head = audit["seq"], audit["hash"]
         for r in ranking.edges.cand[pos].tolist():  # now on one more open shortlist
             open_options[r] = open_options[r] | {option_id}
@@ -329,6 +332,7 @@ class ShortlistBatcher:
 
     async def _issue(self, batch: list[tuple[Ask, asyncio.Future[tuple[Ask, float]]]]) -> None:
         asks = [a for a, _ in batch]
+        metrics.SHORTLIST_BATCH.observe(len(asks))
         try:
             db_seconds = await issue_batch(asks, self.store, self.cache)
         except BaseException as exc:  # nothing was stored: every request of the batch fails

@@ -19,6 +19,8 @@ import pandas as pd
 
 from matcher import __version__
 from matcher.atomic import check_replaceable, real_path, replace_dir, staging_dir
+from matcher.chain.checks import lock_problems
+from matcher.chain.model import ChainSolution, chain_active, solve_chain_round
 from matcher.csvout import write_csv
 from matcher.errors import InputError, Problem
 from matcher.explain import main_reasons, unmatched_reasons
@@ -47,6 +49,7 @@ class Round:
     chosen: np.ndarray  # over all edges
     timings: dict[str, float]
     warnings: list[Problem] = field(default_factory=list)
+    chain: ChainSolution | None = None  # routes, single pairs and cohorts (chain inputs only)
 
     @property
     def assignments(self) -> pd.DataFrame:
@@ -155,6 +158,9 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
     idle priority, slowed the solve by more than it saved: 2-3 s against 1 s, session 13.)"""
     timings: dict[str, float] = {}
     check_locks(inst)
+    chained = chain_active(inst)
+    if chained and (bad := lock_problems(inst)):
+        raise InputError(bad)
     t = time.perf_counter()
     edges = build_edges(inst, policy, mapper)
     timings["score"] = time.perf_counter() - t
@@ -168,11 +174,16 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
             "warning"))
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
-    labels = decomposition_labels(inst, problem, policy)
+    chain: ChainSolution | None = None
+    labels = None if chained else decomposition_labels(inst, problem, policy)
     if by_region is not None and labels is not None:
         by_region(edges, inst)
-    result = _solve(problem, policy, labels, mapper)
-    if policy.fairness.active:  # optional fairness options (exact path), off by default
+    if chained:  # routes, hours or cohorts: the exact chain model (matcher.chain)
+        result, chain, chain_warn = solve_chain_round(inst, policy, edges, usable, problem)
+        warn += chain_warn
+    else:
+        result = _solve(problem, policy, labels, mapper)
+    if policy.fairness.active and not chained:  # optional fairness options (exact path)
         from matcher.solver.fairness import apply_fairness, target_groups
 
         result = apply_fairness(problem, policy, result, target_groups(inst.candidates, policy))
@@ -182,7 +193,7 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
                           for r in result.details.get("reasons", [])])
     chosen = np.zeros(len(edges), dtype=bool)
     chosen[np.flatnonzero(usable)[result.chosen]] = True
-    return Round(inst, policy, edges, usable, problem, result, chosen, timings, warn)
+    return Round(inst, policy, edges, usable, problem, result, chosen, timings, warn, chain)
 
 
 def replay_round(inst: Instance, policy: Policy, candidate_ids: list[str],

@@ -237,8 +237,9 @@ def audit_written_round(inst: Instance, round_dir: Path, protected_path: Path) -
     if meta.get("input_hash") != inst.content_hash:
         raise InputError([Problem("round.json", None, "input_hash",
                                   "the round was made from other input than this data folder")])
-    assign = read_table(round_dir / "assignments.csv", problems, ("candidate_id",))
-    edges = read_table(round_dir / "edges.csv", problems, ("candidate_id", "eligible"))
+    assign = read_table(round_dir / "assignments.csv", problems, ("candidate_id",), output=True)
+    edges = read_table(round_dir / "edges.csv", problems, ("candidate_id", "eligible"),
+                       output=True)
     problems.raise_if_errors()
     assert assign is not None and edges is not None
     ids = pd.Index(inst.candidates["candidate_id"])

@@ -14,6 +14,7 @@ from matcher.audit.report import audit_written_round
 from matcher.cli.app import app, console
 from matcher.cli.round_commands import ForceOpt, fail
 from matcher.errors import InputError
+from matcher.i18n import _
 from matcher.load import load_instance, table_file
 
 #: What an audit folder holds besides audit.json.
@@ -37,7 +38,7 @@ def audit(
                                      "--protected": protected})
         if out is not None:
             check_replaceable(out, "audit.json", "an earlier audit", AUDIT_FILES, force)
-        inst, _ = load_instance(data_dir)
+        inst, _warnings = load_instance(data_dir)
         if protected is not None:
             files = audit_written_round(inst, round_dir, protected)
         else:
@@ -56,4 +57,4 @@ def audit(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    console.print(f"written to {out}")
+    console.print(_("written to {path}").format(path=out))

@@ -12,9 +12,11 @@ import typer
 from matcher.atomic import check_apart, replace_file
 from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console, setup_logging
 from matcher.cli.round_commands import PolicyOpt, Verbose, fail
+from matcher.csvout import safe_frame
 from matcher.errors import InputError
 from matcher.explain_person import explain_all, explain_candidate
 from matcher.explain_words import explanation_text
+from matcher.i18n import _
 from matcher.load import load_instance
 from matcher.policy import load_policy
 from matcher.round import run_round
@@ -38,7 +40,7 @@ def explain(
     """
     setup_logging(verbose)
     if (candidate_id is None) == (all_out is None):
-        err_console.print("error: give a CANDIDATE_ID or --all FILE (one of the two)")
+        err_console.print(_("error: give a CANDIDATE_ID or --all FILE (one of the two)"))
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
         check_apart({"--all": all_out}, {"data folder": data_dir, "--policy": policy})
@@ -46,7 +48,7 @@ def explain(
         rnd = run_round(inst, load_policy(policy), warnings)
         if all_out is not None:
             _write_csv(explain_all(rnd), all_out)
-            console.print(f"written to {all_out}")
+            console.print(_("written to {path}").format(path=all_out))
             return
         assert candidate_id is not None
         x = explain_candidate(rnd, candidate_id)
@@ -60,4 +62,4 @@ def explain(
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
     """All or nothing: a temporary file beside `path`, moved in at the end."""
-    replace_file(df.to_csv(index=False, lineterminator="\n").encode("utf-8"), path)
+    replace_file(safe_frame(df).to_csv(index=False, lineterminator="\n").encode("utf-8"), path)

@@ -12,6 +12,7 @@ from matcher.atomic import check_apart, replace_file
 from matcher.cli.app import app, console
 from matcher.cli.round_commands import PolicyOpt, fail
 from matcher.errors import InputError
+from matcher.i18n import _
 from matcher.policy import load_policy
 from matcher.register import register_entry, register_markdown
 
@@ -38,4 +39,4 @@ def register(
         console.print(text, highlight=False, markup=False, soft_wrap=True)
         return
     replace_file(text.encode("utf-8"), out)
-    console.print(f"written to {out}")
+    console.print(_("written to {path}").format(path=out))

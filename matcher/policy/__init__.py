@@ -166,6 +166,16 @@ class FairnessPolicy(_Strict):
         return bool(self.min_rate) or self.max_min
 
 
+class ChainPolicy(_Strict):
+    """The participation chain's objective terms and the exact chain model's limits
+    (:mod:`matcher.chain`)."""
+
+    place_share: float = Field(default=0.5, ge=0, le=1)
+    guarantee_bonus: float = Field(default=0.25, gt=0, le=1)
+    exact_max_variables: int = Field(default=50_000, ge=1)
+    max_nodes: int = Field(default=200_000, ge=1)
+
+
 class ShortlistPolicy(_Strict):
     max_open_shortlists: int = Field(default=3, ge=1)
     open_days: int = Field(default=14, ge=1)
@@ -180,6 +190,7 @@ class Policy(_Strict):
     solver: SolverPolicy
     fairness: FairnessPolicy = Field(default_factory=FairnessPolicy)
     shortlist: ShortlistPolicy = ShortlistPolicy()
+    chain: ChainPolicy = ChainPolicy()
 
     @field_validator("weights")
     @classmethod
