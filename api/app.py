@@ -21,11 +21,11 @@ from api.db import Database, migrate
 from api.fastpath import ShortlistFastPath
 from api.observe import Observe
 from api.rounding import Replays
-from api.routers import audit, data, decisions, imports, rounds, shortlists
+from api.routers import audit, data, decisions, imports, protection, rounds, shortlists
 from api.schemas import ErrorPublic
 from api.security import RateLimiter
 from api.services.jobs import Worker
-from api.settings import Settings, job_config
+from api.settings import Settings, job_config, scheduled_purge
 from api.shortlist_tx import store_for
 from api.shortlisting import ShortlistBatcher
 from api.state import DataCache
@@ -153,7 +153,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stopping = threading.Event()
         cfg = job_config(settings)
         app.state.runner = Worker(db, cfg, role="request", stopping=stopping)
-        worker = Worker(db, cfg, role="serve", stopping=stopping)
+        worker = Worker(db, cfg, role="serve", stopping=stopping,
+                        housekeeping=scheduled_purge(settings, db),
+                        housekeeping_seconds=settings.purge_every_hours * 3600)
         app.state.cache.warm()
         app.state.cache.watch()
         thread = worker.start() if settings.in_process_worker else None
@@ -178,7 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Observe, access=settings.access_log)
     app.add_exception_handler(DBAPIError, _db_unavailable)
 
-    for module in (imports, data, rounds, decisions, shortlists, audit):
+    for module in (imports, data, rounds, decisions, shortlists, audit, protection):
         app.include_router(module.router, responses=COMMON_RESPONSES)
 
     @app.get("/health", tags=["meta"])
