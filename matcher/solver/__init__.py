@@ -5,7 +5,10 @@
    budget, it is the optimum of the whole problem (a large problem whose budgets can bind runs
    step 2 first and solves this flow only when step 2 cannot prove that its optimum breaks a
    budget);
-2. otherwise the Lagrangian method (`matcher.solver.lagrangian`): a feasible assignment with a
+2. otherwise, on a problem of at most ``exact_max_pairs`` free pairs, the exact method
+   (`matcher.solver.exact`: the LP's prices, then HiGHS on a core of pairs priced in; proven
+   optimal unless ``exact_max_nodes`` branch-and-bound nodes do not suffice, then a valid bound);
+3. otherwise the Lagrangian method (`matcher.solver.lagrangian`): a feasible assignment with a
    valid bound and gap; if the gap is above ``target_gap`` and the problem has at most
    ``exact_max_pairs`` pairs, CP-SAT warm-started with it (the better bound is kept).
 `matcher.solver.decompose` solves by parts (regions, components) and merges.
@@ -21,6 +24,7 @@ import numpy as np
 
 from matcher.policy import Policy
 from matcher.solver.cpsat import solve_cpsat
+from matcher.solver.exact import ExactLimits, solve_exact
 from matcher.solver.flow import solve_flow
 from matcher.solver.lagrangian import lagrangian_solve
 from matcher.solver.problem import AssignmentProblem
@@ -91,6 +95,11 @@ def solve(problem: AssignmentProblem, policy: Policy, warm: WarmStart | None = N
         relaxed, optimal = unpriced_flow()
         if optimal is not None:
             return optimal
+        if int(free.sum()) <= sp.exact_max_pairs:
+            exact = solve_exact(problem, ExactLimits(mip_nodes=sp.exact_max_nodes))
+            if exact is not None:  # None: the LP stopped at its work limit
+                exact.details.update(details, seconds=time.perf_counter() - started)
+                return exact
         result = lagrangian_solve(problem, sp, relaxed, warm)
     result.details.update(details)
     # Small rounds (such as the pilot) go on until optimality is proven; mid-size ones only
