@@ -15,9 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matcher.csvout import starts_like_formula, unneutralise
 from matcher.errors import Problems
+from matcher.i18n import N_
 
 ROW = "_row"  # spreadsheet row number of each record (header is row 1)
+#: The largest whole number a file may give where its column names no bound of its own
+#: (counts stay within a 32-bit integer; docs/security.md, limits).
+MAX_WHOLE = 10**9
 _INT_RE = re.compile(r"^[+-]?\d+(?:[.,]0*)?$")
 _FLOAT_RE = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)$")
 
@@ -30,27 +35,32 @@ def sniff_separator(first_line: str) -> str:
 
 
 def read_table(path: Path, problems: Problems, required: tuple[str, ...],
-               allow_empty: bool = False) -> pd.DataFrame | None:
+               allow_empty: bool = False, output: bool = False) -> pd.DataFrame | None:
     """Read a CSV file as strings (no type guessing), with a `_row` column.
 
     Accepts `,`, `;` or tab separators, UTF-8 with or without byte-order mark, and falls back to
     Windows-1252 (old Excel) with a warning. Returns None when the file cannot be used at all.
+    `output`: a file matcher wrote, read without stripping spaces, its neutralised text cells
+    (`csvout.neutralise`) as they were.
     """
     name = path.name
     if not path.is_file():
-        problems.add(name, None, None, f"file not found in {path.parent}")
+        problems.add(name, None, None, f"file not found in {path.parent}", code="file_not_found",
+                     params={"folder": str(path.parent)})
         return None
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("cp1252", errors="replace")
-        problems.add(name, None, None, "file is not UTF-8; read as Windows-1252", "warning")
+        problems.add(name, None, None, "file is not UTF-8; read as Windows-1252", "warning",
+                     code="not_utf8")
     if not text.strip():
-        problems.add(name, None, None, "file is empty (no header row)")
+        problems.add(name, None, None, "file is empty (no header row)", code="file_empty")
         return None
     sep = sniff_separator(text.splitlines()[0])
-    fast = _strip_fields_in_text(text, sep)
+    # a file matcher wrote is read as written, its neutralised text cells as they were
+    fast = text if output else _strip_fields_in_text(text, sep)
     stripped = fast is not None
     text = fast if fast is not None else text
     try:
@@ -63,10 +73,13 @@ def read_table(path: Path, problems: Problems, required: tuple[str, ...],
             quoting=csv.QUOTE_MINIMAL,
         )
     except (pd.errors.ParserError, ValueError) as exc:
-        problems.add(name, None, None, f"cannot be read as CSV: {exc}")
+        problems.add(name, None, None, f"cannot be read as CSV: {exc}", code="not_csv",
+                     params={"detail": str(exc)})
         return None
     if not stripped:
         df = df.apply(lambda s: s.str.strip())
+    if output:
+        df = df.apply(lambda s: on_uniques(s, lambda u: u.map(unneutralise)))
     df.attrs["stripped"] = True
     return check_table(df, name, problems, required, allow_empty)
 
@@ -141,12 +154,16 @@ def on_uniques(s: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
 
 
 def _report(
-    df: pd.DataFrame, bad: np.ndarray, problems: Problems, file: str, col: str, what: str
+    df: pd.DataFrame, bad: np.ndarray, problems: Problems, file: str, col: str, what: str,
+    **what_params: object,
 ) -> None:
+    """One problem per bad row: `what` is a message template (translated with its params)."""
     if not bad.any():
         return
+    text = what.format(**what_params)
     for row, value in zip(df.loc[bad, ROW].tolist(), df.loc[bad, col].tolist(), strict=True):
-        problems.add(file, int(row), col, f"{what}, got {value!r}", kind=what)
+        problems.add(file, int(row), col, f"{text}, got {value!r}", kind=text, code="bad_value",
+                     params={"what": what, **what_params, "value": repr(value)})
 
 
 def parse_int(
@@ -158,15 +175,19 @@ def parse_int(
     minimum: int | None = 0,
     maximum: int | None = None,
 ) -> np.ndarray:
-    """Whole numbers (`3`, `3.0`, `3,0`); empty or fractional values are errors."""
+    """Whole numbers (`3`, `3.0`, `3,0`); empty or fractional values are errors, and so is a
+    number beyond `maximum` (default MAX_WHOLE: no count needs more, and none overflows)."""
+    maximum = MAX_WHOLE if maximum is None else maximum
     codes, uniq = pd.factorize(df[col], use_na_sentinel=False)
     u = pd.Series(uniq, dtype=object)
     u_ok = u.str.match(_INT_RE).to_numpy(dtype=bool)
-    u_val = np.zeros(len(u), dtype=np.int64)
-    u_val[u_ok] = u[u_ok].str.replace(",", ".").astype(float).astype(np.int64).to_numpy()
+    u_float = np.zeros(len(u))
+    u_float[u_ok] = u[u_ok].str.replace(",", ".").astype(float).to_numpy()
     ok = u_ok[codes]
-    _report(df, ~ok, problems, file, col, "expected a whole number")
-    values = np.where(ok, u_val[codes], 0)
+    _report(df, ~ok, problems, file, col, N_("expected a whole number"))
+    # clipped before the cast, which would wrap 2**64 around to a small or negative number
+    values = np.clip(np.where(ok, u_float[codes], 0), -2.0 * MAX_WHOLE, 2.0 * MAX_WHOLE)
+    values = values.astype(np.int64)
     _check_range(df, values, ok, problems, file, col, minimum, maximum)
     return values
 
@@ -187,10 +208,11 @@ def parse_float(
     u_ok = u.str.match(_FLOAT_RE).to_numpy(dtype=bool)
     u_val = np.full(len(u), np.nan)
     u_val[u_ok] = u[u_ok].str.replace(",", ".").astype(float).to_numpy()
+    u_ok = u_ok & np.isfinite(u_val)  # 400 digits are read as inf: not a number here
     empty = (u == "").to_numpy(dtype=bool)[codes]
     ok = u_ok[codes]
     bad = ~ok & (~empty if not required else True)
-    _report(df, bad, problems, file, col, "expected a number")
+    _report(df, bad, problems, file, col, N_("expected a number"))
     values = np.where(ok, u_val[codes], np.nan)
     _check_range(df, values, ok, problems, file, col, minimum, maximum)
     return values
@@ -207,9 +229,11 @@ def _check_range(
     maximum: float | None,
 ) -> None:
     if minimum is not None:
-        _report(df, ok & (values < minimum), problems, file, col, f"must be at least {minimum}")
+        _report(df, ok & (values < minimum), problems, file, col, N_("must be at least {minimum}"),
+                minimum=minimum)
     if maximum is not None:
-        _report(df, ok & (values > maximum), problems, file, col, f"must be at most {maximum}")
+        _report(df, ok & (values > maximum), problems, file, col, N_("must be at most {maximum}"),
+                maximum=maximum)
 
 
 def check_choice(
@@ -218,19 +242,26 @@ def check_choice(
     """Lower-cased values, each one of `choices`."""
     s = on_uniques(df[col], lambda u: u.str.lower())
     bad = ~s.isin(choices).to_numpy(dtype=bool)
-    _report(df, bad, problems, file, col, f"must be one of {', '.join(choices)}")
+    _report(df, bad, problems, file, col, N_("must be one of {choices}"), choices=", ".join(choices))
     return s
 
 
 def check_ids(df: pd.DataFrame, col: str, problems: Problems, file: str) -> None:
-    """Ids are required and unique within their file."""
+    """Ids are required, unique within their file, and do not start like a spreadsheet formula
+    (=, +, -, @, tab, CR: ids are pseudonyms a coordinator chooses, and they are written to every
+    output)."""
     s = df[col]
-    _report(df, (s == "").to_numpy(dtype=bool), problems, file, col, "id is empty")
+    _report(df, (s == "").to_numpy(dtype=bool), problems, file, col, N_("id is empty"))
+    formula = on_uniques(s, lambda u: u.map(starts_like_formula)).to_numpy(dtype=bool)
+    _report(df, formula, problems, file, col,
+            N_("id starts like a spreadsheet formula (=, +, -, @, tab or CR); choose an id that "
+               "starts with a letter or digit"))
     dup = s.duplicated(keep="first").to_numpy(dtype=bool) & (s != "").to_numpy(dtype=bool)
     for row, value in zip(df.loc[dup, ROW].tolist(), s[dup].tolist(), strict=True):
         first = int(df.loc[(s == value).to_numpy(), ROW].iloc[0])
         problems.add(file, int(row), col, f"duplicate id {value!r} (first on row {first})",
-                     kind="duplicate id")
+                     kind="duplicate id", code="duplicate_id",
+                     params={"value": repr(value), "first": first})
 
 
 def check_refs(
@@ -243,5 +274,5 @@ def check_refs(
         pos = df[col].map(first).fillna(-1).to_numpy(dtype=np.int64)
     else:
         pos = known.get_indexer(df[col])
-    _report(df, pos < 0, problems, file, col, f"unknown id (not in {target})")
+    _report(df, pos < 0, problems, file, col, N_("unknown id (not in {target})"), target=target)
     return pos

@@ -11,8 +11,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from matcher.atomic import check_apart
 from matcher.cli.app import app, console, err_console, setup_logging
-from matcher.cli.round_commands import PolicyOpt, Verbose, fail, pilot_dir, report_problems
+from matcher.cli.round_commands import (
+    ForceOpt,
+    PolicyOpt,
+    Verbose,
+    fail,
+    pilot_dir,
+    report_problems,
+)
 from matcher.errors import InputError
 from matcher.policy import load_policy
 from matcher.whatif import (
@@ -26,7 +34,13 @@ from matcher.whatif import (
     run_scenario,
     run_sweep,
 )
-from matcher.whatif.report import build_report, make_plots, report_tables, write_report
+from matcher.whatif.report import (
+    build_report,
+    check_out_dir,
+    make_plots,
+    report_tables,
+    write_report,
+)
 
 
 @app.command()
@@ -50,12 +64,15 @@ def whatif(
     marginal: Annotated[bool, typer.Option(
         "--marginal/--no-marginal", help="Marginal value of a seat / a guidance unit.")] = True,
     marginal_top: Annotated[int, typer.Option(
-        "--marginal-top", min=0, max=1000, help="Confirm this many of each by re-solving.")] = 5,
+        "--marginal-top", min=0, max=1000,
+        help="Above 5,000 candidates: re-solve this many of each by estimate (and every other "
+             "that could beat them); up to 5,000 all are re-solved.")] = 20,
     decisions: Annotated[bool, typer.Option(
         "--decisions/--no-decisions", help="Price of coordinators' locks and forbids.")] = True,
     out: Annotated[Path, typer.Option("--out", "-o", help="Report folder (all or nothing).")] =
     Path("matcher-output/whatif"),
     policy: PolicyOpt = None,
+    force: ForceOpt = False,
     verbose: Verbose = False,
 ) -> None:
     """What if capacities, budgets, requirements or the coalition change? Diff against the
@@ -64,6 +81,11 @@ def whatif(
     data_dir = data_dir or pilot_dir()
     started = time.perf_counter()
     try:
+        added = {f"--add-option/--add-organisation file {i + 1}": Path(a) for i, a in
+                 enumerate([*(add_option or ()), *(add_organisation or ())]) if "=" not in a}
+        check_apart({"--out": out}, {"data folder": data_dir, "--policy": policy,
+                                     "--scenario": scenario_file, **added})
+        check_out_dir(out, force)
         quick = Scenario("command line", tuple(set_ or ()), tuple(remove or ()),
                          tuple(add_option or ()), tuple(add_organisation or ()))
         variants, sweeps = ([], []) if scenario_file is None else load_scenario_file(scenario_file)
@@ -101,7 +123,8 @@ def whatif(
         timings["total"] = time.perf_counter() - started
         write_report(out, report, plots, report_tables(done, marg, price),
                      run={"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                          "timings_s": {k: round(v, 3) for k, v in timings.items()}})
+                          "timings_s": {k: round(v, 3) for k, v in timings.items()}},
+                     force=force)
     except InputError as exc:
         raise fail(exc) from None
     report_problems(base.warnings, "")
@@ -143,11 +166,13 @@ def print_summary(report: dict, out: Path) -> None:
     console.print(table)
     if "marginal" in report:
         m = Table(title="One more guidance unit: where it helps most (top 5)")
-        for col in ("organisation", "LP dual (estimate)", "re-solve +1", "exact"):
-            m.add_column(col)
+        for col in ("organisation", "people placed", "objective", "figure", "solver's gap"):
+            m.add_column(col, justify="left" if col in ("organisation", "figure") else "right")
         for r in report["marginal"]["guidance"][:5]:
-            m.add_row(r["organisation_id"], _num(r["lp_dual"]), _num(r["resolve_delta"]),
-                      str(r["resolve_exact"]))
+            m.add_row(r["organisation"], _num(r["people"]),
+                      r["reading"] or _num(r["objective"] if r["value"] == "exact"
+                                           else r["estimate"]),
+                      r["value"], f"{r['gap']:.2f}")
         console.print(m)
     if "decisions" in report:
         t = report["decisions"]["together"]
@@ -158,4 +183,6 @@ def print_summary(report: dict, out: Path) -> None:
 
 
 def _num(v: object) -> str:
-    return "" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    return f"{v:+.2f}" if isinstance(v, float) else f"{v:+d}" if isinstance(v, int) else str(v)
