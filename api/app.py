@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
@@ -21,14 +21,15 @@ from api.db import Database, migrate
 from api.fastpath import ShortlistFastPath
 from api.observe import Observe
 from api.rounding import Replays
-from api.routers import audit, data, decisions, imports, rounds, shortlists
+from api.routers import audit, data, decisions, imports, protection, rounds, shortlists
 from api.schemas import ErrorPublic
 from api.security import RateLimiter
 from api.services.jobs import Worker
-from api.settings import Settings, job_config
+from api.settings import Settings, job_config, scheduled_purge
 from api.shortlist_tx import store_for
 from api.shortlisting import ShortlistBatcher
 from api.state import DataCache
+from api.strict import refuse_unknown_query
 from matcher import __version__
 from matcher.policy import load_policy
 
@@ -152,7 +153,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stopping = threading.Event()
         cfg = job_config(settings)
         app.state.runner = Worker(db, cfg, role="request", stopping=stopping)
-        worker = Worker(db, cfg, role="serve", stopping=stopping)
+        worker = Worker(db, cfg, role="serve", stopping=stopping,
+                        housekeeping=scheduled_purge(settings, db),
+                        housekeeping_seconds=settings.purge_every_hours * 3600)
         app.state.cache.warm()
         app.state.cache.watch()
         thread = worker.start() if settings.in_process_worker else None
@@ -167,7 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db.dispose()
 
     app = FastAPI(title="matcher", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, dependencies=[Depends(refuse_unknown_query)])
 
     # Innermost first: the shortlist fast path sees only what the body cap let through.
     app.add_middleware(ShortlistFastPath)
@@ -177,7 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Observe, access=settings.access_log)
     app.add_exception_handler(DBAPIError, _db_unavailable)
 
-    for module in (imports, data, rounds, decisions, shortlists, audit):
+    for module in (imports, data, rounds, decisions, shortlists, audit, protection):
         app.include_router(module.router, responses=COMMON_RESPONSES)
 
     @app.get("/health", tags=["meta"])

@@ -257,5 +257,5 @@ def test_a_route_worth_two_placements_is_refused():
     from matcher.policy import policy_from_dict
 
     policy = policy_from_dict({"objective": {"match_bonus": 0.7}})
-    with pytest.raises(InputError, match="must be below objective.match_bonus"):
+    with pytest.raises(InputError, match=r"must be below objective\.match_bonus"):
         run_round(instance_from_frames(_one_route("A2", "1")), policy)

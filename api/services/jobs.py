@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,12 +106,16 @@ class Worker:
     """Claims and runs round jobs until `stopping` is set."""
 
     def __init__(self, db: Database, cfg: JobConfig, role: str = "worker",
-                 stopping: threading.Event | None = None) -> None:
+                 stopping: threading.Event | None = None,
+                 housekeeping: Callable[[], object] | None = None,
+                 housekeeping_seconds: float = 86400.0) -> None:
         self.db, self.cfg, self.role = db, cfg, role
         self.name = worker_name(role)
         self.started_at = utcnow()
         self.stopping = stopping or threading.Event()
         self._seen = 0.0
+        self.housekeeping, self.housekeeping_seconds = housekeeping, housekeeping_seconds
+        self._housekept = -housekeeping_seconds
 
     def run_once(self) -> bool:
         """Claim one job and run it; False when there was nothing to do."""
@@ -184,11 +189,19 @@ class Worker:
         while not self.stopping.is_set():
             try:
                 self.beat()
+                self._housekeep()
                 if self.run_once():
                     continue
             except Exception:
                 log.exception("job worker %s: claim failed; retrying", self.name)
             self.stopping.wait(self.cfg.poll_seconds)
+
+    def _housekeep(self) -> None:
+        """The scheduled purge (retention), once every `housekeeping_seconds`."""
+        now = time.monotonic()
+        if self.housekeeping is not None and now - self._housekept >= self.housekeeping_seconds:
+            self._housekept = now
+            self.housekeeping()
 
     def start(self) -> threading.Thread:
         t = threading.Thread(target=self.serve, name="job-worker", daemon=True)

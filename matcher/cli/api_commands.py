@@ -93,7 +93,7 @@ def worker(
 
     from api.observe import configure_logging
     from api.services.jobs import Worker
-    from api.settings import job_config
+    from api.settings import job_config, scheduled_purge
     settings = _settings(db)
     configure_logging(settings.log_format, "debug" if verbose else settings.log_level)
     if metrics_port is not None:
@@ -103,7 +103,9 @@ def worker(
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
-    w = Worker(database, job_config(settings), role="worker", stopping=stopping)
+    w = Worker(database, job_config(settings), role="worker", stopping=stopping,
+               housekeeping=scheduled_purge(settings, database),
+               housekeeping_seconds=settings.purge_every_hours * 3600)
     console.print(f"matcher worker {w.name} on {settings.database_url.split('@')[-1]}",
                   highlight=False)
     try:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from matcher.atomic import check_replaceable, replace_dir, staging_dir
+from matcher.csvout import safe_frame
 from matcher.i18n import _
 from matcher.round import Round, utilisation_frame, versions
 from matcher.whatif import plots as P
@@ -318,7 +319,7 @@ def write_report(
         for rel, df in tables.items():
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
-            df.to_csv(path, index=False, lineterminator="\n")
+            safe_frame(df).to_csv(path, index=False, lineterminator="\n")
         full = dict(report)
         if run is not None:
             full["run"] = run
