@@ -201,18 +201,15 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
             f"lock of candidate {inst.candidates['candidate_id'].iat[edges.cand[e]]!r} to option "
             f"{inst.options['option_id'].iat[edges.opt[e]]!r} is outside the hard rules; kept",
             "warning"))
+    if chained:  # routes, hours or cohorts: the exact chain model (matcher.chain)
+        return chain_round(inst, policy, edges, timings, warn, date)
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
-    chain: ChainSolution | None = None
-    labels = None if chained else decomposition_labels(inst, problem, policy)
+    labels = decomposition_labels(inst, problem, policy)
     if by_region is not None and labels is not None:
         by_region(edges, inst)
-    if chained:  # routes, hours or cohorts: the exact chain model (matcher.chain)
-        result, chain, chain_warn = solve_chain_round(inst, policy, edges, usable, problem)
-        warn += chain_warn
-    else:
-        result = _solve(problem, policy, labels, mapper)
-    if policy.fairness.active and not chained:  # optional fairness options (exact path)
+    result = _solve(problem, policy, labels, mapper)
+    if policy.fairness.active:  # optional fairness options (exact path), off by default
         from matcher.solver.fairness import apply_fairness, target_groups
 
         result = apply_fairness(problem, policy, result, target_groups(inst.candidates, policy))
@@ -222,7 +219,23 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
                           for r in result.details.get("reasons", [])])
     chosen = np.zeros(len(edges), dtype=bool)
     chosen[np.flatnonzero(usable)[result.chosen]] = True
-    return Round(inst, policy, edges, usable, problem, result, chosen, timings, warn, chain, date)
+    return Round(inst, policy, edges, usable, problem, result, chosen, timings, warn, None, date)
+
+
+def chain_round(inst: Instance, policy: Policy, edges: EdgeTable, timings: dict[str, float],
+                warnings: list[Problem], date: str | None = None) -> Round:
+    """Solve a round with chain inputs (routes, hours, cohorts) on its edge table by the exact
+    chain model (:mod:`matcher.chain`); locks that cannot fit are refused (InputError)."""
+    if bad := lock_problems(inst):
+        raise InputError(bad)
+    t = time.perf_counter()
+    problem, usable = make_problem(inst, edges)
+    result, chain, chain_warn = solve_chain_round(inst, policy, edges, usable, problem)
+    timings["solve"] = time.perf_counter() - t
+    chosen = np.zeros(len(edges), dtype=bool)
+    chosen[np.flatnonzero(usable)[result.chosen]] = True
+    return Round(inst, policy, edges, usable, problem, result, chosen, timings,
+                 [*warnings, *chain_warn], chain, date)
 
 
 def replay_round(inst: Instance, policy: Policy, candidate_ids: list[str],
