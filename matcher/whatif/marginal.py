@@ -9,7 +9,7 @@ Two methods, reported side by side:
   the LP optimum, and exactly that much while the optimal basis stays the same. It does not see
   pairs that a larger guidance budget would make eligible (only possible when a budget is below 3).
 - ``multiplier`` (estimate, guidance only, free): the baseline solve's Lagrangian multiplier of
-  the organisation's guidance budget (`SolveResult.details["multipliers"]`, micro-units per
+  the organisation's guidance budget (`SolveResult.details.multipliers`, micro-units per
   guidance unit, shown in objective units): the price of guidance at which the relaxed round
   keeps the budgets, an estimate of the same LP dual. It costs nothing (the solver computed it),
   so it ranks the organisations when the LP is too large; 0 where budgets did not bind.
@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
 
 from matcher.scoring import SCALE
-from matcher.solver import AssignmentProblem, SolveResult, Status
+from matcher.solver import AssignmentProblem, Method, SolveResult, Status
 from matcher.whatif.engine import Baseline, Progress, run_scenario
 from matcher.whatif.scenario import Scenario
 
@@ -140,9 +140,9 @@ def marginal_values(base: Baseline, top: int = 5, lp_max_pairs: int = 400_000,
 def guidance_multipliers(result: SolveResult, n_organisations: int) -> np.ndarray:
     """The solve's Lagrangian multipliers per organisation in objective units per guidance unit;
     0 everywhere when the budgets needed no price (min-cost flow optimum), NaN when unknown."""
-    lam = result.details.get("multipliers")
+    lam = result.details.multipliers
     if lam is None or len(lam) != n_organisations:
-        fill = 0.0 if result.method.startswith("min_cost_flow") else np.nan
+        fill = 0.0 if result.method.base is Method.MIN_COST_FLOW else np.nan
         return np.full(n_organisations, fill)
     return np.round(np.asarray(lam, dtype=np.float64) / SCALE, 6)
 
