@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +20,8 @@ from api.rounding import Replays
 from api.routers import audit, data, decisions, imports, rounds, shortlists
 from api.schemas import ErrorPublic
 from api.security import RateLimiter
-from api.settings import Settings
+from api.services.jobs import Worker
+from api.settings import Settings, job_config
 from api.shortlist_tx import store_for
 from api.shortlisting import ShortlistBatcher
 from api.state import DataCache
@@ -127,11 +129,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.replays = Replays()
         app.state.limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
         app.state.key_cache = {}
+        stopping = threading.Event()
+        cfg = job_config(settings)
+        app.state.runner = Worker(db, cfg, role="request", stopping=stopping)
+        worker = Worker(db, cfg, role="serve", stopping=stopping)
         app.state.cache.warm()
         app.state.cache.watch()
+        thread = worker.start() if settings.in_process_worker else None
         try:
             yield
         finally:
+            stopping.set()
+            if thread is not None:
+                thread.join(timeout=60)
             app.state.cache.close()
             app.state.shortlists.close()
             db.dispose()

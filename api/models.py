@@ -96,6 +96,40 @@ class Round(Base):
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     utilisation: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    #: When retention purged the round's snapshot of personal inputs (``matcher purge``).
+    purged_at: Mapped[str | None] = mapped_column(TS, nullable=True)
+
+
+class RoundJob(Base):
+    """A round's place in the durable job queue (see ``api/store/jobs.py``): claimed by one
+    worker at a time under a lease that the worker renews by heartbeat."""
+
+    __tablename__ = "round_jobs"
+    __table_args__ = (Index("ix_round_jobs_status", "status", "lease_until"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="round")
+    #: queued, running, done, failed, cancelled
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=2)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[str | None] = mapped_column(TS, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[str] = mapped_column(TS)
+    updated_at: Mapped[str] = mapped_column(TS)
+
+
+class ServiceWorker(Base):
+    """A job worker (``matcher worker`` or the one inside ``matcher serve``) and when it was
+    last seen; ``/ready`` wants one seen recently."""
+
+    __tablename__ = "service_workers"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    started_at: Mapped[str] = mapped_column(TS)
+    seen_at: Mapped[str] = mapped_column(TS)
 
 
 class RoundAssignment(Base):
@@ -159,3 +193,6 @@ class AuditRecord(Base):
     versions: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: None (version 1): the hash covers the fields above; 2: also ``request_id``.
+    record_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -17,11 +17,13 @@ import numpy as np
 import pandas as pd
 from fastapi import HTTPException
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from api.audit import append, content_hash
 from api.db import Database, utcnow
-from api.models import Round, RoundAssignment, RoundUnmatched
+from api.models import Round, RoundAssignment, RoundJob, RoundUnmatched
 from api.state import decision_events, round_decisions, stored_tables
+from api.store import jobs
 from matcher.decisions import decisions_in_force
 from matcher.errors import InputError, Problem
 from matcher.explain_person import explain_candidate
@@ -63,8 +65,12 @@ def unpack(blob: bytes) -> dict[str, pd.DataFrame]:
             for t, v in data.items()}
 
 
-def create(db: Database, policy: Policy, kind: str, key_id: int) -> tuple[int, int]:
-    """Snapshot the current data and decisions into a queued round; (round id, candidates)."""
+def create(db: Database, policy: Policy, kind: str, key_id: int, max_attempts: int = 2,
+           runner: str | None = None, sync_max: int = 0, lease_seconds: float = 30.0
+           ) -> tuple[int, int, jobs.Claim | None]:
+    """Snapshot the current data and decisions into a queued round with its job in the durable
+    queue (``api/store/jobs.py``); (round id, candidates, the claim when `runner` runs it now:
+    rounds of at most `sync_max` candidates)."""
     with db.write() as s:
         tables = stored_tables(s)
         if not all(len(tables[t]) for t in ("organisations", "options", "candidates")):
@@ -78,58 +84,67 @@ def create(db: Database, policy: Policy, kind: str, key_id: int) -> tuple[int, i
                     policy=policy.model_dump(mode="json"), policy_hash=policy.hash)
         s.add(rnd)
         s.flush()
+        n = len(tables["candidates"])
+        claim = jobs.enqueue(s, rnd.id, max_attempts, runner if n <= sync_max else None,
+                             lease_seconds)
         append(s, key_id=key_id, action=f"round.create.{kind}", target=f"round/{rnd.id}",
                input_hash=rnd.input_hash, output_hash="", policy_hash=policy.hash)
-        return rnd.id, len(tables["candidates"])
+        return rnd.id, n, claim
 
 
-def execute(db: Database, round_id: int) -> None:
-    """Run a queued round and store its result (or its problems); safe to run in a thread."""
-    with db.write() as s:
+def snapshot(db: Database, round_id: int) -> tuple[bytes, dict[str, Any], int | None]:
+    """A round's stored inputs, policy and key (to solve it)."""
+    with db.session() as s:
         rnd = s.get(Round, round_id)
         assert rnd is not None
-        rnd.status, rnd.stage = "running", "scoring and solving"
-        blob, policy_data, key_id = rnd.inputs, rnd.policy, rnd.key_id
-    try:
-        policy = Policy.model_validate(policy_data)
-        inst = build_instance(unpack(blob), source=f"round/{round_id}")
-        result = run_round(inst, policy)
-        meta = summary(result)
-        assign, unmatched, util = result.assignments, result.unmatched, result.utilisation
-    except InputError as exc:
-        _fail(db, round_id, key_id, [p for p in exc.problems])
-        return
-    except Exception as exc:  # an unexpected failure is recorded, never left "running"
-        log.exception("round %d failed", round_id)
-        _fail(db, round_id, key_id, [Problem("round", None, None, f"internal error: {exc}")])
-        return
+        return rnd.inputs, rnd.policy, rnd.key_id
+
+
+def solve(blob: bytes, policy_data: dict[str, Any], round_id: int) -> LibraryRound:
+    """Solve a round's snapshot (raises InputError for bad stored input)."""
+    policy = Policy.model_validate(policy_data)
+    inst = build_instance(unpack(blob), source=f"round/{round_id}")
+    return run_round(inst, policy)
+
+
+def failure(exc: Exception, round_id: int) -> list[Problem]:
+    """The problems a failed solve is recorded with."""
+    if isinstance(exc, InputError):
+        return list(exc.problems)
+    log.error("round %d failed", round_id, exc_info=exc)
+    return [Problem("round", None, None, f"internal error: {exc}")]
+
+
+def store_result(s: Session, round_id: int, result: LibraryRound) -> None:
+    """Write a solved round's proposal and its audit record (in the caller's transaction)."""
+    meta = summary(result)
+    assign, unmatched, util = result.assignments, result.unmatched, result.utilisation
     util = util.astype(object).where(util.notna(), None)
-    with db.write() as s:
-        rnd = s.get(Round, round_id)
-        assert rnd is not None
-        if len(assign):
-            s.execute(insert(RoundAssignment), [
-                {"round_id": round_id, "candidate_id": r["candidate_id"],
-                 "option_id": r["option_id"], "organisation_id": r["organisation_id"],
-                 "score": float(r["score"]), "locked": bool(r["locked"]),
-                 "main_reason": r["main_reason"], "reasons": r["reasons"]}
-                for r in assign.to_dict("records")])
-        if len(unmatched):
-            s.execute(insert(RoundUnmatched), [
-                {"round_id": round_id, "candidate_id": r["candidate_id"], "reason": r["reason"],
-                 "detail": r["detail"], "eligible_options": int(r["eligible_options"])}
-                for r in unmatched.to_dict("records")])
-        sol = meta["solver"]
-        rnd.status, rnd.stage, rnd.finished_at = "done", "done", utcnow()
-        rnd.solver_status, rnd.method = sol["status"], sol["method"]
-        rnd.objective, rnd.bound, rnd.gap = sol["objective"], sol["bound"], sol["gap"]
-        rnd.summary = {"counts": meta["counts"], "warnings": meta["warnings"],
-                       "versions": meta["versions"], "instance_hash": meta["input_hash"]}
-        rnd.utilisation = [{k: _plain(v) for k, v in r.items()} for r in util.to_dict("records")]
-        output = content_hash({"assignments": assign[["candidate_id", "option_id"]]
-                               .to_numpy().tolist(), "objective": sol["objective_micro"]})
-        append(s, key_id=key_id, action="round.finish", target=f"round/{round_id}",
-               input_hash=rnd.input_hash, output_hash=output, policy_hash=rnd.policy_hash)
+    rnd = s.get(Round, round_id)
+    assert rnd is not None
+    if len(assign):
+        s.execute(insert(RoundAssignment), [
+            {"round_id": round_id, "candidate_id": r["candidate_id"],
+             "option_id": r["option_id"], "organisation_id": r["organisation_id"],
+             "score": float(r["score"]), "locked": bool(r["locked"]),
+             "main_reason": r["main_reason"], "reasons": r["reasons"]}
+            for r in assign.to_dict("records")])
+    if len(unmatched):
+        s.execute(insert(RoundUnmatched), [
+            {"round_id": round_id, "candidate_id": r["candidate_id"], "reason": r["reason"],
+             "detail": r["detail"], "eligible_options": int(r["eligible_options"])}
+            for r in unmatched.to_dict("records")])
+    sol = meta["solver"]
+    rnd.status, rnd.stage, rnd.finished_at = "done", "done", utcnow()
+    rnd.solver_status, rnd.method = sol["status"], sol["method"]
+    rnd.objective, rnd.bound, rnd.gap = sol["objective"], sol["bound"], sol["gap"]
+    rnd.summary = {"counts": meta["counts"], "warnings": meta["warnings"],
+                   "versions": meta["versions"], "instance_hash": meta["input_hash"]}
+    rnd.utilisation = [{k: _plain(v) for k, v in r.items()} for r in util.to_dict("records")]
+    output = content_hash({"assignments": assign[["candidate_id", "option_id"]]
+                           .to_numpy().tolist(), "objective": sol["objective_micro"]})
+    append(s, key_id=rnd.key_id, action="round.finish", target=f"round/{round_id}",
+           input_hash=rnd.input_hash, output_hash=output, policy_hash=rnd.policy_hash)
 
 
 def _plain(v: Any) -> Any:
@@ -140,21 +155,36 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _fail(db: Database, round_id: int, key_id: int | None, problems: list[Problem]) -> None:
+def store_failure(s: Session, round_id: int, problems: list[Problem], status: str = "failed"
+                  ) -> None:
+    """Record a round as failed (or cancelled) with its problems, and its audit record."""
     errors = [{"table": p.file.removesuffix(".csv"), "row": None, "index": None,
                "field": p.column, "message": p.message} for p in problems]
-    with db.write() as s:
-        rnd = s.get(Round, round_id)
-        assert rnd is not None
-        rnd.status, rnd.stage, rnd.finished_at, rnd.error = "failed", "failed", utcnow(), errors
-        append(s, key_id=key_id, action="round.failed", target=f"round/{round_id}",
-               input_hash=rnd.input_hash, output_hash=content_hash(errors),
-               policy_hash=rnd.policy_hash)
+    rnd = s.get(Round, round_id)
+    assert rnd is not None
+    rnd.status, rnd.stage, rnd.finished_at, rnd.error = status, status, utcnow(), errors
+    append(s, key_id=rnd.key_id, action=f"round.{status}", target=f"round/{round_id}",
+           input_hash=rnd.input_hash, output_hash=content_hash(errors),
+           policy_hash=rnd.policy_hash)
 
 
-def public(rnd: Round) -> dict[str, Any]:
+def reopen(s: Session, round_id: int, key_id: int | None) -> None:
+    """A failed or cancelled round queued again (retry): its snapshot and policy are unchanged;
+    the retry is an audit record."""
+    rnd = s.get(Round, round_id)
+    assert rnd is not None
+    rnd.status, rnd.stage, rnd.finished_at, rnd.error = "queued", "queued", None, None
+    append(s, key_id=key_id, action="round.retry", target=f"round/{round_id}",
+           input_hash=rnd.input_hash, output_hash="", policy_hash=rnd.policy_hash)
+
+
+def public(rnd: Round, job: RoundJob | None = None) -> dict[str, Any]:
     summ = rnd.summary or {}
     return {
+        "job": None if job is None else {
+            "status": job.status, "attempts": job.attempts, "max_attempts": job.max_attempts,
+            "cancel_requested": job.cancel_requested, "progress": job.progress,
+            "reason": job.reason},
         "id": rnd.id, "kind": rnd.kind, "status": rnd.status, "stage": rnd.stage,
         "created_at": rnd.created_at, "finished_at": rnd.finished_at,
         "input_hash": rnd.input_hash, "instance_hash": summ.get("instance_hash"),

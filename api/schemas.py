@@ -120,10 +120,29 @@ class RoundCreate(Request):
     note: str | None = Field(None, max_length=500)
 
 
+class ProgressPublic(Public):
+    stage: str = Field(description="The solve's current phase (score, solve, part, write...).")
+    done: int
+    total: int
+
+
+class JobPublic(Public):
+    """The round's job in the durable queue (every round has one; small rounds run in the
+    request that made them)."""
+
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    attempts: int = Field(description="Claims so far (a worker killed while running it counts).")
+    max_attempts: int
+    cancel_requested: bool
+    progress: ProgressPublic | None = Field(
+        None, description="Latest progress a running job reported (renewed every heartbeat).")
+    reason: str | None = Field(None, description="Why it failed or was cancelled.")
+
+
 class RoundPublic(Public):
     id: int
     kind: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
     stage: str
     created_at: str
     finished_at: str | None
@@ -140,6 +159,7 @@ class RoundPublic(Public):
     counts: dict[str, Any] | None = None
     warnings: list[str] = []
     problems: list[ProblemPublic] = []
+    job: JobPublic | None = None
 
 
 class AssignmentPublic(Public):

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from api.services.jobs import JobConfig
 
 DEFAULT_DB = Path("matcher.db")
 
@@ -26,13 +30,34 @@ class Settings(BaseSettings):
     rate_burst: int = Field(default=60, ge=1)
     #: Largest accepted request body (bytes); larger bodies get 413.
     max_body_bytes: int = Field(default=20_000_000, ge=1024)
-    #: Rounds over more candidates than this run as a background job (202 + polling).
+    #: Rounds over more candidates than this run as a job in the durable queue (202 + polling);
+    #: smaller ones run in the request (201).
     sync_round_max_candidates: int = Field(default=2000, ge=0)
+    #: Round jobs: a worker's claim lasts this long unless renewed (seconds); a killed worker's
+    #: job is taken up again (or failed, after `job_max_attempts` claims) when it expires.
+    job_lease_seconds: float = Field(default=30.0, ge=1)
+    #: How often a worker renews its lease, stores progress and looks for a cancel (seconds).
+    job_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    #: How often an idle worker looks for a job (seconds).
+    job_poll_seconds: float = Field(default=1.0, gt=0)
+    job_max_attempts: int = Field(default=2, ge=1)
+    #: Run one job worker inside the server process (the embedded default). Set to false when
+    #: separate ``matcher worker`` processes run the jobs.
+    in_process_worker: bool = True
     #: Run migrations on start (``matcher serve`` does, once, before starting its workers).
     migrate_on_start: bool = True
     #: Add a ``Server-Timing`` header (time in the app; in the database for shortlists), for
     #: ``benchmarks.api_latency``: it splits a request's latency into inside and outside the app.
     server_timing: bool = False
+
+
+def job_config(settings: Settings) -> JobConfig:
+    from api.services.jobs import JobConfig
+    return JobConfig(lease_seconds=settings.job_lease_seconds,
+                     heartbeat_seconds=min(settings.job_heartbeat_seconds,
+                                           settings.job_lease_seconds / 3),
+                     poll_seconds=settings.job_poll_seconds,
+                     max_attempts=settings.job_max_attempts)
 
 
 def sqlite_url(path: Path) -> str:

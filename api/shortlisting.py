@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from api.deps import UNKNOWN_KEY
 from api.security import Caller, Role
 from api.shortlist_tx import Begun, ShortlistStore, Tx
 from api.state import DataCache, Decisions, Snapshot
-from matcher.shortlist_index import OptionRanking, first_asked, shortlist_entries
+from matcher.shortlist_index import OptionRanking, Selection, first_asked, shortlist_entries
 from matcher.shortlist_index import select as select_top
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,9 @@ async def issue_batch(asks: list[Ask], store: ShortlistStore, cache: DataCache) 
     The ranking is the newest one this process has built; the candidates whose open shortlists
     are needed first are worked out before the transaction, so that the lock, versions, keys,
     audit head, ids and those counts take one round trip."""
-    snap = cache.serving()
+    snap = cache.ready
+    if snap is None or snap.instance is None:  # a first build (seconds): never on the loop
+        snap = await asyncio.to_thread(cache.serving)
     ranking = snap.ranking
     known = cache.decisions_ready(snap)
     for a in asks:
@@ -107,12 +110,36 @@ async def issue_batch(asks: list[Ask], store: ShortlistStore, cache: DataCache) 
     return tx.db_seconds
 
 
-class _Unread(Exception):
-    """Raised by a count function for candidates whose open shortlists are not read yet."""
+class OtherOpen(Mapping[int, int]):
+    """Candidate row -> open shortlists of options other than `option_id`, for the rows read so
+    far (what `select` takes as its known counts)."""
 
-    def __init__(self, rows: list[int]) -> None:
-        super().__init__(f"{len(rows)} candidates not read yet")
-        self.rows = rows
+    def __init__(self, open_options: dict[int, set[str]], option_id: str) -> None:
+        self.open_options, self.option_id = open_options, option_id
+
+    def __getitem__(self, row: int) -> int:
+        return len(self.open_options[row] - {self.option_id})
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.open_options)
+
+    def __len__(self) -> int:
+        return len(self.open_options)
+
+
+async def _select(a: Ask, tx: Tx, ranking: OptionRanking, decisions: Decisions,
+                  open_options: dict[int, set[str]], since: str, cap: int) -> Selection:
+    """Select one shortlist, reading the open shortlists of the candidates it reaches that were
+    not read yet (one round trip each time; a failure to read them fails the batch)."""
+    known = OtherOpen(open_options, a.option_id)
+    while True:
+        sel = select_top(ranking, a.opt, a.k, decisions.excluded(a.opt), known, cap)
+        if sel.complete:
+            return sel
+        rows = sel.unread.tolist()
+        found = await tx.open_options(since, ranking.candidate_ids[rows].tolist())
+        for r in rows:
+            open_options[r] = found.get(str(ranking.candidate_ids[r]), set())
 
 
 async def _issue(todo: list[Ask], tx: Tx, snap: Snapshot, ranking: OptionRanking,
@@ -130,30 +157,13 @@ async def _issue(todo: list[Ask], tx: Tx, snap: Snapshot, ranking: OptionRanking
     ids = iter(begun.shortlist_ids)
     for a in todo:
         option_id = a.option_id
-
-        def open_counts(cand_rows: np.ndarray, option_id: str = option_id) -> np.ndarray:
-            wanted = cand_rows.tolist()
-            missing = [r for r in wanted if r not in open_options]
-            if missing:  # read them (awaited below), then select again
-                raise _Unread(missing)
-            return np.array([len(open_options[r] - {option_id}) for r in wanted],
-                            dtype=np.int64)
-
-        while True:
-            try:
-                pos, counts = select_top(ranking, a.opt, a.k, decisions.excluded(a.opt),
-                                         open_counts, cap)
-                listed = shortlist_entries(ranking, pos, counts, decisions.locked_here(a.opt))
-            except _Unread as unread:  # a failure to read them fails the batch
-                found = await tx.open_options(since, ranking.candidate_ids[unread.rows].tolist())
-                for r in unread.rows:
-                    open_options[r] = found.get(str(ranking.candidate_ids[r]), set())
-                continue
-            except Exception as exc:  # this request fails (500); the others go on
-                log.exception("selecting shortlist for %s failed", option_id)
-                a.error = exc
-            break
-        if a.error is not None:
+        sel = await _select(a, tx, ranking, decisions, open_options, since, cap)
+        pos = sel.positions
+        try:
+            listed = shortlist_entries(ranking, pos, sel.counts, decisions.locked_here(a.opt))
+        except Exception as exc:  # this request fails (500); the others go on
+            log.exception("explaining shortlist for %s failed", option_id)
+            a.error = exc
             continue
         sl_id = next(ids)
         audit = next_record(

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from matcher.errors import Problems
+from matcher.i18n import N_
 
 ROW = "_row"  # spreadsheet row number of each record (header is row 1)
 _INT_RE = re.compile(r"^[+-]?\d+(?:[.,]0*)?$")
@@ -38,16 +39,18 @@ def read_table(path: Path, problems: Problems, required: tuple[str, ...],
     """
     name = path.name
     if not path.is_file():
-        problems.add(name, None, None, f"file not found in {path.parent}")
+        problems.add(name, None, None, f"file not found in {path.parent}", code="file_not_found",
+                     params={"folder": str(path.parent)})
         return None
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("cp1252", errors="replace")
-        problems.add(name, None, None, "file is not UTF-8; read as Windows-1252", "warning")
+        problems.add(name, None, None, "file is not UTF-8; read as Windows-1252", "warning",
+                     code="not_utf8")
     if not text.strip():
-        problems.add(name, None, None, "file is empty (no header row)")
+        problems.add(name, None, None, "file is empty (no header row)", code="file_empty")
         return None
     sep = sniff_separator(text.splitlines()[0])
     fast = _strip_fields_in_text(text, sep)
@@ -63,7 +66,8 @@ def read_table(path: Path, problems: Problems, required: tuple[str, ...],
             quoting=csv.QUOTE_MINIMAL,
         )
     except (pd.errors.ParserError, ValueError) as exc:
-        problems.add(name, None, None, f"cannot be read as CSV: {exc}")
+        problems.add(name, None, None, f"cannot be read as CSV: {exc}", code="not_csv",
+                     params={"detail": str(exc)})
         return None
     if not stripped:
         df = df.apply(lambda s: s.str.strip())
@@ -141,12 +145,16 @@ def on_uniques(s: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
 
 
 def _report(
-    df: pd.DataFrame, bad: np.ndarray, problems: Problems, file: str, col: str, what: str
+    df: pd.DataFrame, bad: np.ndarray, problems: Problems, file: str, col: str, what: str,
+    **what_params: object,
 ) -> None:
+    """One problem per bad row: `what` is a message template (translated with its params)."""
     if not bad.any():
         return
+    text = what.format(**what_params)
     for row, value in zip(df.loc[bad, ROW].tolist(), df.loc[bad, col].tolist(), strict=True):
-        problems.add(file, int(row), col, f"{what}, got {value!r}", kind=what)
+        problems.add(file, int(row), col, f"{text}, got {value!r}", kind=text, code="bad_value",
+                     params={"what": what, **what_params, "value": repr(value)})
 
 
 def parse_int(
@@ -165,7 +173,7 @@ def parse_int(
     u_val = np.zeros(len(u), dtype=np.int64)
     u_val[u_ok] = u[u_ok].str.replace(",", ".").astype(float).astype(np.int64).to_numpy()
     ok = u_ok[codes]
-    _report(df, ~ok, problems, file, col, "expected a whole number")
+    _report(df, ~ok, problems, file, col, N_("expected a whole number"))
     values = np.where(ok, u_val[codes], 0)
     _check_range(df, values, ok, problems, file, col, minimum, maximum)
     return values
@@ -190,7 +198,7 @@ def parse_float(
     empty = (u == "").to_numpy(dtype=bool)[codes]
     ok = u_ok[codes]
     bad = ~ok & (~empty if not required else True)
-    _report(df, bad, problems, file, col, "expected a number")
+    _report(df, bad, problems, file, col, N_("expected a number"))
     values = np.where(ok, u_val[codes], np.nan)
     _check_range(df, values, ok, problems, file, col, minimum, maximum)
     return values
@@ -207,9 +215,11 @@ def _check_range(
     maximum: float | None,
 ) -> None:
     if minimum is not None:
-        _report(df, ok & (values < minimum), problems, file, col, f"must be at least {minimum}")
+        _report(df, ok & (values < minimum), problems, file, col, N_("must be at least {minimum}"),
+                minimum=minimum)
     if maximum is not None:
-        _report(df, ok & (values > maximum), problems, file, col, f"must be at most {maximum}")
+        _report(df, ok & (values > maximum), problems, file, col, N_("must be at most {maximum}"),
+                maximum=maximum)
 
 
 def check_choice(
@@ -218,19 +228,20 @@ def check_choice(
     """Lower-cased values, each one of `choices`."""
     s = on_uniques(df[col], lambda u: u.str.lower())
     bad = ~s.isin(choices).to_numpy(dtype=bool)
-    _report(df, bad, problems, file, col, f"must be one of {', '.join(choices)}")
+    _report(df, bad, problems, file, col, N_("must be one of {choices}"), choices=", ".join(choices))
     return s
 
 
 def check_ids(df: pd.DataFrame, col: str, problems: Problems, file: str) -> None:
     """Ids are required and unique within their file."""
     s = df[col]
-    _report(df, (s == "").to_numpy(dtype=bool), problems, file, col, "id is empty")
+    _report(df, (s == "").to_numpy(dtype=bool), problems, file, col, N_("id is empty"))
     dup = s.duplicated(keep="first").to_numpy(dtype=bool) & (s != "").to_numpy(dtype=bool)
     for row, value in zip(df.loc[dup, ROW].tolist(), s[dup].tolist(), strict=True):
         first = int(df.loc[(s == value).to_numpy(), ROW].iloc[0])
         problems.add(file, int(row), col, f"duplicate id {value!r} (first on row {first})",
-                     kind="duplicate id")
+                     kind="duplicate id", code="duplicate_id",
+                     params={"value": repr(value), "first": first})
 
 
 def check_refs(
@@ -243,5 +254,5 @@ def check_refs(
         pos = df[col].map(first).fillna(-1).to_numpy(dtype=np.int64)
     else:
         pos = known.get_indexer(df[col])
-    _report(df, pos < 0, problems, file, col, f"unknown id (not in {target})")
+    _report(df, pos < 0, problems, file, col, N_("unknown id (not in {target})"), target=target)
     return pos

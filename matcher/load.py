@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from matcher.chain import data as chain_data
 from matcher.csvio import (
     ROW,
     check_choice,
@@ -46,12 +47,16 @@ REQUIRED: dict[str, tuple[str, ...]] = {
         "max_travel_km",
     ),
     "decisions": ("candidate_id", "option_id", "decision"),
+    "routes": ("programme_id", "place_id"),
 }
 LOCATION = ("lat", "lon", "postcode")
-OPTIONAL = {"options": ("name", *LOCATION, "region"),
+OPTIONAL = {"options": ("name", *LOCATION, "region", *chain_data.OPTION_COLUMNS),
             "candidates": (*LOCATION, "region", "target_group"),
             "organisations": (),
-            "decisions": ("reason",)}
+            "decisions": ("reason", "next_option_id"),
+            "routes": ("seats",)}
+#: Tables of REQUIRED a data folder may leave out.
+OPTIONAL_TABLES = ("decisions", "routes")
 ID = {"organisations": "organisation_id", "options": "option_id", "candidates": "candidate_id"}
 
 
@@ -71,10 +76,10 @@ def read_raw(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame]:
         return _read_workbook(data_dir, problems)
     for name, required in REQUIRED.items():
         path = data_dir / f"{name}.csv"
-        if name == "decisions" and not path.exists():
+        if name in OPTIONAL_TABLES and not path.exists():
             continue
-        # decisions.csv may be a header only: no decisions yet
-        df = read_table(path, problems, required, allow_empty=name == "decisions")
+        # decisions.csv (routes.csv) may be a header only: no decisions (routes) yet
+        df = read_table(path, problems, required, allow_empty=name in OPTIONAL_TABLES)
         if df is not None:
             raw[name] = df
     return raw
@@ -96,12 +101,12 @@ def _read_workbook(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame
     for name, required in REQUIRED.items():
         src = sheets.get(name)
         if src is None:
-            if name != "decisions":
+            if name not in OPTIONAL_TABLES:
                 problems.add(", ".join(b.name for b in books), None, None,
                              f"no sheet named {name}", code="sheet_missing",
                              params={"sheet": name})
             continue
-        df = read_sheet(src, problems, required, allow_empty=name == "decisions")
+        df = read_sheet(src, problems, required, allow_empty=name in OPTIONAL_TABLES)
         if df is not None:
             df.attrs["sheet"] = src
             raw[name] = df
@@ -162,37 +167,43 @@ def build_instance(
     """Parse and validate string tables into an Instance (raises InputError on any error)."""
     problems = problems if problems is not None else Problems()
     raw = {name: _with_rows(df) for name, df in raw.items()}
-    optional_present = ("decisions",) if "decisions" in raw else ()
+    optional_present = tuple(t for t in OPTIONAL_TABLES if t in raw)
     for name in ("organisations", "options", "candidates", *optional_present):
         if name not in raw:
-            problems.add(f"{name}.csv", None, None, "table is missing")
+            problems.add(f"{name}.csv", None, None, "table is missing", code="table_missing")
         else:
             missing = [c for c in REQUIRED[name] if c not in raw[name].columns]
             for col in missing:
-                problems.add(f"{name}.csv", 1, col, "required column is missing")
-            if not missing and raw[name].empty and name != "decisions":
-                problems.add(f"{name}.csv", None, None, "table has no rows")
+                problems.add(f"{name}.csv", 1, col, "required column is missing",
+                             code="column_missing")
+            if not missing and raw[name].empty and name not in OPTIONAL_TABLES:
+                problems.add(f"{name}.csv", None, None, "table has no rows", code="table_empty")
     problems.raise_if_errors()
 
     orgs = _organisations(raw["organisations"], problems)
     opts = _options(raw["options"], orgs, problems)
     cands = _candidates(raw["candidates"], problems)
+    routes = chain_data.parse_routes(raw.get("routes"), opts, problems)
     decisions = _decisions(raw.get("decisions"), cands, opts, problems)
+    decisions, route_decisions = chain_data.split_route_decisions(decisions, opts, routes,
+                                                                  problems)
     for name, df in raw.items():
         if name not in REQUIRED:  # e.g. protected: never read here (the audit reads it)
             problems.add(f"{name}.csv", None, None, "table is not used to score or match",
-                         "warning")
+                         "warning", code="table_unused")
             continue
         extra = [c for c in df.columns if c != ROW and c not in REQUIRED[name] + OPTIONAL[name]]
         for col in extra:
             problems.add(f"{name}.csv", 1, col, "column is not used by matcher (kept, ignored)",
-                         "warning")
+                         "warning", code="column_unused")
     problems.raise_if_errors()
 
     skill_names, cand_skills, opt_skills = _skill_matrices(cands, opts, problems)
     sector_names, opt_sector, cand_rank = _sector_ranks(cands, opts)
     problems.raise_if_errors()
-    orgs, opts, cands, decisions = (df.drop(columns=[ROW]) for df in (orgs, opts, cands, decisions))
+    orgs, opts, cands, decisions, routes, route_decisions = (
+        df.drop(columns=[ROW]) for df in (orgs, opts, cands, decisions, routes, route_decisions))
+    chain_tables = [df for df in (routes, route_decisions) if not df.empty]
     return Instance(
         organisations=orgs,
         options=opts,
@@ -206,9 +217,11 @@ def build_instance(
         cand_sector_rank=cand_rank,
         content_hash=_content_hash(
             [orgs, opts.drop(columns=["skills"]),
-             cands.drop(columns=["skills", "sectors"]), decisions],
+             cands.drop(columns=["skills", "sectors"]), decisions, *chain_tables],
             [skill_names, sector_names], [cand_skills, opt_skills, cand_rank], opt_sector),
         source=source,
+        routes=routes,
+        route_decisions=route_decisions,
     )
 
 
@@ -268,7 +281,8 @@ def _organisations(df: pd.DataFrame, problems: Problems) -> pd.DataFrame:
 def _location(df: pd.DataFrame, problems: Problems, f: str) -> None:
     has_latlon = "lat" in df.columns and "lon" in df.columns
     if not has_latlon and "postcode" not in df.columns:
-        problems.add(f, 1, "lat", "needs columns lat and lon, or a postcode column")
+        problems.add(f, 1, "lat", "needs columns lat and lon, or a postcode column",
+                     code="location_columns")
         return
     lat = np.full(len(df), np.nan)
     lon = np.full(len(df), np.nan)
@@ -277,21 +291,27 @@ def _location(df: pd.DataFrame, problems: Problems, f: str) -> None:
         lon = parse_float(df, "lon", problems, f, minimum=-180, maximum=180, required=False)
         half = np.isnan(lat) != np.isnan(lon)
         for row in df.loc[half, ROW].tolist():
-            problems.add(f, int(row), "lat", "give both lat and lon, or neither")
+            problems.add(f, int(row), "lat", "give both lat and lon, or neither",
+                         code="lat_lon_pair")
     need_pc = np.isnan(lat) | np.isnan(lon)
     if need_pc.any():
         if "postcode" not in df.columns:
             for row in df.loc[need_pc, ROW].tolist():
-                problems.add(f, int(row), "lat", "location missing (no lat/lon)", kind="noloc")
+                problems.add(f, int(row), "lat", "location missing (no lat/lon)", kind="noloc",
+                             code="location_missing")
         else:
             pc = df.loc[need_pc, "postcode"]
             plat, plon, ok = resolve_postcodes(pc)
             lat[need_pc], lon[need_pc] = plat, plon
             for row, value in zip(df.loc[need_pc, ROW][~ok].tolist(), pc[~ok].tolist(),
                                   strict=True):
-                what = "location missing (no lat/lon, no postcode)" if value == "" else (
-                    f"unknown postcode {value!r} (not a Dutch 4-digit postcode area)")
-                problems.add(f, int(row), "postcode", what, kind="postcode")
+                if value == "":
+                    problems.add(f, int(row), "postcode", "location missing (no lat/lon, no postcode)",
+                                 kind="postcode", code="postcode_missing")
+                else:
+                    problems.add(f, int(row), "postcode",
+                                 f"unknown postcode {value!r} (not a Dutch 4-digit postcode area)",
+                                 kind="postcode", code="postcode_unknown", params={"value": repr(value)})
     df["lat"], df["lon"] = lat, lon
 
 
@@ -300,7 +320,8 @@ def _level(df: pd.DataFrame, col: str, problems: Problems, f: str) -> np.ndarray
     for row, value in zip(df.loc[levels < 0, ROW].tolist(), df.loc[levels < 0, col].tolist(),
                           strict=True):
         problems.add(f, int(row), col, f"unknown language level {value!r} (expected {ACCEPTED})",
-                     kind="level")
+                     kind="level", code="unknown_level",
+                     params={"value": repr(value), "expected": ACCEPTED})
     df[col] = on_uniques(df[col], lambda u: u.str.upper())
     return levels
 
@@ -316,15 +337,17 @@ def _options(df: pd.DataFrame, orgs: pd.DataFrame, problems: Problems) -> pd.Dat
     df["sector"] = on_uniques(df["sector"], lambda u: u.str.lower())
     empty = (df["sector"] == "").to_numpy()
     for row in df.loc[empty, ROW].tolist():
-        problems.add(f, int(row), "sector", "sector is empty", kind="sector")
+        problems.add(f, int(row), "sector", "sector is empty", kind="sector", code="sector_empty")
     df["capacity"] = parse_int(df, "capacity", problems, f)
     df["hours_min"] = parse_float(df, "hours_min", problems, f, maximum=168)
     df["hours_max"] = parse_float(df, "hours_max", problems, f, maximum=168)
     inverted = (df["hours_min"] > df["hours_max"]).to_numpy()
     for row in df.loc[inverted, ROW].tolist():
-        problems.add(f, int(row), "hours_max", "hours_max is below hours_min", kind="hours")
+        problems.add(f, int(row), "hours_max", "hours_max is below hours_min", kind="hours",
+                     code="hours_order")
     df["level"] = _level(df, "min_dutch_level", problems, f)
     _location(df, problems, f)
+    chain_data.parse_option_columns(df, problems, f)
     return df
 
 
@@ -354,16 +377,19 @@ def _decisions(
     df["opt"] = check_refs(df, "option_id", pd.Index(opts["option_id"]), "options.csv",
                            problems, f)
     df["decision"] = check_choice(df, "decision", DECISION_KINDS, problems, f)
-    pair_dup = df.duplicated(["candidate_id", "option_id"], keep="first").to_numpy()
+    key = ["candidate_id", "option_id"] + (["next_option_id"] if "next_option_id" in df else [])
+    pair_dup = df.duplicated(key, keep="first").to_numpy()
     for row, c, o in zip(df.loc[pair_dup, ROW].tolist(), df.loc[pair_dup, "candidate_id"],
                          df.loc[pair_dup, "option_id"], strict=True):
         problems.add(f, int(row), "option_id",
-                     f"a second decision for candidate {c!r} and option {o!r}", kind="dup")
+                     f"a second decision for candidate {c!r} and option {o!r}", kind="dup",
+                     code="decision_twice", params={"candidate": repr(c), "option": repr(o)})
     locks = df[df["decision"] == "lock"]
     two = locks.duplicated("candidate_id", keep="first").to_numpy()
     for row, c in zip(locks.loc[two, ROW].tolist(), locks.loc[two, "candidate_id"], strict=True):
         problems.add(f, int(row), "candidate_id",
-                     f"candidate {c!r} is locked to more than one option", kind="lock2")
+                     f"candidate {c!r} is locked to more than one option", kind="lock2",
+                     code="locked_twice", params={"candidate": repr(c)})
     return df[cols + [c for c in df.columns if c not in cols]]
 
 
@@ -391,7 +417,8 @@ def _parse_skill_lists(df: pd.DataFrame, problems: Problems, f: str) -> pd.DataF
         row_numbers = df[ROW].to_numpy()[hits["pos"].to_numpy()]
         for row, item in zip(row_numbers.tolist(), hits["item"].tolist(), strict=True):
             problems.add(f, int(row), "skills",
-                         f"expected skill:level with level 1, 2 or 3, got {item!r}", kind="skill")
+                         f"expected skill:level with level 1, 2 or 3, got {item!r}", kind="skill",
+                         code="bad_skill", params={"value": repr(item)})
     long = pd.DataFrame({"u": s.index.to_numpy()[ok], "skill": skill.to_numpy()[ok],
                          "level": level_txt.to_numpy()[ok].astype(np.int8)})
     long = long.groupby(["u", "skill"], sort=True)["level"].max().reset_index()

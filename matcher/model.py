@@ -8,7 +8,7 @@ live in :mod:`matcher.audit`, which scoring and solving never import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,16 @@ class Instance:
         capacity (int), hours_min, hours_max, min_dutch_level, level (rank), skills, lat, lon
     candidates: candidate_id, skills, sectors, hours_available, dutch_level, level (rank),
         guidance_need (int), max_travel_km, lat, lon
-    decisions: candidate_id, option_id, decision, cand, opt (rows in the tables above)
+    decisions: candidate_id, option_id, decision, cand, opt (rows in the tables above); a lock
+        of a whole route is here too, as a lock of its programme
+    routes: programme_id, place_id, seats (int), prog, place (option rows); empty without
+        routes.csv
+    route_decisions: candidate_id, option_id, next_option_id, decision, cand, opt, next: the
+        decisions.csv rows that name a ``next_option_id`` (a lock or forbid of a whole route)
+
+    options gains the chain's optional columns (language_gain, duration_weeks, start_date,
+    min_participants, capacity_hours) only where options.csv gives them: see
+    :mod:`matcher.chain.data`.
     """
 
     organisations: pd.DataFrame
@@ -46,6 +55,8 @@ class Instance:
     cand_sector_rank: sp.csr_matrix  # n_candidates x n_sectors, 1 = most wanted (0 = not wished)
     content_hash: str
     source: str = ""
+    routes: pd.DataFrame = field(default_factory=lambda: _empty_chain("routes"))
+    route_decisions: pd.DataFrame = field(default_factory=lambda: _empty_chain("decisions"))
 
     @property
     def n_candidates(self) -> int:
@@ -64,3 +75,10 @@ class Instance:
 
     def forbids(self) -> pd.DataFrame:
         return self.decisions[self.decisions["decision"] == "forbid"]
+
+
+def _empty_chain(table: str) -> pd.DataFrame:
+    from matcher.chain import data
+
+    df = data.empty_routes() if table == "routes" else data.empty_route_decisions()
+    return df.drop(columns=["_row"])

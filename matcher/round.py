@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from matcher import __version__
-from matcher.atomic import check_replaceable, replace_dir, staging_dir
+from matcher.atomic import check_replaceable, real_path, replace_dir, staging_dir
 from matcher.csvout import write_csv
 from matcher.errors import InputError, Problem
 from matcher.explain import main_reasons, unmatched_reasons
@@ -321,15 +321,27 @@ def _write_csv(df: pd.DataFrame, path: Path, dialect: str) -> str:
     return write_csv(df, path, **CSV_DIALECTS[dialect])
 
 
-def check_out_dir(out_dir: Path) -> None:
-    """An output folder may be replaced only if it holds an earlier round or is empty."""
-    check_replaceable(out_dir, "round.json", "an earlier round")
+def round_files(out_dir: Path) -> set[str]:
+    """The files an earlier round in `out_dir` wrote (as its round.json lists them)."""
+    own = {*OUTPUT_FILES, "round.json"}
+    try:
+        meta = json.loads((real_path(out_dir) / "round.json").read_text("utf-8"))
+        own |= set(meta.get("outputs", {})) | set(meta.get("run", {}).get("extra_outputs", {}))
+    except (OSError, ValueError, AttributeError, TypeError):
+        pass  # not readable: the files every round writes
+    return own
+
+
+def check_out_dir(out_dir: Path, force: bool = False) -> None:
+    """An output folder may be replaced only if it is empty or holds an earlier round and no
+    file that round did not write (any folder with `force`)."""
+    check_replaceable(out_dir, "round.json", "an earlier round", round_files(out_dir), force)
 
 
 def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | None = None,
                 dialect: str = "standard",
                 extra_files: dict[str, bytes] | None = None,
-                edges: EdgesPrewrite | None = None) -> dict[str, Any]:
+                edges: EdgesPrewrite | None = None, force: bool = False) -> dict[str, Any]:
     """Write the round's files into `out_dir`, all or nothing; returns round.json's content.
 
     `extra_files` (name -> content, e.g. the audit's audit.json and audit.md) are written with
@@ -339,10 +351,11 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
     edges.csv is written here.
 
     Files are written to a temporary folder beside `out_dir` and moved in at the end. An
-    existing `out_dir` is replaced only if it holds an earlier round (a round.json) or is empty.
+    existing `out_dir` is replaced only if it is empty or holds an earlier round (a round.json)
+    and no file that round did not write, or with `force`.
     """
     out_dir = Path(out_dir)
-    check_out_dir(out_dir)
+    check_out_dir(out_dir, force)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     tmp = staging_dir(out_dir)

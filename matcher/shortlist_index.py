@@ -3,14 +3,21 @@
 `rank_options` scores all eligible pairs once (the same edges a round uses) and keeps them
 sorted by option, score (descending) and candidate id, so a shortlist is a slice of arrays.
 `select` walks an option's slice, leaving out candidates committed elsewhere or forbidden here
-and those already on `cap` other open shortlists (their counts come from a caller-supplied
-function, e.g. a database query), and returns the top k. The result equals
+and those already on `cap` other open shortlists, and returns the top k. The counts of other
+open shortlists are the caller's (e.g. read from a database): `select` takes the counts known so
+far and, when it reaches candidates whose counts are not known, returns a :class:`Selection`
+that names them (`unread`); the caller reads them and selects again. No callback, no exception:
+the library never calls back into the caller's storage. The result equals
 :func:`matcher.shortlist.shortlist` when nothing is excluded.
+
+Score components are computed for the chosen pairs only (an edge table's components are
+computed on access, so asking for them over a whole option's slice would score every pair of
+the table: seconds per request at 20,000 candidates).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +30,8 @@ from matcher.policy import Policy
 from matcher.scoring.components import COMPONENTS
 from matcher.scoring.table import EdgeTable, build_edges
 
-#: Maps candidate rows to how many *other* open shortlists each one is on.
-OpenCounts = Callable[[np.ndarray], np.ndarray]
+#: Candidate row -> how many *other* open shortlists that candidate is on (the rows known so far).
+OpenCounts = Mapping[int, int]
 
 
 @dataclass(frozen=True)
@@ -78,38 +85,65 @@ def explain_top(ranking: OptionRanking, per_option: int = 20) -> None:
     explain(ranking, pos.astype(np.int64))
 
 
-def _positions(ranking: OptionRanking, opt: int, excluded: np.ndarray) -> np.ndarray:
-    """The option's edges in ranking order, without the excluded candidates."""
+def _positions(ranking: OptionRanking, opt: int, excluded: np.ndarray,
+               keep: np.ndarray | None = None) -> np.ndarray:
+    """The option's edges in ranking order, without the excluded candidates (and, with `keep`,
+    a mask over the option's slice, only those it keeps)."""
     lo, hi = int(ranking.starts[opt]), int(ranking.starts[opt + 1])
     pos = np.arange(lo, hi)
-    return pos[~np.isin(ranking.edges.cand[pos], excluded)]
+    ok = ~np.isin(ranking.edges.cand[pos], excluded)
+    if keep is not None:
+        ok &= keep
+    return pos[ok]
 
 
 def _first_chunk(k: int) -> int:
     return max(2 * k, 16)
 
 
-def first_asked(ranking: OptionRanking, opt: int, k: int, excluded: np.ndarray) -> np.ndarray:
+def first_asked(ranking: OptionRanking, opt: int, k: int, excluded: np.ndarray,
+                keep: np.ndarray | None = None) -> np.ndarray:
     """The candidate rows whose counts `select` asks for first (so a caller can fetch them
     ahead, e.g. in the same database round trip as its lock)."""
-    return ranking.edges.cand[_positions(ranking, opt, excluded)[:_first_chunk(k)]]
+    return ranking.edges.cand[_positions(ranking, opt, excluded, keep)[:_first_chunk(k)]]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What `select` found: the chosen positions (in ranking.edges) and their other-open-
+    shortlist counts; `unread`: candidate rows whose counts must be known before the selection
+    can go on (empty when it is complete)."""
+
+    positions: np.ndarray
+    counts: np.ndarray
+    unread: np.ndarray
+
+    @property
+    def complete(self) -> bool:
+        return len(self.unread) == 0
 
 
 def select(ranking: OptionRanking, opt: int, k: int, excluded: np.ndarray,
-           open_counts: OpenCounts, cap: int) -> tuple[np.ndarray, np.ndarray]:
-    """(positions in ranking.edges, other-open-shortlist counts) of the top k for option `opt`.
+           open_counts: OpenCounts, cap: int, keep: np.ndarray | None = None) -> Selection:
+    """The top k for option `opt` as far as the known counts allow.
 
     `excluded`: candidate rows left out (committed elsewhere, forbidden or rejected here).
-    Candidates with `open_counts(...) >= cap` are skipped. Counts are asked for in chunks, so
-    a typical shortlist costs one call (for the rows of `first_asked`).
-    """
-    pos = _positions(ranking, opt, excluded)
+    `keep`: an optional mask over the option's slice (the caller's filters, see `filter_mask`).
+    Candidates with ``open_counts[row] >= cap`` are skipped. The slice is walked in chunks
+    (the first one is `first_asked`); a chunk holding rows missing from `open_counts` ends the
+    walk with those rows in `Selection.unread`."""
+    pos = _positions(ranking, opt, excluded, keep)
     chosen: list[np.ndarray] = []
     counts: list[np.ndarray] = []
     have, start, chunk = 0, 0, _first_chunk(k)
+    unread = np.zeros(0, dtype=np.int64)
     while have < k and start < len(pos):
         part = pos[start:start + chunk]
-        c = np.asarray(open_counts(ranking.edges.cand[part]), dtype=np.int64)
+        rows = ranking.edges.cand[part].tolist()
+        c = np.array([open_counts.get(r, -1) for r in rows], dtype=np.int64)
+        if (c < 0).any():
+            unread = np.asarray(rows, dtype=np.int64)[c < 0]
+            break
         ok = c < cap
         take = part[ok][:k - have]
         chosen.append(take)
@@ -118,8 +152,8 @@ def select(ranking: OptionRanking, opt: int, k: int, excluded: np.ndarray,
         start += chunk
         chunk *= 4
     if not chosen:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(chosen), np.concatenate(counts)
+        return Selection(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), unread)
+    return Selection(np.concatenate(chosen), np.concatenate(counts), unread)
 
 
 def explain(ranking: OptionRanking, positions: np.ndarray) -> list[tuple[str, str]]:
@@ -139,7 +173,8 @@ def shortlist_entries(ranking: OptionRanking, positions: np.ndarray, counts: np.
     other_open_shortlists, locked_here."""
     e = ranking.edges
     cand = e.cand[positions]
-    comps = {name: np.round(e.components[name][positions], 3).tolist() for name in COMPONENTS}
+    chosen = e.take(positions).components  # these pairs only, never the whole table
+    comps = {name: np.round(chosen[name], 3).tolist() for name in COMPONENTS}
     here = (np.zeros(len(positions), bool) if locked_here is None
             else np.isin(cand, locked_here)).tolist()
     ids = ranking.candidate_ids[cand].tolist()

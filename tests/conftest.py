@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,10 @@ from hypothesis import strategies as st
 from matcher.cli.round_commands import pilot_dir
 
 PILOT = pilot_dir()
+
+# The suite's older tests read the English texts; Dutch (the default for users) is tested in
+# tests/test_i18n.py and the web tests, which choose their language explicitly.
+os.environ["MATCHER_LANG"] = "en"
 
 
 @pytest.fixture

@@ -126,9 +126,13 @@ def test_excel_nl_output_dialect(tmp_path: Path):
 
 
 def test_rerun_replaces_an_earlier_round(tmp_path: Path):
+    """A file the round did not write stops the re-run (issue #33: a user's own file is not
+    deleted); with --force it is replaced."""
     run(None, tmp_path / "r")
     (tmp_path / "r" / "stale.csv").write_text("old")
-    run(None, tmp_path / "r")
+    result = runner.invoke(app, ["run", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "stale.csv" in result.output
+    run(None, tmp_path / "r", "--force")
     assert not (tmp_path / "r" / "stale.csv").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["r"]
 

@@ -12,6 +12,7 @@ from fairness_cohort import make_cohort
 from typer.testing import CliRunner
 
 from matcher.cli import app
+from matcher.i18n import language
 from matcher.load import load_instance
 from matcher.policy import default_policy, policy_from_dict
 from matcher.register import DERIVED, INPUTS, register_entry, register_inputs, register_markdown
@@ -135,7 +136,8 @@ def test_register_lists_components_rules_and_policy() -> None:
     assert [r["rule"] for r in t["hard_rules"]] == list(FILTERS)
     assert {c["component"]: c["weight"] for c in t["score_components"]}["skills"] == 0.5
     assert entry["policy_hash"] == pol.hash
-    md = register_markdown(entry)
+    with language("nl"):  # the Dutch register's headings (the default language)
+        md = register_markdown(register_entry(pol, "https://example.org/src"))
     for field in ("Naam", "Korte omschrijving", "Doel en impact", "Afwegingen",
                   "Menselijke tussenkomst", "Risicobeheer", "Wettelijke basis", "Databronnen",
                   "Technische werking", "Broncode", "Gebruiksinstructies"):

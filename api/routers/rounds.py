@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from api import rounding
 from api.deps import DB, Reader, RoundWriter, ServerPolicy
 from api.limits import MAX_ID, MAX_OFFSET, MAX_PAGE
-from api.models import Round, RoundAssignment, RoundUnmatched
+from api.models import Round, RoundAssignment, RoundJob, RoundUnmatched
 from api.schemas import (
     AssignmentPublic,
     ExplanationPublic,
@@ -22,6 +22,7 @@ from api.schemas import (
     UtilisationPublic,
 )
 from api.security import Role
+from api.services import jobs as job_service
 from matcher.errors import InputError
 
 router = APIRouter(prefix="/v1/rounds", tags=["rounds"])
@@ -36,26 +37,30 @@ def _problems(exc: InputError) -> JSONResponse:
                       "field": p.column, "message": p.message} for p in exc.problems]})
 
 
+RoundId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
 @router.post("", status_code=201, response_model=RoundPublic,
-             responses={202: {"model": RoundPublic, "description": "queued as a background job"},
-})
-def create_round(body: RoundCreate, request: Request, background: BackgroundTasks, db: DB,
-                 base: ServerPolicy, caller: RoundWriter) -> Any:
+             responses={202: {"model": RoundPublic,
+                              "description": "queued as a job: poll GET /v1/rounds/{id}"}})
+def create_round(body: RoundCreate, request: Request, db: DB, base: ServerPolicy,
+                 caller: RoundWriter) -> Any:
     """Snapshot the data, decisions in force and policy, and run the solver. Small rounds
-    answer at once (201); larger ones run in the background (202): poll GET /v1/rounds/{id}."""
+    answer at once (201); larger ones are queued as a durable job (202) that a worker runs:
+    poll GET /v1/rounds/{id} (its `job` shows attempts and progress)."""
     if caller.role is Role.planner and body.kind != "scenario":
         raise HTTPException(403, "planners may run scenario rounds only")
+    settings, runner = request.app.state.settings, request.app.state.runner
     try:
         policy = rounding.resolve_policy(base, body.policy)
-        round_id, n = rounding.create(db, policy, body.kind, caller.key_id)
+        round_id, _, claim = rounding.create(
+            db, policy, body.kind, caller.key_id, settings.job_max_attempts, runner.name,
+            settings.sync_round_max_candidates, settings.job_lease_seconds)
     except InputError as exc:
         return _problems(exc)
-    if n > request.app.state.settings.sync_round_max_candidates:
-        background.add_task(rounding.execute, db, round_id)
-        with db.session() as s:
-            rnd = s.get(Round, round_id)
-            return JSONResponse(status_code=202, content=rounding.public(rnd))  # type: ignore[arg-type]
-    rounding.execute(db, round_id)
+    if claim is None:
+        return JSONResponse(status_code=202, content=_get(db, round_id))
+    runner.run(claim)
     return _get(db, round_id)
 
 
@@ -64,7 +69,45 @@ def _get(db: DB, round_id: int) -> dict[str, Any]:
         rnd = s.get(Round, round_id)
         if rnd is None:
             raise HTTPException(404, "round not found")
-        return rounding.public(rnd)
+        job = s.scalars(select(RoundJob).where(RoundJob.round_id == round_id)).first()
+        return rounding.public(rnd, job)
+
+
+def _own(db: DB, round_id: int, caller: Any) -> None:
+    with db.session() as s:
+        rnd = s.get(Round, round_id)
+        if rnd is None:
+            raise HTTPException(404, "round not found")
+        if caller.role is Role.planner and rnd.kind != "scenario":
+            raise HTTPException(403, "planners may cancel or retry scenario rounds only")
+
+
+@router.post("/{round_id}/cancel", status_code=202, response_model=RoundPublic,
+             responses={409: {"description": "the round has finished already"}})
+def cancel_round(round_id: RoundId, db: DB, caller: RoundWriter) -> Any:
+    """Cancel a round: a queued one at once (status `cancelled`); a running one stops at the
+    solver's next phase (its job shows `cancel_requested` until then). Recorded in the audit
+    trail."""
+    _own(db, round_id, caller)
+    status = job_service.request_cancel(db, round_id)
+    if status not in ("queued", "running"):
+        raise HTTPException(409, f"round {round_id} is {status}; only a queued or running "
+                                 "round can be cancelled")
+    return _get(db, round_id)
+
+
+@router.post("/{round_id}/retry", status_code=202, response_model=RoundPublic,
+             responses={409: {"description": "the round has not failed or been cancelled"}})
+def retry_round(round_id: RoundId, request: Request, db: DB, caller: RoundWriter) -> Any:
+    """Queue a failed or cancelled round again, on the same snapshot and policy, with a fresh
+    set of attempts (recorded in the audit trail)."""
+    _own(db, round_id, caller)
+    status = job_service.retry(db, round_id, request.app.state.settings.job_max_attempts,
+                               caller.key_id)
+    if status not in ("failed", "cancelled"):
+        raise HTTPException(409, f"round {round_id} is {status}; only a failed or cancelled "
+                                 "round can be retried")
+    return _get(db, round_id)
 
 
 @router.get("", response_model=Page[RoundPublic])
@@ -72,7 +115,9 @@ def list_rounds(db: DB, caller: Reader, offset: Offset = 0, limit: Limit = 100) 
     with db.session() as s:
         total = s.scalar(select(func.count()).select_from(Round)) or 0
         rows = s.scalars(select(Round).order_by(Round.id).offset(offset).limit(limit)).all()
-        items = [rounding.public(r) for r in rows]
+        found = s.scalars(select(RoundJob).where(RoundJob.round_id.in_([r.id for r in rows])))
+        by_round = {j.round_id: j for j in found}
+        items = [rounding.public(r, by_round.get(r.id)) for r in rows]
     return {"total": total, "offset": offset, "limit": limit, "items": items}
 
 

@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 
 from matcher.audit.metrics import (
-    CI,
     FOUR_FIFTHS,
     INSUFFICIENT,
+    LEVEL,
     MIN_GROUP,
-    N_BOOT,
-    SEED,
+    RATE_METHOD,
+    RATIO_METHOD,
     GroupRates,
     Ratio,
     group_rates,
@@ -60,10 +60,10 @@ def _ratio_json(ratio: Ratio) -> dict[str, Any]:
 
 
 def attribute_audit(labels: np.ndarray, placed: np.ndarray, has_option: np.ndarray,
-                    seed: int = SEED) -> dict[str, Any]:
+                    ) -> dict[str, Any]:
     """Placement per group, disparate impact, and equal opportunity for one attribute."""
-    all_rates = group_rates(labels, placed, seed=seed)
-    opp_rates = group_rates(labels, placed, mask=has_option, seed=seed + 1)
+    all_rates = group_rates(labels, placed)
+    opp_rates = group_rates(labels, placed, mask=has_option)
     return {
         "people": int(all_rates.size.sum()),
         "not_given": int((np.asarray(labels, dtype=object) == "").sum()),
@@ -128,8 +128,7 @@ def audit_outcomes(inst: Instance, policy_hash: str, placed: np.ndarray, has_opt
         "round": {"input_hash": inst.content_hash, "policy_hash": policy_hash},
         "protected_file": {"content_sha256": protected_hash, "attributes": list(protected.columns)},
         "settings": {"min_group_size": MIN_GROUP, "four_fifths_threshold": FOUR_FIFTHS,
-                     "bootstrap": {"replicates": N_BOOT, "seed": SEED, "interval": list(CI),
-                                   "method": "resampling within each group"},
+                     "intervals": {"level": LEVEL, "rate": RATE_METHOD, "ratio": RATIO_METHOD},
                      "proxy_strong_threshold": STRONG},
         "overall": {
             "candidates": n, "placed": int(placed.sum()),

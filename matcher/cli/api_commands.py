@@ -74,6 +74,34 @@ def serve(
                 log_level=log_level)
 
 
+@app.command()
+def worker(
+    db: DbOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run round jobs from the durable queue until stopped (Ctrl-C or SIGTERM give the running
+    job back to the queue). Any number of workers on PostgreSQL; on SQLite they take turns on
+    the file's writer lock. Settings (lease, heartbeat, attempts) come from MATCHER_JOB_*."""
+    import signal
+    import threading
+
+    from api.services.jobs import Worker
+    from api.settings import job_config
+    setup_logging(verbose)
+    settings = _settings(db)
+    database = _database(db)
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    w = Worker(database, job_config(settings), role="worker", stopping=stopping)
+    console.print(f"matcher worker {w.name} on {settings.database_url.split('@')[-1]}",
+                  highlight=False)
+    try:
+        w.serve()
+    finally:
+        database.dispose()
+
+
 @apikey_app.command("create")
 def apikey_create(
     role: Annotated[str, typer.Option(help="coordinator, employer_service_point, planner or "

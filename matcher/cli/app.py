@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import typer
 from rich.console import Console
+
+from matcher.i18n import ENV, LANGUAGES, set_language
 
 app = typer.Typer(
     name="matcher",
@@ -26,3 +29,19 @@ def setup_logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+
+
+@app.callback()
+def _options(
+    lang: Annotated[str | None, typer.Option(
+        "--lang", envvar=ENV, show_envvar=True,
+        help=f"Language of what matcher prints and reports: {' or '.join(LANGUAGES)} (default nl). "
+             "Never part of the policy; the files of a round are the same in every language.")] = None,
+) -> None:
+    """Match people to their next step towards work: score, assign optimally, explain."""
+    if lang is not None:
+        code = lang.split("_")[0].split(".")[0].lower()
+        if code not in LANGUAGES:
+            err_console.print(f"error: --lang must be one of {', '.join(LANGUAGES)}, got {lang!r}")
+            raise typer.Exit(EXIT_BAD_INPUT)
+        set_language(code)

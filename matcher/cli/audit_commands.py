@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from matcher.atomic import check_apart, check_replaceable, replace_dir, staging_dir
 from matcher.audit import PROTECTED_FILE
 from matcher.audit.report import audit_written_round
 from matcher.cli.app import app, console
-from matcher.cli.round_commands import fail
+from matcher.cli.round_commands import ForceOpt, fail
 from matcher.errors import InputError
+from matcher.i18n import _
 from matcher.load import load_instance, table_file
+
+#: What an audit folder holds besides audit.json.
+AUDIT_FILES = ("audit.md",)
 
 
 @app.command()
@@ -24,11 +28,17 @@ def audit(
     protected: Annotated[Path | None, typer.Option(
         "--protected", help="Protected attributes file (default: DATA_DIR/protected.csv).")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Write audit.json and audit.md to this new folder.")] = None,
+        "--out", "-o", help="Write audit.json and audit.md to this folder (all or nothing).")] =
+    None,
+    force: ForceOpt = False,
 ) -> None:
     """Audit a written round for equal chances; prints audit.md (or writes both files with --out)."""
     try:
-        inst, _ = load_instance(data_dir)
+        check_apart({"--out": out}, {"data folder": data_dir, "round folder": round_dir,
+                                     "--protected": protected})
+        if out is not None:
+            check_replaceable(out, "audit.json", "an earlier audit", AUDIT_FILES, force)
+        inst, _warnings = load_instance(data_dir)
         if protected is not None:
             files = audit_written_round(inst, round_dir, protected)
         else:
@@ -39,11 +49,12 @@ def audit(
     if out is None:
         console.print(files["audit.md"].decode(), highlight=False, markup=False, soft_wrap=True)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    for name, content in files.items():
-        (tmp / name).write_bytes(content)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    console.print(f"written to {out}")
+    tmp = staging_dir(out)
+    try:
+        for name, content in files.items():
+            (tmp / name).write_bytes(content)
+        replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    console.print(_("written to {path}").format(path=out))

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
 
+from matcher.atomic import check_apart, replace_file
 from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console, setup_logging
 from matcher.cli.round_commands import PolicyOpt, Verbose, fail
 from matcher.errors import InputError
 from matcher.explain_person import explain_all, explain_candidate
 from matcher.explain_words import explanation_text
+from matcher.i18n import _
 from matcher.load import load_instance
 from matcher.policy import load_policy
 from matcher.round import run_round
@@ -39,14 +39,15 @@ def explain(
     """
     setup_logging(verbose)
     if (candidate_id is None) == (all_out is None):
-        err_console.print("error: give a CANDIDATE_ID or --all FILE (one of the two)")
+        err_console.print(_("error: give a CANDIDATE_ID or --all FILE (one of the two)"))
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
+        check_apart({"--all": all_out}, {"data folder": data_dir, "--policy": policy})
         inst, warnings = load_instance(data_dir)
         rnd = run_round(inst, load_policy(policy), warnings)
         if all_out is not None:
             _write_csv(explain_all(rnd), all_out)
-            console.print(f"written to {all_out}")
+            console.print(_("written to {path}").format(path=all_out))
             return
         assert candidate_id is not None
         x = explain_candidate(rnd, candidate_id)
@@ -60,8 +61,4 @@ def explain(
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
     """All or nothing: a temporary file beside `path`, moved in at the end."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    df.to_csv(tmp, index=False, lineterminator="\n")
-    os.replace(tmp, path)
+    replace_file(df.to_csv(index=False, lineterminator="\n").encode("utf-8"), path)

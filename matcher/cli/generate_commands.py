@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from matcher.cli.app import app, console, setup_logging
-from matcher.cli.round_commands import fail
+from matcher.cli.round_commands import ForceOpt, fail
 from matcher.errors import InputError
 from matcher.synth import generate, region_table, write_generated
 
@@ -32,6 +32,7 @@ def generate_cmd(
                                                help="Do not write decisions.csv.")] = False,
     list_regions: Annotated[bool, typer.Option("--list-regions",
                                                help="List the regions and exit.")] = False,
+    force: ForceOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
 ) -> None:
     """Generate a realistic synthetic data folder (organisations, options, candidates, ...)."""
@@ -49,7 +50,7 @@ def generate_cmd(
     try:
         gen = generate(candidates, region, seed, protected=not no_protected,
                        decisions=not no_decisions)
-        write_generated(gen, out)
+        write_generated(gen, out, force=force)
     except InputError as exc:
         raise fail(exc) from None
     m = gen.meta

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from matcher.atomic import check_apart, replace_file
 from matcher.cli.app import app, console
 from matcher.cli.round_commands import PolicyOpt, fail
 from matcher.errors import InputError
+from matcher.i18n import _
 from matcher.policy import load_policy
 from matcher.register import register_entry, register_markdown
 
@@ -29,6 +29,7 @@ def register(
 ) -> None:
     """Write the Algoritmeregister entry, generated from the code and the active policy."""
     try:
+        check_apart({"--out": out}, {"--policy": policy})
         entry = register_entry(load_policy(policy), source_url)
     except InputError as exc:
         raise fail(exc) from None
@@ -37,9 +38,5 @@ def register(
     if out is None:
         console.print(text, highlight=False, markup=False, soft_wrap=True)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, out)
-    console.print(f"written to {out}")
+    replace_file(text.encode("utf-8"), out)
+    console.print(_("written to {path}").format(path=out))

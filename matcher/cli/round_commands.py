@@ -22,8 +22,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from matcher.atomic import check_apart
 from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console, setup_logging
 from matcher.errors import InputError, Problem
+from matcher.i18n import _, ngettext, problem_text, severity_word
 from matcher.load import load_instance, table_file
 from matcher.policy import load_policy
 from matcher.prewrite import EdgesPrewrite
@@ -47,6 +49,9 @@ PolicyOpt = Annotated[
     Path | None, typer.Option("--policy", help="Policy TOML file (default: shipped policy).")
 ]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="Replace the --out folder even if it holds files this command did not write "
+                    "(never an input of the command).")]
 
 
 def pilot_dir() -> Path:
@@ -54,17 +59,21 @@ def pilot_dir() -> Path:
 
 
 def report_problems(problems: list[Problem], title: str) -> None:
+    """Each problem with its file, sheet, row and column, in the current language."""
     for p in problems:
         style = "red" if p.severity == "error" else "yellow"
         # escape: a user's value such as '[x]' must be shown, not read as rich markup
-        err_console.print(f"[{style}]{p.severity}[/{style}]: {escape(str(p))}", highlight=False)
+        err_console.print(f"[{style}]{severity_word(p.severity)}[/{style}]: {escape(problem_text(p))}",
+                          highlight=False)
     if problems:
         err_console.print(title, highlight=False)
 
 
 def fail(exc: InputError) -> typer.Exit:
+    n = len(exc.problems)
     report_problems(exc.problems + exc.warnings,
-                    f"{len(exc.problems)} problem(s) in the input; nothing was written.")
+                    ngettext("{n} problem in the input; nothing was written.",
+                             "{n} problems in the input; nothing was written.", n).format(n=n))
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -84,6 +93,7 @@ def run(
         "--workers", min=1,
         help="Processes for the regions of a round solved by region (large rounds only; the "
              "answer is the same for any number).")] = 1,
+    force: ForceOpt = False,
     verbose: Verbose = False,
 ) -> None:
     """Run a matching round and write assignments, unmatched reasons, edges, utilisation."""
@@ -96,7 +106,9 @@ def run(
         raise typer.Exit(EXIT_BAD_INPUT)
     data_dir = data_dir or pilot_dir()
     try:
-        check_out_dir(out)  # before the round's work, not after it
+        # before the round's work, not after it
+        check_apart({"--out": out}, {"data folder": data_dir, "--policy": policy})
+        check_out_dir(out, force)
         t = time.perf_counter()
         pol = load_policy(policy)
         inst, warnings = load_instance(data_dir)
@@ -112,7 +124,7 @@ def run(
             if fmt == "xlsx":
                 extra["round.xlsx"] = round_workbook(rnd)
             meta = write_round(rnd, out, {"load": load_s}, dialect=csv_dialect,
-                               extra_files=extra, edges=edges)
+                               extra_files=extra, edges=edges, force=force)
     except InputError as exc:
         raise fail(exc) from None
     report_problems(rnd.warnings, "")
@@ -175,28 +187,30 @@ def score_progress() -> Iterator[None]:
 
 def print_summary(rnd: Round, meta: dict, out: Path) -> None:
     s, c = meta["solver"], meta["counts"]
-    table = Table(title=f"Matching round: {rnd.instance.source}", show_header=False)
+    table = Table(title=_("Matching round: {source}").format(source=rnd.instance.source),
+                  show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
-    table.add_row("candidates", str(c["candidates"]))
-    table.add_row("options / seats", f"{c['options']} / {c['seats']}")
-    table.add_row("eligible pairs", str(c["eligible_pairs"]))
-    table.add_row("matched", str(c["matched"]))
+    table.add_row(_("candidates"), str(c["candidates"]))
+    table.add_row(_("options / seats"), f"{c['options']} / {c['seats']}")
+    table.add_row(_("eligible pairs"), str(c["eligible_pairs"]))
+    table.add_row(_("matched"), str(c["matched"]))
     for reason, n in c["unmatched_by_reason"].items():
-        table.add_row(f"unmatched: {reason}", str(n))
-    table.add_row("solver", f"{s['status']} ({s['method']})")
-    table.add_row("objective / bound", f"{s['objective']:.6f} / {s['bound']:.6f}")
-    table.add_row("gap", f"{s['gap']:.4%}")
-    table.add_row("policy hash", meta["policy_hash"][:16])
-    table.add_row("input hash", meta["input_hash"][:16])
+        table.add_row(_("unmatched: {reason}").format(reason=reason), str(n))
+    table.add_row(_("solver"), f"{s['status']} ({s['method']})")
+    table.add_row(_("objective / bound"), f"{s['objective']:.6f} / {s['bound']:.6f}")
+    table.add_row(_("gap"), f"{s['gap']:.4%}")
+    table.add_row(_("policy hash"), meta["policy_hash"][:16])
+    table.add_row(_("input hash"), meta["input_hash"][:16])
     if "fairness" in meta:
         f = meta["fairness"]
-        table.add_row("fairness price", f"{f['price_micro'] / 1e6:.6f} ({f['price_relative']:.4%}) "
-                      "below the unconstrained optimum")
+        table.add_row(_("fairness price"), _("{price:.6f} ({relative:.4%}) below the unconstrained "
+                                              "optimum").format(price=f["price_micro"] / 1e6,
+                                                                relative=f["price_relative"]))
     extra = meta["run"].get("extra_outputs", {})
     if "audit.json" in extra:
-        table.add_row("equal-chances audit", "audit.json, audit.md")
-    table.add_row("written to", str(out))
+        table.add_row(_("equal-chances audit"), "audit.json, audit.md")
+    table.add_row(_("written to"), str(out))
     console.print(table)
 
 
@@ -212,10 +226,13 @@ def validate(data_dir: DataDir = None, policy: PolicyOpt = None) -> None:
         check_locks(inst)
     except InputError as exc:
         raise fail(exc) from None
-    report_problems(warnings, f"{len(warnings)} warning(s).")
-    console.print(f"[green]valid[/green]: {inst.n_organisations} organisations, "
-                  f"{inst.n_options} options, {inst.n_candidates} candidates, "
-                  f"{len(inst.decisions)} decisions", highlight=False)
+    report_problems(warnings, ngettext("{n} warning.", "{n} warnings.", len(warnings)).format(
+        n=len(warnings)))
+    console.print("[green]" + _("valid") + "[/green]: " + _(
+        "{organisations} organisations, {options} options, {candidates} candidates, "
+        "{decisions} decisions").format(organisations=inst.n_organisations, options=inst.n_options,
+                                        candidates=inst.n_candidates, decisions=len(inst.decisions)),
+        highlight=False)
 
 
 @app.command("shortlist")
@@ -227,11 +244,11 @@ def shortlist_cmd(
 ) -> None:
     """The best eligible candidates for one option, with their scores and reasons."""
     try:
-        inst, _ = load_instance(data_dir)
+        inst, _warnings = load_instance(data_dir)
         top = shortlist(inst, load_policy(policy), option_id, k)
     except InputError as exc:
         raise fail(exc) from None
-    table = Table(title=f"Shortlist for {option_id}")
+    table = Table(title=_("Shortlist for {option}").format(option=option_id))
     for col in ("rank", "candidate_id", "score", "main_reason", "reasons"):
         table.add_column(col)
     for row in top.itertuples(index=False):
@@ -239,4 +256,4 @@ def shortlist_cmd(
                       row.reasons)
     console.print(table)
     if top.empty:
-        console.print("no eligible candidates")
+        console.print(_("no eligible candidates"))

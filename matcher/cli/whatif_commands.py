@@ -11,8 +11,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from matcher.atomic import check_apart
 from matcher.cli.app import app, console, err_console, setup_logging
-from matcher.cli.round_commands import PolicyOpt, Verbose, fail, pilot_dir, report_problems
+from matcher.cli.round_commands import (
+    ForceOpt,
+    PolicyOpt,
+    Verbose,
+    fail,
+    pilot_dir,
+    report_problems,
+)
 from matcher.errors import InputError
 from matcher.policy import load_policy
 from matcher.whatif import (
@@ -26,7 +34,13 @@ from matcher.whatif import (
     run_scenario,
     run_sweep,
 )
-from matcher.whatif.report import build_report, make_plots, report_tables, write_report
+from matcher.whatif.report import (
+    build_report,
+    check_out_dir,
+    make_plots,
+    report_tables,
+    write_report,
+)
 
 
 @app.command()
@@ -56,6 +70,7 @@ def whatif(
     out: Annotated[Path, typer.Option("--out", "-o", help="Report folder (all or nothing).")] =
     Path("matcher-output/whatif"),
     policy: PolicyOpt = None,
+    force: ForceOpt = False,
     verbose: Verbose = False,
 ) -> None:
     """What if capacities, budgets, requirements or the coalition change? Diff against the
@@ -64,6 +79,11 @@ def whatif(
     data_dir = data_dir or pilot_dir()
     started = time.perf_counter()
     try:
+        added = {f"--add-option/--add-organisation file {i + 1}": Path(a) for i, a in
+                 enumerate([*(add_option or ()), *(add_organisation or ())]) if "=" not in a}
+        check_apart({"--out": out}, {"data folder": data_dir, "--policy": policy,
+                                     "--scenario": scenario_file, **added})
+        check_out_dir(out, force)
         quick = Scenario("command line", tuple(set_ or ()), tuple(remove or ()),
                          tuple(add_option or ()), tuple(add_organisation or ()))
         variants, sweeps = ([], []) if scenario_file is None else load_scenario_file(scenario_file)
@@ -101,7 +121,8 @@ def whatif(
         timings["total"] = time.perf_counter() - started
         write_report(out, report, plots, report_tables(done, marg, price),
                      run={"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                          "timings_s": {k: round(v, 3) for k, v in timings.items()}})
+                          "timings_s": {k: round(v, 3) for k, v in timings.items()}},
+                     force=force)
     except InputError as exc:
         raise fail(exc) from None
     report_problems(base.warnings, "")

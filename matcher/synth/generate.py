@@ -276,14 +276,20 @@ def generate(n_candidates: int, region: str = "auto", seed: int = 0,
     return Generated(organisations, options, candidates, prot, dec, meta)
 
 
-def write_generated(gen: Generated, out_dir: Path, files: Sequence[str] | None = None) -> Path:
+#: The tables a generated data folder may hold (besides generator.json).
+GENERATED_TABLES = ("organisations", "options", "candidates", "protected", "decisions")
+
+
+def write_generated(gen: Generated, out_dir: Path, files: Sequence[str] | None = None,
+                    force: bool = False) -> Path:
     """Write the data folder all or nothing (temporary folder beside it, renamed at the end).
 
-    An existing `out_dir` is replaced only if it holds an earlier generated set (generator.json)
-    or is empty.
+    An existing `out_dir` is replaced only if it is empty or holds an earlier generated set
+    (generator.json) and nothing else, or with `force`.
     """
     out_dir = Path(out_dir)
-    check_replaceable(out_dir, "generator.json", "generated data")
+    check_replaceable(out_dir, "generator.json", "generated data",
+                      [f"{t}.csv" for t in GENERATED_TABLES], force)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = staging_dir(out_dir)
     try:

@@ -345,19 +345,32 @@ def make_plots(base: Baseline, scenarios: list[tuple[Outcome, Diff]],
     return plots
 
 
+#: What a what-if report folder holds besides report.json (scenarios/: its tables).
+REPORT_FILES = ("report.md", "report.html", "plots", "scenarios", "marginal_seats.csv",
+                "marginal_guidance.csv", "decisions_price.csv")
+
+
+def check_out_dir(out_dir: Path, force: bool = False) -> None:
+    """A report folder may be replaced only if it is empty or holds an earlier report and
+    nothing else (any folder with `force`)."""
+    check_replaceable(out_dir, "report.json", "an earlier what-if report", REPORT_FILES, force)
+
+
 def write_report(
     out_dir: Path,
     report: dict[str, Any],
     plots: dict[str, bytes],
     tables: dict[str, pd.DataFrame],
     run: dict[str, Any] | None = None,
+    force: bool = False,
 ) -> None:
     """Write report.json/.md/.html, plots/*.png and CSV tables into `out_dir`, all or nothing.
 
-    An existing `out_dir` is replaced only when it holds an earlier what-if report or is empty.
+    An existing `out_dir` is replaced only when it is empty or holds an earlier what-if report
+    and nothing else, or with `force`.
     """
     out_dir = Path(out_dir)
-    check_replaceable(out_dir, "report.json", "an earlier what-if report")
+    check_out_dir(out_dir, force)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = staging_dir(out_dir)
     try:

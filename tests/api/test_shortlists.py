@@ -10,8 +10,9 @@ import pytest
 
 from matcher.load import build_instance, load_instance
 from matcher.policy import default_policy
+from matcher.scoring import components
 from matcher.shortlist import shortlist
-from matcher.shortlist_index import rank_options, select, shortlist_frame
+from matcher.shortlist_index import first_asked, rank_options, select, shortlist_frame
 from tests.api.conftest import PILOT, Api, make_api
 
 
@@ -82,8 +83,9 @@ def test_precomputed_ranking_equals_the_library_shortlist() -> None:
     for opt, option_id in enumerate(inst.options["option_id"]):
         excluded = np.concatenate([locks.loc[locks["opt"] != opt, "cand"].to_numpy(),
                                    inst.forbids().query("opt == @opt")["cand"].to_numpy()])
-        pos, counts = select(ranking, opt, 7, excluded, lambda c: np.zeros(len(c), int), 3)
-        got = shortlist_frame(ranking, pos, counts)
+        sel = select(ranking, opt, 7, excluded, dict.fromkeys(range(inst.n_candidates), 0), 3)
+        assert sel.complete
+        got = shortlist_frame(ranking, sel.positions, sel.counts)
         want = shortlist(inst, policy, option_id, 7)
         assert got["candidate_id"].tolist() == want["candidate_id"].tolist()
         assert np.allclose(got["score"], want["score"])
@@ -95,9 +97,48 @@ def test_select_skips_capped_candidates_whatever_the_chunking() -> None:
     inst = build_instance(tables)
     ranking = rank_options(inst, default_policy())
     opt = ranking.option_row("TCK-KEUKEN")
-    full, _ = select(ranking, opt, 100, np.zeros(0, int), lambda c: np.zeros(len(c), int), 1)
+    none = dict.fromkeys(range(inst.n_candidates), 0)
+    full = select(ranking, opt, 100, np.zeros(0, int), none, 1).positions
     rng = np.random.default_rng(0)
     load = rng.integers(0, 3, inst.n_candidates)
-    pos, counts = select(ranking, opt, 3, np.zeros(0, int), lambda c: load[c], 2)
+    sel = select(ranking, opt, 3, np.zeros(0, int), dict(enumerate(load.tolist())), 2)
     keep = [p for p in full if load[ranking.edges.cand[p]] < 2][:3]
-    assert pos.tolist() == keep and (counts < 2).all()
+    assert sel.positions.tolist() == keep and (sel.counts < 2).all()
+
+
+def test_select_names_the_candidates_whose_counts_it_still_needs() -> None:
+    inst, _ = load_instance(PILOT)
+    ranking = rank_options(inst, default_policy())
+    opt = ranking.option_row("TCK-KEUKEN")
+    k, nobody = 3, np.zeros(0, int)
+    first = first_asked(ranking, opt, k, nobody)
+    sel = select(ranking, opt, k, nobody, {}, 2)  # nothing known yet: it asks for the first rows
+    assert not sel.complete and sel.unread.tolist() == first.tolist() and len(sel.positions) == 0
+    known = {int(r): 2 for r in first}  # all of them at the cap: it asks for the next chunk
+    more = select(ranking, opt, k, nobody, known, 2)
+    assert not more.complete or len(more.positions) == 0
+    assert not set(more.unread.tolist()) & set(known)
+    everyone = dict.fromkeys(range(inst.n_candidates), 0) | known
+    done = select(ranking, opt, k, nobody, everyone, 2)
+    assert done.complete and not set(ranking.edges.cand[done.positions].tolist()) & set(known)
+
+
+def test_entries_compute_components_for_the_chosen_pairs_only(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    inst, _ = load_instance(PILOT)
+    policy = default_policy()
+    ranking = rank_options(inst, policy)
+    opt = ranking.option_row("TCK-KEUKEN")
+    sel = select(ranking, opt, 2, np.zeros(0, int), dict.fromkeys(range(inst.n_candidates), 0), 3)
+    # the old way: every pair's component, then the chosen positions
+    want = {n: np.round(ranking.edges.components[n][sel.positions], 3) for n in components.COMPONENTS}
+    sizes: list[int] = []
+    for name, fn in list(components.COMPONENT_FUNCTIONS.items()):
+        def counted(i, c, o, d, p, fn=fn):  # type: ignore[no-untyped-def]
+            sizes.append(len(c))
+            return fn(i, c, o, d, p)
+        monkeypatch.setitem(components.COMPONENT_FUNCTIONS, name, counted)
+    got = shortlist_frame(ranking, sel.positions, sel.counts)
+    assert sizes and max(sizes) <= 2 < len(ranking.edges)
+    for name in components.COMPONENTS:
+        assert got[name].tolist() == want[name].tolist()

@@ -1,0 +1,1 @@
+"""What the service does between the routers (HTTP) and the store (SQL)."""
