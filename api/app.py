@@ -2,32 +2,38 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
+from api import metrics, readiness
 from api.db import Database, migrate
 from api.fastpath import ShortlistFastPath
+from api.observe import Observe
 from api.rounding import Replays
-from api.routers import audit, data, decisions, imports, rounds, shortlists
+from api.routers import audit, data, decisions, imports, protection, rounds, shortlists
 from api.schemas import ErrorPublic
 from api.security import RateLimiter
 from api.services.jobs import Worker
-from api.settings import Settings, job_config
+from api.settings import Settings, job_config, scheduled_purge
 from api.shortlist_tx import store_for
 from api.shortlisting import ShortlistBatcher
 from api.state import DataCache
+from api.strict import refuse_unknown_query
 from matcher import __version__
 from matcher.policy import load_policy
 
+log = logging.getLogger(__name__)
 DESCRIPTION = """Matching rounds, coordinators' decisions and employer shortlists over shared data.
 
 Every call needs an API key in the `X-API-Key` header (`matcher apikey create`). Roles:
@@ -44,6 +50,21 @@ class Health(BaseModel):
     status: str
     version: str
     data_version: int
+
+
+class Ready(BaseModel):
+    status: str = Field(description="ready, or not ready (503)")
+    checks: dict[str, str] = Field(description="database, migrations, worker: ok or why not")
+
+
+DB_DOWN = ("the database is unreachable or not answering; nothing was changed: try again "
+           "shortly")
+
+
+def _db_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.error("database unavailable: %s", exc)
+    return JSONResponse(status_code=503, content={"detail": DB_DOWN},
+                        headers={"Retry-After": "5"})
 
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -132,7 +153,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stopping = threading.Event()
         cfg = job_config(settings)
         app.state.runner = Worker(db, cfg, role="request", stopping=stopping)
-        worker = Worker(db, cfg, role="serve", stopping=stopping)
+        worker = Worker(db, cfg, role="serve", stopping=stopping,
+                        housekeeping=scheduled_purge(settings, db),
+                        housekeeping_seconds=settings.purge_every_hours * 3600)
         app.state.cache.warm()
         app.state.cache.watch()
         thread = worker.start() if settings.in_process_worker else None
@@ -147,15 +170,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db.dispose()
 
     app = FastAPI(title="matcher", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, dependencies=[Depends(refuse_unknown_query)])
 
     # Innermost first: the shortlist fast path sees only what the body cap let through.
     app.add_middleware(ShortlistFastPath)
     app.add_middleware(BodyCap, max_bytes=settings.max_body_bytes)
     if settings.server_timing:
         app.add_middleware(ServerTiming)
+    app.add_middleware(Observe, access=settings.access_log)
+    app.add_exception_handler(DBAPIError, _db_unavailable)
 
-    for module in (imports, data, rounds, decisions, shortlists, audit):
+    for module in (imports, data, rounds, decisions, shortlists, audit, protection):
         app.include_router(module.router, responses=COMMON_RESPONSES)
 
     @app.get("/health", tags=["meta"])
@@ -166,5 +191,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         snap = request.app.state.cache.ready
         return Health(status="ok", version=__version__,
                       data_version=0 if snap is None else snap.version)
+
+    @app.get("/ready", tags=["meta"], responses={503: {"model": Ready}})
+    def ready(request: Request) -> Any:
+        """No key needed. 200 when the database answers, its schema is the newest this
+        version knows, and a job worker was seen within two leases; else 503 naming what is
+        not."""
+        checks = readiness.checks(request.app.state.db, settings)
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(status_code=200 if ok else 503, content={
+            "status": "ready" if ok else "not ready", "checks": checks})
+
+    if settings.metrics:
+        @app.get("/metrics", tags=["meta"], include_in_schema=False)
+        def prometheus(request: Request) -> Response:
+            return Response(metrics.exposition(request.app.state.db),
+                            media_type=metrics.CONTENT_TYPE)
 
     return app

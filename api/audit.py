@@ -3,6 +3,11 @@
 Each record's ``hash`` is the SHA-256 of its canonical JSON (every field but ``hash``, including
 ``prev_hash``, the previous record's hash; the first record's ``prev_hash`` is 64 zeros). Editing,
 deleting or reordering any record breaks the chain from that record on.
+
+Record versions: records written before migration 0004 have no ``record_version`` (version 1)
+and their hash covers `FIELDS`; version 2 records also carry the id of the request that made
+them (``request_id``, None for work outside a request) and their hash covers `FIELDS_V2`
+(which includes ``record_version`` itself, so a record cannot be passed off as version 1).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from api import requestid
 from api.db import Database, utcnow
 from api.models import AuditRecord
 from matcher.round import versions
@@ -22,6 +28,8 @@ from matcher.round import versions
 GENESIS = "0" * 64
 FIELDS = ("seq", "at", "key_id", "action", "target", "input_hash", "output_hash", "policy_hash",
           "versions", "prev_hash")
+FIELDS_V2 = (*FIELDS, "record_version", "request_id")
+RECORD_VERSION = 2
 
 
 def content_hash(obj: Any) -> str:
@@ -33,7 +41,8 @@ def content_hash(obj: Any) -> str:
 
 
 def record_hash(fields: dict[str, Any]) -> str:
-    return content_hash({k: fields[k] for k in FIELDS})
+    keys = FIELDS if fields.get("record_version") is None else FIELDS_V2
+    return content_hash({k: fields[k] for k in keys})
 
 
 _VERSIONS: str | None = None
@@ -75,15 +84,17 @@ def append(session: Session, *, key_id: int | None, action: str, target: str, in
 
 def next_record(head_seq: int | None, head_hash: str | None, *, key_id: int | None, action: str,
                 target: str, input_hash: str, output_hash: str, policy_hash: str = "",
-                at: str | None = None) -> dict[str, Any]:
+                at: str | None = None, request_id: str | None = None) -> dict[str, Any]:
     """The record that follows the head (`head_seq`, `head_hash`; None for an empty trail), with
     its hash. The caller must have read the head in the transaction that inserts the record,
-    under the audit lock (`LOCK_ID` on PostgreSQL)."""
+    under the audit lock (`LOCK_ID` on PostgreSQL). `request_id`: default the current
+    request's."""
     fields: dict[str, Any] = {
         "seq": 1 if head_seq is None else head_seq + 1, "at": at or utcnow(), "key_id": key_id,
         "action": action, "target": target, "input_hash": input_hash,
         "output_hash": output_hash, "policy_hash": policy_hash,
         "versions": software_versions(), "prev_hash": GENESIS if head_hash is None else head_hash,
+        "record_version": RECORD_VERSION, "request_id": request_id or requestid.current(),
     }
     fields["hash"] = record_hash(fields)
     return fields
@@ -108,7 +119,7 @@ def verify(db: Database, batch: int = 5000) -> ChainReport:
             if not rows:
                 return ChainReport(True, n, None, None)
             for r in rows:
-                fields = {k: getattr(r, k) for k in FIELDS}
+                fields = {k: getattr(r, k) for k in FIELDS_V2}
                 if r.seq != expected:
                     return ChainReport(False, n, expected,
                                        f"record {expected} is missing (next is {r.seq})")

@@ -35,6 +35,8 @@ from matcher.round import replay_round, run_round, summary
 from matcher.solver import Status
 
 log = logging.getLogger(__name__)
+#: How an erased person's id is replaced in stored rounds and shortlists (``matcher erase``).
+TOMBSTONE = "erased-"
 
 
 def resolve_policy(base: Policy, overrides: dict[str, Any] | None) -> Policy:
@@ -203,14 +205,13 @@ class Replays:
     def __init__(self, keep: int = 2) -> None:
         self.keep = keep
         self._lock = threading.Lock()
-        self._rounds: OrderedDict[int, LibraryRound] = OrderedDict()
+        self._rounds: OrderedDict[int, tuple[str, LibraryRound]] = OrderedDict()
 
     def get(self, db: Database, round_id: int) -> LibraryRound:
-        """404 for no such round, 409 for one that has not finished."""
+        """404 for no such round, 409 for one that has not finished, 410 for one whose inputs
+        retention purged. A round changed by an erasure (here or in another process) is
+        rebuilt without the erased people."""
         with self._lock:
-            if round_id in self._rounds:
-                self._rounds.move_to_end(round_id)
-                return self._rounds[round_id]
             with db.session() as s:
                 rnd = s.get(Round, round_id)
                 if rnd is None:
@@ -218,14 +219,23 @@ class Replays:
                 if rnd.status != "done":
                     raise HTTPException(409, f"round {round_id} is {rnd.status}; only a finished "
                                              "round can be explained")
+                if rnd.purged_at is not None:
+                    raise HTTPException(410, f"round {round_id}'s inputs were purged on "
+                                             f"{rnd.purged_at} (retention); its proposal stays")
+                stamp = str((rnd.summary or {}).get("erased", 0))
+                cached = self._rounds.get(round_id)
+                if cached is not None and cached[0] == stamp:
+                    self._rounds.move_to_end(round_id)
+                    return cached[1]
                 pairs = s.execute(select(RoundAssignment.candidate_id, RoundAssignment.option_id)
                                   .where(RoundAssignment.round_id == round_id)).all()
                 blob, policy_data, status = rnd.inputs, rnd.policy, rnd.solver_status
+            kept = [(c, o) for c, o in pairs if not c.startswith(TOMBSTONE)]
             inst = build_instance(unpack(blob), source=f"round/{round_id}")
             replayed = replay_round(inst, Policy.model_validate(policy_data),
-                                    [c for c, _ in pairs], [o for _, o in pairs],
+                                    [c for c, _ in kept], [o for _, o in kept],
                                     Status(status) if status else Status.FEASIBLE)
-            self._rounds[round_id] = replayed
+            self._rounds[round_id] = (stamp, replayed)
             while len(self._rounds) > self.keep:
                 self._rounds.popitem(last=False)
             return replayed

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from api.db import Database
     from api.services.jobs import JobConfig
 
 DEFAULT_DB = Path("matcher.db")
@@ -44,6 +47,21 @@ class Settings(BaseSettings):
     #: Run one job worker inside the server process (the embedded default). Set to false when
     #: separate ``matcher worker`` processes run the jobs.
     in_process_worker: bool = True
+    #: Retention (days; unset = kept): a finished round's snapshot of personal inputs, and the
+    #: candidates listed on shortlists, are purged this long after the round finished or the
+    #: shortlist was issued (``matcher purge``; workers run it every `purge_every_hours`).
+    #: Service settings, not the matching policy: they change no match and no policy hash.
+    retention_round_inputs_days: int | None = Field(default=None, ge=1)
+    retention_shortlists_days: int | None = Field(default=None, ge=1)
+    purge_every_hours: float = Field(default=24.0, gt=0)
+    #: Logs on stderr: ``json`` (one object a line) or ``text``; level; one access line per
+    #: request (with its request id).
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = True
+    #: Serve Prometheus metrics at ``/metrics`` (no key: keep it off the public side of the
+    #: proxy, see docs/operations.md).
+    metrics: bool = True
     #: Run migrations on start (``matcher serve`` does, once, before starting its workers).
     migrate_on_start: bool = True
     #: Add a ``Server-Timing`` header (time in the app; in the database for shortlists), for
@@ -58,6 +76,18 @@ def job_config(settings: Settings) -> JobConfig:
                                            settings.job_lease_seconds / 3),
                      poll_seconds=settings.job_poll_seconds,
                      max_attempts=settings.job_max_attempts)
+
+
+def scheduled_purge(settings: Settings, db: Database) -> Callable[[], object] | None:
+    """The retention purge a worker runs on schedule, or None when no period is set."""
+    if settings.retention_round_inputs_days is None and settings.retention_shortlists_days is None:
+        return None
+
+    def run() -> object:
+        from api.services.protection import purge
+        return purge(db, settings.retention_round_inputs_days, settings.retention_shortlists_days)
+
+    return run
 
 
 def sqlite_url(path: Path) -> str:

@@ -15,10 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matcher.csvout import starts_like_formula, unneutralise
 from matcher.errors import Problems
 from matcher.i18n import N_
 
 ROW = "_row"  # spreadsheet row number of each record (header is row 1)
+#: The largest whole number a file may give where its column names no bound of its own
+#: (counts stay within a 32-bit integer; docs/security.md, limits).
+MAX_WHOLE = 10**9
 _INT_RE = re.compile(r"^[+-]?\d+(?:[.,]0*)?$")
 _FLOAT_RE = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)$")
 
@@ -31,11 +35,13 @@ def sniff_separator(first_line: str) -> str:
 
 
 def read_table(path: Path, problems: Problems, required: tuple[str, ...],
-               allow_empty: bool = False) -> pd.DataFrame | None:
+               allow_empty: bool = False, output: bool = False) -> pd.DataFrame | None:
     """Read a CSV file as strings (no type guessing), with a `_row` column.
 
     Accepts `,`, `;` or tab separators, UTF-8 with or without byte-order mark, and falls back to
     Windows-1252 (old Excel) with a warning. Returns None when the file cannot be used at all.
+    `output`: a file matcher wrote, read without stripping spaces, its neutralised text cells
+    (`csvout.neutralise`) as they were.
     """
     name = path.name
     if not path.is_file():
@@ -53,7 +59,8 @@ def read_table(path: Path, problems: Problems, required: tuple[str, ...],
         problems.add(name, None, None, "file is empty (no header row)", code="file_empty")
         return None
     sep = sniff_separator(text.splitlines()[0])
-    fast = _strip_fields_in_text(text, sep)
+    # a file matcher wrote is read as written, its neutralised text cells as they were
+    fast = text if output else _strip_fields_in_text(text, sep)
     stripped = fast is not None
     text = fast if fast is not None else text
     try:
@@ -71,6 +78,8 @@ def read_table(path: Path, problems: Problems, required: tuple[str, ...],
         return None
     if not stripped:
         df = df.apply(lambda s: s.str.strip())
+    if output:
+        df = df.apply(lambda s: on_uniques(s, lambda u: u.map(unneutralise)))
     df.attrs["stripped"] = True
     return check_table(df, name, problems, required, allow_empty)
 
@@ -166,15 +175,19 @@ def parse_int(
     minimum: int | None = 0,
     maximum: int | None = None,
 ) -> np.ndarray:
-    """Whole numbers (`3`, `3.0`, `3,0`); empty or fractional values are errors."""
+    """Whole numbers (`3`, `3.0`, `3,0`); empty or fractional values are errors, and so is a
+    number beyond `maximum` (default MAX_WHOLE: no count needs more, and none overflows)."""
+    maximum = MAX_WHOLE if maximum is None else maximum
     codes, uniq = pd.factorize(df[col], use_na_sentinel=False)
     u = pd.Series(uniq, dtype=object)
     u_ok = u.str.match(_INT_RE).to_numpy(dtype=bool)
-    u_val = np.zeros(len(u), dtype=np.int64)
-    u_val[u_ok] = u[u_ok].str.replace(",", ".").astype(float).astype(np.int64).to_numpy()
+    u_float = np.zeros(len(u))
+    u_float[u_ok] = u[u_ok].str.replace(",", ".").astype(float).to_numpy()
     ok = u_ok[codes]
     _report(df, ~ok, problems, file, col, N_("expected a whole number"))
-    values = np.where(ok, u_val[codes], 0)
+    # clipped before the cast, which would wrap 2**64 around to a small or negative number
+    values = np.clip(np.where(ok, u_float[codes], 0), -2.0 * MAX_WHOLE, 2.0 * MAX_WHOLE)
+    values = values.astype(np.int64)
     _check_range(df, values, ok, problems, file, col, minimum, maximum)
     return values
 
@@ -195,6 +208,7 @@ def parse_float(
     u_ok = u.str.match(_FLOAT_RE).to_numpy(dtype=bool)
     u_val = np.full(len(u), np.nan)
     u_val[u_ok] = u[u_ok].str.replace(",", ".").astype(float).to_numpy()
+    u_ok = u_ok & np.isfinite(u_val)  # 400 digits are read as inf: not a number here
     empty = (u == "").to_numpy(dtype=bool)[codes]
     ok = u_ok[codes]
     bad = ~ok & (~empty if not required else True)
@@ -233,9 +247,15 @@ def check_choice(
 
 
 def check_ids(df: pd.DataFrame, col: str, problems: Problems, file: str) -> None:
-    """Ids are required and unique within their file."""
+    """Ids are required, unique within their file, and do not start like a spreadsheet formula
+    (=, +, -, @, tab, CR: ids are pseudonyms a coordinator chooses, and they are written to every
+    output)."""
     s = df[col]
     _report(df, (s == "").to_numpy(dtype=bool), problems, file, col, N_("id is empty"))
+    formula = on_uniques(s, lambda u: u.map(starts_like_formula)).to_numpy(dtype=bool)
+    _report(df, formula, problems, file, col,
+            N_("id starts like a spreadsheet formula (=, +, -, @, tab or CR); choose an id that "
+               "starts with a letter or digit"))
     dup = s.duplicated(keep="first").to_numpy(dtype=bool) & (s != "").to_numpy(dtype=bool)
     for row, value in zip(df.loc[dup, ROW].tolist(), s[dup].tolist(), strict=True):
         first = int(df.loc[(s == value).to_numpy(), ROW].iloc[0])

@@ -1,4 +1,5 @@
-"""Writing tables as CSV fast, with exactly the bytes ``DataFrame.to_csv`` writes.
+"""Writing tables as CSV fast, with exactly the bytes ``DataFrame.to_csv`` writes (of the table
+with its text cells neutralised: `safe_frame`, docs/security.md).
 
 ``to_csv`` turns every float into a Python string and hands each row to the ``csv`` module;
 on edges.csv (about 1 million rows) that takes seconds. :func:`csv_chunks` builds the same bytes
@@ -22,6 +23,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -58,6 +60,58 @@ _FRAC_LO = _digit_table([f"{i:03d}".rstrip("0") for i in range(1000)])
 
 #: Characters that make the csv module quote a field (with the separator); others never do.
 _QUOTE_CHARS = ('"', "\r", "\n")
+
+#: A text that a spreadsheet would run as a formula (OWASP CSV injection: =, +, -, @, tab, CR,
+#: and their full-width forms), after any quotes a neutralised text already starts with.
+_FORMULA = re.compile("'*[=+\\-@\t\r\uff1d\uff0b\uff0d\uff20]")
+
+
+def starts_like_formula(text: str) -> bool:
+    """Whether a spreadsheet would read `text` (or it with its leading quotes removed) as a
+    formula."""
+    return _FORMULA.match(text) is not None
+
+
+def neutralise(text: str) -> str:
+    """`text` as written to a CSV cell: a quote in front where a spreadsheet would read it as a
+    formula (the OWASP rule; also in front of a text that already starts with quotes and then
+    such a character, so `unneutralise` gives back exactly the text)."""
+    return "'" + text if _FORMULA.match(text) else text
+
+
+def unneutralise(text: str) -> str:
+    """The text `neutralise` was given (matcher's readers of its own outputs)."""
+    return text[1:] if text.startswith("'") and _FORMULA.match(text, 1) else text
+
+
+def _is_text(series: pd.Series) -> bool:
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return _is_text(pd.Series(dtype.categories))
+    if isinstance(dtype, pd.StringDtype):
+        return True
+    return isinstance(dtype, np.dtype) and dtype.kind == "O"  # any of its cells may be text
+
+
+def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with every text cell neutralised (numbers, booleans and missing values as they are);
+    `df` itself when no cell needs it."""
+    out = None
+    for col in df.columns:
+        s = df[col]
+        if not _is_text(s):
+            continue
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            cats = s.cat.categories
+            fixed = [neutralise(c) if isinstance(c, str) else c for c in cats]
+            if fixed != list(cats):
+                out = df.copy() if out is None else out
+                out[col] = s.cat.rename_categories(fixed)
+            continue
+        if any(isinstance(v, str) and _FORMULA.match(v) for v in pd.unique(s[s.notna()])):
+            out = df.copy() if out is None else out
+            out[col] = s.map(lambda v: neutralise(v) if isinstance(v, str) else v)
+    return df if out is None else out
 
 
 def _pandas_float_strings(values: np.ndarray, decimal: str) -> list[str]:
@@ -171,7 +225,8 @@ def _codes_column(series: pd.Series, sep: str,
                 or (cats.dtype.kind == "O" and infer_dtype(cats, skipna=True) == "string")):
             return None
         uniq = [*cats.tolist(), ""]
-        texts = [t.encode("utf-8") for t in _format_fields([_value_text(v) for v in uniq], sep)]
+        texts = [t.encode("utf-8") for t in
+                 _format_fields([neutralise(_value_text(v)) for v in uniq], sep)]
         if any(b"\0" in t for t in texts):  # NUL marks unused bytes here
             return None
         if tables is not None:
@@ -187,7 +242,11 @@ def _codes_column(series: pd.Series, sep: str,
             return None
         fcodes, funiq = pd.factorize(series, use_na_sentinel=False)
         codes, uniq = np.asarray(fcodes, dtype=np.int64), list(funiq)
-    texts = [t.encode("utf-8") for t in _format_fields([_value_text(v) for v in uniq], sep)]
+    text = [_value_text(v) for v in uniq]
+    if not (isinstance(dtype, np.dtype) and dtype.kind in "biu") \
+            and not isinstance(dtype, pd.Int64Dtype):
+        text = [neutralise(t) for t in text]
+    texts = [t.encode("utf-8") for t in _format_fields(text, sep)]
     if any(b"\0" in t for t in texts):  # NUL marks unused bytes here
         return None
     return _CodesColumn(codes, texts)
@@ -283,8 +342,8 @@ def write_csv_frames(frames: Iterable[pd.DataFrame], path: Path, sep: str = ",",
             chunks = csv_chunks(df, sep=sep, decimal=decimal, encoding=encoding, header=first,
                                 tables=tables)
             if chunks is None:
-                text = df.to_csv(index=False, header=first, lineterminator="\n", sep=sep,
-                                 decimal=decimal)
+                text = safe_frame(df).to_csv(index=False, header=first, lineterminator="\n",
+                                             sep=sep, decimal=decimal)
                 chunks = iter([text.encode(encoding if first else "utf-8")])
             first = False
             for chunk in chunks:
@@ -299,7 +358,7 @@ def write_csv(df: pd.DataFrame, path: Path, sep: str = ",", decimal: str = ".",
     h = hashlib.sha256()
     chunks = csv_chunks(df, sep=sep, decimal=decimal, encoding=encoding)
     if chunks is None:
-        buf = df.to_csv(index=False, lineterminator="\n", sep=sep, decimal=decimal)
+        buf = safe_frame(df).to_csv(index=False, lineterminator="\n", sep=sep, decimal=decimal)
         chunks = iter([buf.encode(encoding)])
     with open(path, "wb") as f:
         for chunk in chunks:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -11,6 +13,19 @@ from matcher.scoring.components import COMPONENTS, sector_rank
 from matcher.scoring.eligibility import FILTERS, failure_counts
 from matcher.scoring.table import LOCK, EdgeTable
 
+
+@dataclass(frozen=True)
+class ChainUse:
+    """What a chain round's answer uses (routes' reserved places included): seats per option,
+    guidance per organisation, per edge whether the person's hours still fit, and which options
+    run (:mod:`matcher.chain.report`)."""
+
+    seats_used: np.ndarray
+    guidance_used: np.ndarray
+    hours_fit: np.ndarray
+    opened: np.ndarray
+
+
 #: Reason codes for unmatched candidates (unmatched.csv `reason`).
 UNMATCHED_REASONS = {
     "no_eligible_option": "no option passes the hard rules",
@@ -18,6 +33,8 @@ UNMATCHED_REASONS = {
     "guidance_capacity_exhausted": "seats were free, but not the guidance to go with them",
     "outcompeted_for_capacity": "every eligible option was full",
     "not_chosen": "a seat and guidance were free; the solver did not use them (not optimal)",
+    "option_not_opened": "every eligible option stayed closed: too few people for its "
+                         "min_participants",
 }
 FILTER_WORDS = {
     "language": "Dutch level below the minimum",
@@ -76,11 +93,13 @@ def unmatched_reasons(
     edges: EdgeTable,
     usable: np.ndarray,
     chosen: np.ndarray,
+    chain: ChainUse | None = None,
 ) -> pd.DataFrame:
     """candidate_id, reason, detail, eligible_options for every candidate without a match.
 
     `usable` marks the edges given to the solver (forbidden ones excluded); `chosen` the
-    selected edges among all of `edges`.
+    selected edges among all of `edges`. `chain` (a round with chain inputs): what the answer
+    uses, routes' reserved places included, and which options did not run.
     """
     n_c = inst.n_candidates
     matched = np.zeros(n_c, dtype=bool)
@@ -88,14 +107,18 @@ def unmatched_reasons(
     n_eligible = np.bincount(edges.cand[edges.eligible], minlength=n_c)
     n_usable = np.bincount(edges.cand[usable], minlength=n_c)
     seats_used = np.bincount(edges.opt[chosen], minlength=inst.n_options)
-    seats_free = inst.options["capacity"].to_numpy() - seats_used
     org = inst.options["org"].to_numpy()
     need = inst.candidates["guidance_need"].to_numpy()
     g_used = np.bincount(org[edges.opt[chosen]], weights=need[edges.cand[chosen]],
                          minlength=inst.n_organisations)
+    if chain is not None:
+        seats_used, g_used = chain.seats_used, chain.guidance_used
+    seats_free = inst.options["capacity"].to_numpy() - seats_used
     g_free = inst.organisations["guidance_capacity"].to_numpy() - g_used
 
     e_seat = seats_free[edges.opt] > 0
+    if chain is not None:  # an option without the person's hours left is as full
+        e_seat &= chain.hours_fit
     e_guid = need[edges.cand] <= g_free[org[edges.opt]]
     open_seat_no_guidance = np.bincount(edges.cand[usable & e_seat & ~e_guid], minlength=n_c)
     open_both = np.bincount(edges.cand[usable & e_seat & e_guid], minlength=n_c)
@@ -117,6 +140,12 @@ def unmatched_reasons(
     reason[fb] = "forbidden"
     detail[fb] = ("all " + n_eligible[idx][fb].astype(str)
                   + " eligible options forbidden by a coordinator")
+    if chain is not None:
+        n_closed = np.bincount(edges.cand[usable & ~chain.opened[edges.opt]], minlength=n_c)
+        closed = (n_usable[idx] > 0) & (n_closed[idx] == n_usable[idx])
+        reason[closed] = "option_not_opened"
+        detail[closed] = ("all " + n_usable[idx][closed].astype(str) + " eligible options did "
+                          "not reach their min_participants and did not run")
     ne = n_eligible[idx] == 0
     reason[ne] = "no_eligible_option"
     if ne.any():

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from matcher.chain.explain import route_of
 from matcher.errors import InputError, Problem
 from matcher.explain import component_texts
 from matcher.levels import CEFR
@@ -235,6 +236,8 @@ def explain_candidate(rnd: Round, candidate_id: str) -> dict[str, Any]:
                                                     - int(st["guidance_free"][g]) - own)}
     dec = inst.forbids()
     out["forbidden"] = dec.loc[dec["cand"] == c, "option_id"].astype(str).tolist()
+    if rnd.chain is not None and (route := route_of(inst, rnd.chain, c, rnd.date)) is not None:
+        out["route"] = route
     return out
 
 

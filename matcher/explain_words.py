@@ -26,6 +26,8 @@ UNMATCHED_WORDS = {
     "outcompeted_for_capacity": N_("The options that fit you were all full."),
     "not_chosen": N_("There was a free place, but the plan did not use it. Please ask a "
                      "coordinator."),
+    "option_not_opened": N_("The options that fit you do not start in this round: too few "
+                            "people could join them."),
 }
 RULE_FAIL = {
     "language": N_("{n} of {total} options ask for a higher level of Dutch."),
@@ -124,12 +126,30 @@ def _counterfactual_lines(x: dict[str, Any]) -> list[str]:
     return lines
 
 
+def route_line(r: dict[str, Any]) -> str:
+    """The route in words: the programme, then the guaranteed place, and the Dutch it brings."""
+    programme = (ngettext("{programme} ({weeks} week)", "{programme} ({weeks} weeks)",
+                          r["weeks"]).format(programme=r["programme"], weeks=r["weeks"])
+                 if r["weeks"] else r["programme"])
+    place = _("{place} at {organisation}").format(place=r["place"],
+                                                   organisation=r["organisation"])
+    line = (_("{programme}, then a guaranteed place: {place} from {start}.") if r["start"] else
+            _("{programme}, then a guaranteed place: {place}.")).format(
+        programme=programme, place=place, start=r["start"])
+    if r["exit_level"] != r["dutch_level"]:
+        line += " " + _("Your Dutch {now} will be {then} by then; that place asks {asks}.").format(
+            now=r["dutch_level"], then=r["exit_level"], asks=r["place_asks"])
+    return line
+
+
 def _matched_lines(x: dict[str, Any]) -> list[str]:
     m = x["match"]
     kind = m["kind"]
     kind = _(KIND[kind]) if kind in KIND else kind
     out = [_("Proposal: {name} at {organisation}. This is {kind}.").format(
         name=m["name"], organisation=m["organisation"], kind=kind), ""]
+    if "route" in x:
+        out += [route_line(x["route"]), ""]
     if m["locked"]:
         out += [_("A coordinator chose this place for you."), ""]
     out += [_("Why this option fits you (score {score:.2f} out of 1):").format(score=m["score"]),

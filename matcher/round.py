@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -19,6 +20,9 @@ import pandas as pd
 
 from matcher import __version__
 from matcher.atomic import check_replaceable, real_path, replace_dir, staging_dir
+from matcher.chain import report as chain_report
+from matcher.chain.checks import lock_problems
+from matcher.chain.model import ChainSolution, chain_active, solve_chain_round
 from matcher.csvout import write_csv
 from matcher.errors import InputError, Problem
 from matcher.explain import main_reasons, unmatched_reasons
@@ -47,6 +51,8 @@ class Round:
     chosen: np.ndarray  # over all edges
     timings: dict[str, float]
     warnings: list[Problem] = field(default_factory=list)
+    chain: ChainSolution | None = None  # routes, single pairs and cohorts (chain inputs only)
+    date: str | None = None  # the round's date (`matcher run --date`), ISO
 
     @property
     def assignments(self) -> pd.DataFrame:
@@ -54,11 +60,24 @@ class Round:
 
     @property
     def unmatched(self) -> pd.DataFrame:
-        return unmatched_reasons(self.instance, self.edges, self.usable, self.chosen)
+        use = None if self.chain is None else chain_report.chain_use(
+            self.instance, self.problem, self.chain, self.edges.cand, self.edges.opt)
+        return unmatched_reasons(self.instance, self.edges, self.usable, self.chosen, use)
 
     @property
     def utilisation(self) -> pd.DataFrame:
+        if self.chain is not None:
+            return chain_report.utilisation(self.instance, self.problem, self.chain)
         return utilisation_frame(self)
+
+    @property
+    def has_routes(self) -> bool:
+        return self.chain is not None and not self.instance.routes.empty
+
+    @property
+    def output_files(self) -> tuple[str, ...]:
+        """The CSV files this round writes (route_edges.csv only in a round with routes)."""
+        return OUTPUT_FILES + ((chain_report.ROUTE_EDGES_FILE,) if self.has_routes else ())
 
 
 def make_problem(inst: Instance, edges: EdgeTable) -> tuple[AssignmentProblem, np.ndarray]:
@@ -146,15 +165,31 @@ def _solve(problem: AssignmentProblem, policy: Policy, labels: np.ndarray | None
     return solve_decomposed(problem, policy, labels, mapper)
 
 
+def round_date(text: str | None) -> str | None:
+    """A round's date (`--date`) as ISO text; InputError naming the option when it is not one."""
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise InputError([Problem("--date", None, None, f"expected an ISO date such as "
+                                  f"2027-01-11, got {text!r}")]) from None
+
+
 def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = None,
               mapper: Mapper | None = None,
-              by_region: Callable[[EdgeTable, Instance], object] | None = None) -> Round:
-    """Score and solve a round. `by_region(edges, instance)` is called before the solve when
+              by_region: Callable[[EdgeTable, Instance], object] | None = None,
+              date: str | None = None) -> Round:
+    """Score and solve a round (`date`: the round's ISO date, for the follow-on places'
+    start). `by_region(edges, instance)` is called before the solve when
     the round is solved by region (a large round): the CLI starts edges.csv's write then
     (`EdgesPrewrite`), which does not depend on the answer. (In a city's round that write, at
     idle priority, slowed the solve by more than it saved: 2-3 s against 1 s, session 13.)"""
     timings: dict[str, float] = {}
     check_locks(inst)
+    chained = chain_active(inst)
+    if chained and (bad := lock_problems(inst)):
+        raise InputError(bad)
     t = time.perf_counter()
     edges = build_edges(inst, policy, mapper)
     timings["score"] = time.perf_counter() - t
@@ -166,6 +201,8 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
             f"lock of candidate {inst.candidates['candidate_id'].iat[edges.cand[e]]!r} to option "
             f"{inst.options['option_id'].iat[edges.opt[e]]!r} is outside the hard rules; kept",
             "warning"))
+    if chained:  # routes, hours or cohorts: the exact chain model (matcher.chain)
+        return chain_round(inst, policy, edges, timings, warn, date)
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
     labels = decomposition_labels(inst, problem, policy)
@@ -182,7 +219,23 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
                           for r in result.details.reasons])
     chosen = np.zeros(len(edges), dtype=bool)
     chosen[np.flatnonzero(usable)[result.chosen]] = True
-    return Round(inst, policy, edges, usable, problem, result, chosen, timings, warn)
+    return Round(inst, policy, edges, usable, problem, result, chosen, timings, warn, None, date)
+
+
+def chain_round(inst: Instance, policy: Policy, edges: EdgeTable, timings: dict[str, float],
+                warnings: list[Problem], date: str | None = None) -> Round:
+    """Solve a round with chain inputs (routes, hours, cohorts) on its edge table by the exact
+    chain model (:mod:`matcher.chain`); locks that cannot fit are refused (InputError)."""
+    if bad := lock_problems(inst):
+        raise InputError(bad)
+    t = time.perf_counter()
+    problem, usable = make_problem(inst, edges)
+    result, chain, chain_warn = solve_chain_round(inst, policy, edges, usable, problem)
+    timings["solve"] = time.perf_counter() - t
+    chosen = np.zeros(len(edges), dtype=bool)
+    chosen[np.flatnonzero(usable)[result.chosen]] = True
+    return Round(inst, policy, edges, usable, problem, result, chosen, timings,
+                 [*warnings, *chain_warn], chain, date)
 
 
 def replay_round(inst: Instance, policy: Policy, candidate_ids: list[str],
@@ -218,7 +271,7 @@ def assignments_frame(rnd: Round) -> pd.DataFrame:
     sub = rnd.edges.take(np.flatnonzero(rnd.chosen))
     main, reasons = main_reasons(inst, sub, rnd.policy)
     opts = inst.options
-    return pd.DataFrame({
+    df = pd.DataFrame({
         "candidate_id": inst.candidates["candidate_id"].to_numpy()[sub.cand],
         "option_id": opts["option_id"].to_numpy()[sub.opt],
         "organisation_id": opts["organisation_id"].to_numpy()[sub.opt],
@@ -229,6 +282,11 @@ def assignments_frame(rnd: Round) -> pd.DataFrame:
         "main_reason": main,
         "reasons": reasons,
     })
+    if rnd.chain is not None and rnd.has_routes:  # the guaranteed follow-on place
+        nxt, start = chain_report.follow_on(inst, sub.cand, rnd.chain, rnd.date)
+        df.insert(4, "next_option_id", nxt)
+        df.insert(5, "next_start", start)
+    return df
 
 
 def utilisation_frame(rnd: Round) -> pd.DataFrame:
@@ -307,7 +365,9 @@ def summary(rnd: Round, unmatched: pd.DataFrame | None = None) -> dict[str, Any]
             "bound_micro": r.bound,
         },
         "warnings": [str(w) for w in rnd.warnings],
-    } | ({"fairness": r.details.fairness} if r.details.fairness is not None else {})
+    } | ({"fairness": r.details.fairness} if r.details.fairness is not None else {}) | (
+        {"chain": chain_report.counts(inst, rnd.chain)} if rnd.chain is not None else {}) | (
+        {"date": rnd.date} if rnd.date is not None else {})
 
 
 CSV_DIALECTS = {
@@ -365,9 +425,13 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
             "unmatched.csv": rnd.unmatched,
             "utilisation.csv": rnd.utilisation,
         }
+        if rnd.chain is not None and rnd.has_routes:
+            frames[chain_report.ROUTE_EDGES_FILE] = chain_report.route_edges_frame(
+                rnd.instance, rnd.chain.routes)
+        files = rnd.output_files
         written: dict[str, str] = {}
         # edges.csv last: a background write (`edges`) has the most time to finish.
-        for name in sorted(OUTPUT_FILES, key=lambda n: n == EDGES_FILE):
+        for name in sorted(files, key=lambda n: n == EDGES_FILE):
             if name == EDGES_FILE:  # the largest table: written piece by piece
                 digest = edges.move_to(tmp / name) if edges is not None else None
                 if digest is None:
@@ -376,9 +440,9 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
                 written[name] = digest
             else:
                 written[name] = _write_csv(frames[name], tmp / name, dialect)
-            report("write", len(written), len(OUTPUT_FILES))
+            report("write", len(written), len(files))
         meta = summary(rnd, frames["unmatched.csv"])
-        meta["outputs"] = {name: written[name] for name in OUTPUT_FILES}
+        meta["outputs"] = {name: written[name] for name in files}
         timings = dict(rnd.timings) | dict(extra_timings or {})
         timings["write"] = time.perf_counter() - t
         if edges is not None and edges.seconds is not None:
@@ -390,7 +454,7 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
             "solver_details": _jsonable(rnd.result.details.as_dict()),
         }
         for name, content in (extra_files or {}).items():
-            if name in OUTPUT_FILES or name == "round.json" or Path(name).name != name:
+            if name in files or name == "round.json" or Path(name).name != name:
                 raise ValueError(f"extra file name {name!r} is not allowed")
             (tmp / name).write_bytes(content)
             meta["run"].setdefault("extra_outputs", {})[name] = hashlib.sha256(content).hexdigest()

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from matcher.csvio import ROW, check_table
+from matcher.csvout import starts_like_formula
 from matcher.errors import Problem, Problems
 
 log = logging.getLogger(__name__)
@@ -204,9 +205,12 @@ def _write_sheet(wb: Any, name: str, df: pd.DataFrame) -> None:
                 v = v.item()
             if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
                 out.append(None)
-            elif isinstance(v, str) and v.startswith("="):
+            elif isinstance(v, str) and starts_like_formula(v):
+                # text, never a formula; Excel's quote prefix keeps it text when edited too
+                # (the OWASP rule in a workbook: the value itself stays as it is)
                 cell = WriteOnlyCell(ws, value=v)
-                cell.data_type = "s"  # text, never a formula
+                cell.data_type = "s"
+                cell.quotePrefix = True
                 out.append(cell)
             else:
                 out.append(v)

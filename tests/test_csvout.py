@@ -1,4 +1,5 @@
-"""The fast CSV writer writes exactly the bytes of DataFrame.to_csv."""
+"""The fast CSV writer writes exactly the bytes of DataFrame.to_csv (of the table with its text
+cells neutralised against formula injection, `csvout.safe_frame`)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ def _frame(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     floats = np.concatenate([np.array(TRICKY_FLOATS), rng.random(n)])
     m = len(floats)
-    ids = np.array(["C1", "a,b", 'say "hi"', "x;y", "line\nbreak", "cr\rx", "", " pad ", "é€"],
-                   dtype=object)
+    ids = np.array(["C1", "a,b", 'say "hi"', "x;y", "line\nbreak", "cr\rx", "", " pad ", "é€",
+                    "=1+1", "@SUM(1)", "+cmd", "-2+3", "\tx", "'=x", "\uff1d1"], dtype=object)
     return pd.DataFrame({
         "id": ids[rng.integers(0, len(ids), m)],
         "score": np.round(floats, 6),
@@ -27,7 +28,7 @@ def _frame(n: int = 3000, seed: int = 0) -> pd.DataFrame:
         "km": np.round(rng.random(m) * 300, 3),
         "flag": rng.random(m) < 0.5,
         "n": rng.integers(-5, 100, m),
-        "opt": pd.Categorical.from_codes(rng.integers(-1, 3, m), categories=["O1", "O;2", "O3"]),
+        "opt": pd.Categorical.from_codes(rng.integers(-1, 3, m), categories=["O1", "O;2", "=O3"]),
         "maybe": pd.array(np.where(rng.random(m) < 0.2, None, rng.integers(0, 9, m)),
                           dtype="Int64"),
         "text": pd.Series(ids[rng.integers(0, len(ids), m)], dtype="str"),
@@ -44,7 +45,7 @@ def test_same_bytes_as_pandas(tmp_path, monkeypatch, dialect, threads):
     assert csvout.csv_chunks(df, **opts) is not None  # the fast path is taken
     path = tmp_path / "fast.csv"
     digest = csvout.write_csv(df, path, **opts)
-    df.to_csv(tmp_path / "pandas.csv", index=False, lineterminator="\n", **opts)
+    csvout.safe_frame(df).to_csv(tmp_path / "pandas.csv", index=False, lineterminator="\n", **opts)
     expected = (tmp_path / "pandas.csv").read_bytes()
     assert path.read_bytes() == expected
     import hashlib
@@ -57,12 +58,13 @@ def test_same_bytes_as_pandas(tmp_path, monkeypatch, dialect, threads):
     pd.DataFrame({"a": ["x\0y", "z"], "b": [1, 2]}),  # NUL in text
     pd.DataFrame({"a": [1.5, 2.5], "b": np.array([1, 2], dtype=np.float32)}),
     pd.DataFrame({"a": [1, "x"], "b": [1, 2]}),  # mixed object column
+    pd.DataFrame({"a": [1, "=x"], "b": [-1, 2]}),  # mixed, with a formula
     pd.DataFrame({"a": pd.Series([], dtype=float), "b": pd.Series([], dtype=str)}),
 ])
 def test_fallback_or_same(tmp_path, df):
     for opts in CSV_DIALECTS.values():
         csvout.write_csv(df, tmp_path / "fast.csv", **opts)
-        df.to_csv(tmp_path / "pandas.csv", index=False, lineterminator="\n", **opts)
+        csvout.safe_frame(df).to_csv(tmp_path / "pandas.csv", index=False, lineterminator="\n", **opts)
         assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
 
 
@@ -70,7 +72,7 @@ def test_fallback_or_same(tmp_path, df):
 def test_pieces_give_the_bytes_of_the_whole(tmp_path, dialect):
     """write_csv_frames over row pieces (sharing categories) writes the whole table's bytes."""
     df = _frame(5000, seed=1)
-    cats = pd.Index(["O1", "O;2", "O3"])
+    cats = pd.Index(["O1", "O;2", "=O3"])
     df["opt"] = pd.Categorical.from_codes(df["opt"].cat.codes, categories=cats)
     opts = CSV_DIALECTS[dialect]
     whole = csvout.write_csv(df, tmp_path / "whole.csv", **opts)
@@ -83,9 +85,9 @@ def test_pieces_give_the_bytes_of_the_whole(tmp_path, dialect):
     assert (tmp_path / "pieces.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
     assert digest == whole
     # An unsupported piece (one column) falls back to pandas without a second header.
-    one = pd.DataFrame({"only": ["a", "", "b"]})
+    one = pd.DataFrame({"only": ["a", "", "=b"]})
     csvout.write_csv_frames([one.iloc[:1], one.iloc[1:]], tmp_path / "one.csv", **opts)
-    one.to_csv(tmp_path / "one_pd.csv", index=False, lineterminator="\n", **opts)
+    csvout.safe_frame(one).to_csv(tmp_path / "one_pd.csv", index=False, lineterminator="\n", **opts)
     assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "one_pd.csv").read_bytes()
 
 

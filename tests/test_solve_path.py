@@ -9,7 +9,7 @@ from matcher.solver.result import CARRY_OVER_SUFFIX, FAIRNESS_SUFFIX, Method, So
 
 def test_every_base_method_has_its_refinements() -> None:
     bases = {m for m in Method if "+" not in m.value}
-    for m in bases - {Method.NONE, Method.REPLAYED}:
+    for m in (Method.MIN_COST_FLOW, Method.LAGRANGIAN, Method.CP_SAT, Method.DECOMPOSED):
         assert m.with_fairness().value == m.value + FAIRNESS_SUFFIX
         assert m.carried_over().value == m.value + CARRY_OVER_SUFFIX
         assert m.with_fairness().base is m and m.carried_over().base is m

@@ -20,6 +20,7 @@ from matcher.scoring import SCALE, build_edges
 from matcher.solver import AssignmentProblem, Status, solve
 from matcher.whatif import (
     Scenario,
+    Sweep,
     apply_edits,
     derive_edges,
     diff_rounds,
@@ -29,6 +30,7 @@ from matcher.whatif import (
     price_of_decisions,
     run_baseline,
     run_scenario,
+    run_sweep,
 )
 
 PILOT = Path(__file__).resolve().parents[1] / "matcher" / "data" / "pilot"
@@ -257,16 +259,59 @@ def test_guidance_dual_on_a_tiny_case():
     assert lp_duals(p).guidance[0] == pytest.approx(3.0)
 
 
-def test_marginal_values_nonnegative_and_confirmed(pilot):
-    m = marginal_values(pilot, top=3)
+def test_marginal_values_every_row_resolved_and_ranked(pilot):
+    m = marginal_values(pilot)
+    inst = pilot.round.instance
+    assert len(m["seats"]) == inst.n_options and len(m["guidance"]) == inst.n_organisations
     for key in ("seats", "guidance"):
         df = m[key]
-        assert (df["lp_dual"] >= 0).all()
-        assert list(df["lp_dual"]) == sorted(df["lp_dual"], reverse=True)
-        checked = df.dropna(subset=["resolve_delta"])
-        assert len(checked) == 3
-        assert (checked["resolve_delta"] >= 0).all()
-        assert checked["resolve_exact"].all()
+        assert (df["value"] == "exact").all()  # the pilot is small: every row re-solved
+        assert (df["estimate"] >= 0).all() and (df["estimate_upper"] >= df["estimate"]).all()
+        assert (df["objective"] >= -1e-9).all() and (df["people"] >= 0).all()
+        assert (df["gap"] == 0).all() and (df["reading"] == "").all()  # proven optimal
+        key_order = list(zip(-df["people"].astype(int), -df["objective"], strict=True))
+        assert key_order == sorted(key_order)
+        # a re-solve never ends above the LP of b + 1: the estimate's upper bound holds
+        assert (df["objective"] <= df["estimate_upper"] + 1e-6).all()
+
+
+def test_marginal_plus_one_equals_the_sweep_point(pilot):
+    m = marginal_values(pilot)
+    points = run_sweep(pilot, Sweep("each", "organisations.*.guidance_capacity", ["+1"]))
+    base_obj, base_matched = pilot.round.result.objective, int(pilot.round.chosen.sum())
+    sweep = {o.x: ((o.round.result.objective - base_obj) / SCALE,
+                   int(o.round.chosen.sum()) - base_matched) for o in points}
+    g = m["guidance"].set_index("organisation_id")
+    assert set(sweep) == set(g.index)
+    for org, (obj, people) in sweep.items():
+        assert g.at[org, "objective"] == pytest.approx(obj, abs=1e-6)
+        assert g.at[org, "people"] == people
+    # COMPASS's +1 (1.235 in the sweep) is ranked by its re-solve, not left out
+    assert g.loc["COMPASS", "value"] == "exact"
+
+
+def test_marginal_values_at_city_size_pick_by_estimate(pilot):
+    """Above the size limit only the top rows by estimate, and those whose upper bound could
+    beat the top-th, are re-solved; the rest say estimate."""
+    m = marginal_values(pilot, top=2, exact_max_candidates=10, max_extra=1)
+    for key in ("seats", "guidance"):
+        df = m[key]
+        resolved = df[df["value"] == "exact"]
+        assert 2 <= len(resolved) <= 3
+        assert (df.loc[df["value"] == "estimate", "reading"] == "not re-solved").all()
+        assert list(df["value"]) == sorted(df["value"], reverse=True)  # exact rows first
+
+
+def test_tolerance_reading():
+    from matcher.whatif.marginal import TOLERANCE, _fill
+
+    df = pd.DataFrame({"organisation_id": ["A", "B", "C"], "estimate": [1.0, 0.5, 0.2]})
+    done = {"organisations.A.guidance_capacity=+1": (1, 1.2, 0.5),
+            "organisations.B.guidance_capacity=+1": (0, 0.3, 0.5)}
+    out = _fill(df, "organisation_id", "organisations.{}.guidance_capacity=+1", done, 0.5)
+    assert list(out["organisation_id"]) == ["A", "B", "C"]
+    assert list(out["reading"]) == ["", TOLERANCE, "not re-solved"]
+    assert list(out["value"]) == ["exact", "exact", "estimate"]
 
 
 # -- price of decisions ------------------------------------------------------------------------

@@ -13,11 +13,13 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from api import rounding
+from api import metrics, rounding
 from api.db import Database, utcnow
 from api.store import jobs
 from api.store.jobs import Claim, Expired
@@ -53,8 +55,9 @@ class Lease:
     tells the solve (through the progress hook) when to stop."""
 
     def __init__(self, db: Database, claim: Claim, cfg: JobConfig,
-                 stopping: threading.Event) -> None:
+                 stopping: threading.Event, worker_started: str | None = None) -> None:
         self.db, self.claim, self.cfg, self.stopping = db, claim, cfg, stopping
+        self.worker_started = worker_started  # a job worker (not a request): seen for /ready
         self.progress: dict[str, Any] | None = None
         self.why: str | None = None
         self._done = threading.Event()
@@ -91,6 +94,8 @@ class Lease:
             if owned and p is not None:
                 stage = f"{p['stage']} {p['done']}/{p['total']}"
                 jobs.round_state(s, self.claim.round_id, "running", stage)
+            if self.worker_started is not None:
+                jobs.seen(s, self.claim.worker, self.worker_started)
         if not owned:
             self.why = "lost"
         elif cancel and self.why is None:
@@ -101,12 +106,16 @@ class Worker:
     """Claims and runs round jobs until `stopping` is set."""
 
     def __init__(self, db: Database, cfg: JobConfig, role: str = "worker",
-                 stopping: threading.Event | None = None) -> None:
-        self.db, self.cfg = db, cfg
+                 stopping: threading.Event | None = None,
+                 housekeeping: Callable[[], object] | None = None,
+                 housekeeping_seconds: float = 86400.0) -> None:
+        self.db, self.cfg, self.role = db, cfg, role
         self.name = worker_name(role)
         self.started_at = utcnow()
         self.stopping = stopping or threading.Event()
         self._seen = 0.0
+        self.housekeeping, self.housekeeping_seconds = housekeeping, housekeeping_seconds
+        self._housekept = -housekeeping_seconds
 
     def run_once(self) -> bool:
         """Claim one job and run it; False when there was nothing to do."""
@@ -125,17 +134,22 @@ class Worker:
         log.info("job %d (round %d) attempt %d on %s", claim.job_id, claim.round_id,
                  claim.attempt, self.name)
         blob, policy_data, _ = rounding.snapshot(self.db, claim.round_id)
-        with Lease(self.db, claim, self.cfg, self.stopping) as lease:
+        announce = None if self.role == "request" else self.started_at
+        t0 = time.monotonic()
+        with Lease(self.db, claim, self.cfg, self.stopping, announce) as lease:
             try:
                 with progress_hook(lease.hook):
                     result = rounding.solve(blob, policy_data, claim.round_id)
             except JobStopped as stop:
                 self._stopped(claim, stop.why)
+                _count(stop.why, t0)
                 return
             except Exception as exc:
                 self._settle(claim, None, rounding.failure(exc, claim.round_id))
+                _count("failed", t0)
                 return
             self._settle(claim, result, [])
+            _count("done", t0)
 
     def _settle(self, claim: Claim, result: Any, problems: list[Problem]) -> None:
         with jobs.claiming(self.db) as s:
@@ -163,7 +177,6 @@ class Worker:
 
     def beat(self) -> None:
         """Record this worker as seen (for /ready), at most once a heartbeat."""
-        import time
         now = time.monotonic()
         if now - self._seen >= self.cfg.heartbeat_seconds:
             with jobs.claiming(self.db) as s:
@@ -176,16 +189,30 @@ class Worker:
         while not self.stopping.is_set():
             try:
                 self.beat()
+                self._housekeep()
                 if self.run_once():
                     continue
             except Exception:
                 log.exception("job worker %s: claim failed; retrying", self.name)
             self.stopping.wait(self.cfg.poll_seconds)
 
+    def _housekeep(self) -> None:
+        """The scheduled purge (retention), once every `housekeeping_seconds`."""
+        now = time.monotonic()
+        if self.housekeeping is not None and now - self._housekept >= self.housekeeping_seconds:
+            self._housekept = now
+            self.housekeeping()
+
     def start(self) -> threading.Thread:
         t = threading.Thread(target=self.serve, name="job-worker", daemon=True)
         t.start()
         return t
+
+
+def _count(status: str, t0: float) -> None:
+    status = {"stopping": "given back", "lost": "lease lost"}.get(status, status)
+    metrics.ROUNDS.labels(status).inc()
+    metrics.ROUND_SECONDS.labels(status).observe(time.monotonic() - t0)
 
 
 def give_up(s: Any, job: Expired) -> None:

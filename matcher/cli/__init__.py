@@ -9,6 +9,7 @@ from matcher.cli import (  # noqa: F401
     audit_commands,
     explain_commands,
     generate_commands,
+    ops_commands,
     register_commands,
     round_commands,
     whatif_commands,

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console, setup_logging
+from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console
 
 DbOpt = Annotated[Path | None, typer.Option(
     "--db", help="SQLite file (default: $DATABASE_URL if set, else ./matcher.db).")]
@@ -49,8 +49,9 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    setup_logging(verbose)
+    from api.observe import configure_logging
     settings = _settings(db)
+    configure_logging(settings.log_format, "debug" if verbose else settings.log_level)
     if workers > 1 and not settings.database_url.startswith("postgresql"):
         err_console.print(
             "error: --workers needs PostgreSQL (DATABASE_URL=postgresql+psycopg://...). On "
@@ -61,22 +62,27 @@ def serve(
     console.print(f"matcher API on http://{host}:{port} (docs at /docs), "
                   f"database {settings.database_url.split('@')[-1]}"
                   + (f", {workers} worker processes" if workers > 1 else ""), highlight=False)
-    log_level = "info" if verbose else "warning"
+    # Our own access lines (JSON, with request ids; MATCHER_ACCESS_LOG) replace uvicorn's.
+    common = {"host": host, "port": port, "log_config": None, "access_log": False,
+              "proxy_headers": True}
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
         return
     # Migrate once here, not in every worker at the same time; the workers read their settings
     # from the environment.
     _database(db).dispose()
     os.environ["DATABASE_URL"] = settings.database_url
     os.environ["MATCHER_MIGRATE_ON_START"] = "false"
-    uvicorn.run("api.app:create_app", factory=True, workers=workers, host=host, port=port,
-                log_level=log_level)
+    uvicorn.run("api.app:create_app", factory=True, workers=workers,
+                **common)  # type: ignore[arg-type]
 
 
 @app.command()
 def worker(
     db: DbOpt = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Serve this worker's Prometheus metrics on this port (rounds by status and "
+             "duration).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run round jobs from the durable queue until stopped (Ctrl-C or SIGTERM give the running
@@ -85,15 +91,21 @@ def worker(
     import signal
     import threading
 
+    from api.observe import configure_logging
     from api.services.jobs import Worker
-    from api.settings import job_config
-    setup_logging(verbose)
+    from api.settings import job_config, scheduled_purge
     settings = _settings(db)
+    configure_logging(settings.log_format, "debug" if verbose else settings.log_level)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+        start_http_server(metrics_port)
     database = _database(db)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
-    w = Worker(database, job_config(settings), role="worker", stopping=stopping)
+    w = Worker(database, job_config(settings), role="worker", stopping=stopping,
+               housekeeping=scheduled_purge(settings, database),
+               housekeeping_seconds=settings.purge_every_hours * 3600)
     console.print(f"matcher worker {w.name} on {settings.database_url.split('@')[-1]}",
                   highlight=False)
     try:

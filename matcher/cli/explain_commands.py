@@ -12,13 +12,14 @@ import typer
 from matcher.atomic import check_apart, replace_file
 from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console, setup_logging
 from matcher.cli.round_commands import PolicyOpt, Verbose, fail
+from matcher.csvout import safe_frame
 from matcher.errors import InputError
 from matcher.explain_person import explain_all, explain_candidate
 from matcher.explain_words import explanation_text
 from matcher.i18n import _
 from matcher.load import load_instance
 from matcher.policy import load_policy
-from matcher.round import run_round
+from matcher.round import round_date, run_round
 
 
 @app.command()
@@ -29,6 +30,9 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="Print the data, not the words.")] = False,
     all_out: Annotated[Path | None, typer.Option(
         "--all", help="Write a CSV with every person's explanation codes to this file.")] = None,
+    date: Annotated[str | None, typer.Option(
+        "--date", help="The round's date (ISO), as given to matcher run --date: the start of "
+                       "a guaranteed follow-on place.")] = None,
     verbose: Verbose = False,
 ) -> None:
     """Explain one person's proposal: why this match, the best other option, what would help.
@@ -44,7 +48,7 @@ def explain(
     try:
         check_apart({"--all": all_out}, {"data folder": data_dir, "--policy": policy})
         inst, warnings = load_instance(data_dir)
-        rnd = run_round(inst, load_policy(policy), warnings)
+        rnd = run_round(inst, load_policy(policy), warnings, date=round_date(date))
         if all_out is not None:
             _write_csv(explain_all(rnd), all_out)
             console.print(_("written to {path}").format(path=all_out))
@@ -61,4 +65,4 @@ def explain(
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
     """All or nothing: a temporary file beside `path`, moved in at the end."""
-    replace_file(df.to_csv(index=False, lineterminator="\n").encode("utf-8"), path)
+    replace_file(safe_frame(df).to_csv(index=False, lineterminator="\n").encode("utf-8"), path)

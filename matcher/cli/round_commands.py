@@ -30,7 +30,14 @@ from matcher.load import load_instance, table_file
 from matcher.policy import load_policy
 from matcher.prewrite import EdgesPrewrite
 from matcher.progress import progress_hook
-from matcher.round import CSV_DIALECTS, Round, check_out_dir, run_round, write_round
+from matcher.round import (
+    CSV_DIALECTS,
+    Round,
+    check_out_dir,
+    round_date,
+    run_round,
+    write_round,
+)
 from matcher.shortlist import shortlist
 from matcher.solver.decompose import ProcessMapper
 
@@ -94,6 +101,10 @@ def run(
         help="Processes for the regions of a round solved by region (large rounds only; the "
              "answer is the same for any number).")] = 1,
     force: ForceOpt = False,
+    date: Annotated[str | None, typer.Option(
+        "--date", help="The round's date (ISO, e.g. 2027-01-11): the start of a programme "
+                       "without its own start_date, for the follow-on places' next_start; "
+                       "recorded in round.json.")] = None,
     verbose: Verbose = False,
 ) -> None:
     """Run a matching round and write assignments, unmatched reasons, edges, utilisation."""
@@ -106,6 +117,7 @@ def run(
         raise typer.Exit(EXIT_BAD_INPUT)
     data_dir = data_dir or pilot_dir()
     try:
+        date = round_date(date)
         # before the round's work, not after it
         check_apart({"--out": out}, {"data folder": data_dir, "--policy": policy})
         check_out_dir(out, force)
@@ -119,7 +131,7 @@ def run(
                 # edges.csv does not depend on the answer: in a round solved by region a
                 # low-priority process writes it during the solve, on CPU time left idle.
                 rnd = run_round(inst, pol, warnings, mapper if workers > 1 else None,
-                                by_region=edges.start)
+                                by_region=edges.start, date=date)
             extra = round_extra_files(rnd, audit_input)
             if fmt == "xlsx":
                 extra["round.xlsx"] = round_workbook(rnd)

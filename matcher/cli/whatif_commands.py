@@ -64,7 +64,9 @@ def whatif(
     marginal: Annotated[bool, typer.Option(
         "--marginal/--no-marginal", help="Marginal value of a seat / a guidance unit.")] = True,
     marginal_top: Annotated[int, typer.Option(
-        "--marginal-top", min=0, max=1000, help="Confirm this many of each by re-solving.")] = 5,
+        "--marginal-top", min=0, max=1000,
+        help="Above 5,000 candidates: re-solve this many of each by estimate (and every other "
+             "that could beat them); up to 5,000 all are re-solved.")] = 20,
     decisions: Annotated[bool, typer.Option(
         "--decisions/--no-decisions", help="Price of coordinators' locks and forbids.")] = True,
     out: Annotated[Path, typer.Option("--out", "-o", help="Report folder (all or nothing).")] =
@@ -164,11 +166,13 @@ def print_summary(report: dict, out: Path) -> None:
     console.print(table)
     if "marginal" in report:
         m = Table(title="One more guidance unit: where it helps most (top 5)")
-        for col in ("organisation", "LP dual (estimate)", "re-solve +1", "exact"):
-            m.add_column(col)
+        for col in ("organisation", "people placed", "objective", "figure", "solver's gap"):
+            m.add_column(col, justify="left" if col in ("organisation", "figure") else "right")
         for r in report["marginal"]["guidance"][:5]:
-            m.add_row(r["organisation_id"], _num(r["lp_dual"]), _num(r["resolve_delta"]),
-                      str(r["resolve_exact"]))
+            m.add_row(r["organisation"], _num(r["people"]),
+                      r["reading"] or _num(r["objective"] if r["value"] == "exact"
+                                           else r["estimate"]),
+                      r["value"], f"{r['gap']:.2f}")
         console.print(m)
     if "decisions" in report:
         t = report["decisions"]["together"]
@@ -179,4 +183,6 @@ def print_summary(report: dict, out: Path) -> None:
 
 
 def _num(v: object) -> str:
-    return "" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    return f"{v:+.2f}" if isinstance(v, float) else f"{v:+d}" if isinstance(v, int) else str(v)

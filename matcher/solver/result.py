@@ -26,7 +26,7 @@ class Method(StrEnum):
     A base method may be followed by a refinement of its answer: ``+fairness_cp_sat`` (the
     policy's fairness options, `matcher.solver.fairness`) or ``+carry_over`` (a what-if kept the
     baseline's assignment carried over, `matcher.whatif.engine`). A new base method adds its
-    member and its two refinements here (`tests/test_solve_path.py` checks they exist)."""
+    member here, and its two refinements when they apply to it."""
 
     NONE = "none"  # nothing solved (the locks are infeasible)
     MIN_COST_FLOW = "min_cost_flow"
@@ -34,6 +34,7 @@ class Method(StrEnum):
     CP_SAT = "cp_sat"
     DECOMPOSED = "decomposed"
     REPLAYED = "replayed"  # a stored round rebuilt from its pairs (`matcher.round.replay_round`)
+    CHAIN_MILP = "chain_milp"  # a round with chain inputs (`matcher.chain.model`)
     MIN_COST_FLOW_FAIRNESS = "min_cost_flow+fairness_cp_sat"
     LAGRANGIAN_FAIRNESS = "lagrangian+fairness_cp_sat"
     CP_SAT_FAIRNESS = "cp_sat+fairness_cp_sat"

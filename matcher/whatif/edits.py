@@ -9,6 +9,9 @@ Grammar (`TABLE` is options, organisations or candidates):
 - ``TABLE.ID.FIELD=VALUE``: set a field; ``+N`` / ``-N`` add to a numeric field, anything
   else is the new value (``options.TCK-KEUKEN.capacity=+5``, ``options.X.min_dutch_level=A2``);
 - ``policy.SECTION.KEY=VALUE``: set a policy value (``policy.weights.travel=0.2``);
+- ``routes.PROGRAMME.PLACE.seats=N`` (or ``+N``/``-N``): the seats of a route, which is added
+  when routes.csv does not have it yet (``routes.TCK-KEUKEN.COMPASS-CATERING.seats=3``: what if
+  The Colour Kitchen guarantees 3 places at Compass Group?); remove ``routes.PROGRAMME.PLACE``;
 - remove ``TABLE.ID``: an organisation takes its options with it; decisions about removed
   options or candidates are dropped;
 - add a row from ``key=value,key=value`` pairs or from every row of a CSV file.
@@ -35,7 +38,8 @@ TABLES = ("options", "organisations", "candidates")
 #: Fields a relative edit (+N/-N) may change, and whether they hold whole numbers.
 NUMERIC: dict[str, dict[str, bool]] = {
     "options": {"capacity": True, "hours_min": False, "hours_max": False, "lat": False,
-                "lon": False},
+                "lon": False, "language_gain": True, "duration_weeks": True,
+                "min_participants": True, "capacity_hours": True},
     "organisations": {"guidance_capacity": True},
     "candidates": {"hours_available": False, "guidance_need": True, "max_travel_km": False,
                    "lat": False, "lon": False},
@@ -139,6 +143,9 @@ class Editor:
         if parts[0] == "policy":
             self._set_policy(spec, parts[1:], value)
             return
+        if parts[0] == "routes":
+            self._set_route(spec, parts[1:], value)
+            return
         table, ident, fld = parse_target(spec, parts)
         df = self.raw[table]
         i = _row_index(self.raw, table, ident, spec)
@@ -160,6 +167,59 @@ class Editor:
         self.out.cell_origin[(table, row, fld)] = spec
         if fld in ("lat", "lon", "postcode"):
             self.out.row_origin.setdefault((table, row), spec)
+
+    def _route(self, spec: str, parts: list[str]) -> tuple[str, str]:
+        """(programme, place) named by `parts` (ids may contain dots: the split where both are
+        options)."""
+        known = set(self.raw["options"]["option_id"].astype(str).str.strip())
+        for k in range(1, len(parts)):
+            p, q = ".".join(parts[:k]), ".".join(parts[k:])
+            if p in known and q in known:
+                return p, q
+        raise edit_problem(spec, "expected routes.PROGRAMME.PLACE naming two options of "
+                                 "options.csv", "programme_id")
+
+    def _routes_table(self) -> pd.DataFrame:
+        if "routes" not in self.raw:
+            self.raw["routes"] = pd.DataFrame({ROW: pd.Series(dtype=np.int64),
+                                               "programme_id": pd.Series(dtype=object),
+                                               "place_id": pd.Series(dtype=object)})
+        df = self.raw["routes"]
+        if "seats" not in df.columns:
+            df["seats"] = ""
+        return df
+
+    def _route_row(self, p: str, q: str) -> int | None:
+        df = self._routes_table()
+        hit = np.flatnonzero((df["programme_id"].astype(str).str.strip() == p).to_numpy()
+                             & (df["place_id"].astype(str).str.strip() == q).to_numpy())
+        return int(hit[0]) if len(hit) else None
+
+    def _set_route(self, spec: str, parts: list[str], value: str) -> None:
+        if len(parts) < 3 or parts[-1] != "seats":
+            raise edit_problem(spec, "expected routes.PROGRAMME.PLACE.seats=N", "seats")
+        p, q = self._route(spec, parts[:-1])
+        i = self._route_row(p, q)
+        df = self.raw["routes"]
+        if i is None:  # a new route
+            row = int(df[ROW].max()) + 1 if len(df) else 2
+            df.loc[len(df)] = {ROW: row, "programme_id": p, "place_id": q, "seats": ""} | {
+                c: "" for c in df.columns if c not in (ROW, "programme_id", "place_id", "seats")}
+            self.out.structural = True
+            i = len(df) - 1
+        current = str(df["seats"].iat[i])
+        if _REL.match(value):
+            if current == "":  # the default: the place's capacity
+                opts = self.raw["options"]
+                current = str(opts.loc[opts["option_id"].astype(str).str.strip() == q,
+                                       "capacity"].iat[0])
+            try:
+                value = _format(_number(current) + _number(value), True)
+            except ValueError:
+                raise edit_problem(spec, f"current value {current!r} is not a number",
+                                   "seats") from None
+        df.iloc[i, df.columns.get_loc("seats")] = value
+        self.out.cell_origin[("routes", int(df[ROW].iat[i]), "seats")] = spec
 
     def _set_policy(self, spec: str, path: list[str], value: str) -> None:
         node: Any = self.policy_data
@@ -184,6 +244,16 @@ class Editor:
     def remove(self, spec: str) -> None:
         parts = spec.strip().split(".")
         table = parts[0]
+        if table == "routes":
+            p, q = self._route(spec, parts[1:])
+            i = self._route_row(p, q)
+            if i is None:
+                raise edit_problem(spec, f"routes.csv has no route from {p!r} to {q!r}",
+                                   "place_id")
+            self.out.structural = True
+            self.raw["routes"] = self.raw["routes"].drop(self.raw["routes"].index[i]).reset_index(
+                drop=True)
+            return
         if table not in TABLES or len(parts) < 2:
             raise edit_problem(spec, "expected options.ID, organisations.ID or candidates.ID")
         ident = ".".join(parts[1:])
@@ -200,6 +270,15 @@ class Editor:
         self._drop_orphan_decisions(spec)
 
     def _drop_orphan_decisions(self, spec: str) -> None:
+        routes = self.raw.get("routes")
+        if routes is not None and not routes.empty:
+            known = set(self.raw["options"]["option_id"].astype(str).str.strip())
+            keep = (routes["programme_id"].astype(str).str.strip().isin(known)
+                    & routes["place_id"].astype(str).str.strip().isin(known))
+            if (~keep).any():
+                self.out.notes.append(f"{spec}: dropped {int((~keep).sum())} route(s) of "
+                                      "removed options")
+                self.raw["routes"] = routes[keep].reset_index(drop=True)
         dec = self.raw.get("decisions")
         if dec is None or dec.empty:
             return

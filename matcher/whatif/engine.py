@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from matcher.chain.model import chain_active
 from matcher.csvio import ROW, parse_int
 from matcher.errors import InputError, Problem, Problems
 from matcher.load import ID, build_instance, read_raw
 from matcher.model import Instance
 from matcher.policy import Policy
-from matcher.round import Round, check_locks, make_problem
+from matcher.round import Round, chain_round, check_locks, make_problem
 from matcher.scoring import SCALE, EdgeTable, build_edges
 from matcher.solver import AssignmentProblem, SolveResult, Status, solve
 from matcher.solver.repair import drop_over_budget, greedy_fill
@@ -139,6 +140,8 @@ def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,
     (valid whatever the warm start).
     """
     check_locks(inst)
+    if chain_active(inst):  # routes, hours or cohorts: the exact chain model, never warm
+        return chain_round(inst, policy, edges, dict(timings or {}), [])
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
     if prev is not None and same_problem(prev, inst, policy, problem):
@@ -265,6 +268,8 @@ def fast_instance(inst: Instance, edited: EditedInput, source: str) -> Instance 
     (`matcher.csvio.parse_int`), so they are validated and reported exactly the same way."""
     cells = edited.cell_origin
     if edited.structural or any((t, f) not in FAST_FIELDS for t, _, f in cells):
+        return None
+    if chain_active(inst):  # route seats default to a capacity; minimums are checked against it
         return None
     problems = Problems()
     frames = {"options": inst.options, "organisations": inst.organisations}

@@ -1,21 +1,29 @@
 """Marginal values: what one more seat per option, or one more guidance unit per organisation,
-adds to the round's objective.
+adds to the round, in people placed and in objective.
 
-Two methods, reported side by side:
+The figures come from **re-solving**: the scenario ``+1`` is run through the what-if engine
+(`run_scenario`: edges reused, rescored where eligibility changes, solver warm-started from the
+baseline), exactly as a sweep's ``+1`` point is, and the difference is taken. Up to
+``EXACT_MAX_CANDIDATES`` candidates every option and every organisation is re-solved; above it
+the ``top`` rows by estimate are, plus every other row whose estimate's upper bound reaches the
+``top``-th estimate (at most ``max_extra`` of them; the note says how many were left).
 
-- ``lp_dual`` (estimate): the dual value of the option's seat row and the organisation's
-  guidance row in the LP relaxation of the round (OR-Tools GLOP, built from sparse arrays in one
-  call). A dual is a supergradient of the LP's value: one more unit adds at most that much to
-  the LP optimum, and exactly that much while the optimal basis stays the same. It does not see
-  pairs that a larger guidance budget would make eligible (only possible when a budget is below 3).
-- ``multiplier`` (estimate, guidance only, free): the baseline solve's Lagrangian multiplier of
-  the organisation's guidance budget (`SolveResult.details.multipliers`, micro-units per
-  guidance unit, shown in objective units): the price of guidance at which the relaxed round
-  keeps the budgets, an estimate of the same LP dual. It costs nothing (the solver computed it),
-  so it ranks the organisations when the LP is too large; 0 where budgets did not bind.
-- ``resolve`` (exact when both solves are proven optimal): run the scenario ``+1`` through the
-  what-if engine (edges reused, rescored where eligibility changes, solver warm-started from
-  the baseline) and take the difference.
+Estimates (ranking aids, and the figure for rows not re-solved):
+
+- ``LP dual``: the dual value of the option's seat row and the organisation's guidance row in
+  the LP relaxation of the round (OR-Tools GLOP, built from sparse arrays in one call; up to
+  `lp_max_pairs` pairs). The LP is concave in its right-hand side, so the dual bounds what one
+  more unit adds to the LP; its upper bound for the round adds the LP's distance above the
+  baseline's answer (a re-solve can never end above the LP of ``b + 1``).
+- ``solver multiplier`` (guidance, no LP): the baseline solve's Lagrangian multiplier of the
+  organisation's budget: the Lagrangian bound rises by exactly that much per unit.
+- ``best person waiting`` (seats, no LP): the multiplier-adjusted score of the best unplaced
+  person who could take one more seat of a full option; its upper bound is the best such score
+  of anyone eligible for the option (a seat's price in the relaxation never exceeds it).
+
+Every row says whether its figure is ``exact`` (re-solved) or an ``estimate``, and the solver's
+gap in objective units beside it: the re-solved difference is known only up to the two solves'
+gaps added, so a +1 below that is reported as "within the solver's tolerance".
 """
 
 from __future__ import annotations
@@ -79,62 +87,178 @@ def lp_duals(problem: AssignmentProblem) -> LpDuals:
                    status)
 
 
-def marginal_values(base: Baseline, top: int = 5, lp_max_pairs: int = 400_000,
-                    progress: Progress | None = None) -> dict[str, pd.DataFrame | str]:
-    """Ranked marginal values per option (seat) and organisation (guidance unit).
+EXACT_MAX_CANDIDATES = 5_000
+TOP = 20
+MAX_EXTRA = 40
+LP_MAX_PAIRS = 400_000
+EXACT, ESTIMATE = "exact", "estimate"
+TOLERANCE = "within the solver's tolerance"
+NOT_RESOLVED = "not re-solved"
+SEAT_SPEC = "options.{}.capacity=+1"
+GUIDANCE_SPEC = "organisations.{}.guidance_capacity=+1"
 
-    LP duals for all (when the round has at most `lp_max_pairs` pairs), and exact re-solves with
-    +1 for the `top` highest-ranked of each (all of them when there are no duals).
-    """
+
+def _frames(base: Baseline) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per option and per organisation: ids, names, capacity and use."""
     rnd = base.round
-    inst, problem = rnd.instance, rnd.problem
-    seats_used = problem.seats_used(rnd.result.chosen)
-    guid_used = problem.guidance_used(rnd.result.chosen)
+    inst, problem, chosen = rnd.instance, rnd.problem, rnd.result.chosen
     opts, orgs = inst.options, inst.organisations
+    org_name = dict(zip(orgs["organisation_id"], _names(orgs, "organisation_id"), strict=True))
     seat = pd.DataFrame({"option_id": opts["option_id"].to_numpy(),
+                         "option": _names(opts, "option_id"),
                          "organisation_id": opts["organisation_id"].to_numpy(),
-                         "seats": opts["capacity"].to_numpy(), "seats_used": seats_used})
+                         "organisation": opts["organisation_id"].map(org_name).to_numpy(),
+                         "seats": opts["capacity"].to_numpy(),
+                         "seats_used": problem.seats_used(chosen)})
     guid = pd.DataFrame({"organisation_id": orgs["organisation_id"].to_numpy(),
+                         "organisation": _names(orgs, "organisation_id"),
                          "guidance_capacity": orgs["guidance_capacity"].to_numpy(),
-                         "guidance_used": guid_used})
-    seat["waiting"], guid["waiting"] = waiting_demand(problem, rnd.result.chosen)
-    guid["multiplier"] = guidance_multipliers(rnd.result, problem.n_organisations)
-    note = ""
+                         "guidance_used": problem.guidance_used(chosen)})
+    seat["waiting"], guid["waiting"] = waiting_demand(problem, chosen)
+    return seat, guid
+
+
+def _names(df: pd.DataFrame, id_col: str) -> np.ndarray:
+    """The `name` column where given, else the id."""
+    ids = df[id_col].astype(str)
+    if "name" not in df:
+        return ids.to_numpy()
+    name = df["name"].fillna("").astype(str).str.strip()
+    return np.where(name != "", name, ids)
+
+
+def _estimates(base: Baseline, seat: pd.DataFrame, guid: pd.DataFrame,
+               lp_max_pairs: int) -> str:
+    """Fill `estimate`, `estimate_upper` and `estimate_from`; returns a note on the method."""
+    rnd = base.round
+    problem, result = rnd.problem, rnd.result
+    obj = result.objective / SCALE
+    lam = guidance_multipliers(result, problem.n_organisations)
     if problem.n_edges <= lp_max_pairs:
         d = lp_duals(problem)
-        seat["lp_dual"], guid["lp_dual"] = np.round(d.seat, 6), np.round(d.guidance, 6)
-        note = f"LP relaxation value {d.value:.6f} ({d.status}); integer objective " \
-               f"{rnd.result.objective / SCALE:.6f}"
-    else:
-        seat["lp_dual"], guid["lp_dual"] = np.nan, np.nan
-        note = (f"LP duals skipped: {problem.n_edges} pairs > {lp_max_pairs}; seats ranked by "
-                "`waiting` (unmatched people who could take the unit: a heuristic), guidance "
-                "by the solver's `multiplier` (else `waiting`), confirmed by re-solves")
-    seat = _rank(seat, "option_id")
-    guid = _rank(guid, "organisation_id")
-    seat_specs = [f"options.{i}.capacity=+1" for i in seat["option_id"].head(top)]
-    guid_specs = [f"organisations.{i}.guidance_capacity=+1"
-                  for i in guid["organisation_id"].head(top)]
-    specs = seat_specs + guid_specs
-    base_obj, base_matched = rnd.result.objective, int(rnd.chosen.sum())
-    deltas, matched, exact = {}, {}, {}
+        above = max(d.value - obj, 0.0) if np.isfinite(d.value) else np.nan
+        for df, dual in ((seat, d.seat), (guid, d.guidance)):
+            df["estimate"] = np.round(dual, 6)
+            df["estimate_upper"] = np.round(dual + above, 6)
+            df["estimate_from"] = "LP dual"
+        return f"LP relaxation {d.value:.4f} ({d.status}), the round's answer {obj:.4f}."
+    guid["estimate"] = guid["estimate_upper"] = np.nan_to_num(lam)
+    guid["estimate_from"] = "solver multiplier"
+    best_wait, best_any = _seat_prices(problem, result.chosen, np.nan_to_num(lam))
+    seat["estimate"], seat["estimate_upper"] = best_wait, best_any
+    seat["estimate_from"] = "best person waiting"
+    return (f"No LP ({problem.n_edges:,} pairs > {lp_max_pairs:,}): guidance estimated by the "
+            "solver's multipliers, seats by the best person waiting.")
+
+
+def _seat_prices(problem: AssignmentProblem, chosen: np.ndarray, lam: np.ndarray,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per option: the best multiplier-adjusted score of an unplaced person who could take one
+    more seat of a full option (0 if none), and of anyone eligible (its upper bound)."""
+    w = problem.weight / SCALE - lam[problem.edge_org] * problem.edge_need
+    w = np.maximum(w, 0.0)
+    placed = np.zeros(problem.n_candidates, dtype=bool)
+    placed[problem.cand[chosen]] = True
+    full = problem.seats_used(chosen) >= problem.capacity
+    waiting = ~placed[problem.cand] & full[problem.opt]
+    best_wait = np.zeros(problem.n_options)
+    np.maximum.at(best_wait, problem.opt[waiting], w[waiting])
+    best_any = np.zeros(problem.n_options)
+    np.maximum.at(best_any, problem.opt, w)
+    return np.round(best_wait, 6), np.round(best_any, 6)
+
+
+def _pick(df: pd.DataFrame, top: int, max_extra: int) -> tuple[np.ndarray, int]:
+    """Rows to re-solve at city size: the `top` by estimate, and every other whose upper bound
+    reaches the top-th estimate (the best `max_extra` of them). Also returns how many such
+    rows were left out."""
+    order = np.lexsort((df.iloc[:, 0].astype(str).to_numpy(), -df["estimate"].to_numpy()))
+    head = order[:top]
+    if len(order) <= top:
+        return head, 0
+    bar = float(df["estimate"].to_numpy()[order[top - 1]]) if top else np.inf
+    rest = order[top:]
+    could = rest[df["estimate_upper"].to_numpy()[rest] >= bar]
+    could = could[np.argsort(-df["estimate_upper"].to_numpy()[could], kind="stable")]
+    return np.concatenate([head, could[:max_extra]]), max(len(could) - max_extra, 0)
+
+
+def _resolve(base: Baseline, specs: list[str], progress: Progress | None,
+             ) -> dict[str, tuple[int, float, float]]:
+    """spec -> (people placed change, objective change, tolerance) from warm re-solves."""
+    rnd = base.round
+    r0 = rnd.result
+    gap0 = (r0.bound - r0.objective) / SCALE if r0.status is not Status.OPTIMAL else 0.0
+    out = {}
     for k, spec in enumerate(specs):
         if progress:
             progress(k, len(specs), spec)
         o = run_scenario(base, Scenario(spec, (spec,)))
-        deltas[spec] = (o.round.result.objective - base_obj) / SCALE
-        matched[spec] = int(o.round.chosen.sum()) - base_matched
-        exact[spec] = (o.round.result.status is Status.OPTIMAL
-                       and rnd.result.status is Status.OPTIMAL)
+        r1 = o.round.result
+        gap1 = (r1.bound - r1.objective) / SCALE if r1.status is not Status.OPTIMAL else 0.0
+        out[spec] = (int(o.round.chosen.sum()) - int(rnd.chosen.sum()),
+                     (r1.objective - r0.objective) / SCALE, max(gap0, 0.0) + max(gap1, 0.0))
     if progress:
         progress(len(specs), len(specs), "done")
-    for df, col, specs_of in ((seat, "option_id", "options.{}.capacity=+1"),
-                              (guid, "organisation_id", "organisations.{}.guidance_capacity=+1")):
-        keys = [specs_of.format(i) for i in df[col]]
-        df["resolve_delta"] = [round(deltas[k], 6) if k in deltas else np.nan for k in keys]
-        df["resolve_matched"] = pd.array([matched.get(k) for k in keys], dtype="Int64")
-        df["resolve_exact"] = pd.array([exact.get(k) for k in keys], dtype="boolean")
-    return {"seats": seat, "guidance": guid, "note": note}
+    return out
+
+
+def _fill(df: pd.DataFrame, id_col: str, spec: str, done: dict[str, tuple[int, float, float]],
+          baseline_gap: float) -> pd.DataFrame:
+    """The re-solved figures, the row's kind and reading, and the ranking: re-solved rows by
+    people placed, then objective; the others after them by estimate; ties by id."""
+    keys = [spec.format(i) for i in df[id_col]]
+    got = [done.get(k) for k in keys]
+    df["people"] = pd.array([g[0] if g else None for g in got], dtype="Int64")
+    df["objective"] = [round(g[1], 6) if g else np.nan for g in got]
+    df["value"] = [EXACT if g else ESTIMATE for g in got]
+    df["gap"] = [round(g[2], 6) if g else round(baseline_gap, 6) for g in got]
+    df["reading"] = [NOT_RESOLVED if not g else TOLERANCE if g[2] > 0 and abs(g[1]) < g[2]
+                     else "" for g in got]
+    resolved = np.array([g is not None for g in got])
+    people = np.array([g[0] if g else 0 for g in got], dtype=float)
+    objective = np.array([g[1] if g else 0.0 for g in got])
+    est = df["estimate"].fillna(-1.0).to_numpy()
+    order = np.lexsort((df[id_col].astype(str).to_numpy(), -est, -objective, -people, ~resolved))
+    out = df.iloc[order].reset_index(drop=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out
+
+
+def marginal_values(base: Baseline, top: int = TOP, lp_max_pairs: int = LP_MAX_PAIRS,
+                    progress: Progress | None = None,
+                    exact_max_candidates: int = EXACT_MAX_CANDIDATES,
+                    max_extra: int = MAX_EXTRA) -> dict[str, pd.DataFrame | str]:
+    """Ranked marginal values per option (one more seat) and organisation (one more guidance
+    unit): re-solved for all of them up to `exact_max_candidates` candidates, else for the
+    `top` by estimate and those whose estimate's upper bound could beat the top-th."""
+    rnd = base.round
+    seat, guid = _frames(base)
+    note = _estimates(base, seat, guid, lp_max_pairs)
+    r0 = rnd.result
+    baseline_gap = max((r0.bound - r0.objective) / SCALE, 0.0)
+    every = rnd.instance.n_candidates <= exact_max_candidates
+    left = 0
+    picks = []
+    for df in (seat, guid):
+        if every:
+            picks.append(np.arange(len(df)))
+        else:
+            rows, more = _pick(df, top, max_extra)
+            picks.append(rows)
+            left += more
+    specs = ([SEAT_SPEC.format(i) for i in seat["option_id"].to_numpy()[picks[0]]]
+             + [GUIDANCE_SPEC.format(i) for i in guid["organisation_id"].to_numpy()[picks[1]]])
+    done = _resolve(base, specs, progress)
+    if every:
+        note += f" Every option and organisation re-solved ({len(specs)} warm re-solves)."
+    else:
+        note += (f" Re-solved: the top {top} of each by estimate and every other whose estimate's "
+                 f"upper bound reaches the {top}th ({len(specs)} warm re-solves)")
+        note += f"; {left} more could and are left as estimates." if left else "."
+    return {"seats": _fill(seat, "option_id", SEAT_SPEC, done, baseline_gap),
+            "guidance": _fill(guid, "organisation_id", GUIDANCE_SPEC, done, baseline_gap),
+            "note": note}
 
 
 def guidance_multipliers(result: SolveResult, n_organisations: int) -> np.ndarray:
@@ -171,17 +295,3 @@ def waiting_demand(problem: AssignmentProblem, chosen: np.ndarray) -> tuple[np.n
 
     return (distinct(seat_e, problem.opt, problem.n_options),
             distinct(guid_e, org, problem.n_organisations))
-
-
-def _rank(df: pd.DataFrame, id_col: str) -> pd.DataFrame:
-    """Highest dual first (else highest multiplier, else most people waiting); ties by id."""
-    if df["lp_dual"].notna().any():
-        key = df["lp_dual"].fillna(-1.0)
-    elif "multiplier" in df and df["multiplier"].notna().any():
-        key = df["multiplier"].fillna(-1.0)
-    else:
-        key = df["waiting"]
-    order = np.lexsort((df[id_col].to_numpy().astype(str), -key.to_numpy()))
-    out = df.iloc[order].reset_index(drop=True)
-    out.insert(0, "rank", np.arange(1, len(out) + 1))
-    return out

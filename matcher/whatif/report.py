@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from matcher.atomic import check_replaceable, replace_dir, staging_dir
+from matcher.csvout import safe_frame
 from matcher.round import utilisation_frame, versions
 from matcher.whatif.diff import Diff, _records
 from matcher.whatif.engine import Baseline, Outcome
@@ -167,20 +168,18 @@ def plot_sweep(name: str, points: list[tuple[Outcome, Diff]]) -> bytes:
 
 
 def plot_marginal(marginal: dict[str, Any], top: int = 15) -> bytes:
-    g = marginal["guidance"].head(top)
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(g) + 1.5))
-    y = np.arange(len(g))[::-1]
-    if g["lp_dual"].notna().any() or "multiplier" not in g:
-        ax.barh(y + 0.2, g["lp_dual"].astype(float).fillna(0), 0.4, label="LP dual (estimate)")
-    else:
-        ax.barh(y + 0.2, g["multiplier"].astype(float).fillna(0), 0.4,
-                label="Lagrangian multiplier (estimate)")
-    ax.barh(y - 0.2, g["resolve_delta"].astype(float).fillna(0), 0.4,
-            label="re-solve +1 (0 where not re-solved)")
-    ax.set_yticks(y, g["organisation_id"], fontsize=8)
-    ax.set_xlabel("objective gained by one more guidance unit")
-    ax.set_title("Where one more job-coach unit helps most")
-    ax.legend(fontsize=8)
+    """Re-solved +1 per organisation in people placed, names on horizontal bars; rows that were
+    not re-solved are not drawn (the title says how many are left out)."""
+    g = marginal["guidance"]
+    shown = g[g["value"] == "exact"].head(top)
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(shown) + 1.8))
+    y = np.arange(len(shown))[::-1]
+    ax.barh(y, shown["people"].astype(float).fillna(0), 0.6)
+    ax.set_yticks(y, shown["organisation"], fontsize=8)
+    ax.set_xlabel("people placed by one more guidance unit (re-solved)")
+    more = len(g) - len(shown)
+    ax.set_title("Where one more job-coach unit helps most"
+                 + (f" (and {more} more)" if more else ""))
     return _png(fig)
 
 
@@ -270,10 +269,10 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, int, Any]]:
                                   for p in sw["points"]]))
     if "marginal" in report:
         m = report["marginal"]
-        out.append(("Marginal values", 2, "`lp_dual` is an estimate from the LP relaxation; "
-                    "`multiplier` (guidance) is the solver's Lagrangian price of guidance, "
-                    "another estimate; `resolve_delta` is the objective change from re-solving "
-                    "with one more unit (exact where `resolve_exact` is true). " + m["note"]))
+        out.append(("Marginal values", 2, "`people` and `objective` are the change from "
+                    "re-solving the round with one more unit (`value` exact) or, where it was not "
+                    "re-solved, an `estimate` from the LP relaxation or the solver's prices; "
+                    "`gap` is the solver's gap beside it (objective units). " + m["note"]))
         out.append(("One more guidance unit per organisation", 3, ("plot", "marginal")))
         out.append(("Guidance units, ranked", 3, m["guidance"]))
         out.append(("Seats, ranked", 3, m["seats"]))
@@ -382,7 +381,7 @@ def write_report(
         for rel, df in tables.items():
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
-            df.to_csv(path, index=False, lineterminator="\n")
+            safe_frame(df).to_csv(path, index=False, lineterminator="\n")
         full = dict(report)
         if run is not None:
             full["run"] = run

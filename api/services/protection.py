@@ -1,0 +1,152 @@
+"""Data protection: retention purges and the erasure of one person, each an audit record.
+
+The audit chain covers hashes, not personal data, so removing personal data leaves it
+verifying. A purge replaces a finished round's snapshot of inputs by an empty one (its proposal,
+hashes and audit records stay) and deletes the candidates listed on old shortlists (the
+shortlist itself, and its audit record with the hash of what was listed, stay).
+
+An erasure replaces one person everywhere by a tombstone (``erased-`` and a random token, the
+same for all their rows, never derived from their id): current data and protected attributes
+are deleted, decisions, round results and shortlist entries name the tombstone, and their rows
+are removed from every stored round snapshot. A round changed so is verifiable except for the
+erased rows: its ``input_hash`` is of the snapshot as it was. The audit record names neither the
+person nor the tombstone; it counts the rows.
+"""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from api.audit import append, content_hash
+from api.db import Database, utcnow
+from api.models import (
+    DecisionEvent,
+    Import,
+    Protected,
+    Record,
+    Round,
+    RoundAssignment,
+    RoundUnmatched,
+    Shortlist,
+    ShortlistEntry,
+)
+from api.rounding import TOMBSTONE, pack, unpack
+from api.store.jobs import FINAL
+
+
+def _before(days: int | None, now: datetime) -> str | None:
+    if days is None:
+        return None
+    return (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Purged:
+    rounds: list[int]
+    shortlist_entries: int
+    rounds_before: str | None
+    shortlists_before: str | None
+
+
+def purge(db: Database, round_days: int | None, shortlist_days: int | None,
+          key_id: int | None = None, dry_run: bool = False) -> Purged:
+    """Purge what is older than the retention periods (None: kept); one audit record."""
+    now = datetime.now(UTC)
+    r_before, s_before = _before(round_days, now), _before(shortlist_days, now)
+    with db.write() as s:
+        rounds: list[int] = []
+        if r_before is not None:
+            rounds = list(s.scalars(select(Round.id).where(
+                Round.purged_at.is_(None), Round.status.in_(FINAL),
+                Round.finished_at < r_before).order_by(Round.id)))
+        entries = 0
+        old = select(Shortlist.id).where(Shortlist.issued_at < s_before)
+        if s_before is not None:
+            entries = len(s.scalars(select(ShortlistEntry.id)
+                                    .where(ShortlistEntry.shortlist_id.in_(old))).all())
+        done = Purged(rounds, entries, r_before, s_before)
+        if dry_run or not (rounds or entries):
+            return done
+        if rounds:
+            s.execute(update(Round).where(Round.id.in_(rounds)).values(
+                inputs=pack({}), purged_at=utcnow()))
+        if entries:
+            s.execute(delete(ShortlistEntry).where(ShortlistEntry.shortlist_id.in_(old)))
+        append(s, key_id=key_id, action="purge", target="retention",
+               input_hash=content_hash({"rounds_before": r_before, "shortlists_before": s_before}),
+               output_hash=content_hash({"rounds": rounds, "shortlist_entries": entries}))
+    return done
+
+
+def erase(db: Database, candidate_id: str, key_id: int | None = None) -> dict[str, int]:
+    """Replace one person by a tombstone everywhere; rows changed per table. LookupError when
+    the id is nowhere."""
+    tomb = TOMBSTONE + uuid.uuid4().hex[:16]
+    with db.write() as s:
+        counts = _erase_rows(s, candidate_id, tomb)
+        counts["round_snapshots"] = _erase_snapshots(s, candidate_id)
+        if not any(counts.values()):
+            raise LookupError(f"candidate {candidate_id!r} is not in the data, any round or any "
+                              "shortlist")
+        # A new data version: every server's in-memory data is rebuilt without them.
+        imp = Import(at=utcnow(), key_id=key_id, mode="erase", counts={"erased": counts},
+                     content_hash=content_hash(counts))
+        s.add(imp)
+        s.flush()
+        append(s, key_id=key_id, action="erase", target=f"import/{imp.id}", input_hash="",
+               output_hash=content_hash(counts))
+    return counts
+
+
+def _erase_rows(s: Session, cid: str, tomb: str) -> dict[str, int]:
+    def n(result: Any) -> int:
+        return int(result.rowcount or 0)
+
+    return {
+        "candidates": n(s.execute(delete(Record).where(Record.kind == "candidates",
+                                                       Record.entity_id == cid))),
+        "protected": n(s.execute(delete(Protected).where(Protected.candidate_id == cid))),
+        "decisions": n(s.execute(update(DecisionEvent).where(DecisionEvent.candidate_id == cid)
+                                 .values(candidate_id=tomb, reason="erased"))),
+        "round_assignments": n(s.execute(
+            update(RoundAssignment).where(RoundAssignment.candidate_id == cid)
+            .values(candidate_id=tomb, main_reason="erased", reasons="erased"))),
+        "round_unmatched": n(s.execute(
+            update(RoundUnmatched).where(RoundUnmatched.candidate_id == cid)
+            .values(candidate_id=tomb, detail="erased"))),
+        "shortlist_entries": n(s.execute(
+            update(ShortlistEntry).where(ShortlistEntry.candidate_id == cid)
+            .values(candidate_id=tomb))),
+    }
+
+
+def _erase_snapshots(s: Session, cid: str) -> int:
+    """Remove the person's rows from every stored round snapshot that has them."""
+    changed = 0
+    needle = cid.encode()
+    for rid, blob in s.execute(select(Round.id, Round.inputs).where(Round.purged_at.is_(None))):
+        if needle not in gzip.decompress(blob):
+            continue
+        tables = unpack(blob)
+        removed = 0
+        for name, df in tables.items():
+            if "candidate_id" in df.columns:
+                keep = df["candidate_id"] != cid
+                removed += int((~keep).sum())
+                tables[name] = df[keep]
+        if not removed:
+            continue
+        rnd = s.get(Round, rid)
+        assert rnd is not None
+        rnd.inputs = pack(tables)
+        rnd.summary = {**(rnd.summary or {}), "erased": int((rnd.summary or {})
+                                                            .get("erased", 0)) + 1}
+        changed += 1
+    return changed
