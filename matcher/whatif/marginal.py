@@ -103,22 +103,22 @@ def _frames(base: Baseline) -> tuple[pd.DataFrame, pd.DataFrame]:
     rnd = base.round
     inst, problem, chosen = rnd.instance, rnd.problem, rnd.result.chosen
     opts, orgs = inst.options, inst.organisations
-    org_name = dict(zip(orgs["organisation_id"], _names(orgs, "organisation_id"), strict=True))
+    org_name = dict(zip(orgs["organisation_id"], display_names(orgs, "organisation_id"), strict=True))
     seat = pd.DataFrame({"option_id": opts["option_id"].to_numpy(),
-                         "option": _names(opts, "option_id"),
+                         "option": display_names(opts, "option_id"),
                          "organisation_id": opts["organisation_id"].to_numpy(),
                          "organisation": opts["organisation_id"].map(org_name).to_numpy(),
                          "seats": opts["capacity"].to_numpy(),
                          "seats_used": problem.seats_used(chosen)})
     guid = pd.DataFrame({"organisation_id": orgs["organisation_id"].to_numpy(),
-                         "organisation": _names(orgs, "organisation_id"),
+                         "organisation": display_names(orgs, "organisation_id"),
                          "guidance_capacity": orgs["guidance_capacity"].to_numpy(),
                          "guidance_used": problem.guidance_used(chosen)})
     seat["waiting"], guid["waiting"] = waiting_demand(problem, chosen)
     return seat, guid
 
 
-def _names(df: pd.DataFrame, id_col: str) -> np.ndarray:
+def display_names(df: pd.DataFrame, id_col: str) -> np.ndarray:
     """The `name` column where given, else the id."""
     ids = df[id_col].astype(str)
     if "name" not in df:
