@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
 
 from matcher.scoring import SCALE
-from matcher.solver import AssignmentProblem, SolveResult, Status
+from matcher.solver import AssignmentProblem, Method, SolveResult, Status
 from matcher.whatif.engine import Baseline, Progress, run_scenario
 from matcher.whatif.scenario import Scenario
 
@@ -264,9 +264,9 @@ def marginal_values(base: Baseline, top: int = TOP, lp_max_pairs: int = LP_MAX_P
 def guidance_multipliers(result: SolveResult, n_organisations: int) -> np.ndarray:
     """The solve's Lagrangian multipliers per organisation in objective units per guidance unit;
     0 everywhere when the budgets needed no price (min-cost flow optimum), NaN when unknown."""
-    lam = result.details.get("multipliers")
+    lam = result.details.multipliers
     if lam is None or len(lam) != n_organisations:
-        fill = 0.0 if result.method.startswith("min_cost_flow") else np.nan
+        fill = 0.0 if result.method.base is Method.MIN_COST_FLOW else np.nan
         return np.full(n_organisations, fill)
     return np.round(np.asarray(lam, dtype=np.float64) / SCALE, 6)
 
