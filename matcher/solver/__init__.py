@@ -29,13 +29,13 @@ from matcher.solver.flow import solve_flow
 from matcher.solver.lagrangian import lagrangian_solve
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.refill import refill
-from matcher.solver.result import SolveResult, Status
+from matcher.solver.result import Method, SolveDetails, SolveResult, Status
 from matcher.solver.warm import WarmStart
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AssignmentProblem", "SolveResult", "Status", "WarmStart", "locks_infeasibility",
-           "solve"]
+__all__ = ["AssignmentProblem", "Method", "SolveDetails", "SolveResult", "Status", "WarmStart",
+           "locks_infeasibility", "solve"]
 
 
 def locks_infeasibility(problem: AssignmentProblem) -> list[str]:
@@ -55,8 +55,8 @@ def solve(problem: AssignmentProblem, policy: Policy, warm: WarmStart | None = N
     started = time.perf_counter()
     if locks_infeasibility(problem):
         empty = np.zeros(problem.n_edges, dtype=bool)
-        return SolveResult(Status.INFEASIBLE, "none", empty, 0, 0, True,
-                           {"reasons": locks_infeasibility(problem)})
+        return SolveResult(Status.INFEASIBLE, Method.NONE, empty, 0, 0, True,
+                           SolveDetails(reasons=locks_infeasibility(problem)))
     free, seats_left, _budget_left, _ = problem.residual()
     binding = bool(problem.guidance_can_bind().any())
     sp = policy.solver
@@ -70,8 +70,8 @@ def solve(problem: AssignmentProblem, policy: Policy, warm: WarmStart | None = N
         if (problem.guidance_used(relaxed) > problem.budget).any():
             return relaxed, None
         details["seconds"] = time.perf_counter() - started
-        return relaxed, SolveResult(Status.OPTIMAL, "min_cost_flow", relaxed, bound, bound,
-                                    binding, details)
+        return relaxed, SolveResult(Status.OPTIMAL, Method.MIN_COST_FLOW, relaxed, bound, bound,
+                                    binding, SolveDetails(stats=details))
 
     if binding and 0 < sp.lagrangian_auction_min_pairs <= int(free.sum()):
         # Large and the budgets can bind: the Lagrangian (by auction) first, without the flow.
@@ -79,10 +79,11 @@ def solve(problem: AssignmentProblem, policy: Policy, warm: WarmStart | None = N
         # flow's optimum) shows that the flow's optimum breaks a budget: step 1 could not have
         # ended the solve, and its flow (the costliest single step here) is not solved.
         result = lagrangian_solve(problem, sp, None, warm)
-        lower = int(result.details["relaxation_lower"])
+        lower = result.details.relaxation_lower
+        assert lower is not None  # the budgets can bind: the Lagrangian iterated
         if result.bound < lower:
             details.update(relaxation="not solved: the Lagrangian bound is below an "
-                           "assignment's value without the budgets", relaxation_lower=lower)
+                           "assignment's value without the budgets")
         else:
             relaxed, optimal = unpriced_flow()
             if optimal is not None:
@@ -101,7 +102,7 @@ def solve(problem: AssignmentProblem, policy: Policy, warm: WarmStart | None = N
                 exact.details.update(details, seconds=time.perf_counter() - started)
                 return exact
         result = lagrangian_solve(problem, sp, relaxed, warm)
-    result.details.update(details)
+    result.details.stats.update(details)
     # Small rounds (such as the pilot) go on until optimality is proven; mid-size ones only
     # while the Lagrangian gap is above target_gap.
     prove = problem.n_edges <= sp.prove_max_pairs and result.gap > sp.relative_gap
@@ -118,10 +119,10 @@ def solve(problem: AssignmentProblem, policy: Policy, warm: WarmStart | None = N
         bound = min(result.bound, cp_bound) if cp_bound >= 0 else result.bound
         bound = max(bound, value)  # CP-SAT's bound is floored from a float: never below a value
         status = Status.OPTIMAL if proven or value == bound else Status.FEASIBLE
-        if "multipliers" in result.details:  # shadow prices, for a later warm start
-            details["multipliers"] = result.details["multipliers"]
         details.update(lagrangian_objective=result.objective, lagrangian_bound=result.bound,
                        seconds=time.perf_counter() - started)
-        return SolveResult(status, "cp_sat", chosen, value, bound, True, details)
-    result.details["seconds"] = time.perf_counter() - started
+        # The Lagrangian's shadow prices are kept, for a later warm start.
+        return SolveResult(status, Method.CP_SAT, chosen, value, bound, True,
+                           SolveDetails(multipliers=result.details.multipliers, stats=details))
+    result.details.stats["seconds"] = time.perf_counter() - started
     return result
