@@ -99,7 +99,7 @@ def solve(problem: AssignmentProblem, policy: Policy, warm: WarmStart | None = N
         if int(free.sum()) <= sp.exact_max_pairs:
             exact = solve_exact(problem, ExactLimits(mip_nodes=sp.exact_max_nodes))
             if exact is not None:  # None: the LP stopped at its work limit
-                exact.details.update(details, seconds=time.perf_counter() - started)
+                exact.details.stats.update(details, seconds=time.perf_counter() - started)
                 return exact
         result = lagrangian_solve(problem, sp, relaxed, warm)
     result.details.stats.update(details)

@@ -32,7 +32,7 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from matcher.progress import report
 from matcher.solver.problem import AssignmentProblem
-from matcher.solver.result import SolveResult, Status
+from matcher.solver.result import Method, SolveDetails, SolveResult, Status
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,8 @@ def solve_exact(problem: AssignmentProblem, limits: ExactLimits | None = None
     report("solve", MAX_CORE_ROUNDS + 1, MAX_CORE_ROUNDS + 1)
     value = problem.objective(best)
     status = Status.OPTIMAL if proven else Status.FEASIBLE
-    details = {"lp_bound": dual / 1e6, "core_rounds": rounds, "core_pairs": core_size,
-               # the LP's shadow prices of guidance (micro-units), for a later warm start
-               "multipliers": np.round(prices.lam).astype(np.int64).tolist()}
-    return SolveResult(status, "highs_core", best, value, bound, True, details)
+    # The LP's shadow prices of guidance (micro-units) are kept, for a later warm start.
+    details = SolveDetails(multipliers=np.round(prices.lam).astype(np.int64).tolist(),
+                           stats={"lp_bound": dual / 1e6, "core_rounds": rounds,
+                                  "core_pairs": core_size})
+    return SolveResult(status, Method.HIGHS_CORE, best, value, bound, True, details)

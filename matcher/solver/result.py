@@ -32,16 +32,19 @@ class Method(StrEnum):
     MIN_COST_FLOW = "min_cost_flow"
     LAGRANGIAN = "lagrangian"
     CP_SAT = "cp_sat"
+    HIGHS_CORE = "highs_core"  # LP prices, a core of pairs, HiGHS (`matcher.solver.exact`)
     DECOMPOSED = "decomposed"
     REPLAYED = "replayed"  # a stored round rebuilt from its pairs (`matcher.round.replay_round`)
     CHAIN_MILP = "chain_milp"  # a round with chain inputs (`matcher.chain.model`)
     MIN_COST_FLOW_FAIRNESS = "min_cost_flow+fairness_cp_sat"
     LAGRANGIAN_FAIRNESS = "lagrangian+fairness_cp_sat"
     CP_SAT_FAIRNESS = "cp_sat+fairness_cp_sat"
+    HIGHS_CORE_FAIRNESS = "highs_core+fairness_cp_sat"
     DECOMPOSED_FAIRNESS = "decomposed+fairness_cp_sat"
     MIN_COST_FLOW_CARRY_OVER = "min_cost_flow+carry_over"
     LAGRANGIAN_CARRY_OVER = "lagrangian+carry_over"
     CP_SAT_CARRY_OVER = "cp_sat+carry_over"
+    HIGHS_CORE_CARRY_OVER = "highs_core+carry_over"
     DECOMPOSED_CARRY_OVER = "decomposed+carry_over"
 
     @property
