@@ -74,6 +74,7 @@ def read_raw(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame]:
         return raw
     if workbooks(data_dir):
         return _read_workbook(data_dir, problems)
+    _warn_unread_files(data_dir, problems)
     for name, required in REQUIRED.items():
         path = data_dir / f"{name}.csv"
         if name in OPTIONAL_TABLES and not path.exists():
@@ -83,6 +84,23 @@ def read_raw(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame]:
         if df is not None:
             raw[name] = df
     return raw
+
+
+#: Files a data folder may hold that no table comes from (matcher generate writes it).
+KNOWN_OTHER_FILES = ("generator.json",)
+
+
+def _warn_unread_files(data_dir: Path, problems: Problems) -> None:
+    """A warning for each file in the folder that matcher does not read (a misspelt
+    candidate.csv is otherwise ignored without a word), naming the files it reads."""
+    tables = (*REQUIRED, *OTHER_TABLES)
+    known = {f"{t}.csv" for t in tables} | set(KNOWN_OTHER_FILES)
+    reads = ", ".join(f"{t}.csv" for t in tables)
+    for path in sorted(data_dir.iterdir()):
+        if path.is_file() and not path.name.startswith(".") and path.name not in known:
+            problems.add(path.name, None, None,
+                         f"file is not read by matcher (it reads {reads}); check its name",
+                         "warning")
 
 
 def _read_workbook(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame]:
