@@ -14,11 +14,23 @@ from matcher.cli import (  # noqa: F401
     round_commands,
     whatif_commands,
 )
-from matcher.cli.app import app
+from matcher.cli.app import EXIT_BAD_INPUT, app, err_console
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line naming the path and the cause (no traceback): a full disk, a file-size limit, a
+    read-only or missing folder, a path under a file."""
+    where = exc.filename if exc.filename is not None else ""
+    cause = exc.strerror or str(exc)
+    return f"error: {where}: {cause}" if where else f"error: {cause}"
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except OSError as exc:  # outputs are all or nothing; the message is one line
+        err_console.print(os_error_line(exc), highlight=False, markup=False)
+        raise SystemExit(EXIT_BAD_INPUT) from None
 
 
 __all__ = ["app", "main"]

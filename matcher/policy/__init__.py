@@ -317,6 +317,13 @@ def load_policy(path: Path | None) -> Policy:
         data = tomllib.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         raise InputError([Problem(path.name, None, None, "policy file not found")]) from None
+    except UnicodeDecodeError as exc:
+        raise InputError([Problem(path.name, None, None,
+                                  f"policy file is not UTF-8 text ({exc.reason} at byte "
+                                  f"{exc.start})")]) from None
+    except IsADirectoryError:
+        raise InputError([Problem(path.name, None, None, "is a folder, not a policy file")]) \
+            from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError([Problem(path.name, None, None, f"not valid TOML: {exc}")]) from None
     return policy_from_dict(data, path.name)
