@@ -20,7 +20,7 @@ from api.audit import append, content_hash
 from api.db import utcnow
 from api.models import DecisionEvent, Import, Protected, Record
 from api.state import CORE, ID, columns, decision_events, stored_tables
-from matcher.csvio import ROW, read_table
+from matcher.csvio import ROW, read_table, with_row_numbers
 from matcher.decisions import EVENT_KINDS, decisions_in_force
 from matcher.errors import InputError, Problem, Problems
 from matcher.load import build_instance
@@ -71,8 +71,7 @@ def from_json(rows: dict[str, list[dict[str, object]]]) -> Parsed:
             problems.add(f"{name}.csv", None, col, "required field is missing")
         if not items:
             problems.add(f"{name}.csv", None, None, "table has no rows")
-        df.insert(0, ROW, np.arange(2, len(df) + 2))
-        tables[name] = df
+        tables[name] = with_row_numbers(df, f"{name}.csv", problems)
     return Parsed(tables, json=True, problems=problems)
 
 

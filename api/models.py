@@ -203,6 +203,34 @@ class AuditRecord(Base):
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
+class User(Base):
+    """A person who logs in to the web pages (``matcher user create``). The password is kept
+    only as an argon2 hash. Each user acts through its own API-key row (``key_id``, whose
+    secret is never kept, so it cannot be used over the JSON API): audit records, decisions and
+    rounds name the same kind of principal for pages and API."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True, index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    organisations: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), unique=True)
+    created_at: Mapped[str] = mapped_column(TS)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WebSession(Base):
+    """A logged-in browser: the cookie holds a random token, the table its SHA-256 hash, the
+    CSRF token of its forms and when it expires."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[str] = mapped_column(TS)
+    expires_at: Mapped[str] = mapped_column(TS)
 class IdempotencyKey(Base):
     """An Idempotency-Key header's first use, per API key; a reuse within 24 hours with the same
     request answers the same shortlist (older rows are replaced on reuse)."""

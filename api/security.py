@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.db import Database, utcnow
-from api.models import ApiKey
+from api.models import ApiKey, User
 
 KEY_PREFIX = "mk_"
 
@@ -69,7 +69,9 @@ def _info(row: ApiKey) -> KeyInfo:
 
 def list_keys(db: Database) -> list[KeyInfo]:
     with db.session() as s:
-        return [_info(r) for r in s.scalars(select(ApiKey).order_by(ApiKey.id))]
+        users = select(User.key_id)  # a user's own key row is not a key anyone holds
+        return [_info(r) for r in s.scalars(select(ApiKey).where(ApiKey.id.not_in(users))
+                                            .order_by(ApiKey.id))]
 
 
 def revoke_key(db: Database, key_id: int) -> tuple[KeyInfo, bool]:

@@ -76,7 +76,7 @@ def _guided(n: int, problem: AssignmentProblem, option_region: np.ndarray, regio
         res, t = _timed(lambda: solve(problem, policy))
         name = f"ours ({res.method})"
     bound = res.bound
-    rows.append(_row(n, problem, name, t, res.chosen, bound, res.details))
+    rows.append(_row(n, problem, name, t, res.chosen, bound, res.details.as_dict()))
 
     def add(name: str, fn: Callable[[], np.ndarray]) -> None:
         chosen, secs = _timed(fn)

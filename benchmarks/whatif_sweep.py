@@ -69,7 +69,7 @@ def main() -> None:
 
     def row(name: str, seconds: float, rnd: Any, moves: str) -> None:
         s = rnd.result
-        it = s.details.get("iterations", "-")
+        it = s.details.iterations if s.details.iterations is not None else "-"
         print(f"| {name} | {seconds:.1f} | {rnd.timings['solve']:.1f} | {s.method} | {it} | "
               f"{s.objective / 1e6:,.3f} | {s.bound / 1e6:,.3f} | {s.gap:.3%} | "
               f"{int(rnd.chosen.sum()):,} | {moves} |")

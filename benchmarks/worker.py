@@ -29,7 +29,7 @@ from matcher.policy import Policy, load_policy
 from matcher.prewrite import EdgesPrewrite
 from matcher.round import CSV_DIALECTS, run_round, write_round
 from matcher.scoring import SCALE
-from matcher.solver import AssignmentProblem, solve
+from matcher.solver import AssignmentProblem, SolveDetails, solve
 from matcher.solver.decompose import ProcessMapper
 from matcher.synth import generate, write_generated
 
@@ -59,7 +59,7 @@ def _parts(solved_pass: dict[str, Any]) -> list[dict[str, Any]]:
     return [{k: p.get(k) for k in keys} for p in solved_pass.get("per_part", [])]
 
 
-def solver_summary(details: dict[str, Any]) -> dict[str, Any]:
+def solver_summary(solved: SolveDetails) -> dict[str, Any]:
     """Where the answer and bound came from (JSON-safe): the Lagrangian's iterations, repair,
     quota flow and polish, or the decomposition's parts, first pass, coordination bounds and
     whole-problem auction iterations and quota flow; for a round solved by region, each
@@ -67,6 +67,7 @@ def solver_summary(details: dict[str, Any]) -> dict[str, Any]:
     keep = ("iterations", "start_evaluations", "value_before_polish", "full_dual", "polish",
             "quota_flow", "parts", "relaxation", "relaxation_bound", "relaxation_lower",
             "subproblem", "whole_auction")
+    details = solved.as_dict()
     out = {k: details[k] for k in keep if k in details}
     first = details.get("first_pass")
     if isinstance(first, dict):
@@ -123,7 +124,7 @@ def run_scenario(sc: Scenario, work: Path, alternatives: bool = True,
                             by_region=edges.start)
         # The largest peak of a worker process by the end of a region it solved (first pass
         # and border passes; the coordination's later price steps are not covered).
-        out["peak_worker_mb"] = peak_worker_mb(rnd.result.details) if workers > 1 else 0.0
+        out["peak_worker_mb"] = peak_worker_mb(rnd.result.details.stats) if workers > 1 else 0.0
         out["t_score"], out["t_solve"] = rnd.timings["score"], rnd.timings["solve"]
         out["peaks_mb"]["solve"] = peak_mb()
         t = time.perf_counter()

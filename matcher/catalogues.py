@@ -88,7 +88,7 @@ def missing(cat: Any) -> list[str]:
     for m in cat:
         if not m.id:
             continue
-        done = m.string if isinstance(m.string, str) else all(m.string)
+        done = m.string if isinstance(m.string, str) else bool(m.string) and all(m.string)
         if not done:
             out.append(m.id if isinstance(m.id, str) else m.id[0])
     return out

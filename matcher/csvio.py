@@ -105,6 +105,18 @@ def check_table(df: pd.DataFrame, name: str, problems: Problems, required: tuple
         problems.add(name, None, None, "file has a header but no data rows", sheet=sheet,
                      code="no_rows")
         return None
+    return with_row_numbers(df, name, problems, sheet)
+
+
+def with_row_numbers(df: pd.DataFrame, name: str, problems: Problems,
+                     sheet: str | None = None) -> pd.DataFrame:
+    """`df` with matcher's `_row` column (spreadsheet rows, header = row 1). A column of the
+    user's own with that name is set aside with a warning (matcher's internal names are kept
+    apart from the names a user may choose)."""
+    if ROW in df.columns:
+        problems.add(name, 1, ROW, f"column name {ROW} is matcher's own (the spreadsheet row); "
+                     "the column is ignored", "warning", sheet=sheet)
+        df = df.drop(columns=[ROW])
     df.insert(0, ROW, np.arange(2, len(df) + 2))
     return df
 

@@ -20,7 +20,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,9 +63,14 @@ def check_language(lang: str) -> str:
     return lang
 
 
-def set_language(lang: str | None) -> None:
-    """Use `lang` from now on in this context (None: back to the default)."""
-    _current.set(None if lang is None else check_language(lang))
+def set_language(lang: str | None) -> Token[str | None]:
+    """Use `lang` from now on in this context (None: back to the default); the token undoes it
+    (:func:`reset_language`)."""
+    return _current.set(None if lang is None else check_language(lang))
+
+
+def reset_language(token: Token[str | None]) -> None:
+    _current.reset(token)
 
 
 @contextmanager

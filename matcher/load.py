@@ -74,6 +74,7 @@ def read_raw(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame]:
         return raw
     if workbooks(data_dir):
         return _read_workbook(data_dir, problems)
+    _warn_unread_files(data_dir, problems)
     for name, required in REQUIRED.items():
         path = data_dir / f"{name}.csv"
         if name in OPTIONAL_TABLES and not path.exists():
@@ -83,6 +84,23 @@ def read_raw(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame]:
         if df is not None:
             raw[name] = df
     return raw
+
+
+#: Files a data folder may hold that no table comes from (matcher generate writes it).
+KNOWN_OTHER_FILES = ("generator.json",)
+
+
+def _warn_unread_files(data_dir: Path, problems: Problems) -> None:
+    """A warning for each file in the folder that matcher does not read (a misspelt
+    candidate.csv is otherwise ignored without a word), naming the files it reads."""
+    tables = (*REQUIRED, *OTHER_TABLES)
+    known = {f"{t}.csv" for t in tables} | set(KNOWN_OTHER_FILES)
+    reads = ", ".join(f"{t}.csv" for t in tables)
+    for path in sorted(data_dir.iterdir()):
+        if path.is_file() and not path.name.startswith(".") and path.name not in known:
+            problems.add(path.name, None, None,
+                         f"file is not read by matcher (it reads {reads}); check its name",
+                         "warning")
 
 
 def _read_workbook(data_dir: Path, problems: Problems) -> dict[str, pd.DataFrame]:
@@ -179,6 +197,7 @@ def build_instance(
             if not missing and raw[name].empty and name not in OPTIONAL_TABLES:
                 problems.add(f"{name}.csv", None, None, "table has no rows", code="table_empty")
     problems.raise_if_errors()
+    raw = _known_columns(raw, problems)
 
     orgs = _organisations(raw["organisations"], problems)
     opts = _options(raw["options"], orgs, problems)
@@ -187,15 +206,6 @@ def build_instance(
     decisions = _decisions(raw.get("decisions"), cands, opts, problems)
     decisions, route_decisions = chain_data.split_route_decisions(decisions, opts, routes,
                                                                   problems)
-    for name, df in raw.items():
-        if name not in REQUIRED:  # e.g. protected: never read here (the audit reads it)
-            problems.add(f"{name}.csv", None, None, "table is not used to score or match",
-                         "warning", code="table_unused")
-            continue
-        extra = [c for c in df.columns if c != ROW and c not in REQUIRED[name] + OPTIONAL[name]]
-        for col in extra:
-            problems.add(f"{name}.csv", 1, col, "column is not used by matcher (kept, ignored)",
-                         "warning", code="column_unused")
     problems.raise_if_errors()
 
     skill_names, cand_skills, opt_skills = _skill_matrices(cands, opts, problems)
@@ -223,6 +233,26 @@ def build_instance(
         routes=routes,
         route_decisions=route_decisions,
     )
+
+
+def _known_columns(raw: dict[str, pd.DataFrame], problems: Problems) -> dict[str, pd.DataFrame]:
+    """The tables with only the columns matcher reads: any other column (and table) gets a
+    warning and is set aside before parsing, so a name a user chose never meets the names
+    parsing adds (`org`, `level`, `cand`, ...)."""
+    out = {}
+    for name, df in raw.items():
+        if name not in REQUIRED:  # e.g. protected: never read here (the audit reads it)
+            problems.add(f"{name}.csv", None, None, "table is not used to score or match",
+                         "warning", code="table_unused")
+            out[name] = df
+            continue
+        known = REQUIRED[name] + OPTIONAL[name]
+        extra = [c for c in df.columns if c != ROW and c not in known]
+        for col in extra:
+            problems.add(f"{name}.csv", 1, col, "column is not used by matcher (kept, ignored)",
+                         "warning", code="column_unused")
+        out[name] = df.drop(columns=extra) if extra else df
+    return out
 
 
 def _with_rows(df: pd.DataFrame) -> pd.DataFrame:

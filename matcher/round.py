@@ -32,7 +32,7 @@ from matcher.prewrite import EDGES_FILE, EdgesPrewrite, write_edges
 from matcher.progress import report
 from matcher.scoring import SCALE, EdgeTable, build_edges
 from matcher.scoring.table import FORBID, LOCK
-from matcher.solver import AssignmentProblem, SolveResult, Status, solve
+from matcher.solver import AssignmentProblem, Method, SolveDetails, SolveResult, Status, solve
 from matcher.solver.decompose import Mapper, organisation_regions, solve_decomposed
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
     timings["solve"] = time.perf_counter() - t
     if result.status is Status.INFEASIBLE:  # check_locks should have caught it
         raise InputError([Problem("decisions.csv", None, None, r)
-                          for r in result.details.get("reasons", [])])
+                          for r in result.details.reasons])
     chosen = np.zeros(len(edges), dtype=bool)
     chosen[np.flatnonzero(usable)[result.chosen]] = True
     return Round(inst, policy, edges, usable, problem, result, chosen, timings, warn, None, date)
@@ -240,7 +240,7 @@ def chain_round(inst: Instance, policy: Policy, edges: EdgeTable, timings: dict[
 
 def replay_round(inst: Instance, policy: Policy, candidate_ids: list[str],
                  option_ids: list[str], status: Status = Status.FEASIBLE,
-                 method: str = "replayed") -> Round:
+                 method: Method = Method.REPLAYED) -> Round:
     """A finished round rebuilt from the pairs it chose, without solving again: the same scores,
     edges and reasons as the round that chose them (e.g. to explain a round that was stored).
     Raises InputError naming a pair that is not one of the round's usable pairs."""
@@ -262,7 +262,7 @@ def replay_round(inst: Instance, policy: Policy, candidate_ids: list[str],
     chosen[pos] = True
     objective = int(edges.weight_int[chosen].sum())
     result = SolveResult(status, method, chosen[usable], objective, objective,
-                         guidance_binding=False, details={"replayed": True})
+                         guidance_binding=False, details=SolveDetails(stats={"replayed": True}))
     return Round(inst, policy, edges, usable, problem, result, chosen, {})
 
 
@@ -365,7 +365,7 @@ def summary(rnd: Round, unmatched: pd.DataFrame | None = None) -> dict[str, Any]
             "bound_micro": r.bound,
         },
         "warnings": [str(w) for w in rnd.warnings],
-    } | ({"fairness": r.details["fairness"]} if "fairness" in r.details else {}) | (
+    } | ({"fairness": r.details.fairness} if r.details.fairness is not None else {}) | (
         {"chain": chain_report.counts(inst, rnd.chain)} if rnd.chain is not None else {}) | (
         {"date": rnd.date} if rnd.date is not None else {})
 
@@ -451,7 +451,7 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
             "source": rnd.instance.source,
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "timings_s": {k: round(v, 4) for k, v in timings.items()},
-            "solver_details": _jsonable(rnd.result.details),
+            "solver_details": _jsonable(rnd.result.details.as_dict()),
         }
         for name, content in (extra_files or {}).items():
             if name in files or name == "round.json" or Path(name).name != name:

@@ -43,9 +43,9 @@ def test_a_dask_cluster_gives_the_same_answer(client: Client, whole_iterations: 
     assert ("quota_part" in names) == (whole_iterations == 0)
     assert np.array_equal(here.chosen, there.chosen)
     assert (here.objective, here.bound) == (there.objective, there.bound)
-    assert [c["bounds"] for c in here.details["coordination"]] == \
-        [c["bounds"] for c in there.details["coordination"]]
+    assert [c["bounds"] for c in here.details.stats["coordination"]] == \
+        [c["bounds"] for c in there.details.stats["coordination"]]
     # Without whole-problem iterations the last class-quota flow went to the cluster by
     # `submit`, beside the coordination; with them it needs their answer and runs here.
-    assert there.details["quota_flow"]["beside_coordination"] == (whole_iterations == 0)
+    assert there.details.stats["quota_flow"]["beside_coordination"] == (whole_iterations == 0)
     assert problem.violations(there.chosen) == []

@@ -131,7 +131,7 @@ def test_bound_is_valid_against_the_exact_optimum(
     result = solve_decomposed(problem, decomposed_policy(), labels)
     assert problem.violations(result.chosen) == []
     assert result.chosen[problem.locked].all()
-    assert result.details["parts"] == 4
+    assert result.details.stats["parts"] == 4
     exact, cp_bound, proven, _ = solve_cpsat(problem, result.chosen, 20.0, 0.0)
     assert problem.objective(exact) <= result.bound
     assert result.objective <= cp_bound
@@ -148,8 +148,8 @@ def test_deterministic_and_dispatchable(regions_problem: tuple[AssignmentProblem
     again = solve_decomposed(problem, decomposed_policy(), labels, mapper=pickling_map)
     assert np.array_equal(first.chosen, again.chosen)
     assert (first.objective, first.bound) == (again.objective, again.bound)
-    assert [c["bounds"] for c in first.details["coordination"]] == \
-        [c["bounds"] for c in again.details["coordination"]]
+    assert [c["bounds"] for c in first.details.stats["coordination"]] == \
+        [c["bounds"] for c in again.details.stats["coordination"]]
 
 
 def test_parts_use_one_auction_thread_and_the_whole_iterations_may_use_more(
@@ -172,13 +172,13 @@ def test_parts_use_one_auction_thread_and_the_whole_iterations_may_use_more(
     jacobi = decomposed_policy(lagrangian_auction_min_pairs=1, decompose_auction_iterations=4,
                                lagrangian_auction_threads=2, decompose_auction_threads=2)
     c = solve_decomposed(problem, jacobi, labels)
-    n_parts = len(c.details["first_pass"]["per_part"])
+    n_parts = len(c.details.stats["first_pass"]["per_part"])
     assert threads[:n_parts] == [1] * n_parts and 2 in threads[n_parts:]
     d = solve_decomposed(problem, jacobi, labels)
     assert np.array_equal(c.chosen, d.chosen) and (c.objective, c.bound) == (d.objective, d.bound)
     assert problem.violations(c.chosen) == []
     exact, _, _, _ = solve_cpsat(problem, c.chosen, 20.0, 0.0)
-    assert problem.objective(exact) <= min(c.details["whole_auction"]["bounds"])
+    assert problem.objective(exact) <= min(c.details.stats["whole_auction"]["bounds"])
 
 
 @pytest.mark.parametrize(("parts", "expected"), [({}, (64, 8)), ({"lagrangian_rate_div": 4}, (4, 8)),
@@ -202,10 +202,10 @@ def test_parts_take_their_own_settings(regions_problem: tuple[AssignmentProblem,
     policy = decomposed_policy(lagrangian_rate_div=64, lagrangian_auction_threads=2,
                                polish_parallel=2, parts=parts)
     result = solve_decomposed(problem, policy, labels, mapper=recording_map)
-    n_parts = len(result.details["first_pass"]["per_part"])
+    n_parts = len(result.details.stats["first_pass"]["per_part"])
     assert seen[:n_parts] == [(*expected, 1, 1)] * n_parts
     assert policy.solver.polish_parallel == 2
-    assert all(p["iterations"] <= expected[1] for p in result.details["first_pass"]["per_part"])
+    assert all(p["iterations"] <= expected[1] for p in result.details.stats["first_pass"]["per_part"])
     assert policy.solver.lagrangian_rate_div == 64  # the round's own settings are untouched
     assert problem.violations(result.chosen) == []
     assert result.objective == problem.objective(result.chosen) <= result.bound
@@ -241,11 +241,11 @@ def test_worker_processes_give_the_same_answer(
     assert mapper._pool is None  # closed on exit
     # Each part's answer carries its solving process's own peak memory (Linux /proc).
     if Path("/proc/self/status").exists():
-        assert all(p["peak_mb"] > 0 for p in again.details["first_pass"]["per_part"])
+        assert all(p["peak_mb"] > 0 for p in again.details.stats["first_pass"]["per_part"])
     assert np.array_equal(first.chosen, again.chosen)
     assert (first.objective, first.bound) == (again.objective, again.bound)
-    assert [c["bounds"] for c in first.details["coordination"]] == \
-        [c["bounds"] for c in again.details["coordination"]]
+    assert [c["bounds"] for c in first.details.stats["coordination"]] == \
+        [c["bounds"] for c in again.details.stats["coordination"]]
 
 
 class SubmittingMap:
@@ -283,16 +283,16 @@ def test_quota_flow_beside_the_coordination_gives_the_same_answer(locked_share: 
     mapper = SubmittingMap()
     there = solve_decomposed(problem, policy, labels, mapper=mapper)
     assert mapper.submitted == ["quota_part"]
-    assert not here.details["quota_flow"]["beside_coordination"]
-    assert there.details["quota_flow"]["beside_coordination"]
+    assert not here.details.stats["quota_flow"]["beside_coordination"]
+    assert there.details.stats["quota_flow"]["beside_coordination"]
     assert np.array_equal(here.chosen, there.chosen)
     assert (here.objective, here.bound) == (there.objective, there.bound)
-    assert here.details["quota_flow"]["value"] == there.details["quota_flow"]["value"]
+    assert here.details.stats["quota_flow"]["value"] == there.details.stats["quota_flow"]["value"]
     assert problem.violations(there.chosen) == []
     assert there.chosen[problem.locked].all()
-    assert there.objective >= there.details["first_pass"]["value"]
-    assert len(there.details["border_passes"]) == rounds - 1
-    assert there.objective >= max([p["value"] for p in there.details["border_passes"]],
+    assert there.objective >= there.details.stats["first_pass"]["value"]
+    assert len(there.details.stats["border_passes"]) == rounds - 1
+    assert there.objective >= max([p["value"] for p in there.details.stats["border_passes"]],
                                   default=0)
     # With whole-problem iterations the flow needs their answer: nothing is submitted early.
     mapper = SubmittingMap()
@@ -311,8 +311,8 @@ def test_coordination_and_border_pass_improve(regions_problem: tuple[AssignmentP
                             labels)
     assert full.bound <= plain.bound
     assert full.objective >= plain.objective
-    whole = full.details.get("whole_auction", {}).get("bounds", [])
-    assert full.bound == min([b for c in full.details["coordination"] for b in c["bounds"]]
+    whole = full.details.stats.get("whole_auction", {}).get("bounds", [])
+    assert full.bound == min([b for c in full.details.stats["coordination"] for b in c["bounds"]]
                              + whole)
 
 
@@ -328,10 +328,10 @@ def test_whole_problem_auction_lowers_a_valid_bound(
         update={"decompose_auction_iterations": 0})}), labels)
     with_ = solve_decomposed(problem, policy.model_copy(update={"solver": policy.solver.model_copy(
         update={"decompose_auction_iterations": 15})}), labels)
-    assert "whole_auction" not in without.details
-    trace = with_.details["whole_auction"]["bounds"]
+    assert "whole_auction" not in without.details.stats
+    trace = with_.details.stats["whole_auction"]["bounds"]
     assert len(trace) == 15
-    assert with_.bound == min([*trace, *with_.details["coordination"][0]["bounds"]])
+    assert with_.bound == min([*trace, *with_.details.stats["coordination"][0]["bounds"]])
     assert with_.bound < without.bound
     assert with_.objective >= without.objective
     assert problem.violations(with_.chosen) == []
@@ -358,17 +358,17 @@ def test_whole_iterations_after_the_passes_bound_the_round_beside_the_quota_flow
     mapper = SubmittingMap()
     there = solve_decomposed(problem, policy, labels, mapper=mapper)
     assert mapper.submitted == ["quota_part"]
-    assert there.details["quota_flow"]["beside_coordination"]
+    assert there.details.stats["quota_flow"]["beside_coordination"]
     assert np.array_equal(here.chosen, there.chosen)
     assert (here.objective, here.bound) == (there.objective, there.bound)
-    whole = here.details["whole_auction"]
+    whole = here.details.stats["whole_auction"]
     assert whole["after_passes"]
-    coordination = here.details["coordination"]
+    coordination = here.details.stats["coordination"]
     assert [len(c["bounds"]) for c in coordination] == [2] + [1] * (rounds - 1)
     assert here.bound == min([*whole["bounds"], *(b for c in coordination for b in c["bounds"])])
-    answers = [here.details["quota_flow"]["value"], whole["repair_value"],
-               *(p["value"] for p in here.details["border_passes"])]
-    assert here.objective == max([here.details["first_pass"]["value"], *answers])
+    answers = [here.details.stats["quota_flow"]["value"], whole["repair_value"],
+               *(p["value"] for p in here.details.stats["border_passes"])]
+    assert here.objective == max([here.details.stats["first_pass"]["value"], *answers])
     assert problem.violations(here.chosen) == []
     assert here.chosen[problem.locked].all()
     exact, _, _, _ = solve_cpsat(problem, here.chosen, 20.0, 0.0)
@@ -376,7 +376,7 @@ def test_whole_iterations_after_the_passes_bound_the_round_beside_the_quota_flow
     # The same iterations before the passes (the default) start the passes' search instead.
     before = solve_decomposed(problem, policy.model_copy(update={"solver": policy.solver.model_copy(
         update={"decompose_auction_last": False})}), labels)
-    assert not before.details["whole_auction"]["after_passes"]
+    assert not before.details.stats["whole_auction"]["after_passes"]
     assert problem.violations(before.chosen) == []
 
 
@@ -394,16 +394,16 @@ def test_whole_iterations_over_a_core_end_with_a_bound_over_every_pair(last: boo
                                decompose_auction_last=last, decompose_auction_core=2,
                                decompose_auction_search_shift=12, decompose_quota_core=3)
     res = solve_decomposed(problem, policy, labels)
-    whole = res.details["whole_auction"]
+    whole = res.details.stats["whole_auction"]
     assert 0 < whole["core_pairs"] < problem.n_edges
     assert len(whole["core_values"]) == 7  # 6 iterations and the best solved at the finest eps
     assert len(whole["bounds"]) == 1
     assert res.bound == min([*whole["bounds"],
-                             *(b for c in res.details["coordination"] for b in c["bounds"])])
+                             *(b for c in res.details.stats["coordination"] for b in c["bounds"])])
     assert problem.violations(res.chosen) == [] and res.chosen[problem.locked].all()
     exact, _, _, _ = solve_cpsat(problem, res.chosen, 20.0, 0.0)
     assert res.objective <= problem.objective(exact) <= whole["bounds"][0]
-    mask = auction_core(problem, np.asarray(res.details["multipliers"]) * 0, _usable(problem),
+    mask = auction_core(problem, np.asarray(res.details.multipliers) * 0, _usable(problem),
                         problem.locked, 2)
     assert not mask[problem.locked].any()
     assert (np.bincount(problem.cand[mask], minlength=problem.n_candidates) <= 2).all()
@@ -427,9 +427,9 @@ def test_the_national_policy_runs_a_border_pass_and_bounds_the_round() -> None:
     assert mapper.submitted == ["quota_part"]
     assert np.array_equal(res.chosen, again.chosen) and res.bound == again.bound
     assert problem.violations(res.chosen) == [] and res.chosen[problem.locked].all()
-    (border,) = res.details["border_passes"]
-    assert res.objective >= max(border["value"], res.details["first_pass"]["value"])
-    assert res.details["whole_auction"]["after_passes"]
+    (border,) = res.details.stats["border_passes"]
+    assert res.objective >= max(border["value"], res.details.stats["first_pass"]["value"])
+    assert res.details.stats["whole_auction"]["after_passes"]
     exact, _, _, _ = solve_cpsat(problem, res.chosen, 20.0, 0.0)
     assert res.objective <= problem.objective(exact) <= res.bound
     # The benchmark's summary keeps each pass's parts, each with its own answer and bound (how
@@ -439,7 +439,7 @@ def test_the_national_policy_runs_a_border_pass_and_bounds_the_round() -> None:
     (border_summary,) = summary["border_passes"]
     assert border_summary["value"] == border["value"]
     for pp in (summary["first_pass"]["per_part"], border_summary["per_part"]):
-        assert len({p["part"] for p in pp}) == len(pp) == res.details["parts"]
+        assert len({p["part"] for p in pp}) == len(pp) == res.details.stats["parts"]
         assert all(0 <= p["objective"] <= p["bound"] for p in pp)
 
 
@@ -497,7 +497,7 @@ def test_merged_parts_give_a_valid_bound(
     problem, labels = regions_problem
     result = solve_decomposed(problem, decomposed_policy(decompose_part_pairs=problem.n_edges // 2),
                               labels)
-    assert result.details["parts"] < 4
+    assert result.details.stats["parts"] < 4
     assert problem.violations(result.chosen) == []
     exact, cp_bound, _, _ = solve_cpsat(problem, result.chosen, 20.0, 0.0)
     assert problem.objective(exact) <= result.bound
@@ -533,7 +533,7 @@ def test_round_decomposes_by_region_with_unchanged_outputs(tmp_path) -> None:
     rnd = run_round(inst, policy_from_dict({"solver": solver | {"decompose_min_pairs": 1}}),
                     warnings)
     assert rnd.result.method == "decomposed"
-    assert rnd.result.details["parts"] > 1
+    assert rnd.result.details.stats["parts"] > 1
     assert rnd.problem.violations(rnd.result.chosen) == []
     assert rnd.result.objective <= rnd.result.bound
     meta = write_round(rnd, tmp_path / "round")
@@ -572,8 +572,8 @@ def test_the_slack_polish_of_a_round_by_region_only_adds_value(seed: int) -> Non
     plain = solve_decomposed(problem, decomposed_policy(**base), labels)
     slack = solve_decomposed(problem, decomposed_policy(
         **base, decompose_slack_max_pairs=300, decompose_slack_deterministic_time=1.0), labels)
-    assert "polish_slack" not in plain.details
-    stats = slack.details["polish_slack"]
+    assert "polish_slack" not in plain.details.stats
+    stats = slack.details.stats["polish_slack"]
     assert slack.bound == plain.bound
     assert slack.objective == plain.objective + stats["polish_gain"]
     assert stats["polish_gain"] > 0 and stats["polish_windows"] > 1

@@ -82,7 +82,7 @@ def test_optimal_against_brute_force(seed: int, rate: float, max_min: bool) -> N
     got = apply_fairness(p, pol, base, groups if rate else {})
     assert not p.violations(got.chosen)
     assert got.objective == want
-    price = got.details["fairness"]
+    price = got.details.fairness
     assert price["price_micro"] == base.objective - got.objective >= 0
     if rate:
         placed = np.zeros(p.n_candidates, bool)

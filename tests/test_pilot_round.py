@@ -28,7 +28,7 @@ def run(data: Path | None, out: Path, *extra: str) -> dict:
 def test_pilot_round_is_optimal_and_pinned(tmp_path: Path):
     meta = run(None, tmp_path / "r")
     assert meta["solver"]["status"] == "optimal"
-    assert meta["solver"]["method"] == "cp_sat"  # the pilot's guidance budgets bind
+    assert meta["solver"]["method"] == "highs_core"  # the pilot's guidance budgets bind
     assert meta["solver"]["guidance_binding"] is True
     assert meta["solver"]["gap"] == 0
     assert meta["solver"]["objective_micro"] == meta["solver"]["bound_micro"] == 34_383_385

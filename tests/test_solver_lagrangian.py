@@ -110,17 +110,17 @@ def test_lagrangian_feasible_and_bound_valid_on_tiny(problem: AssignmentProblem)
     free, seats, _, _ = problem.residual()
     flow = solve_flow(problem, free, seats) | problem.locked
     flow_keeps_budgets = not (problem.guidance_used(flow) > problem.budget).any()
-    if str(by_auction.details.get("relaxation", "")).startswith("not solved"):
+    if str(by_auction.details.stats.get("relaxation", "")).startswith("not solved"):
         # The claim that let the flow go unsolved: an assignment keeping the seats is worth more
         # than the bound (so the flow's optimum is worth more than any answer within budgets).
-        assert by_auction.details["relaxation_lower"] > by_auction.bound
-        assert by_auction.details["relaxation_lower"] <= problem.objective(flow)
+        assert by_auction.details.relaxation_lower > by_auction.bound
+        assert by_auction.details.relaxation_lower <= problem.objective(flow)
         assert not flow_keeps_budgets
     elif flow_keeps_budgets:
         assert by_auction.method == "min_cost_flow"
         assert by_auction.status is Status.OPTIMAL
     else:  # the flow was solved and breaks a budget: its value still caps the bound
-        assert by_auction.details["relaxation_bound"] == problem.objective(flow)
+        assert by_auction.details.stats["relaxation_bound"] == problem.objective(flow)
         assert by_auction.bound <= problem.objective(flow)
 
 
@@ -166,7 +166,7 @@ def test_small_random_instances_against_cpsat() -> None:
         problem, _ = random_problem(300, seed=seed, per_cand=8, near=15, locked_share=0.05)
         result = solve(problem, lagrangian_policy(lagrangian_iterations=40,
                                                   lagrangian_auction_min_pairs=auction_min))
-        assert result.details["subproblem"] == ("auction" if auction_min else "flow")
+        assert result.details.stats["subproblem"] == ("auction" if auction_min else "flow")
         assert problem.violations(result.chosen) == []
         assert result.chosen[problem.locked].all()
         assert result.guidance_binding
@@ -212,11 +212,11 @@ def test_by_auction_a_binding_round_skips_the_flow_with_proof() -> None:
     problem, _ = random_problem(300, seed=1, per_cand=8, near=15, locked_share=0.05)
     result = solve(problem, lagrangian_policy(lagrangian_auction_min_pairs=1,
                                               lagrangian_iterations=20))
-    assert result.details["relaxation"].startswith("not solved")
-    assert "relaxation_bound" not in result.details
+    assert result.details.stats["relaxation"].startswith("not solved")
+    assert "relaxation_bound" not in result.details.stats
     free, seats, _, _ = problem.residual()
     flow = solve_flow(problem, free, seats) | problem.locked
-    assert result.bound < result.details["relaxation_lower"] <= problem.objective(flow)
+    assert result.bound < result.details.relaxation_lower <= problem.objective(flow)
     assert (problem.guidance_used(flow) > problem.budget).any()
     assert problem.violations(result.chosen) == []
 
@@ -231,7 +231,7 @@ def test_deterministic_and_row_order_free_of_wall_clock(auction_min: int, thread
     assert first.method == "lagrangian"
     assert np.array_equal(first.chosen, second.chosen)
     assert (first.objective, first.bound) == (second.objective, second.bound)
-    assert first.details["iterations"] == second.details["iterations"]
+    assert first.details.iterations == second.details.iterations
 
 
 def test_components_are_independent_and_regions_keep_a_valid_bound() -> None:
@@ -247,7 +247,7 @@ def test_components_are_independent_and_regions_keep_a_valid_bound() -> None:
                                                             decompose_part_pairs=0),
                                  organisation_regions(problem, region))
     assert problem.violations(by_region.chosen) == []
-    assert by_region.details["parts"] == 4
+    assert by_region.details.stats["parts"] == 4
     # Both bounds are valid, so each is at least the other's feasible value.
     assert by_region.bound >= whole.objective
     assert whole.bound >= by_region.objective
@@ -562,10 +562,10 @@ def test_a_class_quota_flow_follows_a_polish_that_changed_the_answer(
     monkeypatch.setattr(lm, "_quota_round", spy_round)
     result = lagrangian_solve(problem, policy)
     assert not problem.violations(result.chosen)
-    assert len(polished) == 1 and result.details["polish"]["polish_gain"] > 0
+    assert len(polished) == 1 and result.details.stats["polish"]["polish_gain"] > 0
     after = calls[calls.index("polish") + 1:]
     if rounds == 0:
-        assert "quota" not in calls and "quota_flow_after_polish" not in result.details["quota_flow"]
+        assert "quota" not in calls and "quota_flow_after_polish" not in result.details.stats["quota_flow"]
         return
     assert after == ["quota"]
     free, seats_left, budget_left, _ = problem.residual()
@@ -573,7 +573,7 @@ def test_a_class_quota_flow_follows_a_polish_that_changed_the_answer(
                       np.maximum(budget_left, 0))
     best, _ = refill(problem, best | problem.locked, free)
     assert result.objective >= max(problem.objective(best), problem.objective(polished[0]))
-    assert result.details["quota_flow"]["quota_flow_after_polish"] == max(
+    assert result.details.stats["quota_flow"]["quota_flow_after_polish"] == max(
         problem.objective(best) - problem.objective(polished[0]), 0)
 
 
@@ -609,7 +609,7 @@ def test_the_slack_polish_covers_the_organisations_with_guidance_left_first(
     result = lagrangian_solve(problem, policy)
     assert not problem.violations(result.chosen) and result.objective <= result.bound
     if slack_pairs == 0:
-        assert [c[0] for c in calls] == ["polish"] and "polish_slack" not in result.details
+        assert [c[0] for c in calls] == ["polish"] and "polish_slack" not in result.details.stats
         return
     assert [c[0] for c in calls] == ["slack", "polish"]
     (_, chosen, core, pairs, det, out), (_, chosen2, full, pairs2, det2, _) = calls
@@ -620,7 +620,7 @@ def test_the_slack_polish_covers_the_organisations_with_guidance_left_first(
     assert left.any() and (~left).any()
     changed = chosen != out
     assert changed.any() and left[problem.edge_org[changed]].all()
-    stats = result.details["polish_slack"]
+    stats = result.details.stats["polish_slack"]
     assert stats["organisations"] == int(left.sum())
     assert stats["polish_gain"] == problem.objective(out) - problem.objective(chosen) > 0
     assert not problem.violations(out)

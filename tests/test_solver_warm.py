@@ -101,8 +101,8 @@ def test_scenario_warm_start_short_and_valid(seed: int) -> None:
     result = solve(problem, policy, warm)
     assert problem.violations(result.chosen) == []
     assert result.objective >= cold.objective
-    assert result.details["warm_start"] == {"multipliers": True, "assignment": True}
-    assert result.details["iterations"] <= policy.solver.warm_iterations
+    assert result.details.stats["warm_start"] == {"multipliers": True, "assignment": True}
+    assert result.details.iterations <= policy.solver.warm_iterations
     chosen, cp_bound, _, _ = solve_cpsat(problem, result.chosen, 5.0)
     assert problem.objective(chosen) <= result.bound
     assert result.objective <= cp_bound

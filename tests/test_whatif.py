@@ -476,7 +476,7 @@ def test_heuristic_solver_with_carry_over_never_lowers_the_objective(seed, k, ex
     assert not o.round.problem.violations(o.round.result.chosen)
     assert o.round.result.objective <= o.round.result.bound
     if o.round.result.method.endswith("+carry_over"):  # the guard was used: it had to be
-        assert o.round.result.details["solver_objective"] < base.round.result.objective
+        assert o.round.result.details.stats["solver_objective"] < base.round.result.objective
 
 
 def test_carry_over_is_feasible_after_removals(pilot):
@@ -519,7 +519,7 @@ def test_warm_and_cold_scenarios_are_valid_and_deterministic(seed, k, extra):
         assert warm.round.result is base.round.result
         assert diff_rounds(base.round, warm.round).is_empty
     elif warm.round.result.method.startswith("lagrangian"):
-        assert warm.round.result.details["warm_start"]["assignment"]
+        assert warm.round.result.details.stats["warm_start"]["assignment"]
 
 
 def test_warm_start_with_an_added_organisation(pilot):
@@ -539,7 +539,7 @@ def test_warm_start_with_an_added_organisation(pilot):
     assert len(ws.multipliers) == inst.n_organisations
     ids = inst.organisations["organisation_id"].tolist()
     old = dict(zip(pilot.round.instance.organisations["organisation_id"],
-                   pilot.round.result.details["multipliers"], strict=True))
+                   pilot.round.result.details.multipliers, strict=True))
     positive = sorted(v for v in old.values() if v > 0)
     new = int(ws.multipliers[ids.index("NEWORG")])
     assert new == (int(np.median(positive)) if positive else 0)

@@ -37,11 +37,11 @@ from matcher.model import Instance
 from matcher.policy import Policy
 from matcher.scoring.table import EdgeTable
 from matcher.solver.problem import AssignmentProblem
-from matcher.solver.result import SolveResult, Status
+from matcher.solver.result import Method, SolveDetails, SolveResult, Status
 
 log = logging.getLogger(__name__)
 
-METHOD = "chain_milp"
+METHOD = Method.CHAIN_MILP
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,8 @@ def solve_chain(inst: Instance, problem: AssignmentProblem, routes: RouteEdges,
     if lay.n == 0:  # nobody can be matched: the empty answer is the optimum
         sol = ChainSolution(routes, np.zeros(0, bool), np.zeros(0, bool),
                             min_participants(inst) == 0)
-        return SolveResult(Status.OPTIMAL, METHOD, sol.singles, 0, 0, False, {"variables": 0}), sol
+        return SolveResult(Status.OPTIMAL, METHOD, sol.singles, 0, 0, False,
+                           SolveDetails(stats={"variables": 0})), sol
     res = milp(-weight.astype(float), integrality=np.ones(lay.n),
                bounds=(lower, np.ones(lay.n)), constraints=[rows.constraint()],
                options={"disp": False, "mip_rel_gap": 0.0, "node_limit": policy.chain.max_nodes,
@@ -241,7 +242,7 @@ def solve_chain(inst: Instance, problem: AssignmentProblem, routes: RouteEdges,
              "optimal" if proven else "stopped", details["seconds"])
     status = Status.OPTIMAL if proven or bound == objective else Status.FEASIBLE
     return (SolveResult(status, METHOD, sol.at_programme(), objective, bound,
-                        bool(problem.guidance_can_bind().any()), details), sol)
+                        bool(problem.guidance_can_bind().any()), SolveDetails(stats=details)), sol)
 
 
 def _opened(inst: Instance, z: np.ndarray, z_opt: np.ndarray) -> np.ndarray:

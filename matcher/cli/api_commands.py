@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console
+from matcher.i18n import _
 
 DbOpt = Annotated[Path | None, typer.Option(
     "--db", help="SQLite file (default: $DATABASE_URL if set, else ./matcher.db).")]
@@ -182,3 +184,100 @@ def audit_verify(db: DbOpt = None) -> None:
     err_console.print(f"audit chain BROKEN at record {report.first_broken}: {report.problem} "
                       f"({report.records} records before it verify)", highlight=False)
     raise typer.Exit(1)
+
+
+user_app = typer.Typer(help="People who log in to the web pages.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+PasswordStdin = Annotated[bool, typer.Option(
+    "--password-stdin", help="Read the password from standard input (required).")]
+
+
+def _password(stdin: bool) -> str:
+    import sys
+    if not stdin:
+        err_console.print(_("error: give --password-stdin and the password on standard input"))
+        raise typer.Exit(EXIT_BAD_INPUT)
+    return sys.stdin.readline()
+
+
+def _user_error(exc: Exception) -> typer.Exit:
+    err_console.print(_("error: {problem}").format(problem=exc), highlight=False)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+@user_app.command("create")
+def user_create(
+    name: Annotated[str, typer.Option("--name", help="The login name (no spaces).")],
+    role: Annotated[str, typer.Option(help="coordinator, employer_service_point, planner or "
+                                           "auditor")],
+    password_stdin: PasswordStdin = False,
+    organisation: Annotated[list[str] | None, typer.Option(
+        "--organisation", help="Organisation id the user acts for (employer service points; "
+                               "repeat for several).")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Create a user who logs in to the web pages; prints the user's id. The password (read
+    from standard input) is kept only as an argon2 hash."""
+    from api.security import Role
+    from api.users import UserError, create_user
+    try:
+        r = Role(role)
+    except ValueError:
+        err_console.print(f"error: --role must be one of {', '.join(x.value for x in Role)}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    password = _password(password_stdin)
+    try:
+        user_id = create_user(_database(db), name, r, password, organisation or [])
+    except UserError as exc:
+        raise _user_error(exc) from None
+    typer.echo(str(user_id))
+
+
+@user_app.command("list")
+def user_list(db: DbOpt = None) -> None:
+    """Every user: id, name, role, organisations, created, disabled (never a password)."""
+    from api.users import list_users
+    table = Table(box=None)
+    for col in ("id", "name", "role", "organisations", "created", "disabled"):
+        table.add_column(col)
+    for u in list_users(_database(db)):
+        table.add_row(str(u.id), u.name, u.role, ",".join(u.organisations), u.created_at,
+                      "yes" if u.disabled else "no")
+    console.print(table)
+
+
+def _switch(name: str, db: Path | None, disabled: bool) -> None:
+    from api.users import UserError, set_disabled
+    try:
+        info = set_disabled(_database(db), name, disabled)
+    except UserError as exc:
+        raise _user_error(exc) from None
+    console.print((_("user {name} disabled") if disabled else _("user {name} enabled")).format(
+        name=info.name), highlight=False)
+
+
+@user_app.command("disable")
+def user_disable(name: Annotated[str, typer.Argument(help="The user's name.")],
+                 db: DbOpt = None) -> None:
+    """Refuse the user's logins and end their sessions (audited)."""
+    _switch(name, db, True)
+
+
+@user_app.command("enable")
+def user_enable(name: Annotated[str, typer.Argument(help="The user's name.")],
+                db: DbOpt = None) -> None:
+    """Let a disabled user log in again (audited)."""
+    _switch(name, db, False)
+
+
+@user_app.command("set-password")
+def user_set_password(name: Annotated[str, typer.Argument(help="The user's name.")],
+                      password_stdin: PasswordStdin = False, db: DbOpt = None) -> None:
+    """Give a user a new password (read from standard input); their sessions end."""
+    from api.users import UserError, set_password
+    password = _password(password_stdin)
+    try:
+        set_password(_database(db), name, password)
+    except UserError as exc:
+        raise _user_error(exc) from None
+    console.print(_("password of {name} changed").format(name=name), highlight=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from matcher.i18n import ENV, LANGUAGES, set_language
+from matcher.i18n import ENV, LANGUAGES, reset_language, set_language
 
 app = typer.Typer(
     name="matcher",
@@ -33,6 +33,7 @@ def setup_logging(verbose: bool) -> None:
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
     lang: Annotated[str | None, typer.Option(
         "--lang", envvar=ENV, show_envvar=True,
         help=f"Language of what matcher prints and reports: {' or '.join(LANGUAGES)} (default nl). "
@@ -44,4 +45,5 @@ def _options(
         if code not in LANGUAGES:
             err_console.print(f"error: --lang must be one of {', '.join(LANGUAGES)}, got {lang!r}")
             raise typer.Exit(EXIT_BAD_INPUT)
-        set_language(code)
+        token = set_language(code)
+        ctx.call_on_close(lambda: reset_language(token))  # for this command only

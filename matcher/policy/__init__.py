@@ -140,6 +140,7 @@ class EligibilityPolicy(_Strict):
 class SolverPolicy(_Strict):
     exact_max_pairs: int = Field(ge=0)
     prove_max_pairs: int = Field(ge=0)
+    exact_max_nodes: int = Field(default=2000, ge=1)
     max_deterministic_time: float = Field(gt=0)
     relative_gap: float = Field(ge=0, lt=1)
     lagrangian_iterations: int = Field(ge=0)

@@ -83,7 +83,7 @@ from matcher.solver.polish import slack_polish
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.quota_flow import best_pairs, quota_flow
 from matcher.solver.refill import refill
-from matcher.solver.result import SolveResult, Status
+from matcher.solver.result import Method, SolveDetails, SolveResult, Status
 from matcher.solver.warm import WarmStart
 
 log = logging.getLogger(__name__)
@@ -518,10 +518,10 @@ def solve_part(task: PartTask) -> PartAnswer:
 
     t = time.perf_counter()
     res = solve(task.problem, task.policy, task.warm)
-    lam = np.asarray(res.details.get("multipliers", []), dtype=np.int64)
+    lam = np.asarray(res.details.multipliers or [], dtype=np.int64)
     if lam.shape != (task.problem.n_organisations,):
         lam = np.zeros(task.problem.n_organisations, dtype=np.int64)
-    res.details.pop("trace", None)
+    res.details.stats.pop("trace", None)
     prices = part_prices(task.problem, lam)
     return PartAnswer(task.label, res, lam, prices, time.perf_counter() - t, process_peak_mb())
 
@@ -789,9 +789,10 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
 
     if value > bound:
         raise AssertionError(f"objective {value} above the decomposition bound {bound}")
-    details.update(multipliers=multipliers.tolist(), seconds=time.perf_counter() - started)
+    details["seconds"] = time.perf_counter() - started
     status = Status.OPTIMAL if value == bound else Status.FEASIBLE
-    return SolveResult(status, "decomposed", chosen, value, bound, binding, details)
+    return SolveResult(status, Method.DECOMPOSED, chosen, value, bound, binding,
+                       SolveDetails(multipliers=multipliers.tolist(), stats=details))
 
 
 def auction_core(problem: AssignmentProblem, lam: np.ndarray, usable: np.ndarray,
@@ -870,8 +871,9 @@ def _solve_parts(problem: AssignmentProblem, labels: np.ndarray, policy: Policy,
         metas[i] = part.without_problem()
         if res.status is Status.INFEASIBLE:
             empty = np.zeros(problem.n_edges, dtype=bool)
-            return SolveResult(Status.INFEASIBLE, "decomposed", empty, 0, 0, True,
-                               {"reasons": res.details.get("reasons", []), "part": part.label})
+            return SolveResult(Status.INFEASIBLE, Method.DECOMPOSED, empty, 0, 0, True,
+                               SolveDetails(reasons=res.details.reasons,
+                                            stats={"part": part.label}))
         chosen[part.edges[res.chosen]] = True
         lam[part.orgs] = ans.multipliers
         v[part.options] = ans.prices
@@ -879,7 +881,7 @@ def _solve_parts(problem: AssignmentProblem, labels: np.ndarray, policy: Policy,
         per_part.append({"part": part.label, "candidates": part.problem.n_candidates,
                          "pairs": len(part.edges), "method": res.method,
                          "objective": res.objective, "bound": res.bound,
-                         "iterations": res.details.get("iterations"),
+                         "iterations": res.details.iterations,
                          "seconds": round(ans.seconds, 3), "peak_mb": round(ans.peak_mb, 1)})
     return chosen, lam, v, binding, per_part
 

@@ -8,12 +8,13 @@
   objective with that floor.
 
 Solved with CP-SAT (one worker, fixed seed, deterministic time) over the same arrays as the plain
-solver. :func:`apply_fairness` returns a new result whose ``details["fairness"]`` states the
+solver. :func:`apply_fairness` returns a new result whose ``details.fairness`` states the
 price: the objective lost against the unconstrained optimum.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from typing import Any
@@ -173,9 +174,9 @@ def apply_fairness(problem: AssignmentProblem, policy: Policy, base: SolveResult
         "unconstrained_proven_optimal": base.status is Status.OPTIMAL,
         "lowest_score_floor": None if floor is None else floor / SCALE,
     }
-    details = dict(base.details) | {"fairness": price}
+    details = dataclasses.replace(base.details, fairness=price, stats=dict(base.details.stats))
     status = Status.OPTIMAL if proven else Status.FEASIBLE
-    return SolveResult(status, f"{base.method}+fairness_cp_sat", chosen, value, value if proven
+    return SolveResult(status, base.method.with_fairness(), chosen, value, value if proven
                        else base.bound, base.guidance_binding, details)
 
 

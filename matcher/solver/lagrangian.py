@@ -38,7 +38,7 @@ from matcher.solver.polish import polish, slack_polish
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.quota_flow import quota_flow
 from matcher.solver.refill import drop_excess, refill
-from matcher.solver.result import SolveResult, Status
+from matcher.solver.result import Method, SolveDetails, SolveResult, Status
 from matcher.solver.warm import WarmStart, warm_policy, warm_rate
 
 log = logging.getLogger(__name__)
@@ -239,7 +239,8 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     if not active.any():
         chosen = relaxed if relaxed is not None else solve_flow(problem, free, seats_left) | problem.locked
         value = problem.objective(chosen)
-        return SolveResult(Status.OPTIMAL, "lagrangian", chosen, value, value, False, details)
+        return SolveResult(Status.OPTIMAL, Method.LAGRANGIAN, chosen, value, value, False,
+                           SolveDetails(stats=details))
 
     st = _State(lam=np.zeros(n_g, dtype=np.int64), best_lam=np.zeros(n_g, dtype=np.int64))
     # The subproblem: a warm-started auction over all free pairs when there are many (each
@@ -467,7 +468,6 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     if value > bound:  # cannot happen with a valid bound
         raise AssertionError(f"objective {value} above the Lagrangian bound {bound}")
     details.update({
-        "iterations": it,
         "core_edges_per_candidate": k,
         "core_dual_best": st.best_core,
         "full_dual": full_dual,
@@ -476,12 +476,13 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         "repairs": st.repairs,
         "best_repair": st.repair_stats,
         "value_before_polish": st.best_value,
-        "relaxation_lower": relaxation_lower,
         "polish": polish_stats,
         "quota_flow": quota_stats,
         "final_fill": fill_stats["refill_flow_added"] + fill_stats["refill_greedy_added"],
-        "multipliers": lam.tolist(),  # shadow price of guidance per organisation (micro-units)
         "trace": st.trace[:: max(1, len(st.trace) // 10)],
     })
     status = Status.OPTIMAL if value == bound else Status.FEASIBLE
-    return SolveResult(status, "lagrangian", chosen, value, bound, True, details)
+    # The multipliers: the shadow price of guidance per organisation (micro-units).
+    return SolveResult(status, Method.LAGRANGIAN, chosen, value, bound, True,
+                       SolveDetails(multipliers=lam.tolist(), relaxation_lower=relaxation_lower,
+                                    iterations=it, stats=details))

@@ -6,7 +6,7 @@ baseline's assignment, carried over by id and made feasible, is a good first ans
 `WarmStart` holds both, already mapped onto the new problem:
 
 - ``multipliers``: int64 per organisation of the new problem (micro-units per guidance unit).
-  `map_multipliers` maps a previous solve's ``details["multipliers"]`` by organisation id; an
+  `map_multipliers` maps a previous solve's ``details.multipliers`` by organisation id; an
   organisation that is new (or had none) gets the median of the known positive multipliers,
   or 0 (``fill="zero"``).
 - ``chosen``: a feasible assignment of the new problem (bool per edge), or None. The solver
@@ -30,7 +30,7 @@ import numpy as np
 
 from matcher.policy import SolverPolicy
 from matcher.solver.problem import AssignmentProblem
-from matcher.solver.result import SolveResult
+from matcher.solver.result import Method, SolveResult
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def map_multipliers(prev_multipliers: Sequence[int] | np.ndarray, prev_org_ids: 
     """The previous multipliers by organisation id, in the new problem's organisation order.
 
     `prev_org_ids[g]` is the id of the previous problem's organisation `g` (the order of its
-    ``details["multipliers"]``); organisations only in `new_org_ids` get `fill`: the median of
+    ``details.multipliers``); organisations only in `new_org_ids` get `fill`: the median of
     the previous positive multipliers (rounded down; 0 if none), or 0.
     """
     prev = np.asarray(prev_multipliers, dtype=np.int64)
@@ -127,14 +127,14 @@ def warm_start_from(prev: SolveResult, prev_org_ids: Sequence[Any], new_org_ids:
                     fill: Literal["median", "zero"] = "median") -> WarmStart:
     """A warm start for a new problem from a previous solve (`prev`) of a related one.
 
-    Multipliers: `prev.details["multipliers"]` mapped by organisation id (`map_multipliers`);
+    Multipliers: `prev.details.multipliers` mapped by organisation id (`map_multipliers`);
     all 0 when the previous solve needed none (its budgets did not bind: 0 is then the best
     price), none when it has no multipliers otherwise (an infeasible or exact-only solve).
     `chosen`: a feasible assignment of the new problem (such as the previous one carried over
     by id, `matcher.whatif.engine.carry_over`).
     """
-    lam = prev.details.get("multipliers")
-    if lam is None and prev.method == "min_cost_flow":
+    lam = prev.details.multipliers
+    if lam is None and prev.method is Method.MIN_COST_FLOW:
         lam = [0] * len(prev_org_ids)
     mapped = None
     if lam is not None and len(lam) == len(prev_org_ids):

@@ -156,7 +156,7 @@ def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,
     result = solve(problem, policy, ws)
     if result.status is Status.INFEASIBLE:
         raise InputError([Problem("decisions.csv", None, None, r)
-                          for r in result.details.get("reasons", [])])
+                          for r in result.details.reasons])
     fair = getattr(policy, "fairness", None)
     fairness_on = bool(getattr(fair, "active", False))
     if fairness_on and result.status is not Status.INFEASIBLE:
@@ -169,10 +169,10 @@ def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,
             and problem.objective(start) > result.objective:
         value = problem.objective(start)
         bound = max(result.bound, value)
-        details = dict(result.details) | {"carried_over": True,
-                                          "solver_objective": result.objective}
+        details = dataclasses.replace(result.details, stats=dict(result.details.stats) | {
+            "carried_over": True, "solver_objective": result.objective})
         result = SolveResult(Status.OPTIMAL if value == bound else Status.FEASIBLE,
-                             f"{result.method}+carry_over", start, value, bound,
+                             result.method.carried_over(), start, value, bound,
                              result.guidance_binding, details)
     chosen = np.zeros(len(edges), dtype=bool)
     chosen[np.flatnonzero(usable)[result.chosen]] = True

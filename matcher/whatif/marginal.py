@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
 
 from matcher.scoring import SCALE
-from matcher.solver import AssignmentProblem, SolveResult, Status
+from matcher.solver import AssignmentProblem, Method, SolveResult, Status
 from matcher.whatif.engine import Baseline, Progress, run_scenario
 from matcher.whatif.scenario import Scenario
 
@@ -103,22 +103,22 @@ def _frames(base: Baseline) -> tuple[pd.DataFrame, pd.DataFrame]:
     rnd = base.round
     inst, problem, chosen = rnd.instance, rnd.problem, rnd.result.chosen
     opts, orgs = inst.options, inst.organisations
-    org_name = dict(zip(orgs["organisation_id"], _names(orgs, "organisation_id"), strict=True))
+    org_name = dict(zip(orgs["organisation_id"], display_names(orgs, "organisation_id"), strict=True))
     seat = pd.DataFrame({"option_id": opts["option_id"].to_numpy(),
-                         "option": _names(opts, "option_id"),
+                         "option": display_names(opts, "option_id"),
                          "organisation_id": opts["organisation_id"].to_numpy(),
                          "organisation": opts["organisation_id"].map(org_name).to_numpy(),
                          "seats": opts["capacity"].to_numpy(),
                          "seats_used": problem.seats_used(chosen)})
     guid = pd.DataFrame({"organisation_id": orgs["organisation_id"].to_numpy(),
-                         "organisation": _names(orgs, "organisation_id"),
+                         "organisation": display_names(orgs, "organisation_id"),
                          "guidance_capacity": orgs["guidance_capacity"].to_numpy(),
                          "guidance_used": problem.guidance_used(chosen)})
     seat["waiting"], guid["waiting"] = waiting_demand(problem, chosen)
     return seat, guid
 
 
-def _names(df: pd.DataFrame, id_col: str) -> np.ndarray:
+def display_names(df: pd.DataFrame, id_col: str) -> np.ndarray:
     """The `name` column where given, else the id."""
     ids = df[id_col].astype(str)
     if "name" not in df:
@@ -264,9 +264,9 @@ def marginal_values(base: Baseline, top: int = TOP, lp_max_pairs: int = LP_MAX_P
 def guidance_multipliers(result: SolveResult, n_organisations: int) -> np.ndarray:
     """The solve's Lagrangian multipliers per organisation in objective units per guidance unit;
     0 everywhere when the budgets needed no price (min-cost flow optimum), NaN when unknown."""
-    lam = result.details.get("multipliers")
+    lam = result.details.multipliers
     if lam is None or len(lam) != n_organisations:
-        fill = 0.0 if result.method.startswith("min_cost_flow") else np.nan
+        fill = 0.0 if result.method.base is Method.MIN_COST_FLOW else np.nan
         return np.full(n_organisations, fill)
     return np.round(np.asarray(lam, dtype=np.float64) / SCALE, 6)
 

@@ -8,40 +8,24 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import re
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from matcher.atomic import check_replaceable, replace_dir, staging_dir
 from matcher.csvout import safe_frame
-from matcher.round import utilisation_frame, versions
+from matcher.i18n import _
+from matcher.round import Round, utilisation_frame, versions
+from matcher.whatif import plots as P
+from matcher.whatif import words as W
 from matcher.whatif.diff import Diff, _records
 from matcher.whatif.engine import Baseline, Outcome
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-
-class _Pyplot:
-    """matplotlib.pyplot (Agg backend), imported on first use: importing it takes about half a
-    second, which every `matcher` command would otherwise pay at start-up."""
-
-    def __getattr__(self, name: str) -> Any:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot
-
-        return getattr(matplotlib.pyplot, name)
-
-
-plt = _Pyplot()
+from matcher.whatif.marginal import display_names
 
 #: Rows of long tables shown in Markdown/HTML (the CSVs hold all of them).
 SHOW_ROWS = 50
@@ -95,92 +79,44 @@ def build_report(
     return report
 
 
-# -- plots -------------------------------------------------------------------------------------
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+# -- plots (drawn by matcher.whatif.plots from plain tables) ---------------------------------
+def _org_use(rnd: Round) -> pd.DataFrame:
+    """Per organisation (by name): guidance and seats used and available."""
+    u = utilisation_frame(rnd)
+    u = u[u["level"] == "organisation"]
+    orgs = rnd.instance.organisations
+    names = pd.Series(display_names(orgs, "organisation_id"), index=orgs["organisation_id"].to_numpy())
+    return pd.DataFrame({"organisation": names.reindex(u["id"].to_numpy()).to_numpy(),
+                         "guidance_used": u["guidance_used"].to_numpy(),
+                         "guidance_capacity": u["guidance_capacity"].astype(float).to_numpy(),
+                         "seats_used": u["seats_used"].to_numpy(),
+                         "seats": u["seats"].to_numpy()})
 
 
 def plot_utilisation(base: Baseline, scenarios: list[tuple[Outcome, Diff]]) -> bytes:
-    """Guidance used / capacity per organisation, and seats used / seats, baseline vs scenarios."""
-    rounds = [("baseline", base.round)] + [(o.name, o.round) for o, _ in scenarios[:4]]
-    frames = []
-    for name, rnd in rounds:
-        u = utilisation_frame(rnd)
-        u = u[u["level"] == "organisation"].set_index("id")
-        frames.append((name, u))
-    ids = sorted(set().union(*(set(u.index) for _, u in frames)))
-    fig, axes = plt.subplots(2, 1, figsize=(max(6.0, 0.6 * len(ids) * len(frames) / 2 + 3), 7))
-    width = 0.8 / len(frames)
-    x = np.arange(len(ids))
-    for k, (name, u) in enumerate(frames):
-        u = u.reindex(ids)
-        g = (u["guidance_used"] / u["guidance_capacity"].where(u["guidance_capacity"] > 0))
-        s = u["seats_used"] / u["seats"].where(u["seats"] > 0)
-        axes[0].bar(x + k * width, g.astype(float).fillna(0) * 100, width, label=name)
-        axes[1].bar(x + k * width, s.astype(float).fillna(0) * 100, width, label=name)
-    for ax, what in zip(axes, ("guidance used (% of capacity)", "seats used (% of seats)"),
-                        strict=True):
-        ax.set_xticks(x + width * (len(frames) - 1) / 2, ids, rotation=60, ha="right",
-                      fontsize=8 if len(ids) < 40 else 5)
-        ax.set_ylabel(what)
-        ax.set_ylim(0, 105)
-        ax.axhline(100, color="grey", lw=0.5)
-    axes[0].legend(fontsize=8, loc="lower right")
-    axes[0].set_title("Utilisation per organisation")
-    return _png(fig)
+    """Guidance and seats used (% of capacity) per organisation, baseline vs scenarios."""
+    rounds = [(_("baseline"), base.round)] + [(o.name, o.round) for o, _d in scenarios]
+    return P.to_png(P.utilisation_figure([(n, _org_use(r)) for n, r in rounds]))
 
 
 def plot_scores(base: Baseline, scenarios: list[tuple[Outcome, Diff]]) -> bytes:
-    fig, ax = plt.subplots(figsize=(7, 4))
-    bins = [k / 20 for k in range(21)]
-    for name, rnd in [("baseline", base.round)] + [(o.name, o.round) for o, _ in scenarios[:4]]:
-        ax.hist(rnd.edges.score_at(rnd.chosen), bins=bins, histtype="step", lw=1.5,
-                label=f"{name} (n={int(rnd.chosen.sum())})")
-    ax.set_xlabel("score of the chosen match")
-    ax.set_ylabel("people")
-    ax.set_title("Score distribution of matches")
-    ax.legend(fontsize=8)
-    return _png(fig)
+    rounds = [(_("baseline"), base.round)] + [(o.name, o.round) for o, _d in scenarios]
+    return P.to_png(P.scores_figure([(n, r.edges.score_at(r.chosen)) for n, r in rounds]))
 
 
 def plot_sweep(name: str, points: list[tuple[Outcome, Diff]]) -> bytes:
-    xs = [o.x or "" for o, _ in points]
-    matched = [d.totals["matched"]["change"] for _, d in points]
-    obj = [d.totals["objective"]["change"] for _, d in points]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(xs) + 2), 4))
-    pos = np.arange(len(xs))
-    numeric = all(re.fullmatch(r"[+-]?\d+(\.\d+)?", x) for x in xs)
-    if numeric:
-        ax.plot(pos, obj, marker="o", label="objective change")
-        ax.plot(pos, matched, marker="s", label="extra people matched")
-    else:
-        ax.bar(pos - 0.2, obj, 0.4, label="objective change")
-        ax.bar(pos + 0.2, matched, 0.4, label="extra people matched")
-    ax.set_xticks(pos, xs, rotation=60 if not numeric else 0, ha="right" if not numeric else "center",
-                  fontsize=8)
-    ax.axhline(0, color="grey", lw=0.5)
-    ax.set_title(f"Sweep: {name}")
-    ax.legend(fontsize=8)
-    return _png(fig)
+    return P.to_png(P.sweep_figure(name, [o.x or "" for o, _d in points],
+                                   [int(d.totals["matched"]["change"]) for _o, d in points],
+                                   [float(d.totals["objective"]["change"]) for _o, d in points]))
 
 
-def plot_marginal(marginal: dict[str, Any], top: int = 15) -> bytes:
-    """Re-solved +1 per organisation in people placed, names on horizontal bars; rows that were
-    not re-solved are not drawn (the title says how many are left out)."""
-    g = marginal["guidance"]
-    shown = g[g["value"] == "exact"].head(top)
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(shown) + 1.8))
-    y = np.arange(len(shown))[::-1]
-    ax.barh(y, shown["people"].astype(float).fillna(0), 0.6)
-    ax.set_yticks(y, shown["organisation"], fontsize=8)
-    ax.set_xlabel("people placed by one more guidance unit (re-solved)")
-    more = len(g) - len(shown)
-    ax.set_title("Where one more job-coach unit helps most"
-                 + (f" (and {more} more)" if more else ""))
-    return _png(fig)
+def plot_marginal(marginal: dict[str, Any]) -> bytes:
+    return P.to_png(P.marginal_figure(marginal["guidance"], "organisation",
+                                      _(W.GUIDANCE_MARGINAL_TITLE)))
+
+
+def plot_marginal_seats(marginal: dict[str, Any]) -> bytes:
+    return P.to_png(P.marginal_figure(marginal["seats"], "option", _(W.SEAT_MARGINAL_TITLE)))
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -274,6 +210,7 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, int, Any]]:
                     "re-solved, an `estimate` from the LP relaxation or the solver's prices; "
                     "`gap` is the solver's gap beside it (objective units). " + m["note"]))
         out.append(("One more guidance unit per organisation", 3, ("plot", "marginal")))
+        out.append(("One more seat per option", 3, ("plot", "marginal-seats")))
         out.append(("Guidance units, ranked", 3, m["guidance"]))
         out.append(("Seats, ranked", 3, m["seats"]))
     if "decisions" in report:
@@ -341,6 +278,7 @@ def make_plots(base: Baseline, scenarios: list[tuple[Outcome, Diff]],
             plots[f"sweep-{slug(name)}"] = plot_sweep(name, pts)
     if marginal is not None:
         plots["marginal"] = plot_marginal(marginal)
+        plots["marginal-seats"] = plot_marginal_seats(marginal)
     return plots
 
 

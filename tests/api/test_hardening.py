@@ -42,3 +42,19 @@ def test_a_round_with_an_absurd_policy_number_is_refused(api: Api, body: str) ->
     field = r.json()["problems"][0]["field"]
     assert field in ("weights.skills", "objective.match_bonus")
     assert api.get("/v1/rounds").json()["total"] == 0
+
+
+@pytest.mark.parametrize("column", ["_row", "org", "cand", "level"])
+def test_internal_column_names_in_an_import_are_no_500(sqlite_api: Api, column: str) -> None:
+    rows = pilot_rows()
+    for table in rows.values():
+        for r in table:
+            r[column] = "7"
+    r = sqlite_api.post("/v1/imports", json=rows)
+    assert r.status_code == 201, r.text
+    assert column in r.text  # the warning names it
+    files = {t: (f"{t}.csv", (PILOT / f"{t}.csv").read_text().replace("\n", f",{column}\n", 1)
+                 .replace("\n", ",7\n").replace(f",{column},7\n", f",{column}\n", 1).encode(),
+                 "text/csv") for t in ("organisations", "options", "candidates")}
+    r = sqlite_api.post("/v1/imports/csv", files=files)
+    assert r.status_code == 201, r.text
