@@ -141,3 +141,22 @@ def test_audit_reports_guaranteed_routes_per_group(chain_round: Path, pilot: Pat
     assert result.exit_code == 0, result.output
     assert json.loads((again / "audit.json").read_text())["guaranteed_routes"] == audit[
         "guaranteed_routes"]
+
+
+def test_the_shipped_chain_pilot(tmp_path: Path):
+    from matcher.cli.round_commands import pilot_dir
+
+    plain, chain = pilot_dir(), pilot_dir(chain=True)
+    for name in ("organisations", "candidates", "decisions", "protected"):
+        assert (plain / f"{name}.csv").read_bytes() == (chain / f"{name}.csv").read_bytes()
+    inst, warnings = load_instance(chain)
+    assert not warnings
+    routes = set(zip(inst.routes["programme_id"], inst.routes["place_id"], strict=True))
+    assert ("TCK-KEUKEN", "COMPASS-CATERING") in routes  # The Colour Kitchen -> Compass Group
+    assert ("IDID-NAAIATELIER", "VEBEGO-SCHOONMAAK") in routes
+    out = tmp_path / "o"
+    result = runner.invoke(app, ["run", "--chain-pilot", "--out", str(out), "--date",
+                                 "2026-12-07"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "round.json").read_text())
+    assert meta["solver"]["status"] == "optimal" and meta["chain"]["guaranteed_routes"] >= 1

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -102,3 +103,24 @@ def test_write_refuses_a_foreign_folder(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="does not hold generated data"):
         write_generated(generate(10, "utrecht", 0), tmp_path / "mine")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_chain_adds_routes_and_leaves_every_other_table_as_it_was(tmp_path: Path) -> None:
+    plain = write_generated(generate(400, "utrecht", 5), tmp_path / "plain")
+    chain = write_generated(generate(400, "utrecht", 5, chain=True), tmp_path / "chain")
+    again = write_generated(generate(400, "utrecht", 5, chain=True), tmp_path / "again")
+    for name in ("organisations.csv", "candidates.csv", "protected.csv", "decisions.csv"):
+        assert (plain / name).read_bytes() == (chain / name).read_bytes()
+    assert not (plain / "routes.csv").exists()
+    for name in ("options.csv", "routes.csv", "generator.json"):
+        assert (chain / name).read_bytes() == (again / name).read_bytes()
+    base = pd.read_csv(plain / "options.csv", dtype=str, keep_default_na=False)
+    opts = pd.read_csv(chain / "options.csv", dtype=str, keep_default_na=False)
+    assert opts[base.columns].equals(base)  # the same options, with four columns more
+    inst, warnings = load_instance(chain)
+    assert not warnings
+    per_programme = inst.routes.groupby("programme_id").size()
+    assert per_programme.between(1, 3).all()
+    assert len(per_programme) == int((inst.options["kind"] == "programme").sum())
+    assert (inst.options["min_participants"] > 0).any()
+    assert (inst.options["capacity_hours"] >= 0).any()

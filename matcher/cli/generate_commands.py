@@ -30,6 +30,10 @@ def generate_cmd(
                                                help="Do not write protected.csv.")] = False,
     no_decisions: Annotated[bool, typer.Option("--no-decisions",
                                                help="Do not write decisions.csv.")] = False,
+    chain: Annotated[bool, typer.Option(
+        "--chain", help="Also write routes.csv and the chain's option columns (language_gain, "
+                        "duration_weeks, min_participants, capacity_hours); see "
+                        "docs/synthetic-data.md.")] = False,
     list_regions: Annotated[bool, typer.Option("--list-regions",
                                                help="List the regions and exit.")] = False,
     force: ForceOpt = False,
@@ -49,7 +53,7 @@ def generate_cmd(
     t = time.perf_counter()
     try:
         gen = generate(candidates, region, seed, protected=not no_protected,
-                       decisions=not no_decisions)
+                       decisions=not no_decisions, chain=chain)
         write_generated(gen, out, force=force)
     except InputError as exc:
         raise fail(exc) from None

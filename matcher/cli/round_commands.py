@@ -61,8 +61,10 @@ ForceOpt = Annotated[bool, typer.Option(
                     "(never an input of the command).")]
 
 
-def pilot_dir() -> Path:
-    return Path(str(resources.files("matcher.data").joinpath("pilot")))
+def pilot_dir(chain: bool = False) -> Path:
+    """The shipped pilot data; `chain`: the same pilot with the coalition's routes, language
+    gains and durations (matcher/data/pilot_chain, fictional figures)."""
+    return Path(str(resources.files("matcher.data").joinpath("pilot_chain" if chain else "pilot")))
 
 
 def report_problems(problems: list[Problem], title: str) -> None:
@@ -101,6 +103,9 @@ def run(
         help="Processes for the regions of a round solved by region (large rounds only; the "
              "answer is the same for any number).")] = 1,
     force: ForceOpt = False,
+    chain_pilot: Annotated[bool, typer.Option(
+        "--chain-pilot", help="Without a data folder: the shipped pilot with the coalition's "
+                              "routes (a programme with a guaranteed follow-on place).")] = False,
     date: Annotated[str | None, typer.Option(
         "--date", help="The round's date (ISO, e.g. 2027-01-11): the start of a programme "
                        "without its own start_date, for the follow-on places' next_start; "
@@ -115,7 +120,7 @@ def run(
     if fmt not in ("csv", "xlsx"):
         err_console.print("error: --format must be csv or xlsx")
         raise typer.Exit(EXIT_BAD_INPUT)
-    data_dir = data_dir or pilot_dir()
+    data_dir = data_dir or pilot_dir(chain_pilot)
     try:
         date = round_date(date)
         # before the round's work, not after it

@@ -33,11 +33,13 @@ class Generated:
     protected: pd.DataFrame
     decisions: pd.DataFrame
     meta: dict
+    routes: pd.DataFrame | None = None  # with --chain only
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {"organisations": self.organisations, "options": self.options,
                 "candidates": self.candidates, "protected": self.protected,
-                "decisions": self.decisions}
+                "decisions": self.decisions} | (
+            {"routes": self.routes} if self.routes is not None else {})
 
 
 def resolve_region(region: str, n_candidates: int) -> str:
@@ -124,8 +126,10 @@ def _area_text(values: np.ndarray, fmt: str = "%.4f") -> np.ndarray:
 
 
 def generate(n_candidates: int, region: str = "auto", seed: int = 0,
-             protected: bool = True, decisions: bool = True) -> Generated:
-    """A synthetic data set; see docs/synthetic-data.md for the distributions and why."""
+             protected: bool = True, decisions: bool = True, chain: bool = False) -> Generated:
+    """A synthetic data set; see docs/synthetic-data.md for the distributions and why. `chain`:
+    also routes, language gains, hour capacities and cohort minimums (:mod:`matcher.synth.chain`,
+    from a random stream of their own: every other table is the same as without)."""
     if n_candidates < 1:
         raise InputError([Problem("--candidates", None, None, "must be at least 1")])
     region = resolve_region(region, n_candidates)
@@ -273,11 +277,17 @@ def generate(n_candidates: int, region: str = "auto", seed: int = 0,
             "seed": seed, "options": n_opt, "organisations": n_org,
             "seats": int(capacity.sum()), "guidance_capacity": int(budget.sum()),
             "locks": len(lock_cands), "forbids": len(forbid)}
-    return Generated(organisations, options, candidates, prot, dec, meta)
+    routes = None
+    if chain:
+        from matcher.synth.chain import add_chain
+
+        options, routes, meta["chain"] = add_chain(
+            options, np.random.default_rng([GENERATOR_VERSION, seed, n_candidates, 28]))
+    return Generated(organisations, options, candidates, prot, dec, meta, routes)
 
 
 #: The tables a generated data folder may hold (besides generator.json).
-GENERATED_TABLES = ("organisations", "options", "candidates", "protected", "decisions")
+GENERATED_TABLES = ("organisations", "options", "candidates", "protected", "decisions", "routes")
 
 
 def write_generated(gen: Generated, out_dir: Path, files: Sequence[str] | None = None,
