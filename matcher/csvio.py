@@ -20,6 +20,9 @@ from matcher.errors import Problems
 from matcher.i18n import N_
 
 ROW = "_row"  # spreadsheet row number of each record (header is row 1)
+#: The largest whole number a file may give where its column names no bound of its own
+#: (counts stay within a 32-bit integer; docs/security.md, limits).
+MAX_WHOLE = 10**9
 _INT_RE = re.compile(r"^[+-]?\d+(?:[.,]0*)?$")
 _FLOAT_RE = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)$")
 
@@ -172,15 +175,19 @@ def parse_int(
     minimum: int | None = 0,
     maximum: int | None = None,
 ) -> np.ndarray:
-    """Whole numbers (`3`, `3.0`, `3,0`); empty or fractional values are errors."""
+    """Whole numbers (`3`, `3.0`, `3,0`); empty or fractional values are errors, and so is a
+    number beyond `maximum` (default MAX_WHOLE: no count needs more, and none overflows)."""
+    maximum = MAX_WHOLE if maximum is None else maximum
     codes, uniq = pd.factorize(df[col], use_na_sentinel=False)
     u = pd.Series(uniq, dtype=object)
     u_ok = u.str.match(_INT_RE).to_numpy(dtype=bool)
-    u_val = np.zeros(len(u), dtype=np.int64)
-    u_val[u_ok] = u[u_ok].str.replace(",", ".").astype(float).astype(np.int64).to_numpy()
+    u_float = np.zeros(len(u))
+    u_float[u_ok] = u[u_ok].str.replace(",", ".").astype(float).to_numpy()
     ok = u_ok[codes]
     _report(df, ~ok, problems, file, col, N_("expected a whole number"))
-    values = np.where(ok, u_val[codes], 0)
+    # clipped before the cast, which would wrap 2**64 around to a small or negative number
+    values = np.clip(np.where(ok, u_float[codes], 0), -2.0 * MAX_WHOLE, 2.0 * MAX_WHOLE)
+    values = values.astype(np.int64)
     _check_range(df, values, ok, problems, file, col, minimum, maximum)
     return values
 
@@ -201,6 +208,7 @@ def parse_float(
     u_ok = u.str.match(_FLOAT_RE).to_numpy(dtype=bool)
     u_val = np.full(len(u), np.nan)
     u_val[u_ok] = u[u_ok].str.replace(",", ".").astype(float).to_numpy()
+    u_ok = u_ok & np.isfinite(u_val)  # 400 digits are read as inf: not a number here
     empty = (u == "").to_numpy(dtype=bool)[codes]
     ok = u_ok[codes]
     bad = ~ok & (~empty if not required else True)

@@ -123,3 +123,21 @@ def test_the_route_in_words(pilot: Path):
         text = explanation_text(explain_candidate(rnd, who))
     assert ("Leerwerktraject keuken (12 weeks), then a guaranteed place: Medewerker "
             "bedrijfscatering at Compass Group from 2027-04-05.") in text
+
+
+def test_audit_reports_guaranteed_routes_per_group(chain_round: Path, pilot: Path,
+                                                   tmp_path: Path):
+    audit = json.loads((chain_round / "audit.json").read_text())
+    a = pd.read_csv(chain_round / "assignments.csv", dtype=str, keep_default_na=False)
+    routed = set(a.loc[a["next_option_id"] != "", "candidate_id"])
+    protected = pd.read_csv(pilot / "protected.csv", dtype=str, keep_default_na=False)
+    gender = {g["group"]: g for g in audit["guaranteed_routes"]["gender"]["all"]}
+    for group, rows in protected.groupby("gender"):
+        assert gender[group]["placed"] == len(routed & set(rows["candidate_id"]))
+    assert "## Guaranteed routes per group" in (chain_round / "audit.md").read_text()
+    # the audit of the written round says the same
+    again = tmp_path / "again"
+    result = runner.invoke(app, ["audit", str(pilot), str(chain_round), "--out", str(again)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((again / "audit.json").read_text())["guaranteed_routes"] == audit[
+        "guaranteed_routes"]

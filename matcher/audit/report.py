@@ -30,6 +30,7 @@ from matcher.audit.metrics import (
 )
 from matcher.audit.protected import load_protected
 from matcher.audit.proxies import STRONG, proxy_table
+from matcher.audit.routes import route_markdown, route_rates
 from matcher.csvio import read_table
 from matcher.errors import InputError, Problem, Problems
 from matcher.model import Instance
@@ -102,12 +103,19 @@ def audit_round(rnd: Round, protected: pd.DataFrame, protected_hash: str = "") -
     placed = np.zeros(n, dtype=bool)
     placed[rnd.edges.cand[rnd.chosen]] = True
     has_option = np.bincount(rnd.edges.cand[rnd.edges.eligible], minlength=n) > 0
-    return audit_outcomes(inst, rnd.policy.hash, placed, has_option, protected, protected_hash)
+    routed = None
+    if rnd.chain is not None and rnd.has_routes:
+        routed = np.zeros(n, dtype=bool)
+        routed[rnd.chain.routes.cand[rnd.chain.chosen_routes]] = True
+    return audit_outcomes(inst, rnd.policy.hash, placed, has_option, protected, protected_hash,
+                          routed)
 
 
 def audit_outcomes(inst: Instance, policy_hash: str, placed: np.ndarray, has_option: np.ndarray,
-                   protected: pd.DataFrame, protected_hash: str = "") -> dict[str, Any]:
-    """audit.json's content from a round's outcome per candidate (canonical order)."""
+                   protected: pd.DataFrame, protected_hash: str = "",
+                   routed: np.ndarray | None = None) -> dict[str, Any]:
+    """audit.json's content from a round's outcome per candidate (canonical order); `routed`
+    (a round with routes): who got a guaranteed route."""
     n = inst.n_candidates
     body = audit_arrays(protected, placed, has_option)
     proxies = proxy_table(inst, protected)
@@ -139,7 +147,7 @@ def audit_outcomes(inst: Instance, policy_hash: str, placed: np.ndarray, has_opt
         **body,
         "proxies": proxies,
         "flags": flags,
-    }
+    } | ({} if routed is None else {"guaranteed_routes": route_rates(protected, routed, placed)})
 
 
 def _pct(x: float | None) -> str:
@@ -199,6 +207,8 @@ def audit_markdown(audit: dict[str, Any]) -> str:
     if small:
         out += ["## Intersections with too little data", "",
                 f"{', '.join(small)}: {INSUFFICIENT} (see audit.json for the counts).", ""]
+    if "guaranteed_routes" in audit:
+        out += route_markdown(audit["guaranteed_routes"])
     out += ["## Proxies: scoring inputs that go together with a group", "",
             f"Values from 0 (no link) to 1 (the input tells the group). From {STRONG} on the "
             "input carries the group: check whether that input is fair for this option.", "",
@@ -245,9 +255,13 @@ def audit_written_round(inst: Instance, round_dir: Path, protected_path: Path) -
     ids = pd.Index(inst.candidates["candidate_id"])
     placed = np.zeros(inst.n_candidates, dtype=bool)
     placed[ids.get_indexer(assign["candidate_id"])] = True
+    routed = None
+    if "next_option_id" in assign.columns:
+        routed = np.zeros(inst.n_candidates, dtype=bool)
+        routed[ids.get_indexer(assign.loc[assign["next_option_id"] != "", "candidate_id"])] = True
     ok = edges["eligible"].str.lower().isin(["true", "1", "yes"]).to_numpy()
     has_option = np.zeros(inst.n_candidates, dtype=bool)
     has_option[ids.get_indexer(edges.loc[ok, "candidate_id"])] = True
     protected, digest = load_protected(protected_path, inst.candidates["candidate_id"])
     return _as_files(audit_outcomes(inst, str(meta.get("policy_hash", "")), placed, has_option,
-                                    protected, digest))
+                                    protected, digest, routed))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -19,14 +20,81 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
+from pydantic.fields import FieldInfo
 
 from matcher.errors import InputError, Problem
 
+#: Upper bounds of every number in a policy whose key documents none of its own (docs/security.md,
+#: limits): decimals at most MAX_DECIMAL, whole numbers at most MAX_WHOLE (counts, iterations,
+#: pairs: within a 32-bit integer), every number finite. Values this large are already absurd
+#: (a weight of 10^6 against 0.35; 10^9 iterations); beyond them sums overflow and solvers fail.
+MAX_DECIMAL = 1e6
+MAX_WHOLE = 10**9
+
+
+def _upper(field: FieldInfo) -> float | None:
+    """The field's own upper bound (le / lt), if it has one."""
+    for m in field.metadata:
+        for attr in ("le", "lt"):
+            bound = getattr(m, attr, None)
+            if bound is not None:
+                return float(bound)
+    return None
+
+
+def check_number(value: Any, maximum: float | None = None) -> Any:
+    """`value` if every number in it (also inside a table or a list) is finite and at most the
+    bound; ValueError saying which otherwise. Booleans and text pass as they are."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            try:
+                check_number(v, maximum)
+            except ValueError as exc:
+                raise ValueError(f"{k}: {exc}") from None
+        return value
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            check_number(v, maximum)
+        return value
+    if isinstance(value, int):
+        cap = MAX_WHOLE if maximum is None else maximum
+        if abs(value) > cap:
+            raise ValueError(f"must be a whole number of at most {cap:,.0f} in size, got "
+                             f"{_short(value)}")
+    elif isinstance(value, float):
+        cap = MAX_DECIMAL if maximum is None else maximum
+        if not math.isfinite(value):
+            raise ValueError(f"must be a finite number, got {value}")
+        if abs(value) > cap:
+            raise ValueError(f"must be at most {cap:g} in size, got {value:g}")
+    return value
+
+
+def _short(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else f"{text[:6]}...({len(text)} digits)"
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: inf and nan are refused wherever a decimal is read
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _bounded(cls, v: Any, info: ValidationInfo) -> Any:
+        """Every number finite and within bounds, before its own checks (so 10**30 is not read
+        into a float first, and a key with no upper bound of its own gets the common one)."""
+        field = cls.model_fields[info.field_name] if info.field_name else None
+        if field is None or (isinstance(field.annotation, type)
+                             and issubclass(field.annotation, BaseModel)):
+            return v  # a table of its own: its keys are checked there
+        own = _upper(field)
+        return check_number(v, own if own is not None and own > MAX_DECIMAL else None)
 
 
 class Weights(_Strict):
@@ -229,7 +297,8 @@ def policy_from_dict(data: dict[str, Any], source: str = "policy") -> Policy:
         return Policy.model_validate(_merge(_default_dict(), data))
     except ValidationError as exc:
         raise InputError(
-            Problem(source, None, ".".join(str(p) for p in err["loc"]), err["msg"])
+            Problem(source, None, ".".join(str(p) for p in err["loc"]),
+                    err["msg"].removeprefix("Value error, "))
             for err in exc.errors()
         ) from None
 
