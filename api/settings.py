@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     #: Per-key token bucket: sustained requests per second and burst size.
     rate_per_second: float = Field(default=20.0, gt=0)
     rate_burst: int = Field(default=60, ge=1)
+    #: Where rate limits are counted: unset = in each server process (N processes allow N
+    #: times the rate); ``redis://host:6379/0`` = shared by all processes (api/shared_limits.py).
+    rate_limit_storage: str | None = None
     #: Largest accepted request body (bytes); larger bodies get 413.
     max_body_bytes: int = Field(default=20_000_000, ge=1024)
     #: Rounds over more candidates than this run as a job in the durable queue (202 + polling);
