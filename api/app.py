@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
@@ -29,6 +29,7 @@ from api.settings import Settings, job_config, scheduled_purge
 from api.shortlist_tx import store_for
 from api.shortlisting import ShortlistBatcher
 from api.state import DataCache
+from api.strict import refuse_unknown_query
 from matcher import __version__
 from matcher.policy import load_policy
 
@@ -181,7 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db.dispose()
 
     app = FastAPI(title="matcher", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, dependencies=[Depends(refuse_unknown_query)])
 
     # Innermost first: the shortlist fast path sees only what the body cap let through.
     app.add_middleware(ShortlistFastPath)

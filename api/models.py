@@ -164,6 +164,11 @@ class Shortlist(Base):
     issued_at: Mapped[str] = mapped_column(TS)
     closed_at: Mapped[str | None] = mapped_column(TS, nullable=True)
     k: Mapped[int] = mapped_column(Integer)
+    #: The answer as issued (JSON text, ShortlistPublic without status and feedback); read back
+    #: by GET and by a retry with the same Idempotency-Key. NULL for shortlists before 0003.
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: SHA-256 of the request (option, k, filters, offset).
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ShortlistEntry(Base):
@@ -196,3 +201,62 @@ class AuditRecord(Base):
     #: None (version 1): the hash covers the fields above; 2: also ``request_id``.
     record_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class IdempotencyKey(Base):
+    """An Idempotency-Key header's first use, per API key; a reuse within 24 hours with the same
+    request answers the same shortlist (older rows are replaced on reuse)."""
+
+    __tablename__ = "idempotency_keys"
+    key_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idem_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    shortlist_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[str] = mapped_column(TS)
+
+
+class ShortlistFeedback(Base):
+    """What a service point reports about one candidate of one of its shortlists."""
+
+    __tablename__ = "shortlist_feedback"
+    __table_args__ = (Index("ix_shortlist_feedback_cand", "candidate_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shortlist_id: Mapped[int] = mapped_column(ForeignKey("shortlists.id"), index=True)
+    option_id: Mapped[str] = mapped_column(String(200))
+    candidate_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[str] = mapped_column(TS)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: hired only: when a coordinator confirmed it as a lock (the decision's id), else NULL
+    confirmed_decision_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Outcome(Base):
+    """What happened after a placement: started, dropped_out, in_work_3m, in_work_6m."""
+
+    __tablename__ = "outcomes"
+    __table_args__ = (Index("ix_outcomes_pair", "candidate_id", "option_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    candidate_id: Mapped[str] = mapped_column(String(200))
+    option_id: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(16))
+    date: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[str] = mapped_column(TS)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    source: Mapped[str] = mapped_column(String(16), default="api")
+
+
+class Vacancy(Base):
+    """An option a service point posted for one of its organisations (stored as an option
+    record; closing it sets its capacity to 0)."""
+
+    __tablename__ = "vacancies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    option_id: Mapped[str] = mapped_column(String(200), unique=True)
+    organisation_id: Mapped[str] = mapped_column(String(200), index=True)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    posted_at: Mapped[str] = mapped_column(TS)
+    closed_at: Mapped[str | None] = mapped_column(TS, nullable=True)

@@ -3,11 +3,14 @@ responses list their fields explicitly, so nothing else (e.g. protected attribut
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from datetime import date
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from api.limits import MAX_ID, MAX_ROWS
+from api.limits import MAX_ID, MAX_K, MAX_ROWS
+
+MAX_OFFSET_K = 10_000  # a shortlist's offset: beyond any option's eligible candidates
 
 Cell = str | int | float | bool | None
 Rows = list[dict[str, Cell]]
@@ -60,11 +63,28 @@ class ErrorPublic(Public):
 
 
 # ---- stored data (pseudonymous fields only) ---------------------------------------------
+def _number(value: Any) -> Any:
+    """A stored cell (text, as imported: decimal comma allowed) as a number; '' as None."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().replace(",", ".")
+    if not text:
+        return None
+    number = float(text)
+    return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() \
+        else number
+
+
+Int = Annotated[int, BeforeValidator(_number)]
+Num = Annotated[float, BeforeValidator(_number)]
+OptNum = Annotated[float | None, BeforeValidator(_number)]
+
+
 class OrganisationPublic(Public):
     organisation_id: str
     name: str
     kind: str
-    guidance_capacity: str
+    guidance_capacity: Int
 
 
 class OptionPublic(Public):
@@ -73,13 +93,13 @@ class OptionPublic(Public):
     name: str = ""
     kind: str
     sector: str
-    capacity: str
-    hours_min: str
-    hours_max: str
+    capacity: Int
+    hours_min: Num
+    hours_max: Num
     min_dutch_level: str
     skills: str
-    lat: str = ""
-    lon: str = ""
+    lat: OptNum = None
+    lon: OptNum = None
     postcode: str = ""
 
 
@@ -87,12 +107,12 @@ class CandidatePublic(Public):
     candidate_id: str
     skills: str
     sectors: str
-    hours_available: str
+    hours_available: Num
     dutch_level: str
-    guidance_need: str
-    max_travel_km: str
-    lat: str = ""
-    lon: str = ""
+    guidance_need: Int
+    max_travel_km: Num
+    lat: OptNum = None
+    lon: OptNum = None
     postcode: str = ""
 
 
@@ -251,15 +271,63 @@ class ShortlistEntryPublic(Public):
     locked_here: bool
 
 
+LEVELS = Literal["A0", "A1", "A2", "B1", "B2", "C1", "C2", "1F", "2F", "3F"]
+
+
+class ShortlistCreate(Request):
+    """What to issue: how many, from which rank on, and the service point's filters.
+
+    The same fields may be given as query parameters instead (not both)."""
+
+    k: int = Field(10, ge=1, le=MAX_K, description="How many candidates (at most).")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET_K,
+                        description="Skip this many of the best (paging: k=10&offset=10 gives "
+                                    "ranks 11-20 of the candidates that may be put forward).")
+    max_km: float | None = Field(None, gt=0, le=1000,
+                                 description="At most this far from the option (km).")
+    min_hours: float | None = Field(None, ge=0, le=168,
+                                    description="Can work at least this many hours a week now.")
+    min_dutch_level: LEVELS | None = Field(None, description="Dutch level at least this.")
+    sector: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$",
+                               description="Lists this sector among their wishes.")
+    available_by: date | None = Field(
+        None, description="Can start on or before this date (candidates.csv `available_from`; "
+                          "empty means now).")
+
+
+class ShortlistStatusPublic(Public):
+    status: Literal["open", "closed", "expired"]
+    closed_at: str | None
+
+
+class FeedbackPublic(Public):
+    id: int
+    candidate_id: str
+    kind: Literal["invited", "not_suitable", "hired", "withdrawn"]
+    reason_code: str | None
+    note: str
+    at: str
+    confirmed_decision_id: int | None = Field(
+        None, description="hired: the coordinator's lock decision confirming it (null: reported "
+                          "by the service point only).")
+
+
 class ShortlistPublic(Public):
     id: int
     option_id: str
     organisation_id: str
     k: int
+    offset: int = 0
+    filters: dict[str, float | str | None] = Field(
+        default_factory=dict, description="The filters given (max_km, min_hours, "
+                                          "min_dutch_level, sector, available_by).")
     issued_at: str
     open_until: str
     max_open_shortlists: int
     entries: list[ShortlistEntryPublic]
+    status: Literal["open", "closed", "expired"] = "open"
+    closed_at: str | None = None
+    feedback: list[FeedbackPublic] = []
 
 
 class ShortlistClosed(Public):

@@ -59,6 +59,16 @@ class Begun:
     open_options: dict[str, set[str]]  # candidate id -> options of its open shortlists
 
 
+@dataclass(frozen=True)
+class Replay:
+    """A shortlist found under an Idempotency-Key."""
+
+    request_hash: str
+    shortlist_id: int
+    body: str | None
+    closed_at: str | None
+
+
 class Tx:
     """One transaction (from `ShortlistStore.transaction`)."""
 
@@ -77,9 +87,16 @@ class Tx:
     async def decision_events(self) -> pd.DataFrame:
         raise NotImplementedError
 
+    async def idempotent(self, pairs: Sequence[tuple[int, str]], since: str
+                         ) -> dict[tuple[int, str], Replay]:
+        """The shortlists first issued (at or after `since`) under these (key id,
+        Idempotency-Key) pairs."""
+        raise NotImplementedError
+
     async def write(self, shortlists: list[dict[str, Any]], entries: list[dict[str, Any]],
-                    audits: list[dict[str, Any]]) -> None:
-        """Insert the shortlists, their entries and the audit records, and commit."""
+                    audits: list[dict[str, Any]], keys: list[dict[str, Any]]) -> None:
+        """Insert the shortlists, their entries, the audit records and the idempotency keys
+        (replacing expired ones), and commit."""
         raise NotImplementedError
 
     def _timed(self, started: float) -> None:
@@ -118,10 +135,18 @@ def store_for(db: Database) -> ShortlistStore:
 
 _AUDIT_COLUMNS = ("seq", "at", "key_id", "action", "target", "input_hash", "output_hash",
                   "policy_hash", "versions", "prev_hash", "hash", "record_version", "request_id")
-_SHORTLIST_COLUMNS = ("id", "option_id", "organisation_id", "key_id", "issued_at", "k")
+_SHORTLIST_COLUMNS = ("id", "option_id", "organisation_id", "key_id", "issued_at", "k", "body",
+                      "request_hash")
 _ENTRY_COLUMNS = ("shortlist_id", "option_id", "candidate_id", "rank", "issued_at")
+_KEY_COLUMNS = ("key_id", "idem_key", "request_hash", "shortlist_id", "created_at")
 _PG_TYPES = {"id": "int", "key_id": "int", "k": "int", "seq": "int", "shortlist_id": "int",
              "rank": "int", "record_version": "int"}
+_S, _E, _K = len(_SHORTLIST_COLUMNS), len(_ENTRY_COLUMNS), len(_KEY_COLUMNS)
+_UPSERT_KEY = (" ON CONFLICT (key_id, idem_key) DO UPDATE SET request_hash = "
+               "excluded.request_hash, shortlist_id = excluded.shortlist_id, "
+               "created_at = excluded.created_at")
+_REPLAY = ("SELECT i.request_hash, s.id, s.body, s.closed_at FROM idempotency_keys i "
+           "JOIN shortlists s ON s.id = i.shortlist_id ")
 
 
 def _unnest(columns: Sequence[str], first: int) -> str:
@@ -149,16 +174,21 @@ _PG_PREPARED = {
     "matcher_sl_open(text, text[])": (
         "SELECT DISTINCT e.candidate_id, e.option_id FROM shortlist_entries e "
         "WHERE e.candidate_id = ANY($2) AND e.issued_at >= $1 AND NOT e.closed"),
-    # one array per column of shortlists (6), entries (5) and audit records (13)
+    # key id, Idempotency-Key, since -> the shortlists first issued under them
+    "matcher_sl_idem(int, text, text)": (
+        f"{_REPLAY}WHERE i.key_id = $1 AND i.idem_key = $2 AND i.created_at >= $3"),
+    # one array per column of shortlists, entries, idempotency keys and audit records
     "matcher_sl_write({})".format(", ".join(
         f"{_PG_TYPES.get(c, 'text')}[]"
-        for c in (*_SHORTLIST_COLUMNS, *_ENTRY_COLUMNS, *_AUDIT_COLUMNS))): (
+        for c in (*_SHORTLIST_COLUMNS, *_ENTRY_COLUMNS, *_KEY_COLUMNS, *_AUDIT_COLUMNS))): (
         f"WITH s AS (INSERT INTO shortlists ({', '.join(_SHORTLIST_COLUMNS)}) "
         f"SELECT * FROM {_unnest(_SHORTLIST_COLUMNS, 1)}), "
         f"e AS (INSERT INTO shortlist_entries ({', '.join(_ENTRY_COLUMNS)}, closed) "
-        f"SELECT *, false FROM {_unnest(_ENTRY_COLUMNS, 7)}) "
+        f"SELECT *, false FROM {_unnest(_ENTRY_COLUMNS, 1 + _S)}), "
+        f"k AS (INSERT INTO idempotency_keys ({', '.join(_KEY_COLUMNS)}) "
+        f"SELECT * FROM {_unnest(_KEY_COLUMNS, 1 + _S + _E)}{_UPSERT_KEY}) "
         f"INSERT INTO audit_records ({', '.join(_AUDIT_COLUMNS)}) "
-        f"SELECT * FROM {_unnest(_AUDIT_COLUMNS, 12)}"),
+        f"SELECT * FROM {_unnest(_AUDIT_COLUMNS, 1 + _S + _E + _K)}"),
 }
 _PG_ARGS = {sig.split("(")[0]: sig.count(",") + 1 for sig in _PG_PREPARED}
 
@@ -211,11 +241,19 @@ class _PgTx(Tx):
         (rows,) = await self._run(_EVENTS, ())
         return pd.DataFrame(rows, columns=EVENT_COLUMNS)
 
+    async def idempotent(self, pairs: Sequence[tuple[int, str]], since: str
+                         ) -> dict[tuple[int, str], Replay]:
+        if not pairs:
+            return {}
+        sql = "; ".join([_execute("matcher_sl_idem")] * len(pairs))
+        found = await self._run(sql, [v for key_id, idem in pairs for v in (key_id, idem, since)])
+        return {pair: Replay(*rows[0]) for pair, rows in zip(pairs, found, strict=True) if rows}
+
     async def write(self, shortlists: list[dict[str, Any]], entries: list[dict[str, Any]],
-                    audits: list[dict[str, Any]]) -> None:
+                    audits: list[dict[str, Any]], keys: list[dict[str, Any]]) -> None:
         await self._run(f"{_execute('matcher_sl_write')}; COMMIT", (
             *_columns(shortlists, _SHORTLIST_COLUMNS), *_columns(entries, _ENTRY_COLUMNS),
-            *_columns(audits, _AUDIT_COLUMNS)))
+            *_columns(keys, _KEY_COLUMNS), *_columns(audits, _AUDIT_COLUMNS)))
 
 
 class PostgresShortlists(ShortlistStore):
@@ -313,6 +351,8 @@ def _insert(table: str, columns: Sequence[str], extra: str = "", value: str = ""
 
 
 _SQ_SHORTLIST = _insert("shortlists", _SHORTLIST_COLUMNS)
+_SQ_KEY = _insert("idempotency_keys", _KEY_COLUMNS) + _UPSERT_KEY
+_SQ_IDEM = f"{_REPLAY}WHERE i.key_id = ? AND i.idem_key = ? AND i.created_at >= ?"
 _SQ_ENTRY = _insert("shortlist_entries", _ENTRY_COLUMNS, ", closed", ", 0")
 _SQ_AUDIT = _insert("audit_records", _AUDIT_COLUMNS)
 
@@ -345,12 +385,24 @@ class _SqliteTx(Tx):
     async def decision_events(self) -> pd.DataFrame:
         return pd.DataFrame(self.conn.execute(_EVENTS).fetchall(), columns=EVENT_COLUMNS)
 
+    async def idempotent(self, pairs: Sequence[tuple[int, str]], since: str
+                         ) -> dict[tuple[int, str], Replay]:
+        t = time.perf_counter()
+        out = {}
+        for key_id, idem in pairs:
+            row = self.conn.execute(_SQ_IDEM, (key_id, idem, since)).fetchone()
+            if row is not None:
+                out[(key_id, idem)] = Replay(*row)
+        self._timed(t)
+        return out
+
     async def write(self, shortlists: list[dict[str, Any]], entries: list[dict[str, Any]],
-                    audits: list[dict[str, Any]]) -> None:
+                    audits: list[dict[str, Any]], keys: list[dict[str, Any]]) -> None:
         t = time.perf_counter()
         c = self.conn
         c.executemany(_SQ_SHORTLIST, shortlists)
         c.executemany(_SQ_ENTRY, entries)
+        c.executemany(_SQ_KEY, keys)
         c.executemany(_SQ_AUDIT, audits)
         c.execute("COMMIT")
         self._timed(t)

@@ -152,7 +152,7 @@ def main() -> None:
         rng = np.random.default_rng(1)
         first = opts["option_id"].iat[0]
         # one warm-up request (the ranking is built at import; this warms the decision cache)
-        httpx.get(f"{base}/v1/options/{first}/shortlist", params={"k": args.k},
+        httpx.post(f"{base}/v1/options/{first}/shortlist", params={"k": args.k},
                   headers={"X-API-Key": key_of[owner[first]]}, timeout=60).raise_for_status()
         for n_clients in [int(x) for x in args.clients.split(",")]:
             _measure(base, n_clients, args.requests, args.k, rng, opts, owner, key_of, server.pid,
@@ -216,11 +216,11 @@ def _measure(base: str, n_clients: int, requests: int, k: int, rng: np.random.Ge
         with httpx.Client(base_url=base, timeout=30) as c:
             for option in picks[i]:
                 t0 = time.perf_counter()
-                resp = c.get(f"/v1/options/{option}/shortlist", params={"k": k},
+                resp = c.post(f"/v1/options/{option}/shortlist", params={"k": k},
                              headers={"X-API-Key": key_of[owner[option]]})
                 lat[i].append(time.perf_counter() - t0)
                 timings[i].append(_server_timing(resp.headers.get("server-timing")))
-                if resp.status_code != 200:
+                if resp.status_code != 201:
                     errors.append(f"{resp.status_code} {resp.text[:200]}")
 
     def light_client(i: int) -> None:
@@ -231,13 +231,13 @@ def _measure(base: str, n_clients: int, requests: int, k: int, rng: np.random.Ge
         try:
             for option in picks[i]:
                 t0 = time.perf_counter()
-                conn.request("GET", f"/v1/options/{option}/shortlist?k={k}",
+                conn.request("POST", f"/v1/options/{option}/shortlist?k={k}",
                              headers={"X-API-Key": key_of[owner[option]]})
                 resp = conn.getresponse()
                 body = resp.read()
                 lat[i].append(time.perf_counter() - t0)
                 timings[i].append(_server_timing(resp.getheader("server-timing")))
-                if resp.status != 200:
+                if resp.status != 201:
                     errors.append(f"{resp.status} {body[:200]!r}")
         finally:
             conn.close()

@@ -51,7 +51,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 LOCATION = ("lat", "lon", "postcode")
 OPTIONAL = {"options": ("name", *LOCATION, "region", *chain_data.OPTION_COLUMNS),
-            "candidates": (*LOCATION, "region", "target_group"),
+            "candidates": (*LOCATION, "region", "target_group", "available_from"),
             "organisations": (),
             "decisions": ("reason", "next_option_id"),
             "routes": ("seats",)}
@@ -359,6 +359,7 @@ def _candidates(df: pd.DataFrame, problems: Problems) -> pd.DataFrame:
     df["level"] = _level(df, "dutch_level", problems, f)
     df["guidance_need"] = parse_int(df, "guidance_need", problems, f, minimum=0, maximum=3)
     df["max_travel_km"] = parse_float(df, "max_travel_km", problems, f, maximum=1000)
+    chain_data.parse_dates(df, "available_from", problems, f)  # read by shortlist filters only
     _location(df, problems, f)
     return df
 

@@ -58,6 +58,68 @@ class OptionRanking:
         return rows[rows >= 0]
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What a service point may narrow a shortlist to (None: no condition).
+
+    max_km: at most this far from the option (great-circle km, as the travel rule);
+    min_hours: the person can work at least this many hours a week now;
+    min_level: Dutch level at least this rank (:data:`matcher.levels.LEVEL_RANK`);
+    sector: the person lists this sector among their wishes (case is ignored);
+    available_by: ISO date: the person can start by then (an empty `available_from` means now).
+    """
+
+    max_km: float | None = None
+    min_hours: float | None = None
+    min_level: int | None = None
+    sector: str | None = None
+    available_by: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return all(v is None for v in (self.max_km, self.min_hours, self.min_level, self.sector,
+                                       self.available_by))
+
+
+def filter_mask(ranking: OptionRanking, opt: int, filters: Filters) -> np.ndarray | None:
+    """A mask over option `opt`'s slice of the ranking: the pairs `filters` keep (None: all)."""
+    if filters.empty:
+        return None
+    lo, hi = int(ranking.starts[opt]), int(ranking.starts[opt + 1])
+    inst = ranking.instance
+    cand = ranking.edges.cand[lo:hi]
+    keep = np.ones(hi - lo, dtype=bool)
+    if filters.max_km is not None:
+        keep &= ranking.edges.distance_km[lo:hi] <= filters.max_km
+    if filters.min_hours is not None:
+        keep &= inst.candidates["hours_available"].to_numpy(dtype=float)[cand] >= filters.min_hours
+    if filters.min_level is not None:
+        keep &= inst.candidates["level"].to_numpy()[cand] >= filters.min_level
+    if filters.sector is not None:
+        keep &= _wishes(inst, filters.sector)[cand]
+    if filters.available_by is not None:
+        keep &= _available_by(inst, filters.available_by)[cand]
+    return keep
+
+
+def _wishes(inst: Instance, sector: str) -> np.ndarray:
+    """Per candidate: lists `sector` among their wishes."""
+    names = [n.lower() for n in inst.sector_names]
+    wished = np.zeros(inst.n_candidates, dtype=bool)
+    if sector.strip().lower() in names:
+        col = inst.cand_sector_rank[:, names.index(sector.strip().lower())]
+        wished[col.nonzero()[0]] = True
+    return wished
+
+
+def _available_by(inst: Instance, date: str) -> np.ndarray:
+    """Per candidate: `available_from` empty or on or before `date` (ISO dates compare as text)."""
+    if "available_from" not in inst.candidates:
+        return np.ones(inst.n_candidates, dtype=bool)
+    start = inst.candidates["available_from"].fillna("").astype(str).to_numpy()
+    return (start == "") | (start <= date)
+
+
 def rank_options(inst: Instance, policy: Policy, explain_per_option: int = 0) -> OptionRanking:
     """Rank every option's eligible candidates (decisions in `inst` are ignored here); explain
     the first `explain_per_option` of each at once (the rest are explained when asked for)."""
@@ -168,9 +230,10 @@ def explain(ranking: OptionRanking, positions: np.ndarray) -> list[tuple[str, st
 
 
 def shortlist_entries(ranking: OptionRanking, positions: np.ndarray, counts: np.ndarray,
-                      locked_here: np.ndarray | None = None) -> list[dict[str, Any]]:
-    """One dict per entry: rank, candidate_id, score, components, main_reason, reasons,
-    other_open_shortlists, locked_here."""
+                      locked_here: np.ndarray | None = None, first_rank: int = 1
+                      ) -> list[dict[str, Any]]:
+    """One dict per entry: rank (from `first_rank` on), candidate_id, score, components,
+    main_reason, reasons, other_open_shortlists, locked_here."""
     e = ranking.edges
     cand = e.cand[positions]
     chosen = e.take(positions).components  # these pairs only, never the whole table
@@ -179,7 +242,7 @@ def shortlist_entries(ranking: OptionRanking, positions: np.ndarray, counts: np.
             else np.isin(cand, locked_here)).tolist()
     ids = ranking.candidate_ids[cand].tolist()
     scores = e.score_at(positions).tolist()
-    return [{"rank": i + 1, "candidate_id": ids[i], "score": scores[i],
+    return [{"rank": i + first_rank, "candidate_id": ids[i], "score": scores[i],
              "components": {name: comps[name][i] for name in COMPONENTS},
              "main_reason": why[0], "reasons": why[1],
              "other_open_shortlists": int(counts[i]), "locked_here": here[i]}

@@ -40,20 +40,29 @@ def _optional_int(df: pd.DataFrame, col: str, problems: Problems, f: str, minimu
     return out
 
 
-def _dates(df: pd.DataFrame, problems: Problems, f: str) -> pd.Series:
-    """ISO dates (YYYY-MM-DD) as their canonical text; empty where not given."""
+def _dates(df: pd.DataFrame, problems: Problems, f: str, col: str = "start_date") -> pd.Series:
+    """ISO dates (YYYY-MM-DD) in column `col` as their canonical text; empty where not given."""
     out = []
-    for row, value in zip(df[ROW].tolist(), df["start_date"].tolist(), strict=True):
+    for row, value in zip(df[ROW].tolist(), df[col].tolist(), strict=True):
         if value == "":
             out.append("")
             continue
         try:
             out.append(dt.date.fromisoformat(value).isoformat())
         except ValueError:
-            problems.add(f, int(row), "start_date",
+            problems.add(f, int(row), col,
                          f"expected an ISO date such as 2027-01-11, got {value!r}", kind="date")
             out.append("")
     return pd.Series(out, index=df.index, dtype=object)
+
+
+def parse_dates(df: pd.DataFrame, col: str, problems: Problems, f: str) -> None:
+    """An optional date column, parsed in place (dropped when absent or empty on every row)."""
+    if col in df.columns:
+        if bool((df[col] == "").all()):
+            del df[col]
+        else:
+            df[col] = _dates(df, problems, f, col)
 
 
 def parse_option_columns(df: pd.DataFrame, problems: Problems, f: str = "options.csv") -> None:

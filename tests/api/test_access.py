@@ -26,20 +26,20 @@ def expected(role: str, option: str) -> int:
         return 404
     if role in ESP_ORGS and OWNER[option] not in ESP_ORGS[role]:
         return 404
-    return 200
+    return 201
 
 
 def test_shortlist_role_owner_option_matrix(api: Api) -> None:
     api.import_pilot()
     api.keys["wrong_key"] = "mk_not-a-key"
-    missing_body = api.get("/v1/options/NO-SUCH-OPTION/shortlist").json()
+    missing_body = api.post("/v1/options/NO-SUCH-OPTION/shortlist").json()
     for role in ROLES:
         for option in OPTIONS:
-            r = api.get(f"/v1/options/{option}/shortlist", role)
+            r = api.post(f"/v1/options/{option}/shortlist", role)
             assert r.status_code == expected(role, option), (role, option, r.text)
             if r.status_code == 404:  # another organisation's option looks exactly missing
                 assert r.json() == missing_body
-            if r.status_code == 200:
+            if r.status_code == 201:
                 body = r.json()
                 assert body["option_id"] == option and body["entries"]
                 assert all(e["candidate_id"].startswith("P-") for e in body["entries"])
@@ -120,3 +120,32 @@ def test_service_points_list_only_their_options(sqlite_api: Api) -> None:
     own = api.all_items("/v1/options", "esp_tck")
     assert own and {o["organisation_id"] for o in own} == {"TCK"}
     assert len(api.all_items("/v1/options")) == 11
+
+
+def test_shortlist_reads_and_close_role_owner_matrix(api: Api) -> None:
+    """GET latest, GET one, the list and close, for every role against TCK's and IDID's
+    shortlists: service points see only their organisations' (404 as if missing)."""
+    api.import_pilot()
+    api.keys["wrong_key"] = "mk_not-a-key"
+    issued = {"TCK": api.post("/v1/options/TCK-KEUKEN/shortlist", "esp_tck").json(),
+              "IDID": api.post("/v1/options/IDID-NAAIATELIER/shortlist", "esp_idid").json()}
+    for role in ROLES:
+        for org, sl in issued.items():
+            want = 401 if role in ("none", "wrong_key") else 403 if role in ("planner", "auditor") \
+                else 404 if role in ESP_ORGS and org not in ESP_ORGS[role] else 200
+            one = api.get(f"/v1/shortlists/{sl['id']}", role)
+            assert one.status_code == want, (role, org, one.text)
+            latest = api.get(f"/v1/options/{sl['option_id']}/shortlist", role)
+            mine = role == {"TCK": "esp_tck", "IDID": "esp_idid"}[org]
+            assert latest.status_code == (200 if mine else 404 if want == 200 else want), (role, org)
+        listed = api.get("/v1/shortlists", role)
+        if role in ("none", "wrong_key", "planner", "auditor"):
+            assert listed.status_code in (401, 403)
+        else:
+            orgs = ESP_ORGS.get(role, {"TCK", "IDID"})
+            assert {s["organisation_id"] for s in listed.json()["items"]} == orgs & set(issued)
+    for role in ROLES:  # closing last: esp_idid cannot close TCK's, esp_tck can
+        want = 401 if role in ("none", "wrong_key") else 403 if role in ("planner", "auditor") \
+            else 404 if role == "esp_idid" else 200
+        r = api.post(f"/v1/shortlists/{issued['TCK']['id']}/close", role)
+        assert r.status_code == want, (role, r.text)

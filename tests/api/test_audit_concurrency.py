@@ -22,12 +22,12 @@ def test_concurrent_shortlists_append_one_valid_chain(api: Api) -> None:
     asked = OPTIONS * 4
 
     def issue(option: str) -> tuple[int, int]:
-        r = api.get(f"/v1/options/{option}/shortlist?k=5")
+        r = api.post(f"/v1/options/{option}/shortlist?k=5")
         return r.status_code, r.json()["id"]
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(issue, asked))
-    assert all(code == 200 for code, _ in results)
+    assert all(code == 201 for code, _ in results)
     ids = sorted(i for _, i in results)
     assert len(set(ids)) == len(asked)
     report = api.get("/v1/audit/verify", "auditor").json()

@@ -66,7 +66,7 @@ def test_audit_chain_records_everything_verifies_and_detects_tampering(api: Api)
     a = api.all_items(f"/v1/rounds/{rnd['id']}/assignments")[0]
     api.post("/v1/decisions", json={"candidate_id": a["candidate_id"], "option_id": a["option_id"],
                                     "kind": "accept", "reason": "ok", "round_id": rnd["id"]})
-    api.get("/v1/options/TCK-KEUKEN/shortlist", "esp_tck")
+    api.post("/v1/options/TCK-KEUKEN/shortlist", "esp_tck")
     api.post("/v1/imports", json={"candidates": [{"candidate_id": "X"}]})  # refused, audited
     recs = api.all_items("/v1/audit/records", "auditor")
     assert [r["action"] for r in recs] == ["import", "round.create.official", "round.finish",
@@ -112,7 +112,7 @@ def test_rate_limit_body_cap_and_page_caps(tmp_path: Path) -> None:
         big = {"candidates": [{"candidate_id": f"C{i}", "skills": "x" * 50} for i in range(100)]}
         assert api.post("/v1/imports", "auditor", json=big).status_code == 413
         assert api.get("/v1/imports", "auditor", params={"limit": 5000}).status_code == 422
-        assert api.get("/v1/options/X/shortlist", "esp_tck", params={"k": 1000}).status_code == 422
+        assert api.post("/v1/options/X/shortlist", "esp_tck", params={"k": 1000}).status_code == 422
 
 
 def test_large_rounds_run_in_the_background(tmp_path: Path) -> None:

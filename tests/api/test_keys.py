@@ -20,7 +20,7 @@ def test_revoked_keys_get_401_everywhere_at_once(api: Api) -> None:
     db = api.app.state.db
     revoked = []
     for who in ("esp_tck", "coordinator"):  # remembered by the shortlist fast path
-        assert api.get("/v1/options/TCK-KEUKEN/shortlist", who).status_code == 200
+        assert api.post("/v1/options/TCK-KEUKEN/shortlist", who).status_code == 201
     for who, role in (("esp_tck", "employer_service_point"), ("coordinator", "coordinator"),
                       ("auditor", "auditor")):
         key_id = next(k.id for k in list_keys(db) if k.role == role)
@@ -33,7 +33,7 @@ def test_revoked_keys_get_401_everywhere_at_once(api: Api) -> None:
             assert r.json() == {"detail": "unknown or revoked API key"}
     # Other keys work on; the revocations are in the audit trail, which still verifies.
     assert api.get("/v1/rounds", "planner").status_code == 200
-    assert api.get("/v1/options/IDID-PRODUCTIE/shortlist", "esp_idid").status_code == 200
+    assert api.post("/v1/options/IDID-PRODUCTIE/shortlist", "esp_idid").status_code == 201
     assert revoke_key(db, revoked[-1])[1] is False  # already: nothing new recorded
     assert sorted(k.id for k in list_keys(db) if k.revoked_at) == sorted(revoked)
     from api.audit import verify

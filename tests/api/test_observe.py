@@ -98,7 +98,7 @@ def test_health_ready_and_metrics(tmp_path: Path) -> None:
             if api.get(f"/v1/rounds/{rid}").json()["status"] == "done":
                 break
             time.sleep(0.05)
-        assert api.get("/v1/options/TCK-KEUKEN/shortlist", "esp_tck").status_code == 200
+        assert api.post("/v1/options/TCK-KEUKEN/shortlist", "esp_tck").status_code == 201
         text = api.client.get("/metrics").text
         assert ('matcher_http_requests_total{method="GET",route="/v1/rounds/{round_id}",'
                 'status="200"}') in text

@@ -42,7 +42,7 @@ def capped_api(database_url: str, tmp_path: Path) -> Iterator[Api]:
 
 
 def _key_id(api: Api, who: str) -> int:
-    api.get("/v1/options/TCK-KEUKEN/shortlist?k=1", who)  # remembered with its id
+    api.post("/v1/options/TCK-KEUKEN/shortlist?k=1", who)  # remembered with its id
     return api.app.state.key_cache[api.keys[who]].key_id
 
 
@@ -108,13 +108,13 @@ def test_requests_of_one_loop_turn_share_a_transaction(api: Api) -> None:
     batcher = ShortlistBatcher(state.shortlists, state.cache)
 
     async def together() -> list[Any]:
-        return await asyncio.gather(*(batcher.issue(COORDINATOR, o, 4) for o in OPTIONS),
+        return await asyncio.gather(*(batcher.issue(Ask(COORDINATOR, o, 4)) for o in OPTIONS),
                                     return_exceptions=True)
 
     answers = asyncio.run(together())
     assert all(isinstance(a, tuple) for a in answers)
     recs = api.all_items("/v1/audit/records", "auditor")[-len(OPTIONS):]
-    assert [r["target"] for r in recs] == [f"shortlist/{a[0]['id']}" for a in answers]
+    assert [r["target"] for r in recs] == [f"shortlist/{a[0].result['id']}" for a in answers]
     assert len({r["at"] for r in recs}) == 1  # one transaction, one time
     assert len({a[1] for a in answers}) == 1  # and one wait on the database
 
@@ -139,9 +139,9 @@ def test_requests_that_arrive_during_a_batch_form_the_next_one(
     batcher = ShortlistBatcher(state.shortlists, state.cache)
 
     async def scenario() -> list[Any]:
-        first = [asyncio.create_task(batcher.issue(COORDINATOR, o, 3)) for o in OPTIONS[:2]]
+        first = [asyncio.create_task(batcher.issue(Ask(COORDINATOR, o, 3))) for o in OPTIONS[:2]]
         await asyncio.sleep(0.05)  # the first batch is waiting
-        later = [asyncio.create_task(batcher.issue(COORDINATOR, o, 3)) for o in OPTIONS[2:6]]
+        later = [asyncio.create_task(batcher.issue(Ask(COORDINATOR, o, 3))) for o in OPTIONS[2:6]]
         await asyncio.sleep(0.05)
         assert sizes == [2] and not any(t.done() for t in first + later)
         release.set()
@@ -150,7 +150,7 @@ def test_requests_that_arrive_during_a_batch_form_the_next_one(
     release = asyncio.Event()
     answers = asyncio.run(scenario())
     assert sizes == [2, 4]
-    ids = [a[0]["id"] for a in answers]
+    ids = [a[0].result["id"] for a in answers]
     assert ids == sorted(ids) and len(set(ids)) == 6
     recs = api.all_items("/v1/audit/records", "auditor")[-6:]
     assert [r["target"] for r in recs] == [f"shortlist/{i}" for i in ids]
@@ -177,7 +177,7 @@ def test_the_event_loop_runs_while_a_batch_waits_on_postgres(api: Api, database_
         other.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_ID,))
 
         async def scenario() -> tuple[int, Any]:
-            task = asyncio.create_task(batcher.issue(COORDINATOR, "TCK-KEUKEN", 3))
+            task = asyncio.create_task(batcher.issue(Ask(COORDINATOR, "TCK-KEUKEN", 3)))
             ticks = 0
             for _ in range(20):  # the loop keeps running while the shortlist waits
                 await asyncio.sleep(0.01)
@@ -187,7 +187,7 @@ def test_the_event_loop_runs_while_a_batch_waits_on_postgres(api: Api, database_
             return ticks, await asyncio.wait_for(task, 30)
 
         ticks, (answer, db_seconds) = asyncio.run(scenario())
-    assert ticks == 20 and answer["entries"] and db_seconds >= 0.15
+    assert ticks == 20 and answer.result["entries"] and db_seconds >= 0.15
     assert api.get("/v1/audit/verify", "auditor").json()["ok"]
 
 
@@ -239,8 +239,8 @@ def test_a_shortlist_reads_further_when_its_first_candidates_are_capped(
         return await original(self, since, cand_ids)
 
     monkeypatch.setattr(tx_class, "open_options", counted)
-    r = api.get("/v1/options/IDID-NAAIATELIER/shortlist?k=1")
-    assert r.status_code == 200, r.text
+    r = api.post("/v1/options/IDID-NAAIATELIER/shortlist?k=1")
+    assert r.status_code == 201, r.text
     assert [(e["candidate_id"], e["other_open_shortlists"]) for e in r.json()["entries"]] == [
         (order[ahead], 0)]
     assert reads[-1] > 0 and len(reads) >= (1 if state.db.is_postgres else 2)
@@ -260,7 +260,7 @@ def test_a_failed_batch_stores_nothing(sqlite_api: Api, monkeypatch: pytest.Monk
     batcher = ShortlistBatcher(state.shortlists, state.cache)
 
     async def together() -> list[Any]:
-        return await asyncio.gather(*(batcher.issue(COORDINATOR, o, 4) for o in OPTIONS[:3]),
+        return await asyncio.gather(*(batcher.issue(Ask(COORDINATOR, o, 4)) for o in OPTIONS[:3]),
                                     return_exceptions=True)
 
     answers = asyncio.run(together())
@@ -270,7 +270,7 @@ def test_a_failed_batch_stores_nothing(sqlite_api: Api, monkeypatch: pytest.Monk
         assert s.scalar(select(func.count()).select_from(ShortlistEntry)) == 0
         assert s.scalar(select(func.count()).select_from(AuditRecord)) == 1  # the import
     monkeypatch.undo()
-    assert api.get("/v1/options/TCK-KEUKEN/shortlist").status_code == 200
+    assert api.post("/v1/options/TCK-KEUKEN/shortlist").status_code == 201
     assert api.get("/v1/audit/verify", "auditor").json()["records"] == 2
 
 
@@ -278,7 +278,7 @@ def _same(a: Any, b: Any) -> None:
     assert a.status_code == b.status_code
     assert a.headers["content-type"] == b.headers["content-type"]
     ja, jb = a.json(), b.json()
-    if a.status_code == 200:
+    if a.status_code == 201:
         for field in ("id", "issued_at", "open_until"):
             ja.pop(field), jb.pop(field)
         for e in ja["entries"] + jb["entries"]:
@@ -295,39 +295,47 @@ def test_fast_path_answers_as_the_route(sqlite_api: Api, monkeypatch: pytest.Mon
     from api import fastpath
     answered: list[str] = []
 
-    async def spy(state: Any, caller: Caller, option_id: str, *args: Any) -> Any:
-        answered.append(option_id)
-        return await original(state, caller, option_id, *args)
+    async def spy(state: Any, ask: Any, *args: Any) -> Any:
+        answered.append(ask.option_id)
+        return await original(state, ask, *args)
 
     original = fastpath.shortlist_response
     monkeypatch.setattr(fastpath, "shortlist_response", spy)
     cases = [(who, option) for who, option in [
         ("esp_tck", "TCK-KEUKEN"), ("esp_tck", "IDID-PRODUCTIE"), ("coordinator", "NO-SUCH"),
         ("planner", "TCK-KEUKEN")]]
+    plain_queries = ("", "?k=3", "?k=100", "?k=3&max_km=40&min_dutch_level=A2",
+                     "?sector=hospitality&offset=1", "?min_hours=8&available_by=2027-01-01")
+    bodies: tuple[dict[str, Any], ...] = ({"k": 2, "max_km": 30}, {"sector": "hospitality"},
+                                          {"k": 0}, {"k": 2, "other": 1})
     for who, option in cases:
-        for query in ("", "?k=3", "?k=100", "?k=0", "?k=101", "?k=abc", "?k=03", "?k=3&k=4",
-                      "?k=%203", "?other=1"):
+        for query, body in [*((q, None) for q in (*plain_queries, "?k=0", "?k=101", "?k=abc",
+                                                  "?k=3&k=4", "?other=1", "?max_km=-1")),
+                            *(("", b) for b in bodies), ("?k=3", {"k": 3})]:
             url = f"/v1/options/{option}/shortlist{query}"
+            kw: dict[str, Any] = {} if body is None else {"json": body}
             api.app.state.key_cache.clear()
-            by_route = api.get(url, who)
+            by_route = api.post(url, who, **kw)
             if api.keys[who] not in api.app.state.key_cache:
-                api.get("/v1/options/TCK-KEUKEN/shortlist", who)  # remembered if it may be
+                api.post("/v1/options/TCK-KEUKEN/shortlist", who)  # remembered if it may be
             n = len(answered)
-            _same(by_route, api.get(url, who))
-            plain = query in ("", "?k=3", "?k=100", "?other=1") and who != "planner"
-            assert len(answered) == n + plain, (who, option, query)  # by the fast path?
+            _same(by_route, api.post(url, who, **kw))
+            plain = who != "planner" and (
+                (body is None and query in plain_queries)
+                or (body is not None and body in bodies[:2] and not query))
+            assert len(answered) == n + plain, (who, option, query, body)  # by the fast path?
 
 
 def test_revoked_keys_are_refused_on_the_fast_path_at_once(api: Api) -> None:
     api.import_pilot()
-    assert api.get("/v1/options/TCK-KEUKEN/shortlist", "esp_tck").status_code == 200
+    assert api.post("/v1/options/TCK-KEUKEN/shortlist", "esp_tck").status_code == 201
     key = api.keys["esp_tck"]
     assert key in api.app.state.key_cache  # answered from memory from now on
     with api.app.state.db.write() as s:
         from api.models import ApiKey
         s.get(ApiKey, api.app.state.key_cache[key].key_id).revoked = True  # type: ignore[union-attr]
     for option in ("TCK-KEUKEN", "IDID-PRODUCTIE", "NO-SUCH"):
-        r = api.get(f"/v1/options/{option}/shortlist", "esp_tck")
+        r = api.post(f"/v1/options/{option}/shortlist", "esp_tck")
         assert r.status_code == 401, (option, r.text)
     assert key not in api.app.state.key_cache
 
@@ -354,15 +362,15 @@ def test_an_import_elsewhere_is_ranked_in_the_background(api: Api, database_url:
     with cache._build_lock:  # the rebuild cannot finish while we look
         version = _import_elsewhere(database_url, {"options": new.to_dict("records")})
         # The old ranking keeps serving: the new option is not known to it yet.
-        assert api.get("/v1/options/TCK-NIEUW/shortlist").status_code == 404
-        assert api.get("/v1/options/TCK-KEUKEN/shortlist").status_code == 200
+        assert api.post("/v1/options/TCK-NIEUW/shortlist").status_code == 404
+        assert api.post("/v1/options/TCK-KEUKEN/shortlist").status_code == 201
         assert cache.ready is old and api.get("/health").json()["data_version"] == old.version
     deadline = time.monotonic() + 30
     while cache.ready.version != version and time.monotonic() < deadline:
         time.sleep(0.05)
     assert api.get("/health").json()["data_version"] == version
-    r = api.get("/v1/options/TCK-NIEUW/shortlist")
-    assert r.status_code == 200 and r.json()["entries"]
+    r = api.post("/v1/options/TCK-NIEUW/shortlist")
+    assert r.status_code == 201 and r.json()["entries"]
     recs = api.all_items("/v1/audit/records", "auditor")
     assert recs[-1]["action"] == "shortlist" and api.get("/v1/audit/verify", "auditor").json()["ok"]
 
@@ -381,10 +389,10 @@ def test_several_processes_keep_the_cap_and_one_chain(database_url: str, tmp_pat
 
         def issue(i: int) -> int:
             srv = (first, second)[i % 2]
-            return srv.get(f"/v1/options/{OPTIONS[i % len(OPTIONS)]}/shortlist?k=4").status_code
+            return srv.post(f"/v1/options/{OPTIONS[i % len(OPTIONS)]}/shortlist?k=4").status_code
 
         with ThreadPoolExecutor(8) as pool:
-            assert set(pool.map(issue, range(48))) == {200}
+            assert set(pool.map(issue, range(48))) == {201}
         report = verify(first.app.state.db)
         assert report.ok and report.records == 1 + 48
         with first.app.state.db.session() as s:

@@ -26,19 +26,19 @@ def capped_api(database_url: str, tmp_path: Path) -> Iterator[Api]:
 def test_cap_keeps_candidates_from_being_put_forward_everywhere(capped_api: Api) -> None:
     api = capped_api
     api.import_pilot()
-    a = api.get("/v1/options/TCK-KEUKEN/shortlist?k=50", "esp_tck").json()
+    a = api.post("/v1/options/TCK-KEUKEN/shortlist?k=50", "esp_tck").json()
     first = {e["candidate_id"] for e in a["entries"]}
     assert first and all(e["other_open_shortlists"] == 0 for e in a["entries"])
     # The same option again: its own earlier shortlist does not count against it.
-    again = api.get("/v1/options/TCK-KEUKEN/shortlist?k=50", "esp_tck").json()
+    again = api.post("/v1/options/TCK-KEUKEN/shortlist?k=50", "esp_tck").json()
     assert {e["candidate_id"] for e in again["entries"]} == first
     # Another option: everyone on TCK-KEUKEN's open shortlist is at the cap (1) and left out.
-    b = api.get("/v1/options/TCK-BEDIENING/shortlist?k=50").json()
+    b = api.post("/v1/options/TCK-BEDIENING/shortlist?k=50").json()
     assert not first & {e["candidate_id"] for e in b["entries"]}
     # Closing both TCK-KEUKEN shortlists frees them again, now counted on B's open shortlist.
     for sl in (a, again):
         assert api.post(f"/v1/shortlists/{sl['id']}/close", "esp_tck").status_code == 200
-    b2 = api.get("/v1/options/TCK-BEDIENING/shortlist?k=50").json()
+    b2 = api.post("/v1/options/TCK-BEDIENING/shortlist?k=50").json()
     assert first & {e["candidate_id"] for e in b2["entries"]}
     assert a["open_until"] > a["issued_at"]
     # Another service point cannot close (or see) TCK's shortlist.
@@ -47,8 +47,8 @@ def test_cap_keeps_candidates_from_being_put_forward_everywhere(capped_api: Api)
 
 def test_counts_other_open_shortlists(api: Api) -> None:
     api.import_pilot()
-    a = api.get("/v1/options/TCK-KEUKEN/shortlist?k=50").json()
-    b = api.get("/v1/options/TCK-BEDIENING/shortlist?k=50").json()
+    a = api.post("/v1/options/TCK-KEUKEN/shortlist?k=50").json()
+    b = api.post("/v1/options/TCK-BEDIENING/shortlist?k=50").json()
     on_a = {e["candidate_id"] for e in a["entries"]}
     for e in b["entries"]:
         assert e["other_open_shortlists"] == (1 if e["candidate_id"] in on_a else 0)
@@ -59,7 +59,7 @@ def test_counts_other_open_shortlists(api: Api) -> None:
 
 def test_committed_and_forbidden_candidates_are_left_out(api: Api) -> None:
     api.import_pilot()
-    before = api.get("/v1/options/TCK-KEUKEN/shortlist?k=50").json()["entries"]
+    before = api.post("/v1/options/TCK-KEUKEN/shortlist?k=50").json()["entries"]
     ids = [e["candidate_id"] for e in before]
     assert "P-007" not in ids  # locked to COMPASS-CATERING by the pilot decisions
     top, second = ids[0], ids[1]
@@ -68,10 +68,10 @@ def test_committed_and_forbidden_candidates_are_left_out(api: Api) -> None:
     api.post("/v1/decisions", json={"candidate_id": second, "option_id": "TCK-KEUKEN",
                                     "kind": "forbid", "reason": "asked not to"})
     after = [e["candidate_id"] for e in
-             api.get("/v1/options/TCK-KEUKEN/shortlist?k=50").json()["entries"]]
+             api.post("/v1/options/TCK-KEUKEN/shortlist?k=50").json()["entries"]]
     assert top not in after and second not in after
     assert after == [c for c in ids if c not in (top, second)]
-    here = api.get("/v1/options/IDID-NAAIATELIER/shortlist?k=50").json()["entries"]
+    here = api.post("/v1/options/IDID-NAAIATELIER/shortlist?k=50").json()["entries"]
     assert [e["locked_here"] for e in here if e["candidate_id"] == top] in ([True], [])
 
 
