@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     #: Service settings, not the matching policy: they change no match and no policy hash.
     retention_round_inputs_days: int | None = Field(default=None, ge=1)
     retention_shortlists_days: int | None = Field(default=None, ge=1)
+    #: Outcomes (started, completed, dropped out...) are kept this long after they were recorded.
+    retention_outcomes_days: int | None = Field(default=None, ge=1)
     purge_every_hours: float = Field(default=24.0, gt=0)
     #: Logs on stderr: ``json`` (one object a line) or ``text``; level; one access line per
     #: request (with its request id).
@@ -81,14 +83,21 @@ def job_config(settings: Settings) -> JobConfig:
                      max_attempts=settings.job_max_attempts)
 
 
+def retention_set(settings: Settings) -> bool:
+    return any(d is not None for d in (settings.retention_round_inputs_days,
+                                       settings.retention_shortlists_days,
+                                       settings.retention_outcomes_days))
+
+
 def scheduled_purge(settings: Settings, db: Database) -> Callable[[], object] | None:
     """The retention purge a worker runs on schedule, or None when no period is set."""
-    if settings.retention_round_inputs_days is None and settings.retention_shortlists_days is None:
+    if not retention_set(settings):
         return None
 
     def run() -> object:
         from api.services.protection import purge
-        return purge(db, settings.retention_round_inputs_days, settings.retention_shortlists_days)
+        return purge(db, settings.retention_round_inputs_days, settings.retention_shortlists_days,
+                     outcome_days=settings.retention_outcomes_days)
 
     return run
 

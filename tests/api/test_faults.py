@@ -228,10 +228,10 @@ def test_kill9_during_an_import_and_shortlist_batches(tmp_path: Path, kill_after
         with httpx.Client(base_url=base, headers=head, timeout=30) as c:
             for j in range(10_000):
                 try:
-                    r = c.get(f"/v1/options/{options[(i * 7 + j) % len(options)]}/shortlist")
+                    r = c.post(f"/v1/options/{options[(i * 7 + j) % len(options)]}/shortlist")
                 except httpx.HTTPError:
                     return
-                if r.status_code == 200:
+                if r.status_code == 201:
                     issued.append(r.json()["id"])
 
     with process(["serve", "--port", str(port)], url, tmp_path / "serve.log") as p:
@@ -258,7 +258,7 @@ def test_kill9_during_an_import_and_shortlist_batches(tmp_path: Path, kill_after
     db.dispose()
     for api in make_api(url, in_process_worker=False):
         api.keys = keys
-        assert api.get(f"/v1/options/{options[0]}/shortlist").status_code == 200
+        assert api.post(f"/v1/options/{options[0]}/shortlist").status_code == 201
         nothing_half_written(api.app.state.db)
 
 
