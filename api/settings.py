@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     #: Run one job worker inside the server process (the embedded default). Set to false when
     #: separate ``matcher worker`` processes run the jobs.
     in_process_worker: bool = True
+    #: Workers solve the parts of rounds solved by region on this Dask scheduler
+    #: (``tcp://host:8786``; needs matcher[dask]); unset: in the worker's process.
+    dask_scheduler: str | None = None
     #: Retention (days; unset = kept): a finished round's snapshot of personal inputs, and the
     #: candidates listed on shortlists, are purged this long after the round finished or the
     #: shortlist was issued (``matcher purge``; workers run it every `purge_every_hours`).
@@ -80,7 +83,8 @@ def job_config(settings: Settings) -> JobConfig:
                      heartbeat_seconds=min(settings.job_heartbeat_seconds,
                                            settings.job_lease_seconds / 3),
                      poll_seconds=settings.job_poll_seconds,
-                     max_attempts=settings.job_max_attempts)
+                     max_attempts=settings.job_max_attempts,
+                     dask_address=settings.dask_scheduler)
 
 
 def retention_set(settings: Settings) -> bool:
