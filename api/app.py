@@ -132,6 +132,18 @@ class ServerTiming:
         await self.app(scope, receive, timed_send)
 
 
+def limiter_for(settings: Settings) -> Any:
+    """The in-process token bucket, or the Redis-backed shared limit when storage is set."""
+    if settings.rate_limit_storage:
+        from api.audit import content_hash
+        from api.shared_limits import SharedRateLimiter
+        # keys are numbered per database: count per database in a shared Redis
+        prefix = "matcher:" + content_hash(settings.database_url)[:12]
+        return SharedRateLimiter(settings.rate_per_second, settings.rate_burst,
+                                 settings.rate_limit_storage, prefix)
+    return RateLimiter(settings.rate_per_second, settings.rate_burst)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -148,7 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.shortlists = store_for(db)
         app.state.batcher = ShortlistBatcher(app.state.shortlists, app.state.cache)
         app.state.replays = Replays()
-        app.state.limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
+        app.state.limiter = limiter_for(settings)
         app.state.key_cache = {}
         stopping = threading.Event()
         cfg = job_config(settings)

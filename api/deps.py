@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader
 
 from api.db import Database
 from api.security import Caller, RateLimiter, Role, lookup
+from api.shared_limits import SharedRateLimiter
 from api.state import DataCache
 from matcher.policy import Policy
 
@@ -42,7 +43,7 @@ def _unauthorized(detail: str = UNKNOWN_KEY) -> HTTPException:
 
 
 def _rate(request: Request, caller: Caller) -> None:
-    limiter: RateLimiter = request.app.state.limiter
+    limiter: RateLimiter | SharedRateLimiter = request.app.state.limiter
     wait = limiter.allow(caller.key_id)
     if wait > 0:
         raise HTTPException(429, "rate limit exceeded for this API key",

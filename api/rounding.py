@@ -102,11 +102,17 @@ def snapshot(db: Database, round_id: int) -> tuple[bytes, dict[str, Any], int | 
         return rnd.inputs, rnd.policy, rnd.key_id
 
 
-def solve(blob: bytes, policy_data: dict[str, Any], round_id: int) -> LibraryRound:
-    """Solve a round's snapshot (raises InputError for bad stored input)."""
+def solve(blob: bytes, policy_data: dict[str, Any], round_id: int,
+          dask_address: str | None = None) -> LibraryRound:
+    """Solve a round's snapshot (raises InputError for bad stored input); with `dask_address`,
+    its parts and scoring chunks on that Dask cluster."""
     policy = Policy.model_validate(policy_data)
     inst = build_instance(unpack(blob), source=f"round/{round_id}")
-    return run_round(inst, policy)
+    if dask_address is None:
+        return run_round(inst, policy)
+    from matcher.solver.dask_map import connect
+    with connect(dask_address, "MATCHER_DASK_SCHEDULER") as mapper:
+        return run_round(inst, policy, mapper=mapper)
 
 
 def failure(exc: Exception, round_id: int) -> list[Problem]:

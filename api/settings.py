@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     #: Per-key token bucket: sustained requests per second and burst size.
     rate_per_second: float = Field(default=20.0, gt=0)
     rate_burst: int = Field(default=60, ge=1)
+    #: Where rate limits are counted: unset = in each server process (N processes allow N
+    #: times the rate); ``redis://host:6379/0`` = shared by all processes (api/shared_limits.py).
+    rate_limit_storage: str | None = None
     #: Largest accepted request body (bytes); larger bodies get 413.
     max_body_bytes: int = Field(default=20_000_000, ge=1024)
     #: Rounds over more candidates than this run as a job in the durable queue (202 + polling);
@@ -47,12 +50,17 @@ class Settings(BaseSettings):
     #: Run one job worker inside the server process (the embedded default). Set to false when
     #: separate ``matcher worker`` processes run the jobs.
     in_process_worker: bool = True
+    #: Workers solve the parts of rounds solved by region on this Dask scheduler
+    #: (``tcp://host:8786``; needs matcher[dask]); unset: in the worker's process.
+    dask_scheduler: str | None = None
     #: Retention (days; unset = kept): a finished round's snapshot of personal inputs, and the
     #: candidates listed on shortlists, are purged this long after the round finished or the
     #: shortlist was issued (``matcher purge``; workers run it every `purge_every_hours`).
     #: Service settings, not the matching policy: they change no match and no policy hash.
     retention_round_inputs_days: int | None = Field(default=None, ge=1)
     retention_shortlists_days: int | None = Field(default=None, ge=1)
+    #: Outcomes (started, completed, dropped out...) are kept this long after they were recorded.
+    retention_outcomes_days: int | None = Field(default=None, ge=1)
     purge_every_hours: float = Field(default=24.0, gt=0)
     #: Logs on stderr: ``json`` (one object a line) or ``text``; level; one access line per
     #: request (with its request id).
@@ -75,17 +83,25 @@ def job_config(settings: Settings) -> JobConfig:
                      heartbeat_seconds=min(settings.job_heartbeat_seconds,
                                            settings.job_lease_seconds / 3),
                      poll_seconds=settings.job_poll_seconds,
-                     max_attempts=settings.job_max_attempts)
+                     max_attempts=settings.job_max_attempts,
+                     dask_address=settings.dask_scheduler)
+
+
+def retention_set(settings: Settings) -> bool:
+    return any(d is not None for d in (settings.retention_round_inputs_days,
+                                       settings.retention_shortlists_days,
+                                       settings.retention_outcomes_days))
 
 
 def scheduled_purge(settings: Settings, db: Database) -> Callable[[], object] | None:
     """The retention purge a worker runs on schedule, or None when no period is set."""
-    if settings.retention_round_inputs_days is None and settings.retention_shortlists_days is None:
+    if not retention_set(settings):
         return None
 
     def run() -> object:
         from api.services.protection import purge
-        return purge(db, settings.retention_round_inputs_days, settings.retention_shortlists_days)
+        return purge(db, settings.retention_round_inputs_days, settings.retention_shortlists_days,
+                     outcome_days=settings.retention_outcomes_days)
 
     return run
 

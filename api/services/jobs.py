@@ -35,6 +35,8 @@ class JobConfig:
     heartbeat_seconds: float = 5.0
     poll_seconds: float = 1.0
     max_attempts: int = 2
+    #: Solve the rounds' parts on this Dask scheduler (MATCHER_DASK_SCHEDULER); None: here.
+    dask_address: str | None = None
 
 
 class JobStopped(Exception):
@@ -139,7 +141,8 @@ class Worker:
         with Lease(self.db, claim, self.cfg, self.stopping, announce) as lease:
             try:
                 with progress_hook(lease.hook):
-                    result = rounding.solve(blob, policy_data, claim.round_id)
+                    result = rounding.solve(blob, policy_data, claim.round_id,
+                                            self.cfg.dask_address)
             except JobStopped as stop:
                 self._stopped(claim, stop.why)
                 _count(stop.why, t0)

@@ -16,6 +16,7 @@ person nor the tombstone; it counts the rows.
 from __future__ import annotations
 
 import gzip
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from api.db import Database, utcnow
 from api.models import (
     DecisionEvent,
     Import,
+    Outcome,
     Protected,
     Record,
     Round,
@@ -36,6 +38,7 @@ from api.models import (
     RoundUnmatched,
     Shortlist,
     ShortlistEntry,
+    ShortlistFeedback,
 )
 from api.rounding import TOMBSTONE, pack, unpack
 from api.store.jobs import FINAL
@@ -53,13 +56,19 @@ class Purged:
     shortlist_entries: int
     rounds_before: str | None
     shortlists_before: str | None
+    outcomes: int = 0
+    outcomes_before: str | None = None
 
 
 def purge(db: Database, round_days: int | None, shortlist_days: int | None,
-          key_id: int | None = None, dry_run: bool = False) -> Purged:
-    """Purge what is older than the retention periods (None: kept); one audit record."""
+          key_id: int | None = None, dry_run: bool = False, outcome_days: int | None = None
+          ) -> Purged:
+    """Purge what is older than the retention periods (None: kept); one audit record.
+    Shortlists: their listed candidates (entries, the stored answer) and feedback on them;
+    outcomes: recorded before their own period."""
     now = datetime.now(UTC)
     r_before, s_before = _before(round_days, now), _before(shortlist_days, now)
+    o_before = _before(outcome_days, now)
     with db.write() as s:
         rounds: list[int] = []
         if r_before is not None:
@@ -71,17 +80,26 @@ def purge(db: Database, round_days: int | None, shortlist_days: int | None,
         if s_before is not None:
             entries = len(s.scalars(select(ShortlistEntry.id)
                                     .where(ShortlistEntry.shortlist_id.in_(old))).all())
-        done = Purged(rounds, entries, r_before, s_before)
-        if dry_run or not (rounds or entries):
+        outcomes = 0 if o_before is None else len(s.scalars(
+            select(Outcome.id).where(Outcome.at < o_before)).all())
+        done = Purged(rounds, entries, r_before, s_before, outcomes, o_before)
+        if dry_run or not (rounds or entries or outcomes):
             return done
         if rounds:
             s.execute(update(Round).where(Round.id.in_(rounds)).values(
                 inputs=pack({}), purged_at=utcnow()))
         if entries:
             s.execute(delete(ShortlistEntry).where(ShortlistEntry.shortlist_id.in_(old)))
+            s.execute(delete(ShortlistFeedback).where(ShortlistFeedback.shortlist_id.in_(old)))
+            s.execute(update(Shortlist).where(Shortlist.id.in_(old)).values(body=None))
+        if outcomes:
+            s.execute(delete(Outcome).where(Outcome.at < o_before))
+        cut = {"rounds_before": r_before, "shortlists_before": s_before}
+        gone: dict[str, Any] = {"rounds": rounds, "shortlist_entries": entries}
+        if o_before is not None:
+            cut["outcomes_before"], gone["outcomes"] = o_before, outcomes
         append(s, key_id=key_id, action="purge", target="retention",
-               input_hash=content_hash({"rounds_before": r_before, "shortlists_before": s_before}),
-               output_hash=content_hash({"rounds": rounds, "shortlist_entries": entries}))
+               input_hash=content_hash(cut), output_hash=content_hash(gone))
     return done
 
 
@@ -124,7 +142,31 @@ def _erase_rows(s: Session, cid: str, tomb: str) -> dict[str, int]:
         "shortlist_entries": n(s.execute(
             update(ShortlistEntry).where(ShortlistEntry.candidate_id == cid)
             .values(candidate_id=tomb))),
+        "shortlist_answers": _erase_answers(s, cid, tomb),
+        "shortlist_feedback": n(s.execute(
+            update(ShortlistFeedback).where(ShortlistFeedback.candidate_id == cid)
+            .values(candidate_id=tomb, note="erased"))),
+        "outcomes": n(s.execute(update(Outcome).where(Outcome.candidate_id == cid)
+                                .values(candidate_id=tomb, reason="erased"))),
     }
+
+
+def _erase_answers(s: Session, cid: str, tomb: str) -> int:
+    """Stored shortlist answers (replayed for an Idempotency-Key) naming the person."""
+    changed = 0
+    quoted = json.dumps(cid)
+    for sl in s.scalars(select(Shortlist).where(Shortlist.body.contains(quoted))):
+        sl.body = json.dumps(_replace(json.loads(sl.body or "null"), cid, tomb))
+        changed += 1
+    return changed
+
+
+def _replace(value: Any, cid: str, tomb: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _replace(v, cid, tomb) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace(v, cid, tomb) for v in value]
+    return tomb if value == cid else value
 
 
 def _erase_snapshots(s: Session, cid: str) -> int:

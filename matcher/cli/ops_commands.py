@@ -19,24 +19,29 @@ def purge(
                                                              "nothing.")] = False,
 ) -> None:
     """Purge personal data older than the retention periods (MATCHER_RETENTION_ROUND_INPUTS_DAYS,
-    MATCHER_RETENTION_SHORTLISTS_DAYS): round input snapshots and candidates listed on
-    shortlists. The purge is an audit record; the audit chain keeps verifying."""
+    MATCHER_RETENTION_SHORTLISTS_DAYS, MATCHER_RETENTION_OUTCOMES_DAYS): round input snapshots,
+    candidates listed on shortlists and feedback on them, outcomes. The purge is an audit
+    record; the audit chain keeps verifying."""
     from api.services.protection import purge as run_purge
+    from api.settings import retention_set
     settings = _settings(db)
-    if settings.retention_round_inputs_days is None and settings.retention_shortlists_days is None:
+    if not retention_set(settings):
         console.print("no retention period is set (MATCHER_RETENTION_ROUND_INPUTS_DAYS, "
-                      "MATCHER_RETENTION_SHORTLISTS_DAYS): nothing is purged", highlight=False)
+                      "MATCHER_RETENTION_SHORTLISTS_DAYS, MATCHER_RETENTION_OUTCOMES_DAYS): "
+                      "nothing is purged", highlight=False)
         return
     database = _database(db)
     try:
         done = run_purge(database, settings.retention_round_inputs_days,
-                         settings.retention_shortlists_days, dry_run=dry_run)
+                         settings.retention_shortlists_days, dry_run=dry_run,
+                         outcome_days=settings.retention_outcomes_days)
     finally:
         database.dispose()
     verb = "would purge" if dry_run else "purged"
     console.print(f"{verb}: inputs of {len(done.rounds)} round(s) finished before "
                   f"{done.rounds_before or '-'}; {done.shortlist_entries} shortlist entries "
-                  f"issued before {done.shortlists_before or '-'}", highlight=False)
+                  f"issued before {done.shortlists_before or '-'}; {done.outcomes} outcomes "
+                  f"recorded before {done.outcomes_before or '-'}", highlight=False)
 
 
 @app.command()

@@ -39,7 +39,7 @@ from matcher.round import (
     write_round,
 )
 from matcher.shortlist import shortlist
-from matcher.solver.decompose import ProcessMapper
+from matcher.solver.decompose import Mapper, ProcessMapper
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,6 +102,12 @@ def run(
         "--workers", min=1,
         help="Processes for the regions of a round solved by region (large rounds only; the "
              "answer is the same for any number).")] = 1,
+    dask: Annotated[str | None, typer.Option(
+        "--dask", metavar="SCHEDULER_ADDRESS",
+        help="Solve the regions of a round solved by region, and score its chunks, on the "
+             "Dask cluster at this scheduler address (tcp://host:8786; `dask scheduler`, "
+             "`dask worker`): the same answer, bound and certificate as in one process. "
+             "Needs matcher[dask].")] = None,
     force: ForceOpt = False,
     chain_pilot: Annotated[bool, typer.Option(
         "--chain-pilot", help="Without a data folder: the shipped pilot with the coalition's "
@@ -121,6 +127,10 @@ def run(
         err_console.print("error: --format must be csv or xlsx")
         raise typer.Exit(EXIT_BAD_INPUT)
     data_dir = data_dir or pilot_dir(chain_pilot)
+    if dask is not None and workers > 1:
+        err_console.print("error: --dask and --workers: choose one (the cluster's workers do "
+                          "the parts)")
+        raise typer.Exit(EXIT_BAD_INPUT)
     try:
         date = round_date(date)
         # before the round's work, not after it
@@ -132,11 +142,10 @@ def run(
         audit_input = load_audit_input(inst, data_dir)
         load_s = time.perf_counter() - t
         with EdgesPrewrite(out, CSV_DIALECTS[csv_dialect]) as edges:
-            with score_progress(), ProcessMapper(workers) as mapper:
+            with score_progress(), round_mapper(workers, dask) as mapper:
                 # edges.csv does not depend on the answer: in a round solved by region a
                 # low-priority process writes it during the solve, on CPU time left idle.
-                rnd = run_round(inst, pol, warnings, mapper if workers > 1 else None,
-                                by_region=edges.start, date=date)
+                rnd = run_round(inst, pol, warnings, mapper, by_region=edges.start, date=date)
             extra = round_extra_files(rnd, audit_input)
             if fmt == "xlsx":
                 extra["round.xlsx"] = round_workbook(rnd)
@@ -146,6 +155,19 @@ def run(
         raise fail(exc) from None
     report_problems(rnd.warnings, "")
     print_summary(rnd, meta, out)
+
+
+@contextmanager
+def round_mapper(workers: int, dask: str | None) -> Iterator[Mapper | None]:
+    """Where a round's parts run: this process (None), `workers` local processes, or the Dask
+    cluster at `dask`."""
+    if dask is not None:
+        from matcher.solver.dask_map import connect
+        with connect(dask) as mapper:
+            yield mapper
+        return
+    with ProcessMapper(workers) as pool:
+        yield pool if workers > 1 else None
 
 
 def load_audit_input(inst: Instance, data_dir: Path) -> tuple[Path, pd.DataFrame, str] | None:

@@ -4,15 +4,22 @@
 (tasks and answers are picklable, every task is a pure function, answers come back in task
 order), and to its ``submit`` where it has one. `ProcessMapper` does that with local worker
 processes; `DaskMapper` does it with a `distributed.Client`, so the same round runs on a Dask
-cluster (one machine or many) with the same answer. This module does not import Dask: the
-caller makes the client (``Client(address)`` or ``Client(LocalCluster(...))``) and owns it.
+cluster (one machine or many) with the same answer. This module imports Dask only in
+`connect` (``matcher run --dask ADDRESS``); otherwise the caller makes the client
+(``Client(address)`` or ``Client(LocalCluster(...))``) and owns it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from matcher.errors import InputError, Problem
+
+log = logging.getLogger(__name__)
 
 
 class DaskMapper:
@@ -41,3 +48,25 @@ class DaskMapper:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+@contextmanager
+def connect(address: str, option: str = "--dask", connect_timeout: float = 10
+            ) -> Iterator[DaskMapper]:
+    """A `DaskMapper` on the scheduler at `address` (``tcp://host:8786``) for the duration of the
+    block. InputError naming `option` when Dask is not installed or the scheduler does not
+    answer."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError([Problem(option, None, None, "needs Dask: pip install 'matcher[dask]'")]
+                         ) from None
+    try:
+        client = Client(address, timeout=connect_timeout)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError([Problem(option, None, None, f"cannot reach the Dask scheduler at "
+                                  f"{address!r}: {exc}")]) from None
+    with client:
+        log.info("solving on the Dask cluster at %s (%d worker threads)", address,
+                 sum(client.nthreads().values()))
+        yield DaskMapper(client)

@@ -108,3 +108,36 @@ def test_health_ready_and_metrics(tmp_path: Path) -> None:
         assert 'matcher_rounds_finished_total{status="done"}' in text
         assert "matcher_shortlist_batch_size_count" in text
         assert "matcher_worker_last_seen_seconds" in text
+
+
+def test_rate_limits_shared_through_redis_are_not_multiplied_by_processes() -> None:
+    """Two limiters (as two server processes would have) on one Redis: the burst is shared."""
+    import uuid
+
+    import redis
+
+    from api.security import RateLimiter
+    from api.shared_limits import SharedRateLimiter
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        import pytest
+        pytest.fail(f"Redis on 127.0.0.1:6379 is not reachable ({exc})", pytrace=False)
+    prefix = f"matcher-test-{uuid.uuid4().hex[:8]}"
+    a, b = (SharedRateLimiter(0.01, 3, "redis://127.0.0.1:6379/0", prefix) for _ in range(2))
+    answers = [a.allow(1), b.allow(1), a.allow(1), b.allow(1), a.allow(1)]
+    assert answers[:3] == [0.0, 0.0, 0.0] and min(answers[3:]) > 0
+    assert a.allow(2) == 0.0  # per key
+    local = [RateLimiter(0.01, 3) for _ in range(2)]  # in-process: each counts alone
+    assert [x.allow(1) for x in local for _ in range(3)] == [0.0] * 6
+    down = SharedRateLimiter(1, 1, "redis://127.0.0.1:1/0", prefix)
+    assert down.allow(1) == 0.0  # storage away: let through (logged), never take the service down
+
+
+def test_the_app_counts_in_redis_when_storage_is_set(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    for api in make_api(url, rate_per_second=0.01, rate_burst=3,
+                        rate_limit_storage="redis://127.0.0.1:6379/0"):
+        codes = [api.get("/v1/rounds").status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        assert int(api.get("/v1/rounds").headers["Retry-After"]) >= 1

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from api.audit import verify
 from api.db import Database
-from api.models import Base, Round, Shortlist
+from api.models import Base, Outcome, Round, Shortlist, ShortlistFeedback
 from matcher.cli import app as cli
 from tests.api.conftest import Api, make_api
 
@@ -39,10 +39,16 @@ def test_erasure_replaces_a_person_everywhere_and_the_chain_verifies(api: Api) -
     db = api.app.state.db
     api.import_pilot()
     rid = api.round()["id"]
-    listed = api.get("/v1/options/TCK-KEUKEN/shortlist", "esp_tck").json()["entries"]
+    listed = api.post("/v1/options/TCK-KEUKEN/shortlist", "esp_tck").json()["entries"]
     who, other = listed[0]["candidate_id"], listed[1]["candidate_id"]
     assert api.post("/v1/decisions", json={"candidate_id": who, "option_id": "TCK-KEUKEN",
                                            "kind": "forbid", "reason": "r"}).status_code == 201
+    with db.write() as s:  # feedback and an outcome (their routes are the shortlist lane's)
+        sl = s.scalars(select(Shortlist.id)).first()
+        s.add(ShortlistFeedback(shortlist_id=sl, option_id="TCK-KEUKEN", candidate_id=who,
+                                kind="invited", note="called", at="2026-01-01T00:00:00.000000Z"))
+        s.add(Outcome(candidate_id=who, option_id="TCK-KEUKEN", event="started",
+                      date="2026-01-02", reason="", at="2026-01-02T00:00:00.000000Z"))
     assert re.search(rf"\b{who}\b", _everything(db))
     assert api.post(f"/v1/candidates/{who}/erase", "planner").status_code == 403
     r = api.post(f"/v1/candidates/{who}/erase")
@@ -51,6 +57,8 @@ def test_erasure_replaces_a_person_everywhere_and_the_chain_verifies(api: Api) -
     assert counts["candidates"] == 1 and counts["decisions"] >= 1
     assert counts["shortlist_entries"] == 1 and counts["round_snapshots"] == 1
     assert counts["round_assignments"] + counts["round_unmatched"] == 1
+    assert counts["shortlist_answers"] == 1 and counts["shortlist_feedback"] == 1
+    assert counts["outcomes"] == 1
     stored = _everything(db)
     assert not re.search(rf"\b{who}\b", stored)
     assert verify(db).ok
@@ -78,7 +86,7 @@ def test_purge_removes_old_personal_inputs_and_is_an_audit_record(
         db = api.app.state.db
         api.import_pilot()
         old, new = api.round()["id"], api.round()["id"]
-        assert api.get("/v1/options/TCK-KEUKEN/shortlist", "esp_tck").status_code == 200
+        assert api.post("/v1/options/TCK-KEUKEN/shortlist", "esp_tck").status_code == 201
         with db.write() as s:
             s.execute(update(Round).where(Round.id == old)
                       .values(finished_at="2020-01-01T00:00:00.000000Z"))
