@@ -87,6 +87,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_for_health(base: str, polls: int = 600) -> None:
+    """Wait until the server at base answers /health (0.1 s between polls)."""
+    for _ in range(polls):
+        try:
+            httpx.get(f"{base}/health", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError("the server did not start")
+
+
 def _cli(*args: str, env: dict[str, str]) -> str:
     out = subprocess.run([sys.executable, "-m", "matcher", *args], env=env, check=True,
                          capture_output=True, text=True)
@@ -125,12 +136,7 @@ def main() -> None:
                                "--workers", str(args.workers), *db_args], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_for_health(base, polls=200)
         files = {}
         for name, df in tables.items():
             buf = io.StringIO()

@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.api_latency import _cli, _free_port, generate
+from benchmarks.api_latency import _cli, _free_port, generate, wait_for_health
 
 log = logging.getLogger("worker_contention")
 
@@ -90,7 +90,7 @@ def main() -> None:
                               env=env)
     worker: subprocess.Popen[bytes] | None = None
     try:
-        _wait(base)
+        wait_for_health(base)
         files = {}
         for name, df in tables.items():
             buf = io.StringIO()
@@ -129,15 +129,6 @@ def main() -> None:
                 p.terminate()
                 p.wait(timeout=30)
 
-
-def _wait(base: str) -> None:
-    for _ in range(600):
-        try:
-            httpx.get(f"{base}/health", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("the server did not start")
 
 
 def _watch(base: str, rid: int, key: str, done: threading.Event) -> None:

@@ -146,15 +146,21 @@ def _prepared(tmp_path: Path, n: int = 1000) -> tuple[str, dict[str, str], list[
     return url, keys, options
 
 
+def _queued_round(tmp_path: Path) -> tuple[str, int]:
+    """A prepared database with one round queued as a job (no worker runs it yet)."""
+    url, keys, _ = _prepared(tmp_path)
+    for api in make_api(url, in_process_worker=False, sync_round_max_candidates=10):
+        api.keys = keys
+        rid = api.round()["id"]
+    return url, rid
+
+
 def _db(url: str) -> Database:
     return Database(url)
 
 
 def test_kill9_during_a_round_then_taken_up_again(tmp_path: Path) -> None:
-    url, keys, _ = _prepared(tmp_path)
-    for api in make_api(url, in_process_worker=False, sync_round_max_candidates=10):
-        api.keys = keys
-        rid = api.round()["id"]
+    url, rid = _queued_round(tmp_path)
     db = _db(url)
     with process(["worker"], url, tmp_path / "worker.log") as p:
         stage = _wait_stage(db, rid)
@@ -301,10 +307,7 @@ def _wait_glob(folder: Path, pattern: str, p: subprocess.Popen[bytes]) -> Path:
 # ---- a full disk, two claimers ---------------------------------------------------------------
 
 def test_disk_full_while_writing_a_round(tmp_path: Path) -> None:
-    url, keys, _ = _prepared(tmp_path)
-    for api in make_api(url, in_process_worker=False, sync_round_max_candidates=10):
-        api.keys = keys
-        rid = api.round()["id"]
+    url, rid = _queued_round(tmp_path)
     db = _db(url)
     limit = {"pages": 0}
 
