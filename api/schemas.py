@@ -144,12 +144,15 @@ class ProgressPublic(Public):
     stage: str = Field(description="The solve's current phase (score, solve, part, write...).")
     done: int
     total: int
+    fraction: float | None = Field(
+        None, ge=0, le=1, description="The whole job's progress so far (0..1), as in GET /v1/jobs/{id}.")
 
 
 class JobPublic(Public):
     """The round's job in the durable queue (every round has one; small rounds run in the
     request that made them)."""
 
+    id: int | None = Field(None, description="The job's id: poll GET /v1/jobs/{id} for its progress.")
     status: Literal["queued", "running", "done", "failed", "cancelled"]
     attempts: int = Field(description="Claims so far (a worker killed while running it counts).")
     max_attempts: int
@@ -157,6 +160,25 @@ class JobPublic(Public):
     progress: ProgressPublic | None = Field(
         None, description="Latest progress a running job reported (renewed every heartbeat).")
     reason: str | None = Field(None, description="Why it failed or was cancelled.")
+
+
+class JobStatusPublic(Public):
+    """A job in the durable queue, as a page polls it to show live progress."""
+
+    id: int
+    kind: str = Field(description="What the job computes (round); its result is `round_id`.")
+    round_id: int
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    stage: str = Field(description="queued, starting, score, solve, bound, write, done, failed "
+                                   "or cancelled.")
+    progress: float = Field(ge=0, le=1, description="0..1; 1 when done; never goes back within an "
+                                                    "attempt (a rough guide, not a time estimate).")
+    error: str | None = Field(None, description="Why it failed or was cancelled.")
+    attempts: int
+    max_attempts: int
+    cancel_requested: bool
+    created_at: str
+    updated_at: str
 
 
 class RoundPublic(Public):
