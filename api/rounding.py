@@ -31,7 +31,7 @@ from matcher.explain_words import explanation_text
 from matcher.load import build_instance
 from matcher.policy import Policy, policy_from_dict
 from matcher.round import Round as LibraryRound
-from matcher.round import replay_round, run_round, summary
+from matcher.round import check_locks, replay_round, run_round, summary
 from matcher.solver import Status
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,8 @@ def create(db: Database, policy: Policy, kind: str, key_id: int, max_attempts: i
         dec = round_decisions(decisions_in_force(decision_events(s)), tables)
         tables["decisions"] = dec[["candidate_id", "option_id", "decision", "reason"]]
         blob = pack(tables)
+        if (dec["decision"] == "lock").any():  # locks no assignment can keep: 422, no round
+            check_locks(build_instance(unpack(blob), source="round"))
         rnd = Round(created_at=utcnow(), key_id=key_id, kind=kind, status="queued", stage="queued",
                     inputs=blob, input_hash=content_hash(blob),
                     policy=policy.model_dump(mode="json"), policy_hash=policy.hash)
