@@ -132,23 +132,23 @@ def test_solve_round_is_run_rounds_solve_and_decodes_over_all_edges() -> None:
     assert np.array_equal(rnd.edges.cand[rnd.chosen], rnd.problem.cand[rnd.result.chosen])
 
 
-def _calls(path: Path) -> set[str]:
+def _solver_imports(path: Path) -> set[str]:
+    """The names `path` imports from `matcher.solver` and its modules."""
     tree = ast.parse(path.read_text("utf-8"))
-    names = {n.func.id for n in ast.walk(tree)
-             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-    return names | {n.func.attr for n in ast.walk(tree)
-                    if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+    return {alias.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+            and (n.module or "").startswith("matcher.solver") for alias in n.names}
 
 
 def test_rounds_reach_the_solver_only_through_solve_round() -> None:
     """Outside the solver, the library solves a round's problem through `solve_round` only
     (the decode of an answer is written once, in `matcher.round.decode`)."""
-    solvers = {"solve", "solve_decomposed", "apply_fairness", "lagrangian_solve", "execute"}
+    solvers = {"solve", "solve_decomposed", "apply_fairness", "lagrangian_solve", "execute",
+               "strategy"}
     for path in (ROOT / "matcher").rglob("*.py"):
         rel = path.relative_to(ROOT).as_posix()
         if rel.startswith(("matcher/solver/", "matcher/chain/")) or rel == "matcher/round.py":
             continue
-        assert not (_calls(path) & solvers), rel
+        assert not (_solver_imports(path) & solvers), rel
     assert "importlib" not in (ROOT / "matcher" / "whatif" / "engine.py").read_text("utf-8")
     text = "\n".join(p.read_text("utf-8") for p in (ROOT / "matcher").rglob("*.py"))
     assert text.count("np.flatnonzero(usable)[result.chosen]") == 0
