@@ -142,6 +142,36 @@ PROBLEM_MESSAGES: dict[str, str] = {
     "xlsx_formula": N_("cell {cell} holds a formula ({formula}); type the value itself"),
     "sheet_empty": N_("sheet is empty (no header row)"),
     "xlsx_spill": N_("values right of the last named column (give it a header)"),
+    # the participation chain (matcher.chain; docs/data-format.md, "The participation chain")
+    "bad_date": N_("expected an ISO date such as 2027-01-11, got {value}"),
+    "programme_only": N_("{column} is for programmes; option {option} is a place"),
+    "min_above_capacity": N_("min_participants {minimum} is above the option's capacity "
+                             "{capacity}"),
+    "route_from_place": N_("option {option} is a place: a route starts at a programme"),
+    "route_to_programme": N_("option {option} is a programme: a route leads to a place"),
+    "route_twice": N_("a second route from {programme} to {place}"),
+    "route_unknown": N_("routes.csv has no route from {programme} to {place}"),
+    "route_lock_forbidden": N_("a lock of a route whose programme is forbidden for the same "
+                               "person"),
+    "route_lock_outside_rules": N_("lock of candidate {candidate} to the route {programme} -> "
+                                   "{place} is outside the hard rules; kept"),
+    "locks_seats": N_("the locks {locks} take {n} seats at {option}, which has {capacity}"),
+    "locks_hours": N_("the locks {locks} take {hours} hours a week at {option}, which offers "
+                      "{capacity} (capacity_hours)"),
+    "locks_route_seats": N_("the locks {locks} take {n} seats of the route {programme} -> "
+                            "{place}, which has {seats}"),
+    "locks_guidance": N_("the locks {locks} need {units} guidance units at {organisation}, "
+                         "which has {capacity}"),
+    "locks_cohort": N_("the locks {locks} need {option} to run, but it runs from {minimum} "
+                       "people (min_participants) and only {n} could take it"),
+    "chain_locks_infeasible": N_("the locks cannot all be kept together with the options' "
+                                 "min_participants and capacity_hours"),
+    "chain_fairness": N_("the fairness options are not available in a round with chain inputs "
+                         "(routes, capacity_hours or min_participants)"),
+    "chain_route_weight": N_("chain.place_share + chain.guarantee_bonus ({extra}) must be below "
+                             "objective.match_bonus ({bonus}) in a round with routes: what a "
+                             "route adds to its programme must be worth less than another "
+                             "placement"),
 }
 def _params(params: Mapping[str, Any]) -> dict[str, str]:
     """The parameters as text; `what` (the kind of a bad value) is itself a message template,

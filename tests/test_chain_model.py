@@ -231,14 +231,19 @@ def test_guidance_counts_once_per_distinct_organisation(same_org: bool, budget: 
     assert bool(rnd.chain.chosen_routes.any()) is route
 
 
-@pytest.mark.parametrize(("column", "value", "words"), [
-    ("capacity_hours", "20", "the locks P-007 at COMPASS-CATERING take 28 hours a week at "
-                             "'COMPASS-CATERING', which offers 20 (capacity_hours)"),
-    ("min_participants", "2", "the locks P-007 at COMPASS-CATERING need 'COMPASS-CATERING' to run, "
-                              "but only 1 person could take it and it runs from 2"),
+@pytest.mark.parametrize(("column", "value", "words", "dutch"), [
+    ("capacity_hours", "20", "the locks P-007 (COMPASS-CATERING) take 28 hours a week at "
+                             "'COMPASS-CATERING', which offers 20 (capacity_hours)",
+     "fout: decisions.csv, kolom option_id: de vastleggingen P-007 (COMPASS-CATERING) nemen 28 "
+     "uur per week in bij 'COMPASS-CATERING', dat er 20 biedt (capacity_hours)"),
+    ("min_participants", "2", "the locks P-007 (COMPASS-CATERING) need 'COMPASS-CATERING' to run, "
+                              "but it runs from 2 people (min_participants) and only 1 could "
+                              "take it",
+     "de vastleggingen P-007 (COMPASS-CATERING) hebben 'COMPASS-CATERING' nodig, maar die gaat "
+     "pas door vanaf 2 deelnemers (min_participants)"),
 ])
 def test_infeasible_locks_are_refused_before_solving(pilot: Path, tmp_path: Path, column: str,
-                                                     value: str, words: str):
+                                                     value: str, words: str, dutch: str):
     t = read_tables(pilot)
     opts = t["options"]
     opts[column] = ""
@@ -247,9 +252,13 @@ def test_infeasible_locks_are_refused_before_solving(pilot: Path, tmp_path: Path
         opts.loc[opts["option_id"] == "COMPASS-CATERING", "min_dutch_level"] = "C2"
     write_tables(pilot, {"options": opts})
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["run", str(pilot), "--out", str(out)])
+    result = CliRunner().invoke(app, ["--lang", "en", "run", str(pilot), "--out", str(out)])
     assert result.exit_code == 2, result.output
     assert words in " ".join(result.output.split())
+    assert not out.exists()
+    result = CliRunner().invoke(app, ["--lang", "nl", "run", str(pilot), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert dutch in " ".join(result.output.split())  # a code with parameters, in Dutch
     assert not out.exists()
 
 

@@ -27,14 +27,23 @@ def _uses(inst: Instance) -> pd.DataFrame:
     for c, o in zip(locks["cand"].tolist(), locks["opt"].tolist(), strict=True):
         nxt = route_of.get((c, o))
         what = f"{cid[c]} at {oid[o]}" + (f" then {oid[nxt]}" if nxt is not None else "")
-        rows.append((c, o, what, -1))
+        ids = f"{cid[c]} ({oid[o]}" + (f" -> {oid[nxt]})" if nxt is not None else ")")
+        rows.append((c, o, what, ids, -1))
         if nxt is not None:
-            rows.append((c, nxt, what, o))
-    return pd.DataFrame(rows, columns=["cand", "opt", "what", "via"])
+            rows.append((c, nxt, what, ids, o))
+    return pd.DataFrame(rows, columns=["cand", "opt", "what", "ids", "via"])
 
 
 def _named(group: pd.DataFrame) -> str:
     return "; ".join(group["what"].tolist())
+
+
+def _problem(column: str, message: str, code: str, group: pd.DataFrame,
+             **params: object) -> Problem:
+    """A conflict of the locks in `group`: English `message`, and `code` with the locks named
+    by ids only (``P-007 (TCK-KEUKEN -> COMPASS-CATERING)``) for the translated text."""
+    return Problem(F, None, column, message, code=code,
+                   params={"locks": "; ".join(group["ids"].tolist()), **params})
 
 
 def lock_problems(inst: Instance) -> list[Problem]:
@@ -53,19 +62,24 @@ def lock_problems(inst: Instance) -> list[Problem]:
         o = int(o)
         cap = int(opts["capacity"].iat[o])
         if len(g) > cap:
-            out.append(Problem(F, None, "option_id", f"the locks {_named(g)} take {len(g)} seats "
-                               f"at {oid[o]!r}, which has {cap}"))
+            out.append(_problem("option_id", f"the locks {_named(g)} take {len(g)} seats "
+                                f"at {oid[o]!r}, which has {cap}", "locks_seats", g,
+                                n=len(g), option=repr(oid[o]), capacity=cap))
         if 0 <= limit[o] < g["h"].sum():
-            out.append(Problem(F, None, "option_id", f"the locks {_named(g)} take "
-                               f"{g['h'].sum():g} hours a week at {oid[o]!r}, which offers "
-                               f"{int(limit[o])} (capacity_hours)"))
+            out.append(_problem("option_id", f"the locks {_named(g)} take "
+                                f"{g['h'].sum():g} hours a week at {oid[o]!r}, which offers "
+                                f"{int(limit[o])} (capacity_hours)", "locks_hours", g,
+                                hours=f"{g['h'].sum():g}", option=repr(oid[o]),
+                                capacity=int(limit[o])))
     on_route = uses[uses["via"] >= 0]
     seats = inst.routes.set_index(["prog", "place"])["seats"]
     for (p, q), g in on_route.groupby(["via", "opt"]):
         if len(g) > int(seats[(p, q)]):
-            out.append(Problem(F, None, "next_option_id",
-                               f"the locks {_named(g)} take {len(g)} seats of the route "
-                               f"{oid[p]!r} -> {oid[q]!r}, which has {int(seats[(p, q)])}"))
+            out.append(_problem("next_option_id",
+                                f"the locks {_named(g)} take {len(g)} seats of the route "
+                                f"{oid[p]!r} -> {oid[q]!r}, which has {int(seats[(p, q)])}",
+                                "locks_route_seats", g, n=len(g), programme=repr(oid[p]),
+                                place=repr(oid[q]), seats=int(seats[(p, q)])))
     need = inst.candidates["guidance_need"].to_numpy()
     org = opts["org"].to_numpy()
     u = uses.assign(g=org[uses["opt"].to_numpy()], n=need[uses["cand"].to_numpy()])
@@ -73,10 +87,12 @@ def lock_problems(inst: Instance) -> list[Problem]:
     for g, grp in u.groupby("g"):
         budget = int(orgs["guidance_capacity"].iat[int(g)])
         if grp["n"].sum() > budget:
-            out.append(Problem(F, None, "option_id",
-                               f"the locks {_named(grp)} need {int(grp['n'].sum())} guidance "
-                               f"units at {orgs['organisation_id'].iat[int(g)]!r}, which has "
-                               f"{budget}"))
+            org_id = orgs["organisation_id"].iat[int(g)]
+            out.append(_problem("option_id",
+                                f"the locks {_named(grp)} need {int(grp['n'].sum())} guidance "
+                                f"units at {org_id!r}, which has {budget}", "locks_guidance",
+                                grp, units=int(grp["n"].sum()), organisation=repr(org_id),
+                                capacity=budget))
     return out
 
 
@@ -95,9 +111,10 @@ def cohort_problems(inst: Instance, problem: AssignmentProblem, routes: RouteEdg
     for o, g in uses.groupby("opt"):
         o = int(o)
         if reach[o] < minimum[o]:
-            out.append(Problem(F, None, "option_id",
-                               f"the locks {_named(g)} need {oid[o]!r} to run, but only "
-                               f"{reach[o]} {'person' if reach[o] == 1 else 'people'} could "
-                               f"take it and it runs from "
-                               f"{minimum[o]} (min_participants)"))
+            out.append(_problem("option_id",
+                                f"the locks {_named(g)} need {oid[o]!r} to run, but only "
+                                f"{reach[o]} {'person' if reach[o] == 1 else 'people'} could "
+                                f"take it and it runs from "
+                                f"{minimum[o]} (min_participants)", "locks_cohort", g,
+                                option=repr(oid[o]), n=int(reach[o]), minimum=int(minimum[o])))
     return out

@@ -51,7 +51,8 @@ def _dates(df: pd.DataFrame, problems: Problems, f: str, col: str = "start_date"
             out.append(dt.date.fromisoformat(value).isoformat())
         except ValueError:
             problems.add(f, int(row), col,
-                         f"expected an ISO date such as 2027-01-11, got {value!r}", kind="date")
+                         f"expected an ISO date such as 2027-01-11, got {value!r}", kind="date",
+                         code="bad_date", params={"value": repr(value)})
             out.append("")
     return pd.Series(out, index=df.index, dtype=object)
 
@@ -80,7 +81,8 @@ def parse_option_columns(df: pd.DataFrame, problems: Problems, f: str = "options
             for row, oid in zip(df.loc[wrong, ROW].tolist(), df.loc[wrong, "option_id"].tolist(),
                                 strict=True):
                 problems.add(f, int(row), col,
-                             f"{col} is for programmes; option {oid!r} is a place", kind=col)
+                             f"{col} is for programmes; option {oid!r} is a place", kind=col,
+                             code="programme_only", params={"column": col, "option": repr(oid)})
         if col == "start_date":
             df[col] = _dates(df, problems, f)
         elif col == "capacity_hours":
@@ -93,7 +95,8 @@ def parse_option_columns(df: pd.DataFrame, problems: Problems, f: str = "options
                                df.loc[above, "capacity"], strict=True):
             problems.add(f, int(row), "min_participants",
                          f"min_participants {int(m)} is above the option's capacity {int(cap)}",
-                         kind="min_participants")
+                         kind="min_participants", code="min_above_capacity",
+                         params={"minimum": int(m), "capacity": int(cap)})
 
 
 def parse_routes(df: pd.DataFrame | None, opts: pd.DataFrame,
@@ -108,20 +111,22 @@ def parse_routes(df: pd.DataFrame | None, opts: pd.DataFrame,
     kind = opts["kind"].to_numpy()
     df["prog"] = check_refs(df, "programme_id", known, "options.csv", problems, f)
     df["place"] = check_refs(df, "place_id", known, "options.csv", problems, f)
-    for col, target, want, words in (("prog", "programme_id", "programme",
-                                      "a route starts at a programme"),
-                                     ("place", "place_id", "place", "a route leads to a place")):
+    for col, target, want, words, code in (
+            ("prog", "programme_id", "programme", "a route starts at a programme",
+             "route_from_place"),
+            ("place", "place_id", "place", "a route leads to a place", "route_to_programme")):
         pos = df[col].to_numpy()
         wrong = (pos >= 0) & (kind[np.maximum(pos, 0)] != want)
         for row, oid in zip(df.loc[wrong, ROW].tolist(), df.loc[wrong, target].tolist(),
                             strict=True):
             problems.add(f, int(row), target,
                          f"option {oid!r} is a {'place' if want == 'programme' else 'programme'}: "
-                         f"{words}", kind="route_kind")
+                         f"{words}", kind="route_kind", code=code, params={"option": repr(oid)})
     dup = df.duplicated(["programme_id", "place_id"], keep="first").to_numpy()
     for row, p, q in zip(df.loc[dup, ROW].tolist(), df.loc[dup, "programme_id"],
                          df.loc[dup, "place_id"], strict=True):
-        problems.add(f, int(row), "place_id", f"a second route from {p!r} to {q!r}", kind="dup")
+        problems.add(f, int(row), "place_id", f"a second route from {p!r} to {q!r}", kind="dup",
+                     code="route_twice", params={"programme": repr(p), "place": repr(q)})
     capacity = opts["capacity"].to_numpy()[np.maximum(df["place"].to_numpy(), 0)]
     if "seats" in df.columns:
         seats = _optional_int(df, "seats", problems, f, 0, -1)
@@ -162,7 +167,8 @@ def split_route_decisions(df: pd.DataFrame, opts: pd.DataFrame, routes: pd.DataF
                                    strict=True):
         if o >= 0 and n >= 0 and (o, n) not in known:
             problems.add(f, int(row), "next_option_id",
-                         f"routes.csv has no route from {oid!r} to {nid!r}", kind="no_route")
+                         f"routes.csv has no route from {oid!r} to {nid!r}", kind="no_route",
+                         code="route_unknown", params={"programme": repr(oid), "place": repr(nid)})
     pair_forbid = set(zip(df.loc[~on_route & (df["decision"] == "forbid").to_numpy(), "cand"],
                           df.loc[~on_route & (df["decision"] == "forbid").to_numpy(), "opt"],
                           strict=True))
@@ -170,7 +176,7 @@ def split_route_decisions(df: pd.DataFrame, opts: pd.DataFrame, routes: pd.DataF
         if (c, o) in pair_forbid and rd.loc[rd[ROW] == row, "decision"].iat[0] == "lock":
             problems.add(f, int(row), "next_option_id",
                          "a lock of a route whose programme is forbidden for the same person",
-                         kind="route_lock_forbidden")
+                         kind="route_lock_forbidden", code="route_lock_forbidden")
     pairs = df.loc[~on_route | (df["decision"] == "lock").to_numpy()].drop(
         columns="next_option_id")
     rd = rd.sort_values(["candidate_id", "option_id", "next_option_id", ROW], kind="stable")

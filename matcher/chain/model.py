@@ -265,14 +265,17 @@ def solve_chain_round(inst: Instance, policy: Policy, edges: EdgeTable, usable: 
     if policy.fairness.active:
         raise InputError([Problem("policy", None, "fairness", "the fairness options are not "
                                   "available in a round with chain inputs (routes, "
-                                  "capacity_hours or min_participants)")])
+                                  "capacity_hours or min_participants)",
+                                  code="chain_fairness")])
     extra = policy.chain.place_share + policy.chain.guarantee_bonus
     if not inst.routes.empty and extra >= policy.objective.match_bonus:
         raise InputError([Problem(
             "policy", None, "chain.place_share",
             f"chain.place_share + chain.guarantee_bonus ({extra:g}) must be below "
             f"objective.match_bonus ({policy.objective.match_bonus:g}) in a round with routes: "
-            "what a route adds to its programme must be worth less than another placement")])
+            "what a route adds to its programme must be worth less than another placement",
+            code="chain_route_weight",
+            params={"extra": f"{extra:g}", "bonus": f"{policy.objective.match_bonus:g}"})])
     routes = build_route_edges(inst, policy, edges, usable, problem)
     bad = cohort_problems(inst, problem, routes, min_participants(inst))
     if bad:
@@ -281,7 +284,9 @@ def solve_chain_round(inst: Instance, policy: Policy, edges: EdgeTable, usable: 
     oid = inst.options["option_id"].to_numpy()
     warn = [Problem("decisions.csv", None, "next_option_id",
                     f"lock of candidate {cid[c]!r} to the route {oid[p]!r} -> {oid[q]!r} is "
-                    "outside the hard rules; kept", "warning")
+                    "outside the hard rules; kept", "warning", code="route_lock_outside_rules",
+                    params={"candidate": repr(cid[c]), "programme": repr(oid[p]),
+                            "place": repr(oid[q])})
             for c, p, q in zip(routes.cand[~routes.eligible], routes.prog[~routes.eligible],
                                routes.place[~routes.eligible], strict=True)]
     try:
@@ -289,5 +294,6 @@ def solve_chain_round(inst: Instance, policy: Policy, edges: EdgeTable, usable: 
     except ChainInfeasible:
         raise InputError([Problem("decisions.csv", None, None,
                                   "the locks cannot all be kept together with the options' "
-                                  "min_participants and capacity_hours")]) from None
+                                  "min_participants and capacity_hours",
+                                  code="chain_locks_infeasible")]) from None
     return result, sol, warn
