@@ -20,6 +20,7 @@ import pandas as pd
 
 from matcher import __version__
 from matcher.atomic import check_replaceable, real_path, replace_dir, staging_dir
+from matcher.certificate import certificate_json, certificate_of
 from matcher.chain import report as chain_report
 from matcher.chain.checks import lock_problems
 from matcher.chain.model import ChainSolution, chain_active, solve_chain_round
@@ -363,11 +364,18 @@ def summary(rnd: Round, unmatched: pd.DataFrame | None = None) -> dict[str, Any]
             "guidance_binding": r.guidance_binding,
             "objective_micro": r.objective,
             "bound_micro": r.bound,
-        },
+        } | _certificate(rnd),
         "warnings": [str(w) for w in rnd.warnings],
     } | ({"fairness": r.details.fairness} if r.details.fairness is not None else {}) | (
         {"chain": chain_report.counts(inst, rnd.chain)} if rnd.chain is not None else {}) | (
         {"date": rnd.date} if rnd.date is not None else {})
+
+
+def _certificate(rnd: Round) -> dict[str, Any]:
+    """round.json's ``solver.certificate`` (`matcher.certificate`), when the round was solved."""
+    cert = certificate_of(rnd.problem, rnd.result)
+    return {} if cert is None else {"certificate": certificate_json(rnd.instance, rnd.problem,
+                                                                   cert)}
 
 
 CSV_DIALECTS = {
