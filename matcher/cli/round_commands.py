@@ -25,6 +25,7 @@ from rich.table import Table
 from matcher.atomic import check_apart
 from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console, setup_logging
 from matcher.errors import InputError, Problem
+from matcher.explain_words import reason_label
 from matcher.i18n import _, ngettext, problem_text, severity_word
 from matcher.load import load_instance, table_file
 from matcher.parallel import Mapper, ProcessMapper
@@ -236,7 +237,7 @@ def print_summary(rnd: Round, meta: dict, out: Path) -> None:
     table.add_row(_("eligible pairs"), str(c["eligible_pairs"]))
     table.add_row(_("matched"), str(c["matched"]))
     for reason, n in c["unmatched_by_reason"].items():
-        table.add_row(_("unmatched: {reason}").format(reason=reason), str(n))
+        table.add_row(_("unmatched: {reason}").format(reason=reason_label(reason)), str(n))
     table.add_row(_("solver"), f"{s['status']} ({s['method']})")
     table.add_row(_("objective / bound"), f"{s['objective']:.6f} / {s['bound']:.6f}")
     table.add_row(_("gap"), f"{s['gap']:.4%}")
