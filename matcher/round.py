@@ -10,7 +10,7 @@ import platform
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,17 @@ from matcher.scoring import SCALE, EdgeTable, build_edges
 from matcher.scoring.table import FORBID, LOCK
 from matcher.solver import AssignmentProblem, Method, SolveDetails, SolveResult, Status, solve
 from matcher.solver.decompose import Mapper, organisation_regions, solve_decomposed
+from matcher.stability import (
+    MOVES_FILE,
+    Previous,
+    Stability,
+    Targets,
+    bonus_micro,
+    pair_bonus,
+    stability,
+    with_bonus,
+)
+from matcher.stability import targets as stability_targets
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +64,7 @@ class Round:
     warnings: list[Problem] = field(default_factory=list)
     chain: ChainSolution | None = None  # routes, single pairs and cohorts (chain inputs only)
     date: str | None = None  # the round's date (`matcher run --date`), ISO
+    stability: Stability | None = None  # who kept and who moved (`--previous` only)
 
     @property
     def assignments(self) -> pd.DataFrame:
@@ -76,8 +88,10 @@ class Round:
 
     @property
     def output_files(self) -> tuple[str, ...]:
-        """The CSV files this round writes (route_edges.csv only in a round with routes)."""
-        return OUTPUT_FILES + ((chain_report.ROUTE_EDGES_FILE,) if self.has_routes else ())
+        """The CSV files this round writes (route_edges.csv only in a round with routes,
+        moves.csv only with a previous round)."""
+        return (OUTPUT_FILES + ((chain_report.ROUTE_EDGES_FILE,) if self.has_routes else ())
+                + ((MOVES_FILE,) if self.stability is not None else ()))
 
 
 def make_problem(inst: Instance, edges: EdgeTable) -> tuple[AssignmentProblem, np.ndarray]:
@@ -179,10 +193,12 @@ def round_date(text: str | None) -> str | None:
 def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = None,
               mapper: Mapper | None = None,
               by_region: Callable[[EdgeTable, Instance], object] | None = None,
-              date: str | None = None) -> Round:
+              date: str | None = None, previous: Previous | None = None) -> Round:
     """Score and solve a round (`date`: the round's ISO date, for the follow-on places'
-    start). `by_region(edges, instance)` is called before the solve when
-    the round is solved by region (a large round): the CLI starts edges.csv's write then
+    start; `previous`: the previous round's proposals, kept unless moving people gains more
+    than ``objective.stability_bonus`` each, :mod:`matcher.stability`).
+    `by_region(edges, instance)` is called before the solve when the round is solved by region
+    (a large round): the CLI starts edges.csv's write then
     (`EdgesPrewrite`), which does not depend on the answer. (In a city's round that write, at
     idle priority, slowed the solve by more than it saved: 2-3 s against 1 s, session 13.)"""
     timings: dict[str, float] = {}
@@ -201,36 +217,52 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
             f"lock of candidate {inst.candidates['candidate_id'].iat[edges.cand[e]]!r} to option "
             f"{inst.options['option_id'].iat[edges.opt[e]]!r} is outside the hard rules; kept",
             "warning"))
+    stable = None if previous is None else (
+        stability_targets(inst, previous), bonus_micro(policy.objective.stability_bonus))
     if chained:  # routes, hours or cohorts: the exact chain model (matcher.chain)
-        return chain_round(inst, policy, edges, timings, warn, date)
+        return with_stability(chain_round(inst, policy, edges, timings, warn, date, stable),
+                              previous)
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
     labels = decomposition_labels(inst, problem, policy)
     if by_region is not None and labels is not None:
         by_region(edges, inst)
-    result = _solve(problem, policy, labels, mapper)
+    solved = problem if stable is None else with_bonus(problem, pair_bonus(problem, *stable),
+                                                       stable[1])
+    result = _solve(solved, policy, labels, mapper)
     if policy.fairness.active:  # optional fairness options (exact path), off by default
         from matcher.solver.fairness import apply_fairness, target_groups
 
-        result = apply_fairness(problem, policy, result, target_groups(inst.candidates, policy))
+        result = apply_fairness(solved, policy, result, target_groups(inst.candidates, policy))
     timings["solve"] = time.perf_counter() - t
     if result.status is Status.INFEASIBLE:  # check_locks should have caught it
         raise InputError([Problem("decisions.csv", None, None, r)
                           for r in result.details.reasons])
     chosen = np.zeros(len(edges), dtype=bool)
     chosen[np.flatnonzero(usable)[result.chosen]] = True
-    return Round(inst, policy, edges, usable, problem, result, chosen, timings, warn, None, date)
+    return with_stability(Round(inst, policy, edges, usable, problem, result, chosen, timings,
+                                warn, None, date), previous)
+
+
+def with_stability(rnd: Round, previous: Previous | None) -> Round:
+    """The round with who kept and who moved against `previous` (the round itself without)."""
+    if previous is None:
+        return rnd
+    bonus = bonus_micro(rnd.policy.objective.stability_bonus)
+    return replace(rnd, stability=stability(rnd, previous, bonus))
 
 
 def chain_round(inst: Instance, policy: Policy, edges: EdgeTable, timings: dict[str, float],
-                warnings: list[Problem], date: str | None = None) -> Round:
+                warnings: list[Problem], date: str | None = None,
+                stable: tuple[Targets, int] | None = None) -> Round:
     """Solve a round with chain inputs (routes, hours, cohorts) on its edge table by the exact
-    chain model (:mod:`matcher.chain`); locks that cannot fit are refused (InputError)."""
+    chain model (:mod:`matcher.chain`); locks that cannot fit are refused (InputError).
+    `stable`: the previous round's proposals and the stability bonus."""
     if bad := lock_problems(inst):
         raise InputError(bad)
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
-    result, chain, chain_warn = solve_chain_round(inst, policy, edges, usable, problem)
+    result, chain, chain_warn = solve_chain_round(inst, policy, edges, usable, problem, stable)
     timings["solve"] = time.perf_counter() - t
     chosen = np.zeros(len(edges), dtype=bool)
     chosen[np.flatnonzero(usable)[result.chosen]] = True
@@ -367,7 +399,8 @@ def summary(rnd: Round, unmatched: pd.DataFrame | None = None) -> dict[str, Any]
         "warnings": [str(w) for w in rnd.warnings],
     } | ({"fairness": r.details.fairness} if r.details.fairness is not None else {}) | (
         {"chain": chain_report.counts(inst, rnd.chain)} if rnd.chain is not None else {}) | (
-        {"date": rnd.date} if rnd.date is not None else {})
+        {"date": rnd.date} if rnd.date is not None else {}) | (
+        {"stability": rnd.stability.summary()} if rnd.stability is not None else {})
 
 
 CSV_DIALECTS = {
@@ -428,6 +461,8 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
         if rnd.chain is not None and rnd.has_routes:
             frames[chain_report.ROUTE_EDGES_FILE] = chain_report.route_edges_frame(
                 rnd.instance, rnd.chain.routes)
+        if rnd.stability is not None:
+            frames[MOVES_FILE] = rnd.stability.moves
         files = rnd.output_files
         written: dict[str, str] = {}
         # edges.csv last: a background write (`edges`) has the most time to finish.
