@@ -16,12 +16,12 @@ from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
-from api import metrics, readiness
+from api import apidocs, metrics, readiness
 from api.db import Database, migrate
 from api.fastpath import ShortlistFastPath
 from api.observe import Observe
 from api.rounding import Replays
-from api.routers import audit, data, decisions, imports, protection, rounds, shortlists
+from api.routers import audit, data, decisions, imports, jobs, protection, rounds, shortlists
 from api.schemas import ErrorPublic
 from api.security import RateLimiter
 from api.services.jobs import Worker
@@ -181,8 +181,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.shortlists.close()
             db.dispose()
 
+    # /docs is served from local files (api/apidocs); FastAPI's own pages load a CDN.
     app = FastAPI(title="matcher", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan, dependencies=[Depends(refuse_unknown_query)])
+                  lifespan=lifespan, dependencies=[Depends(refuse_unknown_query)],
+                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
+    apidocs.install(app)
 
     # Innermost first: the shortlist fast path sees only what the body cap let through.
     app.add_middleware(ShortlistFastPath)
@@ -192,7 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Observe, access=settings.access_log)
     app.add_exception_handler(DBAPIError, _db_unavailable)
 
-    for module in (imports, data, rounds, decisions, shortlists, audit, protection):
+    for module in (imports, data, rounds, jobs, decisions, shortlists, audit, protection):
         app.include_router(module.router, responses=COMMON_RESPONSES)
 
     @app.get("/health", tags=["meta"])

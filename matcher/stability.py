@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 PREVIOUS_FILE = "assignments.csv"
 MOVES_FILE = "moves.csv"
+#: The previous proposals as this round read them, written with it (so `matcher verify` can
+#: re-check an objective that includes the stability bonus without the previous folder).
+PROPOSALS_FILE = "previous.csv"
 OPTION = "--previous"
 
 #: Why a person's previous proposal is not kept (moves.csv ``reason``), in the order checked.
@@ -271,3 +274,12 @@ def stability(rnd: Round, prev: Previous, bonus: int) -> Stability:
         "detail": [REASONS[r] for r in reason[moved]],
     })
     return Stability(prev, bonus, moves.reset_index(drop=True), int(same.sum()))
+
+
+def bonus_weights(inst: Instance, cand: np.ndarray, opt: np.ndarray, proposals: pd.DataFrame,
+                  bonus: int) -> np.ndarray:
+    """Micro-units the stability bonus adds to each pair (`cand`, `opt`: rows of `inst`):
+    `bonus` where the pair is a person's previous proposal of that option alone."""
+    t = targets(inst, Previous("", "", proposals))
+    o, nxt = t.per_candidate(inst.n_candidates)
+    return np.where((o[cand] == opt) & (nxt[cand] == -1), bonus, 0).astype(np.int64)

@@ -255,3 +255,18 @@ def test_previous_file_as_written(tmp_path: Path):
     prev, warnings = load_previous(tmp_path)
     assert prev.proposals.values.tolist() == [["P-001", "SPEC-TESTER", ""]]
     assert [w.code for w in warnings] == ["previous_changed"]
+
+
+def test_matcher_verify_rechecks_a_stable_round(pilot: Path, tmp_path: Path):
+    _run(PILOT, tmp_path / "r1")
+    _changed_pilot(pilot)
+    meta = _run(pilot, tmp_path / "r2", "--previous", str(tmp_path / "r1"), "--policy",
+                str(_policy(tmp_path, 0.5)))
+    assert meta["stability"]["bonus_micro_total"] > 0
+    assert "previous.csv" in meta["outputs"]
+    result = runner.invoke(app, ["--lang", "en", "verify", str(pilot), str(tmp_path / "r2")])
+    assert result.exit_code == 0, result.output
+    # without the bonus the objective is not the assignment's value: verify must see the bonus
+    (tmp_path / "r2" / "previous.csv").write_text("candidate_id,option_id,next_option_id\n")
+    result = runner.invoke(app, ["--lang", "en", "verify", str(pilot), str(tmp_path / "r2")])
+    assert result.exit_code != 0
