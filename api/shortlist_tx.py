@@ -36,9 +36,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import Integer
 
 from api.audit import LOCK_ID
 from api.db import Database
+from api.models import AuditRecord, Base, IdempotencyKey, Shortlist, ShortlistEntry
 
 log = logging.getLogger(__name__)
 
@@ -133,14 +135,20 @@ def store_for(db: Database) -> ShortlistStore:
 
 # ----------------------------------------------------------------------------------- PostgreSQL
 
-_AUDIT_COLUMNS = ("seq", "at", "key_id", "action", "target", "input_hash", "output_hash",
-                  "policy_hash", "versions", "prev_hash", "hash", "record_version", "request_id")
-_SHORTLIST_COLUMNS = ("id", "option_id", "organisation_id", "key_id", "issued_at", "k", "body",
-                      "request_hash")
-_ENTRY_COLUMNS = ("shortlist_id", "option_id", "candidate_id", "rank", "issued_at")
-_KEY_COLUMNS = ("key_id", "idem_key", "request_hash", "shortlist_id", "created_at")
-_PG_TYPES = {"id": "int", "key_id": "int", "k": "int", "seq": "int", "shortlist_id": "int",
-             "rank": "int", "record_version": "int"}
+def _written(table: type[Base], leave_out: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The columns of an ORM table that issuing writes, in the table's order."""
+    return tuple(c.name for c in table.__table__.columns if c.name not in leave_out)
+
+
+# Column lists from the ORM tables (api.models), so a new column cannot be forgotten here.
+_AUDIT_COLUMNS = _written(AuditRecord)
+_SHORTLIST_COLUMNS = _written(Shortlist, ("closed_at",))  # open when issued
+_ENTRY_COLUMNS = _written(ShortlistEntry, ("id", "closed"))  # closed: written as false
+_KEY_COLUMNS = _written(IdempotencyKey)
+_WRITTEN = (AuditRecord, Shortlist, ShortlistEntry, IdempotencyKey)
+#: PostgreSQL array types of the written columns: int for integer columns, else text.
+_PG_TYPES = {c.name: "int" for t in _WRITTEN for c in t.__table__.columns
+             if isinstance(c.type, Integer)}
 _S, _E, _K = len(_SHORTLIST_COLUMNS), len(_ENTRY_COLUMNS), len(_KEY_COLUMNS)
 _UPSERT_KEY = (" ON CONFLICT (key_id, idem_key) DO UPDATE SET request_hash = "
                "excluded.request_hash, shortlist_id = excluded.shortlist_id, "
