@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
-from api import apidocs, metrics, readiness
+from api import apidocs, metrics, readiness, storage_errors
 from api.db import Database, migrate
 from api.fastpath import ShortlistFastPath
 from api.observe import Observe
@@ -29,6 +30,7 @@ from api.settings import Settings, job_config, scheduled_purge
 from api.shortlist_tx import store_for
 from api.shortlisting import ShortlistBatcher
 from api.state import DataCache
+from api.storage_errors import StorageErrors
 from api.strict import refuse_unknown_query
 from matcher import __version__
 from matcher.policy import load_policy
@@ -57,16 +59,6 @@ class Ready(BaseModel):
     checks: dict[str, str] = Field(description="database, migrations, worker: ok or why not")
 
 
-DB_DOWN = ("the database is unreachable or not answering; nothing was changed: try again "
-           "shortly")
-
-
-def _db_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.error("database unavailable: %s", exc)
-    return JSONResponse(status_code=503, content={"detail": DB_DOWN},
-                        headers={"Retry-After": "5"})
-
-
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Message, "description": "no API key, or an unknown one"},
     403: {"model": Message, "description": "the key's role may not do this"},
@@ -74,6 +66,9 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorPublic, "description": "invalid request or refused content"},
     413: {"model": Message, "description": "request body too large"},
     429: {"model": Message, "description": "rate limit for this key exceeded (see Retry-After)"},
+    503: {"model": Message, "description": "the database or the server's storage is away, busy, "
+                                           "full or read-only; nothing was changed (see "
+                                           "Retry-After)"},
 }
 
 
@@ -187,13 +182,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     apidocs.install(app)
 
-    # Innermost first: the shortlist fast path sees only what the body cap let through.
+    # Innermost first: the shortlist fast path sees only what the body cap let through; a
+    # storage error it (or anything below) raises is answered, never a 500.
     app.add_middleware(ShortlistFastPath)
+    app.add_middleware(StorageErrors)
     app.add_middleware(BodyCap, max_bytes=settings.max_body_bytes)
     if settings.server_timing:
         app.add_middleware(ServerTiming)
     app.add_middleware(Observe, access=settings.access_log)
-    app.add_exception_handler(DBAPIError, _db_unavailable)
+    app.add_exception_handler(DBAPIError, storage_errors.handler)
+    app.add_exception_handler(OSError, storage_errors.handler)
+    app.add_exception_handler(sqlite3.Error, storage_errors.handler)
+    for error in storage_errors.driver_errors():
+        app.add_exception_handler(error, storage_errors.handler)
 
     for module in (imports, data, rounds, jobs, decisions, shortlists, audit, protection):
         app.include_router(module.router, responses=COMMON_RESPONSES)
