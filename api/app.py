@@ -27,6 +27,7 @@ from api.schemas import ErrorPublic
 from api.security import RateLimiter
 from api.services.jobs import Worker
 from api.settings import Settings, job_config, scheduled_purge
+from api.shared_limits import BadKeyThrottle, SharedRateLimiter
 from api.shortlist_tx import store_for
 from api.shortlisting import ShortlistBatcher
 from api.state import DataCache
@@ -127,15 +128,22 @@ class ServerTiming:
         await self.app(scope, receive, timed_send)
 
 
+def _prefix(settings: Settings) -> str:
+    from api.audit import content_hash
+    # keys are numbered per database: count per database in a shared Redis
+    return "matcher:" + content_hash(settings.database_url)[:12]
+
+
+def throttle_for(settings: Settings) -> BadKeyThrottle:
+    return BadKeyThrottle(settings.bad_key_limit, settings.bad_key_window_seconds,
+                          settings.rate_limit_storage, _prefix(settings))
+
+
 def limiter_for(settings: Settings) -> Any:
     """The in-process token bucket, or the Redis-backed shared limit when storage is set."""
     if settings.rate_limit_storage:
-        from api.audit import content_hash
-        from api.shared_limits import SharedRateLimiter
-        # keys are numbered per database: count per database in a shared Redis
-        prefix = "matcher:" + content_hash(settings.database_url)[:12]
         return SharedRateLimiter(settings.rate_per_second, settings.rate_burst,
-                                 settings.rate_limit_storage, prefix)
+                                 settings.rate_limit_storage, _prefix(settings))
     return RateLimiter(settings.rate_per_second, settings.rate_burst)
 
 
@@ -156,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.batcher = ShortlistBatcher(app.state.shortlists, app.state.cache)
         app.state.replays = Replays()
         app.state.limiter = limiter_for(settings)
+        app.state.bad_keys = throttle_for(settings)
         app.state.key_cache = {}
         stopping = threading.Event()
         cfg = job_config(settings)
