@@ -12,6 +12,7 @@ from matcher.cli import (  # noqa: F401
     ops_commands,
     register_commands,
     round_commands,
+    verify_commands,
     whatif_commands,
 )
 from matcher.cli.app import EXIT_BAD_INPUT, app, err_console
