@@ -398,6 +398,37 @@ class ShortlistClosed(Public):
     closed_at: str
 
 
+# ---- outcomes -----------------------------------------------------------------------------------
+OUTCOME_EVENTS = Literal["started", "dropped_out", "in_work_3m", "in_work_6m"]
+
+
+class OutcomeCreate(Request):
+    """What happened after a placement (the columns of outcomes.csv)."""
+
+    candidate_id: str = Field(min_length=1, max_length=200)
+    option_id: str = Field(min_length=1, max_length=200)
+    event: OUTCOME_EVENTS = Field(description="started, dropped_out (say why in `reason`), "
+                                              "in_work_3m or in_work_6m (still in work 3 / 6 "
+                                              "months after starting).")
+    date: date
+    reason: str = Field("", max_length=2000)
+
+
+class OutcomePublic(Public):
+    id: int
+    candidate_id: str
+    option_id: str
+    event: OUTCOME_EVENTS
+    date: str
+    reason: str
+    at: str
+    source: str
+
+
+class OutcomesImported(Public):
+    recorded: int
+
+
 # ---- audit --------------------------------------------------------------------------------------
 class AuditRecordPublic(Public):
     seq: int

@@ -15,7 +15,9 @@ import logging
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from api.asgi import HttpMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -107,16 +109,10 @@ def handler(request: Request, exc: Exception) -> JSONResponse:
     return got
 
 
-class StorageErrors:
+class StorageErrors(HttpMiddleware):
     """Answers a storage error raised below it (before its answer started) as `answer` does."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def watched(message: Message) -> None:
