@@ -176,10 +176,12 @@ _PG_PREPARED = {
         "(SELECT coalesce(max(id), 0) FROM imports), "
         "(SELECT coalesce(max(id), 0) FROM decisions), "
         "ARRAY(SELECT id FROM api_keys WHERE id = ANY($1) AND NOT revoked)"),
-    # how many ids -> audit head seq and hash, the next shortlist ids
+    # (how many ids: unused) -> audit head seq and hash, the last shortlist id. Ids are taken
+    # as max(id) + 1... under the lock, as on SQLite, not from the sequence: a request refused
+    # in the transaction (a revoked key, a replay) or a batch rolled back uses up no id.
     "matcher_sl_head(int)": (
-        "SELECT h.seq, h.hash, ARRAY(SELECT nextval(pg_get_serial_sequence('shortlists', 'id')) "
-        "FROM generate_series(1, $1)) FROM (SELECT 1) AS one LEFT JOIN LATERAL "
+        "SELECT h.seq, h.hash, (SELECT coalesce(max(id), 0) FROM shortlists) "
+        "FROM (SELECT 1 + 0 * $1) AS one LEFT JOIN LATERAL "
         "(SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1) AS h ON true"),
     # since, candidate ids -> (candidate, option) of open shortlists, by the (candidate_id,
     # issued_at) index (seq scans are off in this transaction: the planner chose a full scan
@@ -243,8 +245,9 @@ class _PgTx(Tx):
             f"{_execute('matcher_sl_open')}",
             (list(key_ids), n_shortlists, since, list(cand_ids)))
         _, _, data_v, dec_v, valid = first[0]
-        seq, head, ids = second[0]
-        return Begun(int(data_v), int(dec_v), frozenset(valid), seq, head, list(ids),
+        seq, head, last_id = second[0]
+        ids = list(range(last_id + 1, last_id + 1 + n_shortlists))
+        return Begun(int(data_v), int(dec_v), frozenset(valid), seq, head, ids,
                      _by_candidate(third))
 
     async def open_options(self, since: str, cand_ids: Sequence[str]) -> dict[str, set[str]]:
@@ -265,9 +268,12 @@ class _PgTx(Tx):
 
     async def write(self, shortlists: list[dict[str, Any]], entries: list[dict[str, Any]],
                     audits: list[dict[str, Any]], keys: list[dict[str, Any]]) -> None:
-        await self._run(f"{_execute('matcher_sl_write')}; COMMIT", (
+        # the table's sequence kept in step with the ids taken (for anything else inserting)
+        await self._run(f"{_execute('matcher_sl_write')}; SELECT setval("
+                        "pg_get_serial_sequence('shortlists', 'id'), %s); COMMIT", (
             *_columns(shortlists, _SHORTLIST_COLUMNS), *_columns(entries, _ENTRY_COLUMNS),
-            *_columns(keys, _KEY_COLUMNS), *_columns(audits, _AUDIT_COLUMNS)))
+            *_columns(keys, _KEY_COLUMNS), *_columns(audits, _AUDIT_COLUMNS),
+            max(r["id"] for r in shortlists)))
 
 
 class PostgresShortlists(ShortlistStore):
