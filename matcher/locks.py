@@ -36,12 +36,12 @@ def seat_conflicts(inst: Instance, locks: pd.DataFrame) -> list[Problem]:
     """Options with more locked people than seats."""
     out = []
     opts = inst.options
-    cid = inst.candidates["candidate_id"].to_numpy()
     for o, grp in locks.groupby("opt", sort=True):
         cap, n = int(opts["capacity"].iat[int(o)]), len(grp)
         if n <= cap:
             continue
         oid = str(opts["option_id"].iat[int(o)])
+        cid = inst.candidates["candidate_id"].to_numpy()  # read only to name a conflict
         names = _names(cid[grp["cand"].to_numpy()], opts["option_id"].to_numpy()[grp["opt"]])
         params = {"n": n, "option": oid, "capacity": cap, "locks": names, "undo": n - cap}
         out.append(Problem(
@@ -56,7 +56,6 @@ def guidance_conflicts(inst: Instance, locks: pd.DataFrame) -> list[Problem]:
     """Organisations whose locked people need more guidance than they have."""
     out = []
     orgs, opts = inst.organisations, inst.options
-    cid = inst.candidates["candidate_id"].to_numpy()
     need = inst.candidates["guidance_need"].to_numpy()[locks["cand"].to_numpy()]
     frame = locks.assign(org=opts["org"].to_numpy()[locks["opt"].to_numpy()], need=need)
     for g, grp in frame.groupby("org", sort=True):
@@ -67,6 +66,7 @@ def guidance_conflicts(inst: Instance, locks: pd.DataFrame) -> list[Problem]:
         grp = grp.sort_values(["need", "candidate_id"], ascending=[False, True], kind="stable")
         freed = np.cumsum(grp["need"].to_numpy())
         k = int(np.searchsorted(freed, used - budget) + 1)  # the fewest locks that free enough
+        cid = inst.candidates["candidate_id"].to_numpy()  # read only to name a conflict
         names = _names(cid[grp["cand"].to_numpy()], opts["option_id"].to_numpy()[grp["opt"]],
                        grp["need"].to_numpy())
         params = {"n": len(grp), "organisation": gid, "units": used, "capacity": budget,
