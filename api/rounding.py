@@ -110,9 +110,9 @@ def solve(blob: bytes, policy_data: dict[str, Any], round_id: int,
     inst = build_instance(unpack(blob), source=f"round/{round_id}")
     if dask_address is None:
         return run_round(inst, policy)
-    from matcher.solver.dask_map import connect
+    from matcher.parallel.dask_mapper import connect
     with connect(dask_address, "MATCHER_DASK_SCHEDULER") as mapper:
-        return run_round(inst, policy, mapper=mapper)
+        return run_round(inst, policy, score_mapper=mapper, solve_mapper=mapper)
 
 
 def failure(exc: Exception, round_id: int) -> list[Problem]:

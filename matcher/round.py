@@ -29,13 +29,14 @@ from matcher.csvout import write_csv
 from matcher.errors import InputError, Problem
 from matcher.explain import main_reasons, unmatched_reasons
 from matcher.model import Instance
+from matcher.parallel import Mapper
 from matcher.policy import Policy
 from matcher.prewrite import EDGES_FILE, EdgesPrewrite, write_edges
 from matcher.progress import report
 from matcher.scoring import SCALE, EdgeTable, build_edges
 from matcher.scoring.table import FORBID, LOCK
 from matcher.solver import AssignmentProblem, Method, SolveDetails, SolveResult, Status, strategy
-from matcher.solver.decompose import Mapper, organisation_regions
+from matcher.solver.decompose import organisation_regions
 from matcher.solver.fairness import target_groups
 
 log = logging.getLogger(__name__)
@@ -149,12 +150,14 @@ def round_date(text: str | None) -> str | None:
                                   f"2027-01-11, got {text!r}")]) from None
 
 
-def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = None,
-              mapper: Mapper | None = None,
+def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = None, *,
+              score_mapper: Mapper | None = None, solve_mapper: Mapper | None = None,
               by_region: Callable[[EdgeTable, Instance], object] | None = None,
               date: str | None = None) -> Round:
     """Score and solve a round (`date`: the round's ISO date, for the follow-on places'
-    start); the solve is `solve_round`'s. `by_region(edges, instance)` is called before the
+    start); the solve is `solve_round`'s. `score_mapper` scores chunks of candidates in its
+    workers, `solve_mapper` solves the parts of a round solved by region (`matcher.parallel`;
+    each sequential by default, the same answer with any). `by_region(edges, instance)` is called before the
     solve when the round is solved by region (a large round): the CLI starts edges.csv's write
     then (`EdgesPrewrite`), which does not depend on the answer. (In a city's round that write,
     at idle priority, slowed the solve by more than it saved: 2-3 s against 1 s, session 13.)"""
@@ -162,7 +165,7 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
     if chain_active(inst) and (bad := lock_problems(inst)):
         raise InputError(bad)
     t = time.perf_counter()
-    edges = build_edges(inst, policy, mapper)
+    edges = build_edges(inst, policy, score_mapper)
     timings = {"score": time.perf_counter() - t}
     warn = list(warnings or [])
     off_rules = np.flatnonzero(~edges.eligible)
@@ -172,8 +175,8 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
             f"lock of candidate {inst.candidates['candidate_id'].iat[edges.cand[e]]!r} to option "
             f"{inst.options['option_id'].iat[edges.opt[e]]!r} is outside the hard rules; kept",
             "warning"))
-    return solve_round(inst, policy, edges, timings, warn, mapper=mapper, by_region=by_region,
-                       date=date)
+    return solve_round(inst, policy, edges, timings, warn, mapper=solve_mapper,
+                       by_region=by_region, date=date)
 
 
 def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,

@@ -28,6 +28,7 @@ from matcher.errors import InputError, Problem
 from matcher.explain_words import reason_label
 from matcher.i18n import _, ngettext, problem_text, severity_word
 from matcher.load import load_instance, table_file
+from matcher.parallel import Mapper, ProcessMapper
 from matcher.policy import load_policy
 from matcher.prewrite import EdgesPrewrite
 from matcher.progress import progress_hook
@@ -40,7 +41,6 @@ from matcher.round import (
     write_round,
 )
 from matcher.shortlist import shortlist
-from matcher.solver.decompose import Mapper, ProcessMapper
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -146,7 +146,8 @@ def run(
             with score_progress(), round_mapper(workers, dask) as mapper:
                 # edges.csv does not depend on the answer: in a round solved by region a
                 # low-priority process writes it during the solve, on CPU time left idle.
-                rnd = run_round(inst, pol, warnings, mapper, by_region=edges.start, date=date)
+                rnd = run_round(inst, pol, warnings, score_mapper=mapper, solve_mapper=mapper,
+                                by_region=edges.start, date=date)
             extra = round_extra_files(rnd, audit_input)
             if fmt == "xlsx":
                 extra["round.xlsx"] = round_workbook(rnd)
@@ -163,7 +164,7 @@ def round_mapper(workers: int, dask: str | None) -> Iterator[Mapper | None]:
     """Where a round's parts run: this process (None), `workers` local processes, or the Dask
     cluster at `dask`."""
     if dask is not None:
-        from matcher.solver.dask_map import connect
+        from matcher.parallel.dask_mapper import connect
         with connect(dask) as mapper:
             yield mapper
         return
