@@ -108,7 +108,7 @@ def test_the_words_under_a_plot_name_every_scenario_it_leaves_out(study: dict) -
     util = study["figures"]["utilisation"]
     labels = [t.get_text() for t in util.legends[0].get_texts()] if util.legends else []
     md = study["md"]
-    caption = md.split("![Utilisation](plots/utilisation.png)")[1].split("\n## ")[0]
+    caption = md.split("(plots/utilisation.png)")[1].split("\n## ")[0]
     for n in left_out:
         assert n in caption
         assert P.short(n, 30) not in labels
