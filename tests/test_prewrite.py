@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import matcher.prewrite as prewrite
 from matcher.cli import app
 from matcher.load import load_instance
-from matcher.policy import Policy, policy_from_dict
+from matcher.policy import Policy, policy_from_flat
 from matcher.prewrite import EdgesPrewrite
 from matcher.round import CSV_DIALECTS, Round, run_round, write_round
 from matcher.synth import generate, write_generated
@@ -23,7 +23,7 @@ SOLVER = {"exact_max_pairs": 0, "prove_max_pairs": 0, "lagrangian_iterations": 6
 
 
 def _policy(decompose: bool) -> Policy:
-    return policy_from_dict({"solver": SOLVER | {"decompose_min_pairs": 1 if decompose else 0}})
+    return policy_from_flat({"solver": SOLVER | {"decompose_min_pairs": 1 if decompose else 0}})
 
 
 @pytest.fixture(scope="module")
