@@ -81,7 +81,10 @@ def create(db: Database, policy: Policy, kind: str, key_id: int, max_attempts: i
             raise InputError([Problem("data", None, None,
                                       "import organisations, options and candidates first")])
         dec = round_decisions(decisions_in_force(decision_events(s)), tables)
-        tables["decisions"] = dec[["candidate_id", "option_id", "decision", "reason"]]
+        # route decisions (the chain) in force: their next_option_id; none: the very same
+        # snapshot as before routes existed
+        route = ["next_option_id"] if (dec["next_option_id"] != "").any() else []
+        tables["decisions"] = dec[["candidate_id", "option_id", "decision", "reason", *route]]
         blob = pack(tables)
         rnd = Round(created_at=utcnow(), key_id=key_id, kind=kind, status="queued", stage="queued",
                     inputs=blob, input_hash=content_hash(blob),
@@ -137,7 +140,8 @@ def store_result(s: Session, round_id: int, result: LibraryRound) -> None:
             {"round_id": round_id, "candidate_id": r["candidate_id"],
              "option_id": r["option_id"], "organisation_id": r["organisation_id"],
              "score": float(r["score"]), "locked": bool(r["locked"]),
-             "main_reason": r["main_reason"], "reasons": r["reasons"]}
+             "main_reason": r["main_reason"], "reasons": r["reasons"],
+             "next_option_id": r.get("next_option_id", "")}
             for r in assign.to_dict("records")])
     if len(unmatched):
         s.execute(insert(RoundUnmatched), [

@@ -136,6 +136,19 @@ PROBLEM_MESSAGES: dict[str, str] = {
     "bad_skill": N_("expected skill:level with level 1, 2 or 3, got {value}"),
     "unknown_candidate": N_("unknown candidate {value}"),
     "more_rows": N_("more rows with the same problem ({what})"),
+    "internal_column": N_("column name {column} is matcher's own (the spreadsheet row); the "
+                          "column is ignored"),
+    # numbers in a policy (matcher.policy: finite, within the key's bounds or the common ones)
+    "policy_not_finite": N_("must be a finite number, got {value}"),
+    "policy_too_large": N_("must be at most {cap} in size, got {value}"),
+    "policy_whole_too_large": N_("must be a whole number of at most {cap} in size, got {value}"),
+    "policy_at_least": N_("must be at least {limit}"),
+    "policy_above": N_("must be above {limit}"),
+    "policy_at_most": N_("must be at most {limit}"),
+    "policy_below": N_("must be below {limit}"),
+    "policy_unknown_key": N_("unknown key (not a policy setting; check its spelling)"),
+    "policy_not_number": N_("expected a number, got {value}"),
+    "policy_not_whole": N_("expected a whole number, got {value}"),
     "xlsx_unreadable": N_("cannot be read as an Excel workbook: {detail}"),
     "xlsx_sheet_unknown": N_("sheet {sheet} is not read (its name is not one of the tables)"),
     "xlsx_table_twice": N_("table {table} is given twice (also {other})"),
@@ -172,6 +185,11 @@ PROBLEM_MESSAGES: dict[str, str] = {
                              "objective.match_bonus ({bonus}) in a round with routes: what a "
                              "route adds to its programme must be worth less than another "
                              "placement"),
+    # rounds that stay stable (matcher.stability, --previous)
+    "previous_not_round": N_("{folder} is not a round's folder (it has no round.json)"),
+    "previous_twice": N_("candidate {candidate} has a second proposal"),
+    "previous_changed": N_("is not the file its round wrote (round.json lists another "
+                           "SHA-256); its proposals are used as they are"),
 }
 def _params(params: Mapping[str, Any]) -> dict[str, str]:
     """The parameters as text; `what` (the kind of a bad value) is itself a message template,

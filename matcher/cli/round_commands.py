@@ -41,6 +41,7 @@ from matcher.round import (
     write_round,
 )
 from matcher.shortlist import shortlist
+from matcher.stability import load_previous
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -117,6 +118,12 @@ def run(
         "--date", help="The round's date (ISO, e.g. 2027-01-11): the start of a programme "
                        "without its own start_date, for the follow-on places' next_start; "
                        "recorded in round.json.")] = None,
+    previous: Annotated[Path | None, typer.Option(
+        "--previous", metavar="PREV_ROUND_DIR",
+        help="The previous round's output folder: everyone keeps the proposal it made them "
+             "while it is still possible, unless moving people gains more than the policy's "
+             "objective.stability_bonus per person moved; moves.csv says who moved and why.")]
+    = None,
     verbose: Verbose = False,
 ) -> None:
     """Run a matching round and write assignments, unmatched reasons, edges, utilisation."""
@@ -135,11 +142,14 @@ def run(
     try:
         date = round_date(date)
         # before the round's work, not after it
-        check_apart({"--out": out}, {"data folder": data_dir, "--policy": policy})
+        check_apart({"--out": out}, {"data folder": data_dir, "--policy": policy,
+                                     "--previous": previous})
         check_out_dir(out, force)
         t = time.perf_counter()
         pol = load_policy(policy)
+        prev, prev_warnings = load_previous(previous) if previous is not None else (None, [])
         inst, warnings = load_instance(data_dir)
+        warnings = [*warnings, *prev_warnings]
         audit_input = load_audit_input(inst, data_dir)
         load_s = time.perf_counter() - t
         with EdgesPrewrite(out, CSV_DIALECTS[csv_dialect]) as edges:
@@ -147,7 +157,7 @@ def run(
                 # edges.csv does not depend on the answer: in a round solved by region a
                 # low-priority process writes it during the solve, on CPU time left idle.
                 rnd = run_round(inst, pol, warnings, score_mapper=mapper, solve_mapper=mapper,
-                                by_region=edges.start, date=date)
+                                by_region=edges.start, date=date, previous=prev)
             extra = round_extra_files(rnd, audit_input)
             if fmt == "xlsx":
                 extra["round.xlsx"] = round_workbook(rnd)
@@ -248,6 +258,9 @@ def print_summary(rnd: Round, meta: dict, out: Path) -> None:
         table.add_row(_("fairness price"), _("{price:.6f} ({relative:.4%}) below the unconstrained "
                                               "optimum").format(price=f["price_micro"] / 1e6,
                                                                 relative=f["price_relative"]))
+    if "stability" in meta:
+        st = meta["stability"]
+        table.add_row(_("previous round: kept / moved"), f"{st['kept']} / {st['moved']}")
     extra = meta["run"].get("extra_outputs", {})
     if "audit.json" in extra:
         table.add_row(_("equal-chances audit"), "audit.json, audit.md")
