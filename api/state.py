@@ -81,6 +81,14 @@ def round_decisions(in_force: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> 
     return in_force[known_c & known_o].reset_index(drop=True)
 
 
+def round_tables(session: Session) -> dict[str, pd.DataFrame]:
+    """What a round starts from: the stored tables and the decisions in force on them."""
+    tables = stored_tables(session)
+    dec = round_decisions(decisions_in_force(decision_events(session)), tables)
+    tables["decisions"] = dec[["candidate_id", "option_id", "decision", "reason"]]
+    return tables
+
+
 def settle_heap() -> None:
     """Collect garbage once, then exempt every surviving object from the cyclic collector.
 

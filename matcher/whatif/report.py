@@ -227,6 +227,11 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, int, Any]]:
     return out
 
 
+def report_sections(report: dict[str, Any]) -> list[tuple[str, int, Any]]:
+    """The report's sections, for a layout of one's own (the web pages')."""
+    return _sections(report)
+
+
 def render_markdown(report: dict[str, Any], plot_files: dict[str, str]) -> str:
     lines = []
     for title, level, body in _sections(report):
