@@ -14,9 +14,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.types import Message as AsgiMessage
 
 from api import apidocs, metrics, readiness
+from api.asgi import Headers, HttpMiddleware, editing_headers
 from api.db import Database, migrate
 from api.fastpath import ShortlistFastPath
 from api.observe import Observe
@@ -106,42 +106,38 @@ class BodyCap:
         await self.app(scope, receive, send)
 
 
-class ServerTiming:
+class ServerTiming(HttpMiddleware):
     """Adds ``Server-Timing: app;dur=MS`` (from the app's first look at the request to the start
     of its answer), after any timings the handler set itself (``db;dur=MS`` on shortlists)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         t0 = time.perf_counter()
 
-        async def timed_send(message: AsgiMessage) -> None:
-            if message["type"] == "http.response.start":
-                ms = (time.perf_counter() - t0) * 1000
-                headers = list(message.get("headers", []))
-                own = [v for k, v in headers if k == b"server-timing"]
-                headers = [(k, v) for k, v in headers if k != b"server-timing"]
-                value = b", ".join([f"app;dur={ms:.3f}".encode(), *own])
-                message = {**message, "headers": [*headers, (b"server-timing", value)]}
-            await send(message)
+        def timed(headers: Headers) -> Headers:
+            ms = (time.perf_counter() - t0) * 1000
+            own = [v for k, v in headers if k == b"server-timing"]
+            headers = [(k, v) for k, v in headers if k != b"server-timing"]
+            value = b", ".join([f"app;dur={ms:.3f}".encode(), *own])
+            return [*headers, (b"server-timing", value)]
 
-        await self.app(scope, receive, timed_send)
+        await self.app(scope, receive, editing_headers(send, timed))
 
 
-def limiter_for(settings: Settings) -> Any:
-    """The in-process token bucket, or the Redis-backed shared limit when storage is set."""
+def limiter_for(settings: Settings, rate: float | None = None, burst: int | None = None,
+                scope: str = "key") -> Any:
+    """The in-process token bucket, or the Redis-backed shared limit when storage is set
+    (`rate` and `burst` default to the API keys'; `scope` names what is counted)."""
+    rate = settings.rate_per_second if rate is None else rate
+    burst = settings.rate_burst if burst is None else burst
     if settings.rate_limit_storage:
         from api.audit import content_hash
         from api.shared_limits import SharedRateLimiter
         # keys are numbered per database: count per database in a shared Redis
         prefix = "matcher:" + content_hash(settings.database_url)[:12]
-        return SharedRateLimiter(settings.rate_per_second, settings.rate_burst,
-                                 settings.rate_limit_storage, prefix)
-    return RateLimiter(settings.rate_per_second, settings.rate_burst)
+        if scope != "key":
+            prefix += f":{scope}"
+        return SharedRateLimiter(rate, burst, settings.rate_limit_storage, prefix)
+    return RateLimiter(rate, burst)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -197,6 +193,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (imports, data, rounds, decisions, shortlists, audit, protection):
         app.include_router(module.router, responses=COMMON_RESPONSES)
+    from api import web
+    web.install(app, settings)
 
     @app.get("/health", tags=["meta"])
     def health(request: Request) -> Health:

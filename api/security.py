@@ -108,11 +108,12 @@ class RateLimiter:
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.burst = rate, float(burst)
-        self._buckets: dict[int, tuple[float, float]] = {}
+        self._buckets: dict[int | str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def allow(self, key_id: int) -> float:
-        """0 when allowed, else the seconds to wait."""
+    def allow(self, key_id: int | str) -> float:
+        """0 when allowed, else the seconds to wait (`key_id`: a key's id, or what else is
+        counted, such as a login name)."""
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.get(key_id, (self.burst, now))

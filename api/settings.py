@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     #: Where rate limits are counted: unset = in each server process (N processes allow N
     #: times the rate); ``redis://host:6379/0`` = shared by all processes (api/shared_limits.py).
     rate_limit_storage: str | None = None
+    #: Web pages: login attempts per minute (sustained) and burst, per client address and per
+    #: name; how long a login lasts; Secure session cookies (unset: when the request came over
+    #: HTTPS, as seen through uvicorn's --proxy-headers).
+    login_attempts_per_minute: float = Field(default=6.0, gt=0)
+    login_burst: int = Field(default=10, ge=1)
+    session_hours: float = Field(default=8.0, gt=0)
+    session_cookie_secure: bool | None = None
     #: Largest accepted request body (bytes); larger bodies get 413.
     max_body_bytes: int = Field(default=20_000_000, ge=1024)
     #: Rounds over more candidates than this run as a job in the durable queue (202 + polling);

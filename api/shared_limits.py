@@ -32,7 +32,7 @@ class SharedRateLimiter:
         self.prefix = prefix
         self._warned = 0.0
 
-    def allow(self, key_id: int) -> float:
+    def allow(self, key_id: int | str) -> float:
         key = f"{self.prefix}:key:{key_id}"
         try:
             if self.limiter.hit(self.item, key):
