@@ -51,3 +51,12 @@ def option_for(db: Database, caller: Caller, option_id: str) -> dict[str, Any] |
         option["organisation_name"] = _names(s, {option["organisation_id"]}).get(
             option["organisation_id"], option["organisation_id"])
     return option
+
+
+def organisations(db: Database) -> list[dict[str, Any]]:
+    """Every organisation in the data, by name."""
+    with db.session() as s:
+        rows = [dict(d) for d in s.scalars(select(Record.data).where(
+            Record.kind == "organisations")).all()]
+    return sorted(rows, key=lambda r: (str(r.get("name") or r["organisation_id"]),
+                                       r["organisation_id"]))
