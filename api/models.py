@@ -259,6 +259,12 @@ class ShortlistFeedback(Base):
     key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: hired only: when a coordinator confirmed it as a lock (the decision's id), else NULL
     confirmed_decision_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: hired only: how a coordinator resolved the report (confirmed | rejected; NULL: pending),
+    #: when, by which key and why (migration 0006)
+    resolution: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    resolved_at: Mapped[str | None] = mapped_column(TS, nullable=True)
+    resolved_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    resolution_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Outcome(Base):

@@ -187,7 +187,7 @@ def public(rnd: Round, job: RoundJob | None = None) -> dict[str, Any]:
     summ = rnd.summary or {}
     return {
         "job": None if job is None else {
-            "status": job.status, "attempts": job.attempts, "max_attempts": job.max_attempts,
+            "id": job.id, "status": job.status, "attempts": job.attempts, "max_attempts": job.max_attempts,
             "cancel_requested": job.cancel_requested, "progress": job.progress,
             "reason": job.reason},
         "id": rnd.id, "kind": rnd.kind, "status": rnd.status, "stage": rnd.stage,

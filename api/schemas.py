@@ -144,12 +144,15 @@ class ProgressPublic(Public):
     stage: str = Field(description="The solve's current phase (score, solve, part, write...).")
     done: int
     total: int
+    fraction: float | None = Field(
+        None, ge=0, le=1, description="The whole job's progress so far (0..1), as in GET /v1/jobs/{id}.")
 
 
 class JobPublic(Public):
     """The round's job in the durable queue (every round has one; small rounds run in the
     request that made them)."""
 
+    id: int | None = Field(None, description="The job's id: poll GET /v1/jobs/{id} for its progress.")
     status: Literal["queued", "running", "done", "failed", "cancelled"]
     attempts: int = Field(description="Claims so far (a worker killed while running it counts).")
     max_attempts: int
@@ -157,6 +160,25 @@ class JobPublic(Public):
     progress: ProgressPublic | None = Field(
         None, description="Latest progress a running job reported (renewed every heartbeat).")
     reason: str | None = Field(None, description="Why it failed or was cancelled.")
+
+
+class JobStatusPublic(Public):
+    """A job in the durable queue, as a page polls it to show live progress."""
+
+    id: int
+    kind: str = Field(description="What the job computes (round); its result is `round_id`.")
+    round_id: int
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    stage: str = Field(description="queued, starting, score, solve, bound, write, done, failed "
+                                   "or cancelled.")
+    progress: float = Field(ge=0, le=1, description="0..1; 1 when done; never goes back within an "
+                                                    "attempt (a rough guide, not a time estimate).")
+    error: str | None = Field(None, description="Why it failed or was cancelled.")
+    attempts: int
+    max_attempts: int
+    cancel_requested: bool
+    created_at: str
+    updated_at: str
 
 
 class RoundPublic(Public):
@@ -300,16 +322,54 @@ class ShortlistStatusPublic(Public):
     closed_at: str | None
 
 
+FEEDBACK_KINDS = Literal["invited", "not_suitable", "hired", "withdrawn"]
+#: Why a candidate was not suitable (``not_suitable`` needs one; ``other`` needs a note too).
+NOT_SUITABLE_REASONS = Literal["skills", "experience", "language", "hours", "travel",
+                               "availability", "no_show", "not_interested", "other"]
+
+
+class FeedbackCreate(Request):
+    """What happened to one candidate of a shortlist."""
+
+    candidate_id: str = Field(min_length=1, max_length=200,
+                              description="A candidate on this shortlist.")
+    kind: FEEDBACK_KINDS = Field(description=(
+        "invited (keeps the cap slot), not_suitable (needs reason_code; frees the slot), "
+        "hired (a report: the person leaves other open shortlists and is put forward nowhere "
+        "else until a coordinator rejects the report; a lock only when a coordinator confirms "
+        "it), withdrawn (the candidate withdrew; frees the slot)."))
+    reason_code: NOT_SUITABLE_REASONS | None = Field(
+        None, description="not_suitable only, and required there.")
+    note: str = Field("", max_length=2000, description="Free text (required with reason "
+                                                       "code `other`).")
+
+
+class FeedbackResolve(Request):
+    """A coordinator's confirmation or rejection of a reported hire."""
+
+    reason: str = Field(min_length=1, max_length=2000, description="Always required.")
+
+
 class FeedbackPublic(Public):
     id: int
     candidate_id: str
-    kind: Literal["invited", "not_suitable", "hired", "withdrawn"]
+    kind: FEEDBACK_KINDS
     reason_code: str | None
     note: str
     at: str
     confirmed_decision_id: int | None = Field(
         None, description="hired: the coordinator's lock decision confirming it (null: reported "
                           "by the service point only).")
+    resolution: Literal["confirmed", "rejected"] | None = Field(
+        None, description="hired: how a coordinator resolved the report (null: pending).")
+    resolved_at: str | None = None
+    resolution_reason: str | None = None
+
+
+class FeedbackGiven(FeedbackPublic):
+    shortlist_id: int
+    left_shortlists: list[int] = Field(
+        default_factory=list, description="hired: the other open shortlists the person left.")
 
 
 class ShortlistPublic(Public):
@@ -328,6 +388,9 @@ class ShortlistPublic(Public):
     status: Literal["open", "closed", "expired"] = "open"
     closed_at: str | None = None
     feedback: list[FeedbackPublic] = []
+    left: list[str] = Field(
+        default_factory=list, description="Candidates of this open shortlist who no longer hold "
+        "a place on it (not suitable, withdrawn, or reported hired elsewhere).")
 
 
 class ShortlistClosed(Public):

@@ -62,3 +62,54 @@ def close(s: Session, sl: Shortlist, at: str) -> None:
     sl.closed_at = at
     s.execute(update(ShortlistEntry).where(ShortlistEntry.shortlist_id == sl.id)
               .values(closed=True))
+
+
+def on_shortlist(s: Session, shortlist_id: int, candidate_id: str) -> bool:
+    return s.scalar(select(ShortlistEntry.id).where(
+        ShortlistEntry.shortlist_id == shortlist_id,
+        ShortlistEntry.candidate_id == candidate_id).limit(1)) is not None
+
+
+def latest_feedback(s: Session, shortlist_id: int, candidate_id: str) -> ShortlistFeedback | None:
+    return s.scalars(select(ShortlistFeedback).where(
+        ShortlistFeedback.shortlist_id == shortlist_id,
+        ShortlistFeedback.candidate_id == candidate_id)
+        .order_by(ShortlistFeedback.id.desc()).limit(1)).first()
+
+
+def pending_hire(s: Session, candidate_id: str) -> ShortlistFeedback | None:
+    """The candidate's reported hire that no coordinator has resolved yet, if any."""
+    return s.scalars(select(ShortlistFeedback).where(
+        ShortlistFeedback.candidate_id == candidate_id, ShortlistFeedback.kind == "hired",
+        ShortlistFeedback.resolution.is_(None)).limit(1)).first()
+
+
+def get_feedback(s: Session, shortlist_id: int, feedback_id: int) -> ShortlistFeedback | None:
+    f = s.get(ShortlistFeedback, feedback_id)
+    return f if f is not None and f.shortlist_id == shortlist_id else None
+
+
+def leave(s: Session, candidate_id: str, shortlist_id: int, here: bool) -> list[int]:
+    """Close the candidate's open entries: on this shortlist (`here`) or on every other one;
+    the ids of the shortlists whose entry closed."""
+    where = [ShortlistEntry.candidate_id == candidate_id, ShortlistEntry.closed.is_(False),
+             (ShortlistEntry.shortlist_id == shortlist_id) if here
+             else (ShortlistEntry.shortlist_id != shortlist_id)]
+    ids = sorted(set(s.scalars(select(ShortlistEntry.shortlist_id).where(*where))))
+    if ids:
+        s.execute(update(ShortlistEntry).where(*where).values(closed=True))
+    return ids
+
+
+def left(s: Session, shortlist_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Per shortlist: candidates whose entry is closed (on a shortlist that is not)."""
+    out: dict[int, list[str]] = {i: [] for i in shortlist_ids}
+    if shortlist_ids:
+        for sid, cid in s.execute(
+                select(ShortlistEntry.shortlist_id, ShortlistEntry.candidate_id)
+                .join(Shortlist, Shortlist.id == ShortlistEntry.shortlist_id)
+                .where(ShortlistEntry.shortlist_id.in_(list(shortlist_ids)),
+                       ShortlistEntry.closed.is_(True), Shortlist.closed_at.is_(None))
+                .order_by(ShortlistEntry.shortlist_id, ShortlistEntry.rank)):
+            out[sid].append(cid)
+    return out

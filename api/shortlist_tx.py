@@ -145,6 +145,11 @@ _S, _E, _K = len(_SHORTLIST_COLUMNS), len(_ENTRY_COLUMNS), len(_KEY_COLUMNS)
 _UPSERT_KEY = (" ON CONFLICT (key_id, idem_key) DO UPDATE SET request_hash = "
                "excluded.request_hash, shortlist_id = excluded.shortlist_id, "
                "created_at = excluded.created_at")
+#: Candidates (of `cands`) with a reported hire no coordinator has resolved: as an open
+#: shortlist of the option HIRED, which holds them back from every other shortlist.
+HIRED = ""
+_HIRED = ("SELECT f.candidate_id, '' FROM shortlist_feedback f WHERE f.candidate_id {cands} "
+          "AND f.kind = 'hired' AND f.resolution IS NULL")
 _REPLAY = ("SELECT i.request_hash, s.id, s.body, s.closed_at FROM idempotency_keys i "
            "JOIN shortlists s ON s.id = i.shortlist_id ")
 
@@ -172,8 +177,9 @@ _PG_PREPARED = {
     # issued_at) index (seq scans are off in this transaction: the planner chose a full scan
     # of a table without statistics)
     "matcher_sl_open(text, text[])": (
-        "SELECT DISTINCT e.candidate_id, e.option_id FROM shortlist_entries e "
-        "WHERE e.candidate_id = ANY($2) AND e.issued_at >= $1 AND NOT e.closed"),
+        "SELECT e.candidate_id, e.option_id FROM shortlist_entries e "
+        "WHERE e.candidate_id = ANY($2) AND e.issued_at >= $1 AND NOT e.closed "
+        f"UNION {_HIRED.format(cands='= ANY($2)')}"),
     # key id, Idempotency-Key, since -> the shortlists first issued under them
     "matcher_sl_idem(int, text, text)": (
         f"{_REPLAY}WHERE i.key_id = $1 AND i.idem_key = $2 AND i.created_at >= $3"),
@@ -340,9 +346,10 @@ _SQ_BEGIN = (
 # Lists of ids are passed as one JSON array: one statement text (prepared once by sqlite3's
 # statement cache) for any number of them.
 _SQ_KEYS = "SELECT id FROM api_keys WHERE NOT revoked AND id IN (SELECT value FROM json_each(?))"
-_SQ_OPEN = ("SELECT DISTINCT e.candidate_id, e.option_id FROM shortlist_entries e "
-            "WHERE e.candidate_id IN (SELECT value FROM json_each(?)) AND e.issued_at >= ? "
-            "AND e.closed = 0")
+_SQ_OPEN = ("SELECT e.candidate_id, e.option_id FROM shortlist_entries e "
+            "WHERE e.candidate_id IN (SELECT value FROM json_each(?1)) AND e.issued_at >= ?2 "
+            "AND e.closed = 0 "
+            f"UNION {_HIRED.format(cands='IN (SELECT value FROM json_each(?1))')}")
 
 
 def _insert(table: str, columns: Sequence[str], extra: str = "", value: str = "") -> str:

@@ -26,7 +26,7 @@ from api.audit import content_hash, next_record
 from api.deps import UNKNOWN_KEY
 from api.schemas import ShortlistCreate
 from api.security import Caller, Role
-from api.shortlist_tx import Begun, ShortlistStore, Tx
+from api.shortlist_tx import HIRED, Begun, ShortlistStore, Tx
 from api.state import DataCache, Decisions, Snapshot
 from matcher.levels import LEVEL_RANK
 from matcher.shortlist_index import (
@@ -48,6 +48,8 @@ REUSED_KEY = "Idempotency-Key already used with a different request (within 24 h
 FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
 #: Largest batch; more waiting requests go into the next one.
 MAX_BATCH = 32
+#: The count of a candidate whose reported hire is pending: above any cap.
+HELD = 1 << 30
 
 
 @dataclass
@@ -197,6 +199,7 @@ def stored_answer(body: str | None, shortlist_id: int, closed_at: str | None) ->
         "expired" if out.get("open_until", "9") < datetime.now(UTC).strftime(FMT) else "open")
     out["closed_at"] = closed_at
     out.setdefault("feedback", [])
+    out.setdefault("left", [])
     return out
 
 
@@ -215,7 +218,10 @@ class OtherOpen(Mapping[int, int]):
         self.open_options, self.option_id = open_options, option_id
 
     def __getitem__(self, row: int) -> int:
-        return len(self.open_options[row] - {self.option_id})
+        options = self.open_options[row]
+        if HIRED in options:  # reported hired, not yet confirmed or rejected: put forward nowhere
+            return HELD
+        return len(options - {self.option_id})
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.open_options)
@@ -293,7 +299,7 @@ async def _issue(todo: list[Ask], tx: Tx, snap: Snapshot, ranking: OptionRanking
                          "request_hash": a.request_hash, "shortlist_id": sl_id,
                          "created_at": issued_at})
         audits.append(audit)
-        a.result = answer | {"status": "open", "closed_at": None, "feedback": []}
+        a.result = answer | {"status": "open", "closed_at": None, "feedback": [], "left": []}
     if shortlists:
         await tx.write(shortlists, entries, audits, keys)
 

@@ -20,6 +20,8 @@ import pandas as pd
 
 from matcher import __version__
 from matcher.atomic import check_replaceable, real_path, replace_dir, staging_dir
+from matcher.carry_over import carry_over, same_problem, warm_start
+from matcher.certificate import certificate_json, certificate_of
 from matcher.chain import report as chain_report
 from matcher.chain.checks import lock_problems
 from matcher.chain.model import ChainSolution, chain_active, solve_chain_round
@@ -32,8 +34,9 @@ from matcher.prewrite import EDGES_FILE, EdgesPrewrite, write_edges
 from matcher.progress import report
 from matcher.scoring import SCALE, EdgeTable, build_edges
 from matcher.scoring.table import FORBID, LOCK
-from matcher.solver import AssignmentProblem, Method, SolveDetails, SolveResult, Status, solve
-from matcher.solver.decompose import Mapper, organisation_regions, solve_decomposed
+from matcher.solver import AssignmentProblem, Method, SolveDetails, SolveResult, Status, strategy
+from matcher.solver.decompose import Mapper, organisation_regions
+from matcher.solver.fairness import target_groups
 
 log = logging.getLogger(__name__)
 
@@ -135,36 +138,6 @@ def region_labels(inst: Instance, problem: AssignmentProblem) -> np.ndarray | No
     return organisation_regions(problem, codes)
 
 
-def decomposition_labels(inst: Instance, problem: AssignmentProblem,
-                         policy: Policy) -> np.ndarray | None:
-    """Each organisation's region when the round is solved by region (`solve_problem`), else
-    None."""
-    sp = policy.solver
-    if (sp.decompose_min_pairs > 0 and problem.n_edges >= sp.decompose_min_pairs
-            and not policy.fairness.active):
-        labels = region_labels(inst, problem)
-        if labels is not None and len(np.unique(labels)) > 1 and problem.guidance_can_bind().any():
-            return labels
-    return None
-
-
-def solve_problem(inst: Instance, problem: AssignmentProblem, policy: Policy,
-                  mapper: Mapper | None = None) -> SolveResult:
-    """The round's solve: by region (`matcher.solver.decompose`) when the problem has at least
-    ``solver.decompose_min_pairs`` pairs, its options lie in several regions and some guidance
-    budget can bind; otherwise the whole problem at once (`matcher.solver.solve`). `mapper` (a
-    ``map``-like callable) dispatches the regions' work, sequentially by default."""
-    return _solve(problem, policy, decomposition_labels(inst, problem, policy), mapper)
-
-
-def _solve(problem: AssignmentProblem, policy: Policy, labels: np.ndarray | None,
-           mapper: Mapper | None) -> SolveResult:
-    if labels is None:
-        return solve(problem, policy)
-    log.info("solving %d pairs by region (%d regions)", problem.n_edges, len(np.unique(labels)))
-    return solve_decomposed(problem, policy, labels, mapper)
-
-
 def round_date(text: str | None) -> str | None:
     """A round's date (`--date`) as ISO text; InputError naming the option when it is not one."""
     if text is None:
@@ -181,18 +154,16 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
               by_region: Callable[[EdgeTable, Instance], object] | None = None,
               date: str | None = None) -> Round:
     """Score and solve a round (`date`: the round's ISO date, for the follow-on places'
-    start). `by_region(edges, instance)` is called before the solve when
-    the round is solved by region (a large round): the CLI starts edges.csv's write then
-    (`EdgesPrewrite`), which does not depend on the answer. (In a city's round that write, at
-    idle priority, slowed the solve by more than it saved: 2-3 s against 1 s, session 13.)"""
-    timings: dict[str, float] = {}
+    start); the solve is `solve_round`'s. `by_region(edges, instance)` is called before the
+    solve when the round is solved by region (a large round): the CLI starts edges.csv's write
+    then (`EdgesPrewrite`), which does not depend on the answer. (In a city's round that write,
+    at idle priority, slowed the solve by more than it saved: 2-3 s against 1 s, session 13.)"""
     check_locks(inst)
-    chained = chain_active(inst)
-    if chained and (bad := lock_problems(inst)):
+    if chain_active(inst) and (bad := lock_problems(inst)):
         raise InputError(bad)
     t = time.perf_counter()
     edges = build_edges(inst, policy, mapper)
-    timings["score"] = time.perf_counter() - t
+    timings = {"score": time.perf_counter() - t}
     warn = list(warnings or [])
     off_rules = np.flatnonzero(~edges.eligible)
     for e in off_rules.tolist():
@@ -201,25 +172,60 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
             f"lock of candidate {inst.candidates['candidate_id'].iat[edges.cand[e]]!r} to option "
             f"{inst.options['option_id'].iat[edges.opt[e]]!r} is outside the hard rules; kept",
             "warning"))
-    if chained:  # routes, hours or cohorts: the exact chain model (matcher.chain)
+    return solve_round(inst, policy, edges, timings, warn, mapper=mapper, by_region=by_region,
+                       date=date)
+
+
+def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,
+                timings: dict[str, float] | None = None, warnings: list[Problem] | None = None,
+                *, prev: Round | None = None, warm: bool = True, regions: bool = True,
+                mapper: Mapper | None = None,
+                by_region: Callable[[EdgeTable, Instance], object] | None = None,
+                date: str | None = None) -> Round:
+    """Solve a round on its scored edge table: the one solve path of the CLI, the API, what-if,
+    the price of decisions and the benchmarks. Encodes the table (`make_problem`), lets
+    `matcher.solver.strategy` plan and run the solve, and decodes the answer (`decode`).
+
+    A round with chain inputs is solved by the chain model (`chain_round`). `regions`: the
+    round may be solved by region (`strategy.solves_by_region`); `by_region(edges, instance)`
+    is called first when it is. With `prev` (a related round: a what-if's baseline) the solver
+    is warm-started from it (`carry_over.warm_start`, unless `warm` is False) and its
+    assignment carried over (`carry_over.carry_over`) is a second candidate answer, so a
+    scenario that only adds capacity never scores below the baseline and people do not move
+    for nothing; when nothing the solver sees changed (`same_problem`), `prev`'s answer is the
+    answer (the solver is deterministic). Raises InputError when the locks are infeasible."""
+    timings = dict(timings or {})
+    warn = list(warnings or [])
+    check_locks(inst)
+    if chain_active(inst):  # routes, hours or cohorts: the exact chain model, never warm
         return chain_round(inst, policy, edges, timings, warn, date)
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
-    labels = decomposition_labels(inst, problem, policy)
-    if by_region is not None and labels is not None:
-        by_region(edges, inst)
-    result = _solve(problem, policy, labels, mapper)
-    if policy.fairness.active:  # optional fairness options (exact path), off by default
-        from matcher.solver.fairness import apply_fairness, target_groups
-
-        result = apply_fairness(problem, policy, result, target_groups(inst.candidates, policy))
+    if prev is not None and same_problem(prev, inst, policy, problem):
+        result = prev.result
+    else:
+        start = carry_over(prev, inst, problem) if prev is not None else None
+        ws = warm_start(prev, inst, problem, start) if prev is not None and warm else None
+        labels = region_labels(inst, problem) if regions else None
+        how = strategy.plan(problem, policy, labels, ws, start)
+        if by_region is not None and how.route is strategy.Route.BY_REGION:
+            by_region(edges, inst)
+        groups = target_groups(inst.candidates, policy) if how.fairness else None
+        result = strategy.execute(problem, policy, how, mapper, groups)
     timings["solve"] = time.perf_counter() - t
     if result.status is Status.INFEASIBLE:  # check_locks should have caught it
         raise InputError([Problem("decisions.csv", None, None, r)
                           for r in result.details.reasons])
-    chosen = np.zeros(len(edges), dtype=bool)
-    chosen[np.flatnonzero(usable)[result.chosen]] = True
-    return Round(inst, policy, edges, usable, problem, result, chosen, timings, warn, None, date)
+    return Round(inst, policy, edges, usable, problem, result,
+                 decode(len(edges), usable, result.chosen), timings, warn, None, date)
+
+
+def decode(n_edges: int, usable: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """The solver's answer (`chosen`, over the usable edges) as a mask over all `n_edges`
+    edges of the round's table (`make_problem` encodes: forbidden pairs left out)."""
+    out = np.zeros(n_edges, dtype=bool)
+    out[np.flatnonzero(usable)[chosen]] = True
+    return out
 
 
 def chain_round(inst: Instance, policy: Policy, edges: EdgeTable, timings: dict[str, float],
@@ -232,8 +238,7 @@ def chain_round(inst: Instance, policy: Policy, edges: EdgeTable, timings: dict[
     problem, usable = make_problem(inst, edges)
     result, chain, chain_warn = solve_chain_round(inst, policy, edges, usable, problem)
     timings["solve"] = time.perf_counter() - t
-    chosen = np.zeros(len(edges), dtype=bool)
-    chosen[np.flatnonzero(usable)[result.chosen]] = True
+    chosen = decode(len(edges), usable, result.chosen)
     return Round(inst, policy, edges, usable, problem, result, chosen, timings,
                  [*warnings, *chain_warn], chain, date)
 
@@ -363,11 +368,18 @@ def summary(rnd: Round, unmatched: pd.DataFrame | None = None) -> dict[str, Any]
             "guidance_binding": r.guidance_binding,
             "objective_micro": r.objective,
             "bound_micro": r.bound,
-        },
+        } | _certificate(rnd),
         "warnings": [str(w) for w in rnd.warnings],
     } | ({"fairness": r.details.fairness} if r.details.fairness is not None else {}) | (
         {"chain": chain_report.counts(inst, rnd.chain)} if rnd.chain is not None else {}) | (
         {"date": rnd.date} if rnd.date is not None else {})
+
+
+def _certificate(rnd: Round) -> dict[str, Any]:
+    """round.json's ``solver.certificate`` (`matcher.certificate`), when the round was solved."""
+    cert = certificate_of(rnd.problem, rnd.result)
+    return {} if cert is None else {"certificate": certificate_json(rnd.instance, rnd.problem,
+                                                                   cert)}
 
 
 CSV_DIALECTS = {

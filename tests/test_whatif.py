@@ -480,8 +480,8 @@ def test_heuristic_solver_with_carry_over_never_lowers_the_objective(seed, k, ex
 
 
 def test_carry_over_is_feasible_after_removals(pilot):
+    from matcher.carry_over import carry_over
     from matcher.round import make_problem
-    from matcher.whatif.engine import carry_over
 
     o = run_scenario(pilot, Scenario("leave", removes=("organisations.TCK",),
                                      sets=("options.IDID-NAAIATELIER.capacity=1",)))
@@ -524,8 +524,8 @@ def test_warm_and_cold_scenarios_are_valid_and_deterministic(seed, k, extra):
 
 def test_warm_start_with_an_added_organisation(pilot):
     """A new organisation gets the median multiplier; the answer is feasible, the bound valid."""
+    from matcher.carry_over import carry_over, warm_start
     from matcher.round import make_problem
-    from matcher.whatif.engine import carry_over, warm_start
 
     sc = Scenario("new", add_organisations=(
         "organisation_id=NEWORG,name=New,kind=employer,guidance_capacity=2",), add_options=(

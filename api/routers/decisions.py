@@ -8,23 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
-from api.audit import append, content_hash
-from api.db import utcnow
 from api.deps import DB, Coordinator, Reader
 from api.limits import MAX_OFFSET, MAX_PAGE
-from api.models import DecisionEvent, Record, Round, RoundAssignment
+from api.models import DecisionEvent
 from api.schemas import DecisionCreate, DecisionPublic, InForcePublic, Page
+from api.services.decisions import public, record_decision
 from api.state import decision_events
-from matcher.decisions import committed_elsewhere, decisions_in_force
+from matcher.decisions import decisions_in_force
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
-
-
-def _public(e: DecisionEvent) -> dict[str, Any]:
-    return {c.name: getattr(e, c.name) for c in DecisionEvent.__table__.columns}
 
 
 @router.post("", status_code=201, response_model=DecisionPublic,
@@ -33,42 +28,7 @@ def _public(e: DecisionEvent) -> dict[str, Any]:
                         422: {"description": "accept/reject of a pair the round did not propose"}})
 def decide(body: DecisionCreate, db: DB, caller: Coordinator) -> Any:
     with db.write() as s:
-        for kind, value, field in (("candidates", body.candidate_id, "candidate_id"),
-                                   ("options", body.option_id, "option_id")):
-            found = s.scalar(select(Record.id).where(Record.kind == kind,
-                                                     Record.entity_id == value))
-            if found is None:
-                raise HTTPException(404, f"{field}: unknown {kind[:-1]} {value!r}")
-        if body.kind in ("accept", "reject"):
-            if body.round_id is None:
-                raise HTTPException(422, "round_id: accept and reject need the round whose "
-                                         "proposal is decided on")
-            rnd = s.get(Round, body.round_id)
-            if rnd is None or rnd.kind != "official" or rnd.status != "done":
-                raise HTTPException(404, "round_id: no finished official round with this id")
-            proposed = s.scalar(select(RoundAssignment.id).where(
-                RoundAssignment.round_id == body.round_id,
-                RoundAssignment.candidate_id == body.candidate_id,
-                RoundAssignment.option_id == body.option_id))
-            if proposed is None:
-                raise HTTPException(422, f"round {body.round_id} did not propose candidate "
-                                         f"{body.candidate_id!r} for option {body.option_id!r}")
-        if body.kind in ("accept", "lock"):
-            other = committed_elsewhere(decisions_in_force(decision_events(s)), body.candidate_id,
-                                        body.option_id)
-            if other is not None:
-                raise HTTPException(409, f"candidate {body.candidate_id!r} is already committed "
-                                         f"to option {other!r}; release that decision first")
-        event = DecisionEvent(at=utcnow(), key_id=caller.key_id, candidate_id=body.candidate_id,
-                              option_id=body.option_id, kind=body.kind, reason=body.reason,
-                              round_id=body.round_id, source="api")
-        s.add(event)
-        s.flush()
-        out = _public(event)
-        append(s, key_id=caller.key_id, action=f"decision.{body.kind}",
-               target=f"decision/{event.id}", input_hash=content_hash(body.model_dump()),
-               output_hash=content_hash(out))
-    return out
+        return public(record_decision(s, caller, body))
 
 
 @router.get("", response_model=Page[DecisionPublic])
@@ -85,7 +45,7 @@ def history(db: DB, caller: Reader, candidate_id: str | None = None, option_id: 
         total = s.scalar(select(func.count()).select_from(DecisionEvent).where(*where)) or 0
         rows = s.scalars(select(DecisionEvent).where(*where).order_by(DecisionEvent.id)
                          .offset(offset).limit(limit)).all()
-        items = [_public(e) for e in rows]
+        items = [public(e) for e in rows]
     return {"total": total, "offset": offset, "limit": limit, "items": items}
 
 

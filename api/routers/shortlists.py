@@ -16,10 +16,27 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, Request, Response
 
-from api.deps import DB, ServerPolicy, ShortlistCaller, ShortlistIssuer
+from api.deps import DB, Coordinator, ServerPolicy, ShortlistCaller, ShortlistIssuer
 from api.limits import MAX_ID, MAX_K, MAX_OFFSET, MAX_PAGE
-from api.schemas import LEVELS, MAX_OFFSET_K, Page, ShortlistClosed, ShortlistCreate, ShortlistPublic
-from api.shortlist_service import close_one, read_latest, read_one, read_page
+from api.schemas import (
+    LEVELS,
+    MAX_OFFSET_K,
+    FeedbackCreate,
+    FeedbackGiven,
+    FeedbackResolve,
+    Page,
+    ShortlistClosed,
+    ShortlistCreate,
+    ShortlistPublic,
+)
+from api.shortlist_service import (
+    close_one,
+    give_feedback,
+    read_latest,
+    read_one,
+    read_page,
+    resolve_hire,
+)
 from api.shortlisting import Ask, make_ask
 
 router = APIRouter(tags=["shortlists"])
@@ -130,3 +147,41 @@ def close_shortlist(shortlist_id: ShortlistId, db: DB, caller: ShortlistCaller) 
     return close_one(db, caller, shortlist_id)
 
 
+@router.post("/v1/shortlists/{shortlist_id}/feedback", status_code=201,
+             response_model=FeedbackGiven, responses={
+                 404: {"description": "no such shortlist (or not one of yours)"},
+                 409: {"description": "already reported (not_suitable, hired and withdrawn are "
+                                      "final), or hired while reported hired or committed "
+                                      "elsewhere"},
+                 422: {"description": "invalid feedback, or the candidate is not on the "
+                                      "shortlist"}})
+def post_feedback(shortlist_id: ShortlistId, body: FeedbackCreate, db: DB,
+                  caller: ShortlistCaller) -> Any:
+    """Say what happened to one candidate of the shortlist: `invited`, `not_suitable` (with a
+    reason code), `hired` (a report, confirmed or rejected by a coordinator) or `withdrawn`."""
+    return give_feedback(db, caller, shortlist_id, body)
+
+
+FeedbackId = Annotated[int, Path(ge=1, le=MAX_ID)]
+_RESOLVE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such shortlist or feedback"},
+    409: {"description": "not a pending hire, or (confirm) the candidate is committed "
+                         "elsewhere"}}
+
+
+@router.post("/v1/shortlists/{shortlist_id}/feedback/{feedback_id}/confirm",
+             response_model=FeedbackGiven, responses=_RESOLVE_RESPONSES)
+def confirm_hire(shortlist_id: ShortlistId, feedback_id: FeedbackId, body: FeedbackResolve,
+                 db: DB, caller: Coordinator) -> Any:
+    """Confirm a reported hire: the pair becomes a lock decision (with this reason), which the
+    next round and every shortlist respect."""
+    return resolve_hire(db, caller, shortlist_id, feedback_id, True, body)
+
+
+@router.post("/v1/shortlists/{shortlist_id}/feedback/{feedback_id}/reject",
+             response_model=FeedbackGiven, responses=_RESOLVE_RESPONSES)
+def reject_hire(shortlist_id: ShortlistId, feedback_id: FeedbackId, body: FeedbackResolve,
+                db: DB, caller: Coordinator) -> Any:
+    """Reject a reported hire: the person may be put forward on new shortlists again (the
+    shortlists they left stay as they are)."""
+    return resolve_hire(db, caller, shortlist_id, feedback_id, False, body)

@@ -46,14 +46,7 @@ def backup(url: str, out: Path) -> str:
         if path is not None:
             if not path.exists():
                 raise BackupError(f"{path}: no such database file")
-            src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            dst = sqlite3.connect(tmp)
-            try:
-                src.backup(dst)
-                dst.execute("PRAGMA journal_mode=DELETE")
-            finally:
-                dst.close()
-                src.close()
+            _sqlite_backup(path, tmp)
         else:
             _run([_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={tmp}",
                   libpq_url(url)])
@@ -61,6 +54,19 @@ def backup(url: str, out: Path) -> str:
     finally:
         tmp.unlink(missing_ok=True)
     return f"{out} ({out.stat().st_size} bytes)"
+
+
+def _sqlite_backup(path: Path, tmp: Path) -> None:
+    src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    dst = sqlite3.connect(tmp)
+    try:
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode=DELETE")
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"cannot use the database {path}: {exc}") from None
+    finally:
+        dst.close()
+        src.close()
 
 
 def restore(url: str, src: Path, force: bool = False) -> None:
@@ -75,6 +81,8 @@ def restore(url: str, src: Path, force: bool = False) -> None:
     _check_sqlite_backup(src)
     if path.exists() and not force:
         raise BackupError(f"{path} exists: restoring replaces it; pass --force")
+    if path.exists():
+        _check_matcher_database(path)
     tmp = path.with_name(path.name + ".restoring")
     try:
         shutil.copyfile(src, tmp)
@@ -85,21 +93,38 @@ def restore(url: str, src: Path, force: bool = False) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _integrity(path: Path) -> str:
+    """SQLite's integrity check of a matcher database file (raises sqlite3.DatabaseError for a
+    file that is not one)."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        ok = str(con.execute("PRAGMA integrity_check").fetchone()[0])
+        con.execute("SELECT version_num FROM alembic_version").fetchone()
+    finally:
+        con.close()
+    return ok
+
+
 def _check_sqlite_backup(src: Path) -> None:
     try:
-        con = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
-        try:
-            ok = con.execute("PRAGMA integrity_check").fetchone()[0]
-            con.execute("SELECT version_num FROM alembic_version").fetchone()
-        finally:
-            con.close()
+        ok = _integrity(src)
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"{src} is not a matcher SQLite backup ({exc})") from None
     if ok != "ok":
         raise BackupError(f"{src} fails SQLite's integrity check: {ok}")
 
 
+def _check_matcher_database(path: Path) -> None:
+    """--force replaces a matcher database, never some other file at its path."""
+    try:
+        _integrity(path)
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{path} is not a matcher database ({exc}); restore does not "
+                          "replace it, even with --force") from None
+
+
 def _run(cmd: list[str]) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise BackupError(f"{Path(cmd[0]).name} failed: {done.stderr.strip()[:2000]}")
+        said = " ".join(line.strip() for line in done.stderr.splitlines() if line.strip())
+        raise BackupError(f"{Path(cmd[0]).name} failed: {said[:2000]}")

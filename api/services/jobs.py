@@ -21,6 +21,7 @@ from typing import Any
 
 from api import metrics, rounding
 from api.db import Database, utcnow
+from api.models import RoundJob
 from api.store import jobs
 from api.store.jobs import Claim, Expired
 from matcher.errors import Problem
@@ -37,6 +38,21 @@ class JobConfig:
     max_attempts: int = 2
     #: Solve the rounds' parts on this Dask scheduler (MATCHER_DASK_SCHEDULER); None: here.
     dask_address: str | None = None
+
+
+#: Where each phase of a round's solve sits in its job's progress (0..1): scoring, solving
+#: the parts, pricing the bound; storing the result ends it (1.0 when done). A rough guide
+#: that never goes back within an attempt, not a time estimate.
+STAGES: dict[str, tuple[float, float]] = {
+    "score": (0.0, 0.35), "solve": (0.35, 0.9), "bound": (0.9, 0.98), "write": (0.98, 0.99)}
+
+
+def fraction(stage: str, done: int, total: int) -> float:
+    """The job's progress for `done` of `total` units of `stage` (an unknown stage: its start
+    is taken as the last known one's end)."""
+    start, end = STAGES.get(stage, (0.98, 0.98))
+    part = done / total if total > 0 else 0.0
+    return round(start + (end - start) * min(max(part, 0.0), 1.0), 4)
 
 
 class JobStopped(Exception):
@@ -76,7 +92,9 @@ class Lease:
         self._thread.join(timeout=self.cfg.heartbeat_seconds + 30)
 
     def hook(self, stage: str, done: int, total: int) -> None:
-        self.progress = {"stage": stage, "done": done, "total": total}
+        before = 0.0 if self.progress is None else float(self.progress["fraction"])
+        self.progress = {"stage": stage, "done": done, "total": total,
+                         "fraction": max(before, fraction(stage, done, total))}
         if self.why is None and self.stopping.is_set():
             self.why = "stopping"
         if self.why is not None:
@@ -263,3 +281,38 @@ def retry(db: Database, round_id: int, max_attempts: int, key_id: int | None) ->
             jobs.requeue(s, job.id, max_attempts)
             rounding.reopen(s, round_id, key_id)
         return before
+
+
+def stored_fraction(progress: dict[str, Any] | None) -> float:
+    """The fraction in a stored progress record (records from before fractions: from the
+    stage)."""
+    if not progress:
+        return 0.0
+    if "fraction" in progress:
+        return float(progress["fraction"])
+    return fraction(str(progress.get("stage", "")), int(progress.get("done", 0)),
+                    int(progress.get("total", 0)))
+
+
+def public(job: RoundJob) -> dict[str, Any]:
+    """A job as `GET /v1/jobs/{id}` answers it: what a page polls to show live progress.
+
+    `stage` is a code: queued, starting (claimed, no report yet), score, solve, bound, write,
+    then done, failed or cancelled; `progress` 0..1 (1 when done; a failed or cancelled job
+    keeps how far it got); `error` why it failed or was cancelled."""
+    p = job.progress
+    if job.status == "done":
+        stage, frac = "done", 1.0
+    elif job.status == "queued":
+        stage, frac = "queued", 0.0
+    elif job.status == "running":
+        stage, frac = (str(p["stage"]) if p else "starting"), stored_fraction(p)
+    else:
+        stage, frac = job.status, stored_fraction(p)
+    return {
+        "id": job.id, "kind": job.kind, "round_id": job.round_id, "status": job.status,
+        "stage": stage, "progress": frac,
+        "error": job.reason if job.status in ("failed", "cancelled") else None,
+        "attempts": job.attempts, "max_attempts": job.max_attempts,
+        "cancel_requested": job.cancel_requested, "created_at": job.created_at,
+        "updated_at": job.updated_at}

@@ -12,6 +12,7 @@ from matcher.cli import (  # noqa: F401
     ops_commands,
     register_commands,
     round_commands,
+    verify_commands,
     whatif_commands,
 )
 from matcher.cli.app import EXIT_BAD_INPUT, app, err_console
@@ -30,6 +31,12 @@ def main() -> None:
         app()
     except OSError as exc:  # outputs are all or nothing; the message is one line
         err_console.print(os_error_line(exc), highlight=False, markup=False)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    except Exception as exc:  # a database the command cannot reach or use: one line
+        line = api_commands.database_error_line(exc)
+        if line is None:
+            raise
+        err_console.print(line, highlight=False, markup=False)
         raise SystemExit(EXIT_BAD_INPUT) from None
 
 

@@ -24,9 +24,26 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit-trail")
 
 
+#: The database the running command uses, for the one-line message on a database error.
+DATABASE: dict[str, str] = {}
+
+
 def _settings(db: Path | None):
+    from api.dberrors import check_url
     from api.settings import Settings, sqlite_url
-    return Settings(database_url=sqlite_url(db)) if db is not None else Settings()
+    settings = Settings(database_url=sqlite_url(db)) if db is not None else Settings()
+    DATABASE["url"] = settings.database_url
+    check_url(settings.database_url)
+    return settings
+
+
+def database_error_line(exc: BaseException) -> str | None:
+    """One line for a database the command cannot use (None: not such an error)."""
+    import sys
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from api.dberrors import describe
+    return describe(exc, DATABASE.get("url"))
 
 
 def _database(db: Path | None):
@@ -34,6 +51,19 @@ def _database(db: Path | None):
     database = Database(_settings(db).database_url)
     migrate(database.engine)
     return database
+
+
+def _reachable(url: str) -> None:
+    """Connect once (raises the database's error if it cannot be reached or opened)."""
+    from sqlalchemy import text
+
+    from api.db import make_engine
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
 
 
 @app.command()
@@ -61,6 +91,8 @@ def serve(
             "would wait on SQLite's file lock (it retries with sleeps of up to 100 ms) instead "
             "of taking turns in one process; run one process.", highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT)
+    # A bad or unreachable database: one line here, not a traceback from the app's start-up.
+    _reachable(settings.database_url)
     console.print(f"matcher API on http://{host}:{port} (docs at /docs), "
                   f"database {settings.database_url.split('@')[-1]}"
                   + (f", {workers} worker processes" if workers > 1 else ""), highlight=False)
@@ -167,8 +199,9 @@ def apikey_list(db: DbOpt = None) -> None:
     """The API keys, one a line, tab-separated: id, role, organisations (space-separated),
     when created and when revoked ("-" if not); never the key, which is not stored."""
     from api.security import list_keys
+    keys = list_keys(_database(db))
     typer.echo("id\trole\torganisations\tcreated\trevoked")
-    for k in list_keys(_database(db)):
+    for k in keys:
         typer.echo("\t".join([str(k.id), k.role, " ".join(k.organisations) or "-", k.created_at,
                               k.revoked_at or "-"]))
 

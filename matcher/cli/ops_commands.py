@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from matcher.cli.api_commands import DbOpt, _database, _settings
+from matcher.cli.api_commands import DbOpt, _database, _reachable, _settings
 from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console
 
 
@@ -76,9 +76,11 @@ def backup(
     PostgreSQL with pg_dump (custom format)."""
     from api.services.backup import BackupError
     from api.services.backup import backup as run_backup
+    url = _settings(db).database_url
+    if not url.startswith("sqlite"):
+        _reachable(url)  # the server first: one line if it cannot be reached
     try:
-        console.print(f"backup written: {run_backup(_settings(db).database_url, out)}",
-                      highlight=False)
+        console.print(f"backup written: {run_backup(url, out)}", highlight=False)
     except (BackupError, OSError) as exc:
         err_console.print(f"error: {exc}", highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -95,8 +97,11 @@ def restore(
     from api.audit import verify
     from api.services.backup import BackupError
     from api.services.backup import restore as run_restore
+    url = _settings(db).database_url
+    if not url.startswith("sqlite"):
+        _reachable(url)  # the server first: one line if it cannot be reached
     try:
-        run_restore(_settings(db).database_url, src, force)
+        run_restore(url, src, force)
     except (BackupError, OSError) as exc:
         err_console.print(f"error: {exc}", highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -514,7 +514,7 @@ def dual_bound(problem: AssignmentProblem, lam: np.ndarray, v: np.ndarray,
 
 def solve_part(task: PartTask) -> PartAnswer:
     """Solve one part, and price its options at the multipliers found."""
-    from matcher.solver import solve  # late import: matcher.solver imports this module's users
+    from matcher.solver.strategy import solve  # late import: strategy imports this module
 
     t = time.perf_counter()
     res = solve(task.problem, task.policy, task.warm)

@@ -7,13 +7,13 @@
    ``D = locked value + sum u + sum seats_left * v + sum budget_left * lam`` bounds every
    assignment, and each pair's *reduced cost* ``s = u[c] + v[o] + lam[g] * need[c] - weight``
    (>= 0) is what choosing it costs against ``D``: an assignment with pair e is worth at most
-   ``D - s[e]`` (`certificate.DualCertificate`).
+   ``D - s[e]`` (`matcher.certificate`).
 3. HiGHS's MIP solves the *core*, the pairs whose reduced cost is small. Its optimum ``z`` is
    feasible for the whole round; a pair left out with ``s > D - z`` cannot be in a better
    assignment. When some left-out pair has ``s <= D - z`` the core grows to all of those and is
    solved again. So the core's optimum is the round's optimum (status optimal, gap 0), and when
-   a work limit stops HiGHS the bound ``max(core bound, D - least left-out s)`` still holds for
-   every pair.
+   a work limit stops HiGHS the bound reported is ``D`` itself, which the prices alone prove
+   (round.json's ``solver.certificate``, kind ``dual``; docs/solver.md, "For auditors").
 
 Deterministic: HiGHS runs single-threaded on arrays in canonical order, limited by simplex
 iterations and branch-and-bound nodes (work, not the clock).
@@ -32,7 +32,7 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from matcher.progress import report
 from matcher.solver.problem import AssignmentProblem
-from matcher.solver.result import Method, SolveDetails, SolveResult, Status
+from matcher.solver.result import Certificate, Method, SolveDetails, SolveResult, Status
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +214,16 @@ def solve_exact(problem: AssignmentProblem, limits: ExactLimits | None = None
     report("solve", MAX_CORE_ROUNDS + 1, MAX_CORE_ROUNDS + 1)
     value = problem.objective(best)
     status = Status.OPTIMAL if proven else Status.FEASIBLE
+    if proven:  # re-provable: the prices price most pairs out, the rest is a small exact solve
+        certificate = Certificate("exact", prices.lam, prices.v, str(Method.HIGHS_CORE))
+    else:
+        # Not proven: the bound reported is the one the prices prove on their own (the core's
+        # branch-and-bound bound, perhaps lower, has no certificate anyone can re-check).
+        bound = max(value, math.floor(dual + SLACK))
+        certificate = Certificate("dual", prices.lam, prices.v)
     # The LP's shadow prices of guidance (micro-units) are kept, for a later warm start.
     details = SolveDetails(multipliers=np.round(prices.lam).astype(np.int64).tolist(),
+                           certificate=certificate,
                            stats={"lp_bound": dual / 1e6, "core_rounds": rounds,
                                   "core_pairs": core_size})
     return SolveResult(status, Method.HIGHS_CORE, best, value, bound, True, details)

@@ -59,6 +59,25 @@ class Method(StrEnum):
         return Method(self.base.value + CARRY_OVER_SUFFIX)
 
 
+@dataclass(frozen=True)
+class Certificate:
+    """What proves a result's bound, in micro-units (`matcher.certificate` turns it into
+    round.json's ``solver.certificate``).
+
+    - ``lagrangian``: guidance prices ``budget_prices`` (per organisation, per unit); the bound
+      is the prices times the residual budgets plus one min-cost flow under priced weights;
+    - ``dual``: also ``option_duals`` per option (per seat); each free candidate's dual is
+      recomputed from them, the bound is one pass over the pairs;
+    - ``exact``: an optimum proven by ``method``; with prices, the pairs they price out (reduced
+      cost above the dual bound minus the bound) need no re-solve.
+    """
+
+    kind: str
+    budget_prices: np.ndarray | None = None  # float64[n_organisations] >= 0
+    option_duals: np.ndarray | None = None  # float64[n_options] >= 0
+    method: str | None = None
+
+
 @dataclass
 class SolveDetails:
     """What a solve found besides its answer. The typed fields are read back by code (warm
@@ -77,6 +96,9 @@ class SolveDetails:
     fairness: dict[str, Any] | None = None
     #: The Lagrangian iterations run.
     iterations: int | None = None
+    #: What proves the bound, when the method knows better than its multipliers
+    #: (`matcher.certificate.certificate_of` derives it otherwise).
+    certificate: Certificate | None = None
     stats: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:

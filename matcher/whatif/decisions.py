@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from matcher.round import Round
+from matcher.round import Round, solve_round
 from matcher.scoring import SCALE
 from matcher.scoring.table import DECISION_NAMES
 from matcher.solver import Status
-from matcher.whatif.engine import Progress, solve_round
+from matcher.whatif.engine import BY_REGION, Progress
 from matcher.whatif.incremental import without_decisions
 
 
@@ -40,7 +40,8 @@ def price_of_decisions(rnd: Round, max_each: int = 50,
                        progress: Progress | None = None) -> dict:
     """{'unconstrained': {...}, 'together': {...}, 'each': DataFrame, 'note': str}."""
     inst, policy, edges = rnd.instance, rnd.policy, rnd.edges
-    free = solve_round(inst, policy, without_decisions(edges), prev=rnd)
+    free = solve_round(inst, policy, without_decisions(edges), prev=rnd,
+                       regions=BY_REGION)
     together = _price(free, rnd)
     dec_edges = np.flatnonzero(edges.decision != 0)
     note = ""
@@ -55,7 +56,7 @@ def price_of_decisions(rnd: Round, max_each: int = 50,
             progress(k, len(dec_edges), f"{cids[edges.cand[e]]} {oids[edges.opt[e]]}")
         keep = np.zeros(len(edges), dtype=bool)
         keep[e] = True
-        one = solve_round(inst, policy, without_decisions(edges, keep))
+        one = solve_round(inst, policy, without_decisions(edges, keep), regions=BY_REGION)
         p = _price(free, one)
         rows.append({"candidate_id": cids[edges.cand[e]], "option_id": oids[edges.opt[e]],
                      "decision": DECISION_NAMES[edges.decision[e]],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import importlib
 import json
 import logging
 import time
@@ -14,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from matcher.chain.model import chain_active
@@ -23,11 +21,8 @@ from matcher.errors import InputError, Problem, Problems
 from matcher.load import ID, build_instance, read_raw
 from matcher.model import Instance
 from matcher.policy import Policy
-from matcher.round import Round, chain_round, check_locks, make_problem
-from matcher.scoring import SCALE, EdgeTable, build_edges
-from matcher.solver import AssignmentProblem, SolveResult, Status, solve
-from matcher.solver.repair import drop_over_budget, greedy_fill
-from matcher.solver.warm import WarmStart, warm_start_from
+from matcher.round import Round, check_locks, solve_round
+from matcher.scoring import SCALE, build_edges
 from matcher.whatif.edits import EditedInput, apply_edits
 from matcher.whatif.groups import read_protected
 from matcher.whatif.incremental import derive_edges
@@ -68,117 +63,9 @@ class Baseline:
         return self.outcome.round
 
 
-def carry_over(prev: Round, inst: Instance, problem: AssignmentProblem) -> np.ndarray | None:
-    """The previous round's assignment, carried by id into `problem` and made feasible.
-
-    Locks first; previous pairs that still exist are kept where seats and guidance allow
-    (lowest weight dropped first), then free seats are filled greedily. None if it cannot be
-    made feasible. After a capacity or budget increase the previous assignment stays feasible,
-    so this start is never worse than the previous round.
-    """
-    pe = prev.edges
-    ch = np.flatnonzero(prev.chosen)
-    c = pd.Index(inst.candidates["candidate_id"]).get_indexer(
-        prev.instance.candidates["candidate_id"].to_numpy()[pe.cand[ch]])
-    o = pd.Index(inst.options["option_id"]).get_indexer(
-        prev.instance.options["option_id"].to_numpy()[pe.opt[ch]])
-    ok = (c >= 0) & (o >= 0)
-    key = problem.cand.astype(np.int64) * problem.n_options + problem.opt
-    want = c[ok].astype(np.int64) * problem.n_options + o[ok]
-    pos = np.searchsorted(key, want)
-    pos = pos[(pos < len(key)) & (key[np.minimum(pos, max(len(key) - 1, 0))] == want)]
-    start = problem.locked.copy()
-    locked_cand = np.zeros(problem.n_candidates, dtype=bool)
-    locked_cand[problem.cand[problem.locked]] = True
-    pos = pos[~locked_cand[problem.cand[pos]]]
-    start[pos] = True
-    over = np.flatnonzero(problem.seats_used(start) > problem.capacity)
-    for opt in over.tolist():  # few options at most; lowest weight dropped first, ties by index
-        idx = np.flatnonzero(start & (problem.opt == opt) & ~problem.locked)
-        idx = idx[np.lexsort((idx, problem.weight[idx]))]
-        excess = int(problem.seats_used(start)[opt] - problem.capacity[opt])
-        start[idx[:excess]] = False
-    start = greedy_fill(problem, drop_over_budget(problem, start))
-    return None if problem.violations(start) else start
-
-
-def warm_start(prev: Round, inst: Instance, problem: AssignmentProblem,
-               start: np.ndarray | None) -> WarmStart:
-    """The solver's warm start from the round `prev` (the baseline): its Lagrangian multipliers
-    mapped onto `inst`'s organisations by id (new organisations get the median), and `start`
-    (its assignment carried over, `carry_over`)."""
-    return warm_start_from(prev.result, prev.instance.organisations["organisation_id"].tolist(),
-                           inst.organisations["organisation_id"].tolist(), start)
-
-
-def same_problem(prev: Round, inst: Instance, policy: Policy, problem: AssignmentProblem,
-                 ) -> bool:
-    """Whether `problem` (of `inst` under `policy`) is exactly the round `prev`'s: same policy,
-    same candidates, options and organisations by id in the same order, same solver arrays."""
-    a, b = prev.problem, problem
-    if policy != prev.policy or a.n_edges != b.n_edges:
-        return False
-    for table, col in (("candidates", "candidate_id"), ("options", "option_id"),
-                       ("organisations", "organisation_id")):
-        x, y = getattr(prev.instance, table)[col], getattr(inst, table)[col]
-        if len(x) != len(y) or not np.array_equal(x.to_numpy(), y.to_numpy()):
-            return False
-    return all(np.array_equal(getattr(a, f.name), getattr(b, f.name))
-               for f in dataclasses.fields(AssignmentProblem))
-
-
-def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,
-                timings: dict[str, float] | None = None, prev: Round | None = None,
-                warm: bool = True) -> Round:
-    """Solve a round on a given edge table (what `run_round` does after scoring).
-
-    With `prev` (the baseline), the solver is warm-started (`warm_start`, unless `warm` is
-    False) from the baseline's multipliers and its assignment carried over (`carry_over`); the
-    carried-over assignment is also a second candidate answer: when the solver's is worse (a
-    heuristic solver on a large round), it is kept, so a scenario that only adds capacity never
-    scores below the baseline and people do not move for nothing. The solver's bound is kept
-    (valid whatever the warm start).
-    """
-    check_locks(inst)
-    if chain_active(inst):  # routes, hours or cohorts: the exact chain model, never warm
-        return chain_round(inst, policy, edges, dict(timings or {}), [])
-    t = time.perf_counter()
-    problem, usable = make_problem(inst, edges)
-    if prev is not None and same_problem(prev, inst, policy, problem):
-        # Nothing the solver sees changed (a no-op scenario, a +0 sweep point): the baseline's
-        # answer is the answer (the solver is deterministic), and the diff is empty.
-        chosen = np.zeros(len(edges), dtype=bool)
-        chosen[np.flatnonzero(usable)[prev.result.chosen]] = True
-        timings = dict(timings or {}) | {"solve": time.perf_counter() - t}
-        return Round(inst, policy, edges, usable, problem, prev.result, chosen, timings, [])
-    start = carry_over(prev, inst, problem) if prev is not None else None
-    ws = warm_start(prev, inst, problem, start) if prev is not None and warm else None
-    result = solve(problem, policy, ws)
-    if result.status is Status.INFEASIBLE:
-        raise InputError([Problem("decisions.csv", None, None, r)
-                          for r in result.details.reasons])
-    fair = getattr(policy, "fairness", None)
-    fairness_on = bool(getattr(fair, "active", False))
-    if fairness_on and result.status is not Status.INFEASIBLE:
-        # The policy's optional fairness options (matcher.solver.fairness, where present), as
-        # run_round applies them; a carried-over answer might break them, so none is tried.
-        mod = importlib.import_module("matcher.solver.fairness")
-        result = mod.apply_fairness(problem, policy, result,
-                                    mod.target_groups(inst.candidates, policy))
-    if start is not None and not fairness_on and result.status is not Status.OPTIMAL \
-            and problem.objective(start) > result.objective:
-        value = problem.objective(start)
-        bound = max(result.bound, value)
-        details = dataclasses.replace(result.details, stats=dict(result.details.stats) | {
-            "carried_over": True, "solver_objective": result.objective})
-        result = SolveResult(Status.OPTIMAL if value == bound else Status.FEASIBLE,
-                             result.method.carried_over(), start, value, bound,
-                             result.guidance_binding, details)
-    chosen = np.zeros(len(edges), dtype=bool)
-    chosen[np.flatnonzero(usable)[result.chosen]] = True
-    timings = dict(timings or {})
-    timings["solve"] = time.perf_counter() - t
-    return Round(inst, policy, edges, usable, problem, result, chosen, timings, [])
+#: What-if rounds are solved whole, not by region (that change of answers on large data comes
+#: with its own before/after figures, issue #26).
+BY_REGION = False
 
 
 def summarise(rnd: Round) -> dict[str, Any]:
@@ -213,7 +100,7 @@ def run_baseline(raw: Mapping[str, pd.DataFrame], policy: Policy, source: str = 
     inst = build_instance(raw, problems, source=source)
     t = time.perf_counter()
     edges = build_edges(inst, policy)
-    rnd = solve_round(inst, policy, edges, {"score": time.perf_counter() - t})
+    rnd = solve_round(inst, policy, edges, {"score": time.perf_counter() - t}, regions=BY_REGION)
     return Baseline(raw, policy, Outcome("baseline", [], rnd), protected, problems.warnings)
 
 
@@ -229,7 +116,8 @@ def load_baseline(data_dir: Path, policy: Policy) -> Baseline:
 
 def run_scenario(base: Baseline, scenario: Scenario, warm: bool = True) -> Outcome:
     """Apply a scenario's edits to the baseline's input and solve, reusing unchanged scores and
-    warm-starting the solver from the baseline (`solve_round`; `warm=False`: from scratch)."""
+    warm-starting the solver from the baseline (`matcher.round.solve_round`; `warm=False`: from
+    scratch)."""
     t0 = time.perf_counter()
     try:
         edited = apply_edits(base.raw, base.policy, scenario.sets, scenario.removes,
@@ -250,7 +138,7 @@ def run_scenario(base: Baseline, scenario: Scenario, warm: bool = True) -> Outco
                                 edited.policy)
     t2 = time.perf_counter()
     rnd = solve_round(inst, edited.policy, edges, {"build": t1 - t0, "score": t2 - t1},
-                      prev=base.round, warm=warm)
+                      prev=base.round, warm=warm, regions=BY_REGION)
     info: dict[str, Any] = dict(stats) | {"fast_instance": int(fast),
                                           "seconds": time.perf_counter() - t0,
                                           "timings_s": {k: round(v, 4)

@@ -12,7 +12,7 @@ import json
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ from matcher.whatif import words as W
 from matcher.whatif.diff import Diff, _records
 from matcher.whatif.engine import Baseline, Outcome
 from matcher.whatif.marginal import display_names
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Rows of long tables shown in Markdown/HTML (the CSVs hold all of them).
 SHOW_ROWS = 50
@@ -68,6 +71,7 @@ def build_report(
         "scenarios": [scenario_json(o, d, True) for o, d in scenarios],
         "sweeps": [{"name": name, "points": [scenario_json(o, d, False) for o, d in pts]}
                    for name, pts in sweeps.items()],
+        "plots": plot_notes(base, scenarios),
     }
     if marginal is not None:
         report["marginal"] = {"note": marginal["note"],
@@ -93,30 +97,57 @@ def _org_use(rnd: Round) -> pd.DataFrame:
                          "seats": u["seats"].to_numpy()})
 
 
-def plot_utilisation(base: Baseline, scenarios: list[tuple[Outcome, Diff]]) -> bytes:
+def name_map(rnd: Round) -> dict[str, str]:
+    """Organisation and option ids -> their names (the id where a row has no name)."""
+    inst = rnd.instance
+    return {**dict(zip(inst.options["option_id"], display_names(inst.options, "option_id"),
+                       strict=True)),
+            **dict(zip(inst.organisations["organisation_id"],
+                       display_names(inst.organisations, "organisation_id"), strict=True))}
+
+
+def point_label(x: str | None, names: dict[str, str]) -> str:
+    """A sweep point's label with the row's name for its id ("IDID +1" -> "i-did +1")."""
+    head, _sep, tail = (x or "").partition(" ")
+    return " ".join(p for p in (names.get(head, head), tail) if p)
+
+
+def _rounds(base: Baseline, scenarios: list[tuple[Outcome, Diff]]) -> list[tuple[str, Round]]:
+    return [(_("baseline"), base.round)] + [(o.name, o.round) for o, _d in scenarios]
+
+
+def plot_utilisation(base: Baseline, scenarios: list[tuple[Outcome, Diff]]) -> Figure:
     """Guidance and seats used (% of capacity) per organisation, baseline vs scenarios."""
-    rounds = [(_("baseline"), base.round)] + [(o.name, o.round) for o, _d in scenarios]
-    return P.to_png(P.utilisation_figure([(n, _org_use(r)) for n, r in rounds]))
+    return P.utilisation_figure([(n, _org_use(r)) for n, r in _rounds(base, scenarios)])
 
 
-def plot_scores(base: Baseline, scenarios: list[tuple[Outcome, Diff]]) -> bytes:
-    rounds = [(_("baseline"), base.round)] + [(o.name, o.round) for o, _d in scenarios]
-    return P.to_png(P.scores_figure([(n, r.edges.score_at(r.chosen)) for n, r in rounds]))
+def plot_scores(base: Baseline, scenarios: list[tuple[Outcome, Diff]]) -> Figure:
+    return P.scores_figure([(n, r.edges.score_at(r.chosen)) for n, r in _rounds(base, scenarios)])
 
 
-def plot_sweep(name: str, points: list[tuple[Outcome, Diff]]) -> bytes:
-    return P.to_png(P.sweep_figure(name, [o.x or "" for o, _d in points],
-                                   [int(d.totals["matched"]["change"]) for _o, d in points],
-                                   [float(d.totals["objective"]["change"]) for _o, d in points]))
+def plot_sweep(name: str, points: list[tuple[Outcome, Diff]], names: dict[str, str]) -> Figure:
+    return P.sweep_figure(name, [point_label(o.x, names) for o, _d in points],
+                          [int(d.totals["matched"]["change"]) for _o, d in points],
+                          [float(d.totals["objective"]["change"]) for _o, d in points])
 
 
-def plot_marginal(marginal: dict[str, Any]) -> bytes:
-    return P.to_png(P.marginal_figure(marginal["guidance"], "organisation",
-                                      _(W.GUIDANCE_MARGINAL_TITLE)))
+def plot_marginal(marginal: dict[str, Any]) -> Figure:
+    return P.marginal_figure(marginal["guidance"], "organisation", _(W.GUIDANCE_MARGINAL_TITLE))
 
 
-def plot_marginal_seats(marginal: dict[str, Any]) -> bytes:
-    return P.to_png(P.marginal_figure(marginal["seats"], "option", _(W.SEAT_MARGINAL_TITLE)))
+def plot_marginal_seats(marginal: dict[str, Any]) -> Figure:
+    return P.marginal_figure(marginal["seats"], "option", _(W.SEAT_MARGINAL_TITLE))
+
+
+def plot_notes(base: Baseline, scenarios: list[tuple[Outcome, Diff]]) -> dict[str, dict[str, Any]]:
+    """What each plot leaves out, for the words under it: rounds (by name) and rows."""
+    names = [o.name for o, _d in scenarios]
+    n_org = base.round.instance.n_organisations
+    return {
+        "utilisation": {"rounds_left_out": names[P.MAX_ROUNDS - 1:],
+                        "rows": n_org, "rows_shown": min(n_org, P.TOP_N)},
+        "scores": {"rounds_left_out": names[P.MAX_SCORE_ROUNDS - 1:]},
+    }
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -179,8 +210,8 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, int, Any]]:
                     "status": s["summary"]["status"]}
                    for s in report["scenarios"] + [p for sw in report["sweeps"]
                                                    for p in sw["points"]]]))
-    out.append(("Utilisation", 2, ("plot", "utilisation")))
-    out.append(("Score distribution", 2, ("plot", "scores")))
+    out.append(("Utilisation", 2, ("plot", "utilisation", plot_caption(report, "utilisation"))))
+    out.append(("Score distribution", 2, ("plot", "scores", plot_caption(report, "scores"))))
     for s in report["scenarios"]:
         d = s["diff"]
         out.append((f"Scenario: {s['name']}", 2, "Edits: " + ("; ".join(f"`{e}`" for e in s["edits"])
@@ -196,7 +227,8 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, int, Any]]:
         if d["groups"] is not None:
             out.append(("Equal chances: placement rate per group", 3, d["groups"]))
     for sw in report["sweeps"]:
-        out.append((f"Sweep: {sw['name']}", 2, ("plot", f"sweep-{slug(sw['name'])}")))
+        out.append((f"Sweep: {sw['name']}", 2, ("plot", f"sweep-{slug(sw['name'])}",
+                                                 _(W.SWEEP_READ))))
         out.append(("Points", 3, [{"x": p.get("x"), "matched": p["summary"]["matched"],
                                    "matched_change": p["diff"]["totals"]["matched"]["change"],
                                    "objective": p["summary"]["objective"],
@@ -209,8 +241,9 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, int, Any]]:
                     "re-solving the round with one more unit (`value` exact) or, where it was not "
                     "re-solved, an `estimate` from the LP relaxation or the solver's prices; "
                     "`gap` is the solver's gap beside it (objective units). " + m["note"]))
-        out.append(("One more guidance unit per organisation", 3, ("plot", "marginal")))
-        out.append(("One more seat per option", 3, ("plot", "marginal-seats")))
+        out.append(("One more guidance unit per organisation", 3,
+                    ("plot", "marginal", _(W.MARGINAL_READ))))
+        out.append(("One more seat per option", 3, ("plot", "marginal-seats", _(W.MARGINAL_READ))))
         out.append(("Guidance units, ranked", 3, m["guidance"]))
         out.append(("Seats, ranked", 3, m["seats"]))
     if "decisions" in report:
@@ -232,6 +265,20 @@ def report_sections(report: dict[str, Any]) -> list[tuple[str, int, Any]]:
     return _sections(report)
 
 
+def plot_caption(report: dict[str, Any], key: str) -> str:
+    """The words under a plot: how to read it, and what it leaves out (rounds by name)."""
+    note = report.get("plots", {}).get(key, {})
+    read = W.UTILISATION_READ if key == "utilisation" else W.SCORES_READ
+    words = [_(read)]
+    if note.get("rows", 0) > note.get("rows_shown", 0):
+        words.append(_(W.ROWS_SHOWN).format(shown=note["rows_shown"], rows=note["rows"]))
+    if note.get("rounds_left_out"):
+        limit = P.MAX_ROUNDS if key == "utilisation" else P.MAX_SCORE_ROUNDS
+        words.append(_(W.ROUNDS_LEFT_OUT).format(
+            max=limit, names=", ".join(note["rounds_left_out"])))
+    return " ".join(words)
+
+
 def render_markdown(report: dict[str, Any], plot_files: dict[str, str]) -> str:
     lines = []
     for title, level, body in _sections(report):
@@ -241,6 +288,7 @@ def render_markdown(report: dict[str, Any], plot_files: dict[str, str]) -> str:
         elif isinstance(body, tuple):
             if body[1] in plot_files:
                 lines.append(f"![{title}]({plot_files[body[1]]})\n")
+                lines.append(body[2] + "\n")
         else:
             lines.append(md_table(body))
     return "\n".join(lines)
@@ -265,26 +313,36 @@ def render_html(report: dict[str, Any], plots: dict[str, bytes]) -> str:
         elif isinstance(body, tuple):
             if body[1] in plots:
                 data = base64.b64encode(plots[body[1]]).decode("ascii")
-                parts.append(f"<img alt=\"{html.escape(title)}\" "
-                             f"src=\"data:image/png;base64,{data}\">")
+                parts.append(f"<figure><img alt=\"{html.escape(title)}\" "
+                             f"src=\"data:image/png;base64,{data}\">"
+                             f"<figcaption>{html.escape(body[2])}</figcaption></figure>")
         else:
             parts.append(html_table(body))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
+def make_figures(base: Baseline, scenarios: list[tuple[Outcome, Diff]],
+                 sweeps: dict[str, list[tuple[Outcome, Diff]]],
+                 marginal: dict[str, Any] | None) -> dict[str, Figure]:
+    """Every plot of the report, by name (the figures are drawn, not yet saved)."""
+    figs = {"utilisation": plot_utilisation(base, scenarios),
+            "scores": plot_scores(base, scenarios)}
+    names = name_map(base.round)
+    for name, pts in sweeps.items():
+        if pts:
+            figs[f"sweep-{slug(name)}"] = plot_sweep(name, pts, names)
+    if marginal is not None:
+        figs["marginal"] = plot_marginal(marginal)
+        figs["marginal-seats"] = plot_marginal_seats(marginal)
+    return figs
+
+
 def make_plots(base: Baseline, scenarios: list[tuple[Outcome, Diff]],
                sweeps: dict[str, list[tuple[Outcome, Diff]]],
                marginal: dict[str, Any] | None) -> dict[str, bytes]:
-    plots = {"utilisation": plot_utilisation(base, scenarios),
-             "scores": plot_scores(base, scenarios)}
-    for name, pts in sweeps.items():
-        if pts:
-            plots[f"sweep-{slug(name)}"] = plot_sweep(name, pts)
-    if marginal is not None:
-        plots["marginal"] = plot_marginal(marginal)
-        plots["marginal-seats"] = plot_marginal_seats(marginal)
-    return plots
+    """Every plot of the report as PNG bytes, by name."""
+    return {k: P.to_png(f) for k, f in make_figures(base, scenarios, sweeps, marginal).items()}
 
 
 #: What a what-if report folder holds besides report.json (scenarios/: its tables).

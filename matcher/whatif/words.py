@@ -32,3 +32,17 @@ PEOPLE_PLUS_ONE = N_("people placed by the +1 (re-solved)")
 OBJECTIVE_LABEL = N_("objective {o:+.2f}")
 GREY_TOLERANCE = N_("Grey bars (*): the change is within the solver's tolerance.")
 NOT_RESOLVED_LEFT_OUT = N_("{k} not re-solved (estimates only) are not drawn.")
+
+# -- the words under the plots in the report --------------------------------------------------
+UTILISATION_READ = N_("Each bar shows how much of an organisation's job-coach time (left) and "
+                      "seats (right) is used, as a percentage. One colour per round.")
+SCORES_READ = N_("How well the chosen matches fit, per round: 1 is a perfect fit. The box holds "
+                 "the middle half of the people, the line in it is the middle person.")
+SWEEP_READ = N_("How many more (or fewer) people get a place at each point of the sweep, "
+                "compared with the baseline.")
+MARGINAL_READ = N_("How many more people get a place when this one unit is added, found by "
+                   "solving the round again with it.")
+ROWS_SHOWN = N_("The plot shows {shown} of the {rows} organisations: those whose use changes "
+                "most.")
+ROUNDS_LEFT_OUT = N_("Not in this plot (at most {max} rounds fit): {names}. Their figures are in "
+                     "the overview table.")

@@ -11,7 +11,7 @@ import pytest
 
 from api.audit import verify
 from api.db import Database
-from api.services.jobs import JobConfig, Worker
+from api.services.jobs import JobConfig, Lease, Worker
 from api.store import jobs
 from api.store.jobs import Claim, Expired
 from tests.api.conftest import Api, make_api
@@ -166,3 +166,82 @@ def test_two_workers_never_claim_the_same_job(queued: Api, database_url: str) ->
     assert sorted(r for _, r in claimed) == ids
     with api.app.state.db.session() as s:
         assert jobs.queue_depth(s) == {"running": 12}
+
+
+def _job(api: Api, job_id: int, who: str = "coordinator") -> dict[str, Any]:
+    r = api.get(f"/v1/jobs/{job_id}", who)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_a_job_shows_stage_and_progress_for_a_page_to_poll(queued: Api) -> None:
+    """GET /v1/jobs/{id}: status, stage, progress 0..1 and error; the round's answer names the
+    job; progress never goes back within an attempt; done is 1."""
+    api, db = queued, queued.app.state.db
+    rid = _round(api)
+    job_id = api.get(f"/v1/rounds/{rid}").json()["job"]["id"]
+    body = _job(api, job_id, "planner")
+    assert (body["status"], body["stage"], body["progress"], body["error"]) == (
+        "queued", "queued", 0.0, None)
+    assert body["round_id"] == rid and body["kind"] == "round"
+    with jobs.claiming(db) as s:
+        claim = jobs.claim(s, "w", 60)
+    assert isinstance(claim, Claim)
+    assert _job(api, job_id)["stage"] == "starting"
+    lease = Lease(db, claim, FAST, threading.Event())
+    seen = []
+    for stage, done, total in [("score", 1, 2), ("score", 2, 2), ("solve", 1, 4),
+                               ("score", 1, 2), ("solve", 4, 4), ("bound", 1, 1)]:
+        lease.hook(stage, done, total)
+        lease.renew()
+        body = _job(api, job_id, "auditor")
+        assert body["status"] == "running" and body["stage"] == stage
+        seen.append(body["progress"])
+    assert seen == sorted(seen) and 0 < seen[0] < seen[-1] < 1
+    assert seen[3] == seen[2]  # a phase reported again does not move the bar back
+    # the round's own answer carries the same figure
+    assert api.get(f"/v1/rounds/{rid}").json()["job"]["progress"]["fraction"] == seen[-1]
+    Worker(db, FAST).run(claim)
+    body = _job(api, job_id)
+    assert (body["status"], body["stage"], body["progress"], body["error"]) == (
+        "done", "done", 1.0, None)
+    assert api.get(f"/v1/jobs/{job_id + 1}").status_code == 404
+    assert api.get(f"/v1/jobs/{job_id}", "esp_tck").status_code == 403
+    assert api.get("/v1/jobs/0").status_code == 422
+
+
+def test_a_cancelled_job_says_why(queued: Api) -> None:
+    api = queued
+    rid = _round(api)
+    job_id = api.post(f"/v1/rounds/{rid}/cancel").json()["job"]["id"]
+    body = _job(api, job_id)
+    assert (body["status"], body["stage"], body["error"]) == (
+        "cancelled", "cancelled", "cancelled on request")
+
+
+def test_a_real_solve_reports_progress_through_its_phases(queued: Api) -> None:
+    """Every report a real round's solve makes reaches the job, in order, ending at done."""
+    api, db = queued, queued.app.state.db
+    rid = _round(api)
+    with jobs.claiming(db) as s:
+        claim = jobs.claim(s, "w", 60)
+    assert isinstance(claim, Claim)
+    reported: list[tuple[str, float]] = []
+    real = Lease.hook
+
+    def hook(self: Lease, stage: str, done: int, total: int) -> None:
+        real(self, stage, done, total)
+        assert self.progress is not None
+        reported.append((stage, float(self.progress["fraction"])))
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(Lease, "hook", hook)
+    try:
+        Worker(db, FAST).run(claim)
+    finally:
+        mp.undo()
+    stages = {s for s, _ in reported}
+    assert {"score", "solve"} <= stages, reported
+    fractions = [f for _, f in reported]
+    assert fractions == sorted(fractions) and fractions[-1] < 1
+    assert api.get(f"/v1/rounds/{rid}").json()["job"]["status"] == "done"

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, Web, csrf_of, login, make_web
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from api.models import WebSession
 from api.users import set_disabled
+from tests.web.conftest import PASSWORD, Web, csrf_of, login, make_web
 
 
 def test_login_ok_then_logout(web: Web) -> None:

@@ -1,0 +1,70 @@
+"""Recording a coordinator's decision (the checks of `POST /v1/decisions`), for the decisions
+router and for the services that turn something else into a decision (a confirmed hire)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.audit import append, content_hash
+from api.db import utcnow
+from api.models import DecisionEvent, Record, Round, RoundAssignment
+from api.schemas import DecisionCreate
+from api.security import Caller
+from api.state import decision_events
+from matcher.decisions import committed_elsewhere, decisions_in_force
+
+
+def public(e: DecisionEvent) -> dict[str, Any]:
+    return {c.name: getattr(e, c.name) for c in DecisionEvent.__table__.columns}
+
+
+def _check_known(s: Session, body: DecisionCreate) -> None:
+    for kind, value, field in (("candidates", body.candidate_id, "candidate_id"),
+                               ("options", body.option_id, "option_id")):
+        found = s.scalar(select(Record.id).where(Record.kind == kind, Record.entity_id == value))
+        if found is None:
+            raise HTTPException(404, f"{field}: unknown {kind[:-1]} {value!r}")
+
+
+def _check_proposed(s: Session, body: DecisionCreate) -> None:
+    if body.round_id is None:
+        raise HTTPException(422, "round_id: accept and reject need the round whose proposal is "
+                                 "decided on")
+    rnd = s.get(Round, body.round_id)
+    if rnd is None or rnd.kind != "official" or rnd.status != "done":
+        raise HTTPException(404, "round_id: no finished official round with this id")
+    proposed = s.scalar(select(RoundAssignment.id).where(
+        RoundAssignment.round_id == body.round_id,
+        RoundAssignment.candidate_id == body.candidate_id,
+        RoundAssignment.option_id == body.option_id))
+    if proposed is None:
+        raise HTTPException(422, f"round {body.round_id} did not propose candidate "
+                                 f"{body.candidate_id!r} for option {body.option_id!r}")
+
+
+def record_decision(s: Session, caller: Caller, body: DecisionCreate, source: str = "api"
+                    ) -> DecisionEvent:
+    """Check and add the decision (404 unknown candidate/option/round, 422 accept/reject of a
+    pair not proposed, 409 a second commitment), with its audit record, in session `s`."""
+    _check_known(s, body)
+    if body.kind in ("accept", "reject"):
+        _check_proposed(s, body)
+    if body.kind in ("accept", "lock"):
+        other = committed_elsewhere(decisions_in_force(decision_events(s)), body.candidate_id,
+                                    body.option_id)
+        if other is not None:
+            raise HTTPException(409, f"candidate {body.candidate_id!r} is already committed to "
+                                     f"option {other!r}; release that decision first")
+    event = DecisionEvent(at=utcnow(), key_id=caller.key_id, candidate_id=body.candidate_id,
+                          option_id=body.option_id, kind=body.kind, reason=body.reason,
+                          round_id=body.round_id, source=source)
+    s.add(event)
+    s.flush()
+    append(s, key_id=caller.key_id, action=f"decision.{body.kind}",
+           target=f"decision/{event.id}", input_hash=content_hash(body.model_dump()),
+           output_hash=content_hash(public(event)))
+    return event
