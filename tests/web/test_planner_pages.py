@@ -54,7 +54,7 @@ def test_report_in_the_page_is_the_services(pl: Web) -> None:
              guidance_capacity="9")
     assert r.status_code == 200, r.text
     service = what_if(pl.app.state.db, pl.app.state.policy,
-                      WhatIfAsk("TCK-KEUKEN", 0, None, "TCK", 9))
+                      WhatIfAsk("TCK-KEUKEN", 0, None, "TCK", 9), "wat als")
     moves = service.report["scenarios"][0]["diff"]["moves"]
     assert moves
     for m in moves:
