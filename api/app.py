@@ -21,7 +21,17 @@ from api.db import Database, migrate
 from api.fastpath import ShortlistFastPath
 from api.observe import Observe
 from api.rounding import Replays
-from api.routers import audit, data, decisions, imports, jobs, protection, rounds, shortlists
+from api.routers import (
+    audit,
+    data,
+    decisions,
+    imports,
+    jobs,
+    outcomes,
+    protection,
+    rounds,
+    shortlists,
+)
 from api.schemas import ErrorPublic
 from api.security import RateLimiter
 from api.services.jobs import Worker
@@ -191,7 +201,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Observe, access=settings.access_log)
     app.add_exception_handler(DBAPIError, _db_unavailable)
 
-    for module in (imports, data, rounds, jobs, decisions, shortlists, audit, protection):
+    for module in (imports, data, rounds, jobs, decisions, shortlists, outcomes, audit,
+                   protection):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     from api import web
     web.install(app, settings)

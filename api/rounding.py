@@ -107,9 +107,9 @@ def solve(blob: bytes, policy_data: dict[str, Any], round_id: int,
     inst = build_instance(unpack(blob), source=f"round/{round_id}")
     if dask_address is None:
         return run_round(inst, policy)
-    from matcher.solver.dask_map import connect
+    from matcher.parallel.dask_mapper import connect
     with connect(dask_address, "MATCHER_DASK_SCHEDULER") as mapper:
-        return run_round(inst, policy, mapper=mapper)
+        return run_round(inst, policy, score_mapper=mapper, solve_mapper=mapper)
 
 
 def failure(exc: Exception, round_id: int) -> list[Problem]:
@@ -132,7 +132,8 @@ def store_result(s: Session, round_id: int, result: LibraryRound) -> None:
             {"round_id": round_id, "candidate_id": r["candidate_id"],
              "option_id": r["option_id"], "organisation_id": r["organisation_id"],
              "score": float(r["score"]), "locked": bool(r["locked"]),
-             "main_reason": r["main_reason"], "reasons": r["reasons"]}
+             "main_reason": r["main_reason"], "reasons": r["reasons"],
+             "next_option_id": r.get("next_option_id", "")}
             for r in assign.to_dict("records")])
     if len(unmatched):
         s.execute(insert(RoundUnmatched), [

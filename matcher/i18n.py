@@ -172,6 +172,11 @@ PROBLEM_MESSAGES: dict[str, str] = {
                              "objective.match_bonus ({bonus}) in a round with routes: what a "
                              "route adds to its programme must be worth less than another "
                              "placement"),
+    # rounds that stay stable (matcher.stability, --previous)
+    "previous_not_round": N_("{folder} is not a round's folder (it has no round.json)"),
+    "previous_twice": N_("candidate {candidate} has a second proposal"),
+    "previous_changed": N_("is not the file its round wrote (round.json lists another "
+                           "SHA-256); its proposals are used as they are"),
 }
 def _params(params: Mapping[str, Any]) -> dict[str, str]:
     """The parameters as text; `what` (the kind of a bad value) is itself a message template,

@@ -128,6 +128,9 @@ class LanguagePolicy(_Strict):
 
 class ObjectivePolicy(_Strict):
     match_bonus: float = Field(ge=0, le=100)
+    # Rounds with --previous only (matcher.stability): added to the weight of each person's
+    # previous proposal; 0 keeps nobody on purpose (the round without --previous).
+    stability_bonus: float = Field(default=0.1, ge=0, le=100)
 
 
 class EligibilityPolicy(_Strict):
