@@ -140,6 +140,12 @@ class RoundCreate(Request):
     policy: dict[str, Any] | None = Field(
         None, description="Overrides of the server policy, e.g. {\"weights\": {\"skills\": 0.5}}.")
     note: str | None = Field(None, max_length=500)
+    previous_round_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID,
+        description="A round that stays stable: everyone keeps the proposal this finished round "
+                    "made them while it is still possible, unless moving people gains more than "
+                    "objective.stability_bonus per person moved (as matcher run --previous); "
+                    "the round's `stability` says who kept and who moved.")
 
 
 class ProgressPublic(Public):
@@ -203,6 +209,9 @@ class RoundPublic(Public):
     counts: dict[str, Any] | None = None
     warnings: list[str] = []
     problems: list[ProblemPublic] = []
+    stability: dict[str, Any] | None = Field(
+        None, description="A round with previous_round_id: who kept their proposal and who "
+                          "moved (kept, moved, moved_by_reason, stability_bonus).")
     job: JobPublic | None = None
 
 

@@ -177,6 +177,14 @@ PROBLEM_MESSAGES: dict[str, str] = {
                          "which has {capacity}"),
     "locks_cohort": N_("the locks {locks} need {option} to run, but it runs from {minimum} "
                        "people (min_participants) and only {n} could take it"),
+    "locks_over_seats": N_("{n} locks at {option} take {n} seats, {option} has {capacity}: "
+                           "raise its capacity to {n} (options.csv) or undo {undo} of these "
+                           "locks: {locks}"),
+    "locks_over_guidance": N_("{n} locks at {organisation} need {units} guidance units, "
+                              "{organisation} has {capacity}: raise its guidance_capacity to "
+                              "{units} (organisations.csv) or undo locks that need {excess} "
+                              "units or more (at least {undo}; guidance need in brackets): "
+                              "{locks}"),
     "chain_locks_infeasible": N_("the locks cannot all be kept together with the options' "
                                  "min_participants and capacity_hours"),
     "chain_fairness": N_("the fairness options are not available in a round with chain inputs "

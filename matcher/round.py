@@ -28,6 +28,7 @@ from matcher.chain.model import ChainSolution, chain_active, solve_chain_round
 from matcher.csvout import write_csv
 from matcher.errors import InputError, Problem
 from matcher.explain import main_reasons, unmatched_reasons
+from matcher.locks import lock_conflicts
 from matcher.model import Instance
 from matcher.parallel import Mapper
 from matcher.policy import Policy
@@ -118,29 +119,10 @@ def make_problem(inst: Instance, edges: EdgeTable) -> tuple[AssignmentProblem, n
 
 
 def check_locks(inst: Instance) -> None:
-    """Coordinators' locks must fit the seats and guidance capacity they use."""
-    locks = inst.locks()
-    if locks.empty:
-        return
-    problems = []
-    opts, orgs = inst.options, inst.organisations
-    per_opt = locks.groupby("opt").size()
-    for o, n in per_opt.items():
-        cap = int(opts["capacity"].iat[int(o)])
-        if n > cap:
-            problems.append(Problem("decisions.csv", None, "option_id",
-                                    f"{n} candidates locked to option "
-                                    f"{opts['option_id'].iat[int(o)]!r}, which has {cap} seats"))
-    need = inst.candidates["guidance_need"].to_numpy()[locks["cand"].to_numpy()]
-    org = opts["org"].to_numpy()[locks["opt"].to_numpy()]
-    used = np.bincount(org, weights=need, minlength=inst.n_organisations)
-    for g in np.flatnonzero(used > orgs["guidance_capacity"].to_numpy()):
-        problems.append(Problem("decisions.csv", None, "option_id",
-                                f"locked candidates need {int(used[g])} guidance units at "
-                                f"organisation {orgs['organisation_id'].iat[g]!r}, which has "
-                                f"{int(orgs['guidance_capacity'].iat[g])}"))
-    if problems:
-        raise InputError(problems)
+    """Coordinators' locks must fit the seats and guidance capacity they use: InputError naming
+    the conflicting locks and what would have to change (`matcher.locks`), before any solving."""
+    if bad := lock_conflicts(inst):
+        raise InputError(bad)
 
 
 def region_labels(inst: Instance, problem: AssignmentProblem) -> np.ndarray | None:

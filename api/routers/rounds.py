@@ -57,7 +57,8 @@ def create_round(body: RoundCreate, request: Request, db: DB, base: ServerPolicy
         policy = rounding.resolve_policy(base, body.policy)
         round_id, _, claim = rounding.create(
             db, policy, body.kind, caller.key_id, settings.job_max_attempts, runner.name,
-            settings.sync_round_max_candidates, settings.job_lease_seconds)
+            settings.sync_round_max_candidates, settings.job_lease_seconds,
+            body.previous_round_id)
     except InputError as exc:
         return _problems(exc)
     if claim is None:

@@ -214,7 +214,7 @@ def round_extra_files(rnd: Round,
 
 
 #: What each progress stage counts (matcher.progress reports).
-PROGRESS_UNITS = {"score": "candidates", "solve": "regions", "bound": "regions",
+PROGRESS_UNITS = {"score": "candidates", "solve": "steps", "bound": "regions",
                   "write": "files"}
 
 

@@ -75,7 +75,7 @@ from scipy.sparse.csgraph import connected_components
 
 from matcher.parallel import Mapper
 from matcher.policy import Policy
-from matcher.progress import report
+from matcher.progress import progress_hook, report
 from matcher.solver.flow import solve_flow
 from matcher.solver.lagrangian import polyak_step, repair
 from matcher.solver.polish import slack_polish
@@ -463,7 +463,8 @@ def solve_part(task: PartTask) -> PartAnswer:
     from matcher.solver.strategy import solve  # late import: strategy imports this module
 
     t = time.perf_counter()
-    res = solve(task.problem, task.policy, task.warm)
+    with progress_hook(None):  # the parts' own steps: the round counts parts (`_tracked`)
+        res = solve(task.problem, task.policy, task.warm)
     lam = np.asarray(res.details.multipliers or [], dtype=np.int64)
     if lam.shape != (task.problem.n_organisations,):
         lam = np.zeros(task.problem.n_organisations, dtype=np.int64)

@@ -143,3 +143,22 @@ def test_route_import_and_decision_role_matrix(sqlite_api: Api, role: str) -> No
         assert r.status_code == want, (role, prog, r.text)
     in_force = api.get("/v1/decisions/in-force").json()
     assert len([d for d in in_force if d["next_option_id"]]) == (2 if want == 201 else 0)
+
+
+def test_next_round_stays_stable(sqlite_api: Api) -> None:
+    """previous_round_id: the API's next round keeps the earlier proposals (matcher run
+    --previous); without it nothing changes."""
+    api = sqlite_api
+    api.import_pilot()
+    first = api.round()
+    assert first.get("stability") is None
+    second = api.round(previous_round_id=first["id"])
+    assert second["status"] == "done", second
+    st = second["stability"]
+    assert st["kept"] == first["counts"]["matched"] and st["moved"] == 0
+    assert {a["candidate_id"]: a["option_id"] for a in api.all_items(
+        f"/v1/rounds/{second['id']}/assignments")} == {a["candidate_id"]: a["option_id"] for a in
+                                                       api.all_items(
+        f"/v1/rounds/{first['id']}/assignments")}
+    r = api.post("/v1/rounds", json={"previous_round_id": 999})
+    assert r.status_code == 422 and "previous_round_id" in r.text
