@@ -32,7 +32,7 @@ def test_what_if_on_the_stored_data_is_the_cli_what_if(sqlite_api: Api) -> None:
     moved = {m["candidate_id"] for m in scenario["diff"]["moves"]}
     assert placed_there and placed_there <= moved
     titles = [t for t, _, _ in got.sections]
-    assert "Who moves, and why" in titles
+    assert "Who changes, and how" in titles
     assert set(got.plots) == {"utilisation", "scores"}
     assert all(p.startswith(b"\x89PNG") for p in got.plots.values())
 
