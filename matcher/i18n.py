@@ -172,6 +172,9 @@ PROBLEM_MESSAGES: dict[str, str] = {
                              "objective.match_bonus ({bonus}) in a round with routes: what a "
                              "route adds to its programme must be worth less than another "
                              "placement"),
+    "upload_unknown_file": N_("this file is not read: name it after one of the tables ({tables})"),
+    "upload_mixed": N_("give one Excel workbook or CSV files, not both"),
+    "upload_empty": N_("choose a workbook or the CSV files to upload"),
 }
 def _params(params: Mapping[str, Any]) -> dict[str, str]:
     """The parameters as text; `what` (the kind of a bad value) is itself a message template,

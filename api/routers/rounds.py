@@ -23,6 +23,7 @@ from api.schemas import (
 )
 from api.security import Role
 from api.services import jobs as job_service
+from api.services.round_start import RoundRefused, start_round
 from matcher.errors import InputError
 
 router = APIRouter(prefix="/v1/rounds", tags=["rounds"])
@@ -48,19 +49,14 @@ def create_round(body: RoundCreate, request: Request, db: DB, base: ServerPolicy
     """Snapshot the data, decisions in force and policy, and run the solver. Small rounds
     answer at once (201); larger ones are queued as a durable job (202) that a worker runs:
     poll GET /v1/rounds/{id} (its `job` shows attempts and progress)."""
-    if caller.role is Role.planner and body.kind != "scenario":
-        raise HTTPException(403, "planners may run scenario rounds only")
-    settings, runner = request.app.state.settings, request.app.state.runner
     try:
-        policy = rounding.resolve_policy(base, body.policy)
-        round_id, _, claim = rounding.create(
-            db, policy, body.kind, caller.key_id, settings.job_max_attempts, runner.name,
-            settings.sync_round_max_candidates, settings.job_lease_seconds)
+        round_id, queued = start_round(request.app.state, caller, body.kind, body.policy)
+    except RoundRefused as exc:
+        raise HTTPException(exc.status, exc.template) from None
     except InputError as exc:
         return _problems(exc)
-    if claim is None:
+    if queued:
         return JSONResponse(status_code=202, content=_get(db, round_id))
-    runner.run(claim)
     return _get(db, round_id)
 
 
