@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -15,20 +16,32 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import apidocs, metrics, readiness
+from api import apidocs, metrics, readiness, storage_errors
 from api.asgi import Headers, HttpMiddleware, editing_headers
 from api.db import Database, migrate
 from api.fastpath import ShortlistFastPath
 from api.observe import Observe
 from api.rounding import Replays
-from api.routers import audit, data, decisions, imports, jobs, protection, rounds, shortlists
+from api.routers import (
+    audit,
+    data,
+    decisions,
+    imports,
+    jobs,
+    outcomes,
+    protection,
+    rounds,
+    shortlists,
+)
 from api.schemas import ErrorPublic
 from api.security import RateLimiter
 from api.services.jobs import Worker
 from api.settings import Settings, job_config, scheduled_purge
+from api.shared_limits import BadKeyThrottle, SharedRateLimiter
 from api.shortlist_tx import store_for
 from api.shortlisting import ShortlistBatcher
 from api.state import DataCache
+from api.storage_errors import StorageErrors
 from api.strict import refuse_unknown_query
 from matcher import __version__
 from matcher.policy import load_policy
@@ -57,16 +70,6 @@ class Ready(BaseModel):
     checks: dict[str, str] = Field(description="database, migrations, worker: ok or why not")
 
 
-DB_DOWN = ("the database is unreachable or not answering; nothing was changed: try again "
-           "shortly")
-
-
-def _db_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.error("database unavailable: %s", exc)
-    return JSONResponse(status_code=503, content={"detail": DB_DOWN},
-                        headers={"Retry-After": "5"})
-
-
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Message, "description": "no API key, or an unknown one"},
     403: {"model": Message, "description": "the key's role may not do this"},
@@ -74,6 +77,9 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorPublic, "description": "invalid request or refused content"},
     413: {"model": Message, "description": "request body too large"},
     429: {"model": Message, "description": "rate limit for this key exceeded (see Retry-After)"},
+    503: {"model": Message, "description": "the database or the server's storage is away, busy, "
+                                           "full or read-only; nothing was changed (see "
+                                           "Retry-After)"},
 }
 
 
@@ -123,6 +129,17 @@ class ServerTiming(HttpMiddleware):
         await self.app(scope, receive, editing_headers(send, timed))
 
 
+def _prefix(settings: Settings) -> str:
+    from api.audit import content_hash
+    # keys are numbered per database: count per database in a shared Redis
+    return "matcher:" + content_hash(settings.database_url)[:12]
+
+
+def throttle_for(settings: Settings) -> BadKeyThrottle:
+    return BadKeyThrottle(settings.bad_key_limit, settings.bad_key_window_seconds,
+                          settings.rate_limit_storage, _prefix(settings))
+
+
 def limiter_for(settings: Settings, rate: float | None = None, burst: int | None = None,
                 scope: str = "key") -> Any:
     """The in-process token bucket, or the Redis-backed shared limit when storage is set
@@ -130,10 +147,7 @@ def limiter_for(settings: Settings, rate: float | None = None, burst: int | None
     rate = settings.rate_per_second if rate is None else rate
     burst = settings.rate_burst if burst is None else burst
     if settings.rate_limit_storage:
-        from api.audit import content_hash
-        from api.shared_limits import SharedRateLimiter
-        # keys are numbered per database: count per database in a shared Redis
-        prefix = "matcher:" + content_hash(settings.database_url)[:12]
+        prefix = _prefix(settings)
         if scope != "key":
             prefix += f":{scope}"
         return SharedRateLimiter(rate, burst, settings.rate_limit_storage, prefix)
@@ -157,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.batcher = ShortlistBatcher(app.state.shortlists, app.state.cache)
         app.state.replays = Replays()
         app.state.limiter = limiter_for(settings)
+        app.state.bad_keys = throttle_for(settings)
         app.state.key_cache = {}
         stopping = threading.Event()
         cfg = job_config(settings)
@@ -183,15 +198,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     apidocs.install(app)
 
-    # Innermost first: the shortlist fast path sees only what the body cap let through.
+    # Innermost first: the shortlist fast path sees only what the body cap let through; a
+    # storage error it (or anything below) raises is answered, never a 500.
     app.add_middleware(ShortlistFastPath)
+    app.add_middleware(StorageErrors)
     app.add_middleware(BodyCap, max_bytes=settings.max_body_bytes)
     if settings.server_timing:
         app.add_middleware(ServerTiming)
     app.add_middleware(Observe, access=settings.access_log)
-    app.add_exception_handler(DBAPIError, _db_unavailable)
+    app.add_exception_handler(DBAPIError, storage_errors.handler)
+    app.add_exception_handler(OSError, storage_errors.handler)
+    app.add_exception_handler(sqlite3.Error, storage_errors.handler)
+    for error in storage_errors.driver_errors():
+        app.add_exception_handler(error, storage_errors.handler)
 
-    for module in (imports, data, rounds, jobs, decisions, shortlists, audit, protection):
+    for module in (imports, data, rounds, jobs, decisions, shortlists, outcomes, audit,
+                   protection):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     from api import web
     web.install(app, settings)

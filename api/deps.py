@@ -10,7 +10,7 @@ from fastapi.security import APIKeyHeader
 
 from api.db import Database
 from api.security import Caller, RateLimiter, Role, lookup
-from api.shared_limits import SharedRateLimiter
+from api.shared_limits import BadKeyThrottle, SharedRateLimiter
 from api.state import DataCache
 from matcher.policy import Policy
 
@@ -50,12 +50,25 @@ def _rate(request: Request, caller: Caller) -> None:
                             headers={"Retry-After": str(max(1, round(wait + 0.5)))})
 
 
+def _client(request: Request) -> str:
+    return request.client.host if request.client is not None else "-"
+
+
 def _lookup(request: Request, key: str) -> Caller:
+    """The key's caller; 401 for an unknown or revoked key, 429 for a client that tried too
+    many of those lately (before the lookup, whatever key it gives now)."""
+    throttle: BadKeyThrottle = request.app.state.bad_keys
+    client = _client(request)
+    wait = throttle.wait(client)
+    if wait > 0:
+        raise HTTPException(429, "too many unknown or revoked API keys from this client; wait",
+                            headers={"Retry-After": str(max(1, round(wait + 0.5)))})
     db: Database = request.app.state.db
     with db.session() as s:
         caller = lookup(s, key)
     if caller is None:
         request.app.state.key_cache.pop(key, None)
+        throttle.failed(client)
         raise _unauthorized()
     return caller
 

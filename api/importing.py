@@ -19,14 +19,16 @@ from sqlalchemy.orm import Session
 from api.audit import append, content_hash
 from api.db import utcnow
 from api.models import DecisionEvent, Import, Protected, Record
-from api.state import CORE, ID, columns, decision_events, stored_tables
+from api.state import CORE, ID, ROUTES, columns, decision_events, record_key, stored_tables
 from matcher.csvio import ROW, read_table, with_row_numbers
 from matcher.decisions import EVENT_KINDS, decisions_in_force
 from matcher.errors import InputError, Problem, Problems
 from matcher.load import build_instance
 from matcher.xlsxio import SUFFIX, Sheet, find_sheets, locate, read_sheet
 
-TABLES = (*CORE, "protected", "decisions")
+TABLES = (*CORE, ROUTES, "protected", "decisions")
+#: Stored tables an import may give: the core and routes (the chain's routes.csv).
+STORED = (*CORE, ROUTES)
 REQUIRED_EXTRA = {"protected": ("candidate_id",),
                   "decisions": ("candidate_id", "option_id", "decision", "reason")}
 STORED_ROW = 1_000_000_000  # rows at or above this are stored records, not the import's
@@ -51,7 +53,8 @@ def from_csv(files: dict[str, bytes]) -> Parsed:
             path = Path(tmp) / f"{name}.csv"
             path.write_bytes(data)
             required = REQUIRED_EXTRA.get(name) or columns_required(name)
-            df = read_table(path, problems, required)
+            # routes.csv may be a header only (replace: no routes any more)
+            df = read_table(path, problems, required, allow_empty=name == ROUTES)
             if df is not None:
                 tables[name] = df
     return Parsed(tables, json=False, problems=problems)
@@ -99,7 +102,7 @@ def from_json(rows: dict[str, list[dict[str, object]]]) -> Parsed:
         missing = [c for c in required if c not in df.columns]
         for col in missing:
             problems.add(f"{name}.csv", None, col, "required field is missing")
-        if not items:
+        if not items and name != ROUTES:
             problems.add(f"{name}.csv", None, None, "table has no rows")
         tables[name] = with_row_numbers(df, f"{name}.csv", problems)
     return Parsed(tables, json=True, problems=problems)
@@ -130,8 +133,7 @@ def _merge(table: str, new: pd.DataFrame, stored: pd.DataFrame, mode: str,
     new = new[[ROW, *[c for c in keep if c in new.columns]]]
     if mode == "replace":
         return new.reset_index(drop=True)
-    idc = ID[table]
-    old = stored[~stored[idc].isin(new[idc])].copy()
+    old = stored[~record_key(table, stored).isin(record_key(table, new))].copy()
     old.insert(0, ROW, STORED_ROW + np.arange(len(old)))
     return pd.concat([new, old], ignore_index=True).fillna("")
 
@@ -142,14 +144,16 @@ def validate(session: Session, parsed: Parsed, mode: str) -> tuple[dict[str, pd.
     problems = parsed.problems
     problems.raise_if_errors()
     stored = stored_tables(session)
+    stored.setdefault(ROUTES, pd.DataFrame(columns=list(columns(ROUTES)), dtype=object))
     merged = {t: (_merge(t, parsed.tables[t], stored[t], mode, problems) if t in parsed.tables
                   else stored[t].assign(**{ROW: STORED_ROW + np.arange(len(stored[t]))}))
-              for t in CORE}
+              for t in STORED}
     raw = {t: df for t, df in merged.items() if len(df)}
     own = Problems()  # checks of our own, reported together with the library's
     if "decisions" in parsed.tables:
         dec = parsed.tables["decisions"]
-        raw["decisions"] = dec[[ROW, "candidate_id", "option_id", "decision"]]
+        route = ["next_option_id"] if "next_option_id" in dec.columns else []
+        raw["decisions"] = dec[[ROW, "candidate_id", "option_id", "decision", *route]]
         for row in dec.loc[dec["reason"].str.strip() == "", ROW].tolist():
             own.add("decisions.csv", int(row), "reason", "a decision needs a reason")
         _check_locks_once(session, dec, own)
@@ -223,22 +227,22 @@ def apply(session: Session, parsed: Parsed, merged: dict[str, pd.DataFrame], mod
     """Write the import in the caller's transaction: records, protected, decisions, audit."""
     at = utcnow()
     counts: dict[str, int] = {}
-    for table in CORE:
+    for table in STORED:
         if table not in parsed.tables:
             continue
         new = merged[table].iloc[:len(parsed.tables[table])] if mode == "merge" else merged[table]
-        idc = ID[table]
+        keys = record_key(table, new).tolist()
         if mode == "replace":
             session.execute(delete(Record).where(Record.kind == table))
         else:
-            ids = new[idc].tolist()
-            for start in range(0, len(ids), 5000):
-                session.execute(delete(Record).where(Record.kind == table,
-                                                     Record.entity_id.in_(ids[start:start + 5000])))
-        session.execute(insert(Record), [
-            {"kind": table, "entity_id": r[idc], "data": r,
-             "organisation_id": r.get("organisation_id") if table == "options" else None}
-            for r in new.to_dict("records")])
+            for start in range(0, len(keys), 5000):
+                session.execute(delete(Record).where(
+                    Record.kind == table, Record.entity_id.in_(keys[start:start + 5000])))
+        if len(new):
+            session.execute(insert(Record), [
+                {"kind": table, "entity_id": key, "data": r,
+                 "organisation_id": r.get("organisation_id") if table == "options" else None}
+                for key, r in zip(keys, new.to_dict("records"), strict=True)])
         counts[table] = len(new)
     if "protected" in parsed.tables:
         prot = parsed.tables["protected"].drop(columns=[ROW])
@@ -255,7 +259,8 @@ def apply(session: Session, parsed: Parsed, merged: dict[str, pd.DataFrame], mod
         session.execute(insert(DecisionEvent), [
             {"at": at, "key_id": key_id, "candidate_id": r["candidate_id"],
              "option_id": r["option_id"], "kind": r["decision"].lower(), "reason": r["reason"],
-             "round_id": None, "source": "import"} for r in dec.to_dict("records")])
+             "round_id": None, "source": "import", "next_option_id": r.get("next_option_id", "")}
+            for r in dec.to_dict("records")])
         counts["decisions"] = len(dec)
     assert set(DECISION_IMPORT_KINDS) <= set(EVENT_KINDS)
     digest = content_hash({t: df.drop(columns=[ROW]).to_dict("records")

@@ -73,6 +73,8 @@ class DecisionEvent(Base):
     reason: Mapped[str] = mapped_column(Text)
     round_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     source: Mapped[str] = mapped_column(String(16), default="api")
+    # the participation chain: a decision on the route from option_id to this place ('' none)
+    next_option_id: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class Round(Base):
@@ -143,6 +145,8 @@ class RoundAssignment(Base):
     locked: Mapped[bool] = mapped_column(Boolean)
     main_reason: Mapped[str] = mapped_column(Text)
     reasons: Mapped[str] = mapped_column(Text)
+    # the guaranteed follow-on place of a proposed route ('' none)
+    next_option_id: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class RoundUnmatched(Base):

@@ -31,8 +31,9 @@ from matcher.explain_words import explanation_text
 from matcher.load import build_instance
 from matcher.policy import Policy, policy_from_dict
 from matcher.round import Round as LibraryRound
-from matcher.round import replay_round, run_round, summary
+from matcher.round import check_locks, replay_round, run_round, summary
 from matcher.solver import Status
+from matcher.stability import Previous
 
 log = logging.getLogger(__name__)
 #: How an erased person's id is replaced in stored rounds and shortlists (``matcher erase``).
@@ -68,8 +69,8 @@ def unpack(blob: bytes) -> dict[str, pd.DataFrame]:
 
 
 def create(db: Database, policy: Policy, kind: str, key_id: int, max_attempts: int = 2,
-           runner: str | None = None, sync_max: int = 0, lease_seconds: float = 30.0
-           ) -> tuple[int, int, jobs.Claim | None]:
+           runner: str | None = None, sync_max: int = 0, lease_seconds: float = 30.0,
+           previous_round_id: int | None = None) -> tuple[int, int, jobs.Claim | None]:
     """Snapshot the current data and decisions into a queued round with its job in the durable
     queue (``api/store/jobs.py``); (round id, candidates, the claim when `runner` runs it now:
     rounds of at most `sync_max` candidates)."""
@@ -79,8 +80,15 @@ def create(db: Database, policy: Policy, kind: str, key_id: int, max_attempts: i
             raise InputError([Problem("data", None, None,
                                       "import organisations, options and candidates first")])
         dec = round_decisions(decisions_in_force(decision_events(s)), tables)
-        tables["decisions"] = dec[["candidate_id", "option_id", "decision", "reason"]]
+        # route decisions (the chain) in force: their next_option_id; none: the very same
+        # snapshot as before routes existed
+        route = ["next_option_id"] if (dec["next_option_id"] != "").any() else []
+        tables["decisions"] = dec[["candidate_id", "option_id", "decision", "reason", *route]]
+        if previous_round_id is not None:  # a round that stays stable (matcher.stability)
+            tables[PREVIOUS_TABLE] = previous_proposals(s, previous_round_id)
         blob = pack(tables)
+        if (dec["decision"] == "lock").any():  # locks no assignment can keep: 422, no round
+            check_locks(build_instance(unpack(blob), source="round"))
         rnd = Round(created_at=utcnow(), key_id=key_id, kind=kind, status="queued", stage="queued",
                     inputs=blob, input_hash=content_hash(blob),
                     policy=policy.model_dump(mode="json"), policy_hash=policy.hash)
@@ -107,12 +115,35 @@ def solve(blob: bytes, policy_data: dict[str, Any], round_id: int,
     """Solve a round's snapshot (raises InputError for bad stored input); with `dask_address`,
     its parts and scoring chunks on that Dask cluster."""
     policy = Policy.model_validate(policy_data)
-    inst = build_instance(unpack(blob), source=f"round/{round_id}")
+    tables = unpack(blob)
+    proposals = tables.pop(PREVIOUS_TABLE, None)
+    previous = None if proposals is None else Previous(f"round/{round_id}", "", proposals)
+    inst = build_instance(tables, source=f"round/{round_id}")
     if dask_address is None:
-        return run_round(inst, policy)
-    from matcher.solver.dask_map import connect
+        return run_round(inst, policy, previous=previous)
+    from matcher.parallel.dask_mapper import connect
     with connect(dask_address, "MATCHER_DASK_SCHEDULER") as mapper:
-        return run_round(inst, policy, mapper=mapper)
+        return run_round(inst, policy, score_mapper=mapper, solve_mapper=mapper,
+                         previous=previous)
+
+
+#: The snapshot's table of the previous round's proposals (a round with previous_round_id).
+PREVIOUS_TABLE = "previous"
+
+
+def previous_proposals(s: Session, round_id: int) -> pd.DataFrame:
+    """A finished round's proposals (candidate_id, option_id, next_option_id); InputError
+    naming the field when there is no such round."""
+    rnd = s.get(Round, round_id)
+    if rnd is None or rnd.status != "done":
+        raise InputError([Problem("round", None, "previous_round_id",
+                                  f"no finished round with id {round_id}")])
+    rows = s.execute(select(RoundAssignment.candidate_id, RoundAssignment.option_id,
+                            RoundAssignment.next_option_id)
+                     .where(RoundAssignment.round_id == round_id)
+                     .order_by(RoundAssignment.candidate_id)).all()
+    return pd.DataFrame([tuple(r) for r in rows],
+                        columns=["candidate_id", "option_id", "next_option_id"], dtype=str)
 
 
 def failure(exc: Exception, round_id: int) -> list[Problem]:
@@ -135,7 +166,8 @@ def store_result(s: Session, round_id: int, result: LibraryRound) -> None:
             {"round_id": round_id, "candidate_id": r["candidate_id"],
              "option_id": r["option_id"], "organisation_id": r["organisation_id"],
              "score": float(r["score"]), "locked": bool(r["locked"]),
-             "main_reason": r["main_reason"], "reasons": r["reasons"]}
+             "main_reason": r["main_reason"], "reasons": r["reasons"],
+             "next_option_id": r.get("next_option_id", "")}
             for r in assign.to_dict("records")])
     if len(unmatched):
         s.execute(insert(RoundUnmatched), [
@@ -147,7 +179,8 @@ def store_result(s: Session, round_id: int, result: LibraryRound) -> None:
     rnd.solver_status, rnd.method = sol["status"], sol["method"]
     rnd.objective, rnd.bound, rnd.gap = sol["objective"], sol["bound"], sol["gap"]
     rnd.summary = {"counts": meta["counts"], "warnings": meta["warnings"],
-                   "versions": meta["versions"], "instance_hash": meta["input_hash"]}
+                   "versions": meta["versions"], "instance_hash": meta["input_hash"]} | (
+        {"stability": meta["stability"]} if "stability" in meta else {})
     rnd.utilisation = [{k: _plain(v) for k, v in r.items()} for r in util.to_dict("records")]
     output = content_hash({"assignments": assign[["candidate_id", "option_id"]]
                            .to_numpy().tolist(), "objective": sol["objective_micro"]})
@@ -200,6 +233,7 @@ def public(rnd: Round, job: RoundJob | None = None) -> dict[str, Any]:
         "solver_status": rnd.solver_status, "method": rnd.method, "objective": rnd.objective,
         "bound": rnd.bound, "gap": rnd.gap, "counts": summ.get("counts"),
         "warnings": summ.get("warnings", []), "problems": rnd.error or [],
+        "stability": summ.get("stability"),
     }
 
 

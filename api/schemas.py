@@ -34,6 +34,8 @@ class ImportCreate(Request):
     organisations: Rows | None = Field(None, max_length=MAX_ROWS)
     options: Rows | None = Field(None, max_length=MAX_ROWS)
     candidates: Rows | None = Field(None, max_length=MAX_ROWS)
+    routes: Rows | None = Field(None, max_length=MAX_ROWS, description="routes.csv: "
+                                "programme_id, place_id, seats (the participation chain)")
     protected: Rows | None = Field(None, max_length=MAX_ROWS)
     decisions: Rows | None = Field(None, max_length=MAX_ROWS)
 
@@ -138,6 +140,12 @@ class RoundCreate(Request):
     policy: dict[str, Any] | None = Field(
         None, description="Overrides of the server policy, e.g. {\"weights\": {\"skills\": 0.5}}.")
     note: str | None = Field(None, max_length=500)
+    previous_round_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID,
+        description="A round that stays stable: everyone keeps the proposal this finished round "
+                    "made them while it is still possible, unless moving people gains more than "
+                    "objective.stability_bonus per person moved (as matcher run --previous); "
+                    "the round's `stability` says who kept and who moved.")
 
 
 class ProgressPublic(Public):
@@ -201,6 +209,9 @@ class RoundPublic(Public):
     counts: dict[str, Any] | None = None
     warnings: list[str] = []
     problems: list[ProblemPublic] = []
+    stability: dict[str, Any] | None = Field(
+        None, description="A round with previous_round_id: who kept their proposal and who "
+                          "moved (kept, moved, moved_by_reason, stability_bonus).")
     job: JobPublic | None = None
 
 
@@ -212,6 +223,8 @@ class AssignmentPublic(Public):
     locked: bool
     main_reason: str
     reasons: str
+    next_option_id: str = Field("", description="The guaranteed follow-on place of a proposed "
+                                                "route ('' when none).")
 
 
 class UnmatchedPublic(Public):
@@ -251,6 +264,11 @@ class DecisionCreate(Request):
     reason: str = Field(min_length=1, max_length=2000, description="Always required.")
     round_id: int | None = Field(None, ge=1, le=MAX_ID, description="Required for accept and reject: the "
                                                           "round whose proposal is decided on.")
+    next_option_id: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="A decision on a whole route: option_id is the programme, this its "
+                    "follow-on place (routes.csv). Accept/reject take the round's proposed "
+                    "route when left out.")
 
 
 class DecisionPublic(Public):
@@ -263,6 +281,7 @@ class DecisionPublic(Public):
     reason: str
     round_id: int | None
     source: str
+    next_option_id: str
 
 
 class InForcePublic(Public):
@@ -270,6 +289,7 @@ class InForcePublic(Public):
     option_id: str
     decision: str
     reason: str
+    next_option_id: str = ""
 
 
 # ---- shortlists -------------------------------------------------------------------------------
@@ -396,6 +416,37 @@ class ShortlistPublic(Public):
 class ShortlistClosed(Public):
     id: int
     closed_at: str
+
+
+# ---- outcomes -----------------------------------------------------------------------------------
+OUTCOME_EVENTS = Literal["started", "dropped_out", "in_work_3m", "in_work_6m"]
+
+
+class OutcomeCreate(Request):
+    """What happened after a placement (the columns of outcomes.csv)."""
+
+    candidate_id: str = Field(min_length=1, max_length=200)
+    option_id: str = Field(min_length=1, max_length=200)
+    event: OUTCOME_EVENTS = Field(description="started, dropped_out (say why in `reason`), "
+                                              "in_work_3m or in_work_6m (still in work 3 / 6 "
+                                              "months after starting).")
+    date: date
+    reason: str = Field("", max_length=2000)
+
+
+class OutcomePublic(Public):
+    id: int
+    candidate_id: str
+    option_id: str
+    event: OUTCOME_EVENTS
+    date: str
+    reason: str
+    at: str
+    source: str
+
+
+class OutcomesImported(Public):
+    recorded: int
 
 
 # ---- audit --------------------------------------------------------------------------------------

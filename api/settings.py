@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     #: Where rate limits are counted: unset = in each server process (N processes allow N
     #: times the rate); ``redis://host:6379/0`` = shared by all processes (api/shared_limits.py).
     rate_limit_storage: str | None = None
+    #: Invalid API keys: after this many unknown or revoked keys from one client address within
+    #: `bad_key_window_seconds`, the client is answered 429 (Retry-After) until the window
+    #: has room again, valid keys included (no oracle). Behind a proxy the address is the one
+    #: it forwards (uvicorn's --forwarded-allow-ips); clients behind one NAT share it.
+    bad_key_limit: int = Field(default=20, ge=1)
+    bad_key_window_seconds: int = Field(default=60, ge=1)
     #: Web pages: login attempts per minute (sustained) and burst, per client address and per
     #: name; how long a login lasts; Secure session cookies (unset: when the request came over
     #: HTTPS, as seen through uvicorn's --proxy-headers).

@@ -36,9 +36,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import Integer
 
 from api.audit import LOCK_ID
 from api.db import Database
+from api.models import AuditRecord, Base, IdempotencyKey, Shortlist, ShortlistEntry
 
 log = logging.getLogger(__name__)
 
@@ -133,14 +135,20 @@ def store_for(db: Database) -> ShortlistStore:
 
 # ----------------------------------------------------------------------------------- PostgreSQL
 
-_AUDIT_COLUMNS = ("seq", "at", "key_id", "action", "target", "input_hash", "output_hash",
-                  "policy_hash", "versions", "prev_hash", "hash", "record_version", "request_id")
-_SHORTLIST_COLUMNS = ("id", "option_id", "organisation_id", "key_id", "issued_at", "k", "body",
-                      "request_hash")
-_ENTRY_COLUMNS = ("shortlist_id", "option_id", "candidate_id", "rank", "issued_at")
-_KEY_COLUMNS = ("key_id", "idem_key", "request_hash", "shortlist_id", "created_at")
-_PG_TYPES = {"id": "int", "key_id": "int", "k": "int", "seq": "int", "shortlist_id": "int",
-             "rank": "int", "record_version": "int"}
+def _written(table: type[Base], leave_out: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The columns of an ORM table that issuing writes, in the table's order."""
+    return tuple(c.name for c in table.__table__.columns if c.name not in leave_out)
+
+
+# Column lists from the ORM tables (api.models), so a new column cannot be forgotten here.
+_AUDIT_COLUMNS = _written(AuditRecord)
+_SHORTLIST_COLUMNS = _written(Shortlist, ("closed_at",))  # open when issued
+_ENTRY_COLUMNS = _written(ShortlistEntry, ("id", "closed"))  # closed: written as false
+_KEY_COLUMNS = _written(IdempotencyKey)
+_WRITTEN = (AuditRecord, Shortlist, ShortlistEntry, IdempotencyKey)
+#: PostgreSQL array types of the written columns: int for integer columns, else text.
+_PG_TYPES = {c.name: "int" for t in _WRITTEN for c in t.__table__.columns
+             if isinstance(c.type, Integer)}
 _S, _E, _K = len(_SHORTLIST_COLUMNS), len(_ENTRY_COLUMNS), len(_KEY_COLUMNS)
 _UPSERT_KEY = (" ON CONFLICT (key_id, idem_key) DO UPDATE SET request_hash = "
                "excluded.request_hash, shortlist_id = excluded.shortlist_id, "
@@ -168,10 +176,12 @@ _PG_PREPARED = {
         "(SELECT coalesce(max(id), 0) FROM imports), "
         "(SELECT coalesce(max(id), 0) FROM decisions), "
         "ARRAY(SELECT id FROM api_keys WHERE id = ANY($1) AND NOT revoked)"),
-    # how many ids -> audit head seq and hash, the next shortlist ids
+    # (how many ids: unused) -> audit head seq and hash, the last shortlist id. Ids are taken
+    # as max(id) + 1... under the lock, as on SQLite, not from the sequence: a request refused
+    # in the transaction (a revoked key, a replay) or a batch rolled back uses up no id.
     "matcher_sl_head(int)": (
-        "SELECT h.seq, h.hash, ARRAY(SELECT nextval(pg_get_serial_sequence('shortlists', 'id')) "
-        "FROM generate_series(1, $1)) FROM (SELECT 1) AS one LEFT JOIN LATERAL "
+        "SELECT h.seq, h.hash, (SELECT coalesce(max(id), 0) FROM shortlists) "
+        "FROM (SELECT 1 + 0 * $1) AS one LEFT JOIN LATERAL "
         "(SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1) AS h ON true"),
     # since, candidate ids -> (candidate, option) of open shortlists, by the (candidate_id,
     # issued_at) index (seq scans are off in this transaction: the planner chose a full scan
@@ -235,8 +245,9 @@ class _PgTx(Tx):
             f"{_execute('matcher_sl_open')}",
             (list(key_ids), n_shortlists, since, list(cand_ids)))
         _, _, data_v, dec_v, valid = first[0]
-        seq, head, ids = second[0]
-        return Begun(int(data_v), int(dec_v), frozenset(valid), seq, head, list(ids),
+        seq, head, last_id = second[0]
+        ids = list(range(last_id + 1, last_id + 1 + n_shortlists))
+        return Begun(int(data_v), int(dec_v), frozenset(valid), seq, head, ids,
                      _by_candidate(third))
 
     async def open_options(self, since: str, cand_ids: Sequence[str]) -> dict[str, set[str]]:
@@ -257,9 +268,12 @@ class _PgTx(Tx):
 
     async def write(self, shortlists: list[dict[str, Any]], entries: list[dict[str, Any]],
                     audits: list[dict[str, Any]], keys: list[dict[str, Any]]) -> None:
-        await self._run(f"{_execute('matcher_sl_write')}; COMMIT", (
+        # the table's sequence kept in step with the ids taken (for anything else inserting)
+        await self._run(f"{_execute('matcher_sl_write')}; SELECT setval("
+                        "pg_get_serial_sequence('shortlists', 'id'), %s); COMMIT", (
             *_columns(shortlists, _SHORTLIST_COLUMNS), *_columns(entries, _ENTRY_COLUMNS),
-            *_columns(keys, _KEY_COLUMNS), *_columns(audits, _AUDIT_COLUMNS)))
+            *_columns(keys, _KEY_COLUMNS), *_columns(audits, _AUDIT_COLUMNS),
+            max(r["id"] for r in shortlists)))
 
 
 class PostgresShortlists(ShortlistStore):

@@ -346,7 +346,9 @@ class ShortlistBatcher:
                 log.exception("a shortlist transaction failed")
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(RuntimeError(f"the shortlist transaction failed: {exc!r}"))
+                    failed = RuntimeError(f"the shortlist transaction failed: {exc!r}")
+                    failed.__cause__ = exc  # a full or read-only database: answered as such
+                    future.set_exception(failed)
             if not isinstance(exc, Exception):
                 raise  # cancelled (the server stops)
             return

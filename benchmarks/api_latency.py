@@ -1,7 +1,7 @@
 """Shortlist latency of the running API: N candidates, C concurrent clients, p50/p99.
 
-Generates a random region (simple generator: Utrecht-area coordinates, 30 skills, 12 sectors),
-starts `matcher serve` on 127.0.0.1 with a fresh SQLite file (or $DATABASE_URL), creates keys,
+Generates a city with `matcher generate --candidates N --seed S` (default seed 2020), starts
+`matcher serve` on 127.0.0.1 with a fresh SQLite file (or $DATABASE_URL), creates keys,
 imports the CSV files, then C client threads each issue shortlist requests for random options.
 
     PYTHONPATH=$PWD /work/venv/bin/python -m benchmarks.api_latency --candidates 20000 --clients 20
@@ -29,56 +29,20 @@ import numpy as np
 import pandas as pd
 
 log = logging.getLogger("api_latency")
-SKILLS = [f"skill{i:02d}" for i in range(30)]
-SECTORS = ["hospitality", "textile", "production", "logistics", "retail", "cleaning", "it_testing",
-           "green", "care", "construction", "catering", "bicycle_parking"]
-LEVELS = ["A0", "A1", "A2", "B1", "B2", "C1"]
+#: The tables imported (matcher generate also writes protected.csv unless told not to).
+TABLES = ("organisations", "options", "candidates", "decisions")
 
 
-def _skills(rng: np.random.Generator, n: int, lo: int, hi: int) -> list[str]:
-    out = []
-    for k in rng.integers(lo, hi + 1, n):
-        names = rng.choice(SKILLS, size=k, replace=False)
-        out.append(";".join(f"{s}:{rng.integers(1, 4)}" for s in names))
-    return out
-
-
-def generate(n_cand: int, seed: int = 7) -> dict[str, pd.DataFrame]:
-    rng = np.random.default_rng(seed)
-    n_opt, n_org = max(10, n_cand // 10), max(2, n_cand // 50)
-    orgs = pd.DataFrame({
-        "organisation_id": [f"ORG{i:04d}" for i in range(n_org)],
-        "name": [f"Organisation {i}" for i in range(n_org)],
-        "kind": rng.choice(["programme_provider", "employer"], n_org),
-        "guidance_capacity": rng.integers(5, 40, n_org),
-    })
-    opts = pd.DataFrame({
-        "option_id": [f"OPT{i:05d}" for i in range(n_opt)],
-        "organisation_id": orgs["organisation_id"].to_numpy()[rng.integers(0, n_org, n_opt)],
-        "name": [f"Option {i}" for i in range(n_opt)],
-        "kind": rng.choice(["programme", "place"], n_opt),
-        "sector": rng.choice(SECTORS, n_opt),
-        "capacity": rng.integers(1, 11, n_opt),
-        "hours_min": rng.choice([8, 12, 16], n_opt),
-        "hours_max": rng.choice([24, 32, 36], n_opt),
-        "min_dutch_level": rng.choice(LEVELS[:4], n_opt),
-        "skills": _skills(rng, n_opt, 1, 3),
-        "lat": np.round(rng.uniform(51.95, 52.25, n_opt), 5),
-        "lon": np.round(rng.uniform(4.85, 5.35, n_opt), 5),
-    })
-    cands = pd.DataFrame({
-        "candidate_id": [f"C{i:06d}" for i in range(n_cand)],
-        "skills": _skills(rng, n_cand, 1, 4),
-        "sectors": [";".join(rng.choice(SECTORS, size=k, replace=False))
-                    for k in rng.integers(0, 4, n_cand)],
-        "hours_available": rng.choice([8, 12, 16, 20, 24, 32], n_cand),
-        "dutch_level": rng.choice(LEVELS, n_cand),
-        "guidance_need": rng.integers(0, 4, n_cand),
-        "max_travel_km": rng.choice([5, 8, 10, 15], n_cand),
-        "lat": np.round(rng.uniform(51.95, 52.25, n_cand), 5),
-        "lon": np.round(rng.uniform(4.85, 5.35, n_cand), 5),
-    })
-    return {"organisations": orgs, "options": opts, "candidates": cands}
+def generate(n_cand: int, seed: int = 2020) -> dict[str, pd.DataFrame]:
+    """A city from `matcher generate --candidates N --seed S` (the project's realistic
+    generator, run through its command line), as the text tables it wrote."""
+    with tempfile.TemporaryDirectory(prefix="matcher-bench-city-") as tmp:
+        out = Path(tmp) / "city"
+        subprocess.run([sys.executable, "-m", "matcher", "generate", "--candidates",
+                        str(n_cand), "--seed", str(seed), "--out", str(out), "--no-protected"],
+                       check=True, capture_output=True)
+        return {t: pd.read_csv(out / f"{t}.csv", dtype=str, keep_default_na=False)
+                for t in TABLES if (out / f"{t}.csv").is_file()}
 
 
 def _free_port() -> int:
@@ -107,6 +71,7 @@ def _cli(*args: str, env: dict[str, str]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--candidates", type=int, default=20000)
+    ap.add_argument("--seed", type=int, default=2020, help="matcher generate --seed")
     ap.add_argument("--clients", default="20",
                     help="concurrent clients; a comma list runs each in turn, e.g. 1,20")
     ap.add_argument("--skip-round", action="store_true", help="do not time a round at the end")
@@ -124,7 +89,7 @@ def main() -> None:
                MATCHER_SYNC_ROUND_MAX_CANDIDATES="0", MATCHER_SERVER_TIMING="1")
     db_args = [] if "DATABASE_URL" in os.environ else ["--db", str(tmp / "bench.db")]
     t = time.perf_counter()
-    tables = generate(args.candidates)
+    tables = generate(args.candidates, args.seed)
     log.info("generated %d candidates, %d options, %d organisations in %.1f s", args.candidates,
              len(tables["options"]), len(tables["organisations"]), time.perf_counter() - t)
     coord = _cli("apikey", "create", "--role", "coordinator", *db_args, env=env)

@@ -148,7 +148,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                     help="processes for the regions of rounds solved by region (matcher run "
                          "--workers)")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--midsize", action="store_true",
+                    help="the mid-size table instead (benchmarks.midsize: 25 to 5,000 candidates, "
+                         "beside HiGHS, CP-SAT and a bare flow; --sizes as there)")
     args = ap.parse_args(argv)
+    if args.midsize:
+        from benchmarks import midsize
+
+        midsize.main(["--out", str(args.out)] + (["--sizes", args.sizes] if args.sizes else []))
+        return []
     if args.sizes:
         scenarios = by_size([int(s) for s in args.sizes.split(",")])
     else:

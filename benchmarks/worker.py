@@ -25,12 +25,12 @@ from benchmarks.scenarios import Scenario, by_size, load
 from benchmarks.warmup import compiled_kernels
 from matcher.errors import InputError
 from matcher.load import load_instance
+from matcher.parallel import ProcessMapper
 from matcher.policy import Policy, load_policy
 from matcher.prewrite import EdgesPrewrite
 from matcher.round import CSV_DIALECTS, run_round, write_round
 from matcher.scoring import SCALE
 from matcher.solver import AssignmentProblem, SolveDetails, solve
-from matcher.solver.decompose import ProcessMapper
 from matcher.synth import generate, write_generated
 
 COLUMNS = ("scenario", "candidates", "options", "seats", "pairs", "method", "status",
@@ -120,7 +120,8 @@ def run_scenario(sc: Scenario, work: Path, alternatives: bool = True,
     with EdgesPrewrite(work / "round", CSV_DIALECTS["standard"]) as edges:
         with ProcessMapper(workers) as mapper:
             # As `matcher run`: by region, edges.csv is written during the solve.
-            rnd = run_round(inst, policy, warnings, mapper if workers > 1 else None,
+            pool = mapper if workers > 1 else None
+            rnd = run_round(inst, policy, warnings, score_mapper=pool, solve_mapper=pool,
                             by_region=edges.start)
         # The largest peak of a worker process by the end of a region it solved (first pass
         # and border passes; the coordination's later price steps are not covered).

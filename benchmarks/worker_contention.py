@@ -7,7 +7,9 @@ three phases of the same length, one run:
 1. no worker running (baseline);
 2. a `matcher worker` process idle beside the server (polls; heartbeats as writes);
 3. the same worker running a round of all N candidates (scoring and solving on the other
-   core, lease renewals every heartbeat, then the round's result written in one transaction).
+   core, lease renewals every heartbeat, then the round's result written in one transaction);
+4. what a user has instead (the default): the server restarted with its in-process worker,
+   running the same round.
 
     flock /tmp/matcher-bench.lock .venv/bin/python -m benchmarks.worker_contention \\
         --candidates 5000 --clients 4 --seconds 20
@@ -107,19 +109,25 @@ def main() -> None:
         time.sleep(8)  # the worker's start (imports)
         rows.append(_row("worker idle", _clients(base, args.clients, args.seconds, options,
                                                  coord), args.seconds))
-        rid = httpx.post(f"{base}/v1/rounds", json={}, headers={"X-API-Key": coord},
-                         timeout=60).json()["id"]
-        done = threading.Event()
-        t0 = time.monotonic()
-        watcher = threading.Thread(target=_watch, args=(base, rid, coord, done))
-        watcher.start()
-        busy = _clients(base, args.clients, 3600, options, coord, until=done)
-        took = time.monotonic() - t0
-        watcher.join()
-        rows.append(_row(f"worker running a {args.candidates}-candidate round ({took:.0f} s)",
-                         busy, took))
+        rows.append(_round_phase(base, coord, options, args,
+                                 "separate worker running a {n}-candidate round ({took:.0f} s)"))
+        # What a user would have instead: the in-process worker of `matcher serve` (the
+        # default), which takes the server's own writer lock rather than SQLite's file lock.
+        worker.terminate()
+        worker.wait(timeout=60)
+        worker = None
+        server.terminate()
+        server.wait(timeout=60)
+        server = subprocess.Popen([sys.executable, "-m", "matcher", "serve", "--port", str(port)],
+                                  env=env | {"MATCHER_IN_PROCESS_WORKER": "true"})
+        wait_for_health(base)
+        _clients(base, 1, 2, options, coord)  # warm-up (the new process ranks the data)
+        rows.append(_round_phase(base, coord, options, args,
+                                 "in-process worker running a {n}-candidate round ({took:.0f} s)"))
+        load = os.getloadavg()
         print(f"\nSQLite, {args.candidates} candidates, {args.clients} clients, shortlists "
-              "(POST) on one server process; a separate `matcher worker` process\n")
+              "(POST) on one server process; load average (1, 5, 15 min) at the end "
+              f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores\n")
         print("| phase | requests | requests/s | p50 ms | p99 ms | max ms |")
         print("|---|---|---|---|---|---|")
         print("\n".join(rows))
@@ -129,6 +137,20 @@ def main() -> None:
                 p.terminate()
                 p.wait(timeout=30)
 
+
+def _round_phase(base: str, coord: str, options: list[str], args: argparse.Namespace,
+                 label: str) -> str:
+    """Shortlist latencies while a round of every candidate is queued and run to its end."""
+    rid = httpx.post(f"{base}/v1/rounds", json={}, headers={"X-API-Key": coord},
+                     timeout=60).json()["id"]
+    done = threading.Event()
+    t0 = time.monotonic()
+    watcher = threading.Thread(target=_watch, args=(base, rid, coord, done))
+    watcher.start()
+    busy = _clients(base, args.clients, 3600, options, coord, until=done)
+    took = time.monotonic() - t0
+    watcher.join()
+    return _row(label.format(n=args.candidates, took=took), busy, took)
 
 
 def _watch(base: str, rid: int, key: str, done: threading.Event) -> None:

@@ -115,7 +115,8 @@ def with_row_numbers(df: pd.DataFrame, name: str, problems: Problems,
     apart from the names a user may choose)."""
     if ROW in df.columns:
         problems.add(name, 1, ROW, f"column name {ROW} is matcher's own (the spreadsheet row); "
-                     "the column is ignored", "warning", sheet=sheet)
+                     "the column is ignored", "warning", sheet=sheet, code="internal_column",
+                     params={"column": ROW})
         df = df.drop(columns=[ROW])
     df.insert(0, ROW, np.arange(2, len(df) + 2))
     return df

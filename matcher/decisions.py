@@ -6,7 +6,11 @@ Plain pandas over an event table (candidate_id, option_id, kind, reason, in time
 - ``reject`` (a proposed match) and ``forbid`` keep the pair apart: a forbid;
 - ``release`` withdraws the earlier decision on the pair.
 
-The latest event per pair is in force; the history itself is never changed.
+The latest event per pair is in force; the history itself is never changed. An event may name
+a ``next_option_id`` (the participation chain): then it decides on the route from the option (a
+programme) to that place; a lock or accept of a route holds the place too. The pair is still the
+key: a later event on the pair (a route or not) replaces it, and ``release`` of the pair
+withdraws it.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ IN_FORCE = {"accept": "lock", "lock": "lock", "reject": "forbid", "forbid": "for
 
 
 def decisions_in_force(events: pd.DataFrame) -> pd.DataFrame:
-    """candidate_id, option_id, decision (lock/forbid), reason: the latest event per pair.
+    """candidate_id, option_id, decision (lock/forbid), reason: the latest event per pair
+    (and next_option_id, when the events have that column: '' for a pair, else the route's
+    place).
 
     `events` must be in the order the decisions were taken (oldest first).
     """
-    cols = ["candidate_id", "option_id", "decision", "reason"]
+    cols = ["candidate_id", "option_id", "decision", "reason",
+            *(["next_option_id"] if "next_option_id" in events else [])]
     if events.empty:
         return pd.DataFrame({c: pd.Series(dtype=str) for c in cols})
     last = events.drop_duplicates(["candidate_id", "option_id"], keep="last")
@@ -33,6 +40,8 @@ def decisions_in_force(events: pd.DataFrame) -> pd.DataFrame:
         "decision": last["kind"].map(IN_FORCE),
         "reason": last["reason"].astype(str),
     })
+    if "next_option_id" in last:
+        out["next_option_id"] = last["next_option_id"].fillna("").astype(str)
     return out.sort_values(["candidate_id", "option_id"], kind="stable").reset_index(drop=True)
 
 

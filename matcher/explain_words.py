@@ -29,6 +29,22 @@ UNMATCHED_WORDS = {
     "option_not_opened": N_("The options that fit you do not start in this round: too few "
                             "people could join them."),
 }
+#: Reason codes (unmatched.csv `reason`) in a few words, for summaries and report tables.
+REASON_LABELS = {
+    "no_eligible_option": N_("no option fits the basic rules"),
+    "forbidden": N_("the options that fit were closed by a coordinator"),
+    "guidance_capacity_exhausted": N_("a seat was free, but no job-coach time"),
+    "outcompeted_for_capacity": N_("every option that fits was full"),
+    "not_chosen": N_("a free seat was not used (ask a coordinator)"),
+    "option_not_opened": N_("the options that fit did not start (too few people)"),
+}
+
+
+def reason_label(code: str) -> str:
+    """A reason code in a few words in the current language (an unknown code as it is)."""
+    return _(REASON_LABELS[code]) if code in REASON_LABELS else code
+
+
 RULE_FAIL = {
     "language": N_("{n} of {total} options ask for a higher level of Dutch."),
     "hours": N_("{n} of {total} options ask for more hours a week."),

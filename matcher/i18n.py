@@ -136,6 +136,19 @@ PROBLEM_MESSAGES: dict[str, str] = {
     "bad_skill": N_("expected skill:level with level 1, 2 or 3, got {value}"),
     "unknown_candidate": N_("unknown candidate {value}"),
     "more_rows": N_("more rows with the same problem ({what})"),
+    "internal_column": N_("column name {column} is matcher's own (the spreadsheet row); the "
+                          "column is ignored"),
+    # numbers in a policy (matcher.policy: finite, within the key's bounds or the common ones)
+    "policy_not_finite": N_("must be a finite number, got {value}"),
+    "policy_too_large": N_("must be at most {cap} in size, got {value}"),
+    "policy_whole_too_large": N_("must be a whole number of at most {cap} in size, got {value}"),
+    "policy_at_least": N_("must be at least {limit}"),
+    "policy_above": N_("must be above {limit}"),
+    "policy_at_most": N_("must be at most {limit}"),
+    "policy_below": N_("must be below {limit}"),
+    "policy_unknown_key": N_("unknown key (not a policy setting; check its spelling)"),
+    "policy_not_number": N_("expected a number, got {value}"),
+    "policy_not_whole": N_("expected a whole number, got {value}"),
     "xlsx_unreadable": N_("cannot be read as an Excel workbook: {detail}"),
     "xlsx_sheet_unknown": N_("sheet {sheet} is not read (its name is not one of the tables)"),
     "xlsx_table_twice": N_("table {table} is given twice (also {other})"),
@@ -164,6 +177,14 @@ PROBLEM_MESSAGES: dict[str, str] = {
                          "which has {capacity}"),
     "locks_cohort": N_("the locks {locks} need {option} to run, but it runs from {minimum} "
                        "people (min_participants) and only {n} could take it"),
+    "locks_over_seats": N_("{n} locks at {option} take {n} seats, {option} has {capacity}: "
+                           "raise its capacity to {n} (options.csv) or undo {undo} of these "
+                           "locks: {locks}"),
+    "locks_over_guidance": N_("{n} locks at {organisation} need {units} guidance units, "
+                              "{organisation} has {capacity}: raise its guidance_capacity to "
+                              "{units} (organisations.csv) or undo locks that need {excess} "
+                              "units or more (at least {undo}; guidance need in brackets): "
+                              "{locks}"),
     "chain_locks_infeasible": N_("the locks cannot all be kept together with the options' "
                                  "min_participants and capacity_hours"),
     "chain_fairness": N_("the fairness options are not available in a round with chain inputs "
@@ -175,6 +196,11 @@ PROBLEM_MESSAGES: dict[str, str] = {
     "upload_unknown_file": N_("this file is not read: name it after one of the tables ({tables})"),
     "upload_mixed": N_("give one Excel workbook or CSV files, not both"),
     "upload_empty": N_("choose a workbook or the CSV files to upload"),
+    # rounds that stay stable (matcher.stability, --previous)
+    "previous_not_round": N_("{folder} is not a round's folder (it has no round.json)"),
+    "previous_twice": N_("candidate {candidate} has a second proposal"),
+    "previous_changed": N_("is not the file its round wrote (round.json lists another "
+                           "SHA-256); its proposals are used as they are"),
 }
 def _params(params: Mapping[str, Any]) -> dict[str, str]:
     """The parameters as text; `what` (the kind of a bad value) is itself a message template,

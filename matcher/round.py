@@ -10,7 +10,7 @@ import platform
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,15 +28,29 @@ from matcher.chain.model import ChainSolution, chain_active, solve_chain_round
 from matcher.csvout import write_csv
 from matcher.errors import InputError, Problem
 from matcher.explain import main_reasons, unmatched_reasons
+from matcher.locks import lock_conflicts
 from matcher.model import Instance
+from matcher.parallel import Mapper
 from matcher.policy import Policy
 from matcher.prewrite import EDGES_FILE, EdgesPrewrite, write_edges
 from matcher.progress import report
 from matcher.scoring import SCALE, EdgeTable, build_edges
 from matcher.scoring.table import FORBID, LOCK
 from matcher.solver import AssignmentProblem, Method, SolveDetails, SolveResult, Status, strategy
-from matcher.solver.decompose import Mapper, organisation_regions
+from matcher.solver.decompose import organisation_regions
 from matcher.solver.fairness import target_groups
+from matcher.stability import (
+    MOVES_FILE,
+    PROPOSALS_FILE,
+    Previous,
+    Stability,
+    Targets,
+    bonus_micro,
+    pair_bonus,
+    stability,
+    with_bonus,
+)
+from matcher.stability import targets as stability_targets
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +63,14 @@ class Round:
     policy: Policy
     edges: EdgeTable
     usable: np.ndarray  # edges given to the solver (not forbidden)
-    problem: AssignmentProblem
+    problem: AssignmentProblem  # the solver's arrays (weights with the stability bonus, if any)
     result: SolveResult
     chosen: np.ndarray  # over all edges
     timings: dict[str, float]
     warnings: list[Problem] = field(default_factory=list)
     chain: ChainSolution | None = None  # routes, single pairs and cohorts (chain inputs only)
     date: str | None = None  # the round's date (`matcher run --date`), ISO
+    stability: Stability | None = None  # who kept and who moved (`--previous` only)
 
     @property
     def assignments(self) -> pd.DataFrame:
@@ -79,8 +94,10 @@ class Round:
 
     @property
     def output_files(self) -> tuple[str, ...]:
-        """The CSV files this round writes (route_edges.csv only in a round with routes)."""
-        return OUTPUT_FILES + ((chain_report.ROUTE_EDGES_FILE,) if self.has_routes else ())
+        """The CSV files this round writes (route_edges.csv only in a round with routes,
+        moves.csv only with a previous round)."""
+        return (OUTPUT_FILES + ((chain_report.ROUTE_EDGES_FILE,) if self.has_routes else ())
+                + ((MOVES_FILE, PROPOSALS_FILE) if self.stability is not None else ()))
 
 
 def make_problem(inst: Instance, edges: EdgeTable) -> tuple[AssignmentProblem, np.ndarray]:
@@ -102,29 +119,10 @@ def make_problem(inst: Instance, edges: EdgeTable) -> tuple[AssignmentProblem, n
 
 
 def check_locks(inst: Instance) -> None:
-    """Coordinators' locks must fit the seats and guidance capacity they use."""
-    locks = inst.locks()
-    if locks.empty:
-        return
-    problems = []
-    opts, orgs = inst.options, inst.organisations
-    per_opt = locks.groupby("opt").size()
-    for o, n in per_opt.items():
-        cap = int(opts["capacity"].iat[int(o)])
-        if n > cap:
-            problems.append(Problem("decisions.csv", None, "option_id",
-                                    f"{n} candidates locked to option "
-                                    f"{opts['option_id'].iat[int(o)]!r}, which has {cap} seats"))
-    need = inst.candidates["guidance_need"].to_numpy()[locks["cand"].to_numpy()]
-    org = opts["org"].to_numpy()[locks["opt"].to_numpy()]
-    used = np.bincount(org, weights=need, minlength=inst.n_organisations)
-    for g in np.flatnonzero(used > orgs["guidance_capacity"].to_numpy()):
-        problems.append(Problem("decisions.csv", None, "option_id",
-                                f"locked candidates need {int(used[g])} guidance units at "
-                                f"organisation {orgs['organisation_id'].iat[g]!r}, which has "
-                                f"{int(orgs['guidance_capacity'].iat[g])}"))
-    if problems:
-        raise InputError(problems)
+    """Coordinators' locks must fit the seats and guidance capacity they use: InputError naming
+    the conflicting locks and what would have to change (`matcher.locks`), before any solving."""
+    if bad := lock_conflicts(inst):
+        raise InputError(bad)
 
 
 def region_labels(inst: Instance, problem: AssignmentProblem) -> np.ndarray | None:
@@ -149,12 +147,16 @@ def round_date(text: str | None) -> str | None:
                                   f"2027-01-11, got {text!r}")]) from None
 
 
-def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = None,
-              mapper: Mapper | None = None,
+def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = None, *,
+              score_mapper: Mapper | None = None, solve_mapper: Mapper | None = None,
               by_region: Callable[[EdgeTable, Instance], object] | None = None,
-              date: str | None = None) -> Round:
+              date: str | None = None, previous: Previous | None = None) -> Round:
     """Score and solve a round (`date`: the round's ISO date, for the follow-on places'
-    start); the solve is `solve_round`'s. `by_region(edges, instance)` is called before the
+    start; `previous`: the previous round's proposals, kept unless moving people gains more
+    than ``objective.stability_bonus`` each, :mod:`matcher.stability`); the solve is
+    `solve_round`'s. `score_mapper` scores chunks of candidates in its workers, `solve_mapper`
+    solves the parts of a round solved by region (`matcher.parallel`; each sequential by
+    default, the same answer with any). `by_region(edges, instance)` is called before the
     solve when the round is solved by region (a large round): the CLI starts edges.csv's write
     then (`EdgesPrewrite`), which does not depend on the answer. (In a city's round that write,
     at idle priority, slowed the solve by more than it saved: 2-3 s against 1 s, session 13.)"""
@@ -162,7 +164,7 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
     if chain_active(inst) and (bad := lock_problems(inst)):
         raise InputError(bad)
     t = time.perf_counter()
-    edges = build_edges(inst, policy, mapper)
+    edges = build_edges(inst, policy, score_mapper)
     timings = {"score": time.perf_counter() - t}
     warn = list(warnings or [])
     off_rules = np.flatnonzero(~edges.eligible)
@@ -172,8 +174,8 @@ def run_round(inst: Instance, policy: Policy, warnings: list[Problem] | None = N
             f"lock of candidate {inst.candidates['candidate_id'].iat[edges.cand[e]]!r} to option "
             f"{inst.options['option_id'].iat[edges.opt[e]]!r} is outside the hard rules; kept",
             "warning"))
-    return solve_round(inst, policy, edges, timings, warn, mapper=mapper, by_region=by_region,
-                       date=date)
+    return solve_round(inst, policy, edges, timings, warn, mapper=solve_mapper,
+                       by_region=by_region, date=date, previous=previous)
 
 
 def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,
@@ -181,7 +183,7 @@ def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,
                 *, prev: Round | None = None, warm: bool = True, regions: bool = True,
                 mapper: Mapper | None = None,
                 by_region: Callable[[EdgeTable, Instance], object] | None = None,
-                date: str | None = None) -> Round:
+                date: str | None = None, previous: Previous | None = None) -> Round:
     """Solve a round on its scored edge table: the one solve path of the CLI, the API, what-if,
     the price of decisions and the benchmarks. Encodes the table (`make_problem`), lets
     `matcher.solver.strategy` plan and run the solve, and decodes the answer (`decode`).
@@ -193,31 +195,49 @@ def solve_round(inst: Instance, policy: Policy, edges: EdgeTable,
     assignment carried over (`carry_over.carry_over`) is a second candidate answer, so a
     scenario that only adds capacity never scores below the baseline and people do not move
     for nothing; when nothing the solver sees changed (`same_problem`), `prev`'s answer is the
-    answer (the solver is deterministic). Raises InputError when the locks are infeasible."""
+    answer (the solver is deterministic). `previous` (another thing than `prev`: an earlier
+    round's proposals, `matcher run --previous`) adds ``objective.stability_bonus`` to each
+    person's previous proposal in the solver's objective (:mod:`matcher.stability`); the round
+    reports who kept and who moved. Raises InputError when the locks are infeasible."""
     timings = dict(timings or {})
     warn = list(warnings or [])
     check_locks(inst)
+    stable = None if previous is None else (
+        stability_targets(inst, previous), bonus_micro(policy.objective.stability_bonus))
     if chain_active(inst):  # routes, hours or cohorts: the exact chain model, never warm
-        return chain_round(inst, policy, edges, timings, warn, date)
+        return with_stability(chain_round(inst, policy, edges, timings, warn, date, stable),
+                              previous)
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
-    if prev is not None and same_problem(prev, inst, policy, problem):
+    solved = problem if stable is None else with_bonus(problem, pair_bonus(problem, *stable),
+                                                       stable[1])
+    if prev is not None and same_problem(prev, inst, policy, solved):
         result = prev.result
     else:
-        start = carry_over(prev, inst, problem) if prev is not None else None
-        ws = warm_start(prev, inst, problem, start) if prev is not None and warm else None
-        labels = region_labels(inst, problem) if regions else None
-        how = strategy.plan(problem, policy, labels, ws, start)
+        start = carry_over(prev, inst, solved) if prev is not None else None
+        ws = warm_start(prev, inst, solved, start) if prev is not None and warm else None
+        labels = region_labels(inst, solved) if regions else None
+        how = strategy.plan(solved, policy, labels, ws, start)
         if by_region is not None and how.route is strategy.Route.BY_REGION:
             by_region(edges, inst)
         groups = target_groups(inst.candidates, policy) if how.fairness else None
-        result = strategy.execute(problem, policy, how, mapper, groups)
+        result = strategy.execute(solved, policy, how, mapper, groups)
     timings["solve"] = time.perf_counter() - t
     if result.status is Status.INFEASIBLE:  # check_locks should have caught it
         raise InputError([Problem("decisions.csv", None, None, r)
                           for r in result.details.reasons])
-    return Round(inst, policy, edges, usable, problem, result,
-                 decode(len(edges), usable, result.chosen), timings, warn, None, date)
+    # the solver's arrays (with the stability bonus): what the certificate's prices are for
+    return with_stability(Round(inst, policy, edges, usable, solved, result,
+                                decode(len(edges), usable, result.chosen), timings, warn, None,
+                                date), previous)
+
+
+def with_stability(rnd: Round, previous: Previous | None) -> Round:
+    """The round with who kept and who moved against `previous` (the round itself without)."""
+    if previous is None:
+        return rnd
+    bonus = bonus_micro(rnd.policy.objective.stability_bonus)
+    return replace(rnd, stability=stability(rnd, previous, bonus))
 
 
 def decode(n_edges: int, usable: np.ndarray, chosen: np.ndarray) -> np.ndarray:
@@ -229,14 +249,16 @@ def decode(n_edges: int, usable: np.ndarray, chosen: np.ndarray) -> np.ndarray:
 
 
 def chain_round(inst: Instance, policy: Policy, edges: EdgeTable, timings: dict[str, float],
-                warnings: list[Problem], date: str | None = None) -> Round:
+                warnings: list[Problem], date: str | None = None,
+                stable: tuple[Targets, int] | None = None) -> Round:
     """Solve a round with chain inputs (routes, hours, cohorts) on its edge table by the exact
-    chain model (:mod:`matcher.chain`); locks that cannot fit are refused (InputError)."""
+    chain model (:mod:`matcher.chain`); locks that cannot fit are refused (InputError).
+    `stable`: the previous round's proposals and the stability bonus."""
     if bad := lock_problems(inst):
         raise InputError(bad)
     t = time.perf_counter()
     problem, usable = make_problem(inst, edges)
-    result, chain, chain_warn = solve_chain_round(inst, policy, edges, usable, problem)
+    result, chain, chain_warn = solve_chain_round(inst, policy, edges, usable, problem, stable)
     timings["solve"] = time.perf_counter() - t
     chosen = decode(len(edges), usable, result.chosen)
     return Round(inst, policy, edges, usable, problem, result, chosen, timings,
@@ -372,7 +394,8 @@ def summary(rnd: Round, unmatched: pd.DataFrame | None = None) -> dict[str, Any]
         "warnings": [str(w) for w in rnd.warnings],
     } | ({"fairness": r.details.fairness} if r.details.fairness is not None else {}) | (
         {"chain": chain_report.counts(inst, rnd.chain)} if rnd.chain is not None else {}) | (
-        {"date": rnd.date} if rnd.date is not None else {})
+        {"date": rnd.date} if rnd.date is not None else {}) | (
+        {"stability": rnd.stability.summary()} if rnd.stability is not None else {})
 
 
 def _certificate(rnd: Round) -> dict[str, Any]:
@@ -440,6 +463,9 @@ def write_round(rnd: Round, out_dir: Path, extra_timings: dict[str, float] | Non
         if rnd.chain is not None and rnd.has_routes:
             frames[chain_report.ROUTE_EDGES_FILE] = chain_report.route_edges_frame(
                 rnd.instance, rnd.chain.routes)
+        if rnd.stability is not None:
+            frames[MOVES_FILE] = rnd.stability.moves
+            frames[PROPOSALS_FILE] = rnd.stability.previous.proposals
         files = rnd.output_files
         written: dict[str, str] = {}
         # edges.csv last: a background write (`edges`) has the most time to finish.

@@ -18,6 +18,7 @@ limits from the data folder (read and validated by `matcher.load`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -475,6 +476,26 @@ def check_certificate(inst: Instance, pairs: Pairs, meta: dict[str, Any],
     return Check("certificate", holds, detail + (f" ({note})" if note else ""))
 
 
+def with_stability_bonus(inst: Instance, pairs: Pairs, round_dir: Path,
+                         meta: dict[str, Any]) -> Pairs:
+    """A round with a previous round (``matcher run --previous``) maximised its weights plus
+    ``stability_bonus`` on each person's previous proposal (matcher.stability): the same
+    weights here, from the proposals it wrote (previous.csv, checked by its hash)."""
+    from matcher.stability import PROPOSALS_FILE, bonus_weights
+
+    stab = meta.get("stability")
+    if not isinstance(stab, dict) or not stab.get("stability_bonus"):
+        return pairs
+    try:
+        proposals = _csv(round_dir / PROPOSALS_FILE).astype(str)
+    except (OSError, ValueError) as exc:
+        raise InputError([Problem(PROPOSALS_FILE, None, None,
+                                  f"cannot read the round: {exc}")]) from None
+    bonus = bonus_weights(inst, pairs.cand, pairs.opt, proposals,
+                          round(float(stab["stability_bonus"]) * SCALE))
+    return dataclasses.replace(pairs, weight=pairs.weight + bonus / SCALE)
+
+
 def verify_round(data_dir: Path, round_dir: Path) -> list[Check]:
     """Every check of the module docstring, in order (InputError when a file cannot be read)."""
     inst, _warnings = load_instance(Path(data_dir))
@@ -482,7 +503,8 @@ def verify_round(data_dir: Path, round_dir: Path) -> list[Check]:
     checks = check_files(Path(round_dir), files.meta, inst)
     pairs_check, dec_check, keys, codes = check_pairs(inst, files.edges, files.meta)
     checks += [pairs_check, dec_check]
-    pairs = build_pairs(inst, keys, codes, files.edges)
+    pairs = with_stability_bonus(inst, build_pairs(inst, keys, codes, files.edges),
+                                 Path(round_dir), files.meta)
     assignment, value = check_assignment(inst, pairs, files.assignments, files.meta)
     checks.append(assignment)
     checks.append(check_certificate(inst, pairs, files.meta, value))

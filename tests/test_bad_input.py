@@ -110,8 +110,11 @@ def test_locks_beyond_capacity(pilot: Path, tmp_path: Path):
     dec = pd.DataFrame({"candidate_id": ["P-001", "P-004", "P-022"],
                         "option_id": ["SPEC-TESTER"] * 3, "decision": ["lock"] * 3})
     write_tables(pilot, {"decisions": dec})
-    code, text = run_cli(pilot, tmp_path / "out")
-    assert code == 2 and "3 candidates locked to option 'SPEC-TESTER', which has 2 seats" in text
+    result = runner.invoke(app, ["--lang", "en", "run", str(pilot), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and not (tmp_path / "o").exists()
+    assert ("3 locks at SPEC-TESTER take 3 seats, SPEC-TESTER has 2: raise its capacity to 3 "
+            "(options.csv) or undo 1 of these locks: P-001 -> SPEC-TESTER, P-004 -> SPEC-TESTER, "
+            "P-022 -> SPEC-TESTER") in " ".join(result.output.split())
 
 
 def test_two_locks_for_one_candidate(pilot: Path, tmp_path: Path):

@@ -118,3 +118,21 @@ def test_warmup_runs_every_kernel_a_round_uses_and_leaves_them_cached() -> None:
     expected |= {"matcher.scoring.grid._count", "matcher.scoring.grid._fill"}
     assert expected <= set(first["called_kernels"])  # type: ignore[call-overload]
     assert warm()["compiled_kernels"] == {}
+
+
+def test_midsize_table_at_tiny_sizes(tmp_path: Path) -> None:
+    """benchmarks.midsize end to end: matcher's round and every alternative on the same pairs."""
+    from benchmarks import midsize
+
+    results = midsize.main(["--sizes", "25,60", "--limit", "5", "--out", str(tmp_path)])
+    assert [r["candidates"] for r in results] == [25, 60]
+    for r in results:
+        m = r["matcher"]
+        assert m["status"] == "optimal" and m["gap"] == 0 and m["certificate"]
+        for name in ("highs_mip", "cp_sat"):
+            alt = r[name]
+            if alt["objective"] is not None:  # nothing feasible beats matcher's proven optimum
+                assert alt["objective"] <= m["bound"]
+        assert r["bare_flow"]["objective"] >= m["objective"]  # without budgets: at least as much
+    doc = json.loads((tmp_path / "midsize.json").read_text())
+    assert doc["markdown"].count("\n") == 2 + len(results)

@@ -11,7 +11,7 @@ import pytest
 from distributed import Client, LocalCluster, get_task_stream
 
 from benchmarks.solver_instances import random_problem
-from matcher.solver.dask_map import DaskMapper
+from matcher.parallel.dask_mapper import DaskMapper
 from matcher.solver.decompose import organisation_regions, solve_decomposed
 from tests.test_decompose import decomposed_policy
 

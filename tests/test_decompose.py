@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from benchmarks.solver_instances import random_problem
 from benchmarks.worker import solver_summary
 from matcher.errors import InputError
+from matcher.parallel import ProcessMapper
 from matcher.policy import Policy, load_policy, policy_from_dict
 from matcher.solver.cpsat import solve_cpsat
 from matcher.solver.decompose import (
     PartTask,
-    ProcessMapper,
     _usable,
     auction_core,
     dual_bound,

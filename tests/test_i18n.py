@@ -105,3 +105,32 @@ def test_language_does_not_change_the_policy_or_the_round(tmp_path: Path) -> Non
     assert "## Korte omschrijving (B1)" in nl and "De computer helpt" in nl
     assert "## Short description (B1)" in en
     assert policy.hash in nl.replace("\n", " ") or policy.hash[:16] in nl
+
+
+def test_round_summary_and_audit_in_the_readers_language(tmp_path: Path) -> None:
+    """The summary's reasons and audit.md are words in Dutch or English; the records (CSV,
+    audit.json) are the same bytes in both."""
+    runner = CliRunner()
+    out = {}
+    for lang in ("nl", "en"):
+        result = runner.invoke(app, ["--lang", lang, "run", str(PILOT), "--out",
+                                     str(tmp_path / lang)])
+        assert result.exit_code == 0, result.output
+        out[lang] = result.output
+    assert "niet gematcht: er was een plek" in out["nl"]  # (the table wraps the rest)
+    assert "unmatched: a seat was free" in out["en"]
+    assert "guidance_capacity_exh" not in out["nl"] + out["en"]
+    nl = (tmp_path / "nl" / "audit.md").read_text()
+    en = (tmp_path / "en" / "audit.md").read_text()
+    assert nl.startswith("# Gelijke kansen: audit van deze ronde")
+    assert en.startswith("# Equal chances: audit of this round")
+    assert "## Kenmerk: geslacht" in nl and "| vrouw | 12 | 8 | 67% | 39% - 86% |" in nl
+    assert "## Attribute: gender" in en and "| female | 12 | 8 | 67% | 39% - 86% |" in en
+    assert "te klein voor een oordeel" in nl and "Kort gezegd:" in nl
+    assert "insufficient data" not in nl and "kleine groep (minder dan 30)" in nl
+    # the same numbers in both: only the words differ
+    digits = [[c for c in t if c.isdigit()] for t in (nl, en)]
+    assert digits[0] == digits[1]
+    for name in ("assignments.csv", "unmatched.csv", "utilisation.csv", "edges.csv",
+                 "audit.json"):
+        assert (tmp_path / "nl" / name).read_bytes() == (tmp_path / "en" / name).read_bytes()

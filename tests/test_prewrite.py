@@ -38,7 +38,8 @@ def _files(folder: Path) -> dict[str, bytes]:
 def _round(data: Path, decompose: bool, pre: EdgesPrewrite | None,
            mapper: object = map) -> Round:
     inst, warnings = load_instance(data)
-    return run_round(inst, _policy(decompose), warnings, mapper,  # type: ignore[arg-type]
+    return run_round(inst, _policy(decompose), warnings,
+                     score_mapper=mapper, solve_mapper=mapper,  # type: ignore[arg-type]
                      by_region=pre.start if pre is not None else None)
 
 

@@ -12,13 +12,13 @@ import pytest
 
 from matcher.load import instance_from_frames
 from matcher.model import Instance
+from matcher.parallel import ProcessMapper
 from matcher.policy import Policy, policy_from_dict
 from matcher.progress import progress_hook
 from matcher.scoring import COMPONENTS, EdgeTable, build_edges, score_pairs
 from matcher.scoring import table as table_module
 from matcher.scoring.eligibility import Blocks
 from matcher.scoring.table import LOCK, chunk_bounds
-from matcher.solver.decompose import ProcessMapper
 from matcher.synth import generate
 
 #: Small chunks, so that a few thousand candidates make many chunks.

@@ -35,8 +35,8 @@ def _run(db: DB, cache: Cache, parsed: importing.Parsed, mode: str, key_id: int)
 
 @router.post("", status_code=201, response_model=ImportPublic)
 def import_json(body: ImportCreate, db: DB, cache: Cache, caller: Coordinator) -> Any:
-    """Import tables given as JSON rows (organisations, options, candidates, protected,
-    decisions); the same columns as the CSV files."""
+    """Import tables given as JSON rows (organisations, options, candidates, routes,
+    protected, decisions); the same columns as the CSV files."""
     rows = {t: getattr(body, t) for t in importing.TABLES if getattr(body, t) is not None}
     if not rows:
         raise HTTPException(422, "give at least one table")
@@ -48,12 +48,12 @@ async def import_csv(
     db: DB, cache: Cache, caller: Coordinator,
     organisations: UploadFile | None = None, options: UploadFile | None = None,
     candidates: UploadFile | None = None, protected: UploadFile | None = None,
-    decisions: UploadFile | None = None,
+    decisions: UploadFile | None = None, routes: UploadFile | None = None,
     mode: Annotated[str, Form(pattern="^(merge|replace)$")] = "merge",
 ) -> Any:
     """Import the CSV files of a data folder (multipart form, one field per table)."""
     given = {"organisations": organisations, "options": options, "candidates": candidates,
-             "protected": protected, "decisions": decisions}
+             "protected": protected, "decisions": decisions, "routes": routes}
     files = {name: await f.read() for name, f in given.items() if f is not None}
     if not files:
         raise HTTPException(422, "give at least one file")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
-from api import rounding
+from api import rounding, storage_errors
 from api.deps import DB, Reader, RoundWriter, ServerPolicy
 from api.limits import MAX_ID, MAX_OFFSET, MAX_PAGE
 from api.models import Round, RoundAssignment, RoundJob, RoundUnmatched
@@ -23,9 +24,9 @@ from api.schemas import (
 )
 from api.security import Role
 from api.services import jobs as job_service
-from api.services.round_start import RoundRefused, start_round
 from matcher.errors import InputError
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/rounds", tags=["rounds"])
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
@@ -49,13 +50,27 @@ def create_round(body: RoundCreate, request: Request, db: DB, base: ServerPolicy
     """Snapshot the data, decisions in force and policy, and run the solver. Small rounds
     answer at once (201); larger ones are queued as a durable job (202) that a worker runs:
     poll GET /v1/rounds/{id} (its `job` shows attempts and progress)."""
+    if caller.role is Role.planner and body.kind != "scenario":
+        raise HTTPException(403, "planners may run scenario rounds only")
+    settings, runner = request.app.state.settings, request.app.state.runner
     try:
-        round_id, queued = start_round(request.app.state, caller, body.kind, body.policy)
-    except RoundRefused as exc:
-        raise HTTPException(exc.status, exc.template) from None
+        policy = rounding.resolve_policy(base, body.policy)
+        round_id, _, claim = rounding.create(
+            db, policy, body.kind, caller.key_id, settings.job_max_attempts, runner.name,
+            settings.sync_round_max_candidates, settings.job_lease_seconds,
+            body.previous_round_id)
     except InputError as exc:
         return _problems(exc)
-    if queued:
+    if claim is None:
+        return JSONResponse(status_code=202, content=_get(db, round_id))
+    try:
+        runner.run(claim)
+    except Exception as exc:
+        if storage_errors.answer(exc) is None:
+            raise
+        # The round and its job were stored; its result could not be (a full or read-only
+        # disk): a worker takes the job up again when its lease expires.
+        log.warning("round %d: storing its result failed (%s); left to a worker", round_id, exc)
         return JSONResponse(status_code=202, content=_get(db, round_id))
     return _get(db, round_id)
 

@@ -50,8 +50,32 @@ IdempotencyKey = Annotated[str | None, Header(
         "request answers the shortlist issued first (200); with a different request, 422."))]
 
 
+_ID = "$response.body#/id"
+#: OpenAPI links (for clients and schemathesis' stateful tests): from an issued shortlist to
+#: reading it back, feedback on its first candidate and closing it.
+ISSUED_LINKS = {
+    "GetShortlist": {"operationId": "get_shortlist_v1_shortlists__shortlist_id__get",
+                     "parameters": {"shortlist_id": _ID}},
+    "LatestShortlist": {"operationId": "latest_shortlist_v1_options__option_id__shortlist_get",
+                        "parameters": {"option_id": "$response.body#/option_id"}},
+    "GiveFeedback": {"operationId": "post_feedback_v1_shortlists__shortlist_id__feedback_post",
+                     "parameters": {"shortlist_id": _ID},
+                     "requestBody": {"candidate_id": "$response.body#/entries/0/candidate_id",
+                                     "kind": "invited"}},
+    "CloseShortlist": {"operationId": "close_shortlist_v1_shortlists__shortlist_id__close_post",
+                       "parameters": {"shortlist_id": _ID}},
+}
+FEEDBACK_LINKS = {
+    name: {"operationId": f"{name.lower()}_hire_v1_shortlists__shortlist_id__feedback__"
+                          f"feedback_id__{name.lower()}_post",
+           "parameters": {"shortlist_id": "$response.body#/shortlist_id",
+                          "feedback_id": "$response.body#/id"}}
+    for name in ("Confirm", "Reject")}
+
+
 @router.post("/v1/options/{option_id}/shortlist", status_code=201,
              response_model=ShortlistPublic, responses={
+                 201: {"links": ISSUED_LINKS},
                  200: {"model": ShortlistPublic,
                        "description": "the shortlist first issued under this Idempotency-Key"},
                  404: {"description": "no such option (or not one of yours)"},
@@ -149,6 +173,7 @@ def close_shortlist(shortlist_id: ShortlistId, db: DB, caller: ShortlistCaller) 
 
 @router.post("/v1/shortlists/{shortlist_id}/feedback", status_code=201,
              response_model=FeedbackGiven, responses={
+                 201: {"links": FEEDBACK_LINKS},
                  404: {"description": "no such shortlist (or not one of yours)"},
                  409: {"description": "already reported (not_suitable, hired and withdrawn are "
                                       "final), or hired while reported hired or committed "

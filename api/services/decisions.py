@@ -14,7 +14,7 @@ from api.db import utcnow
 from api.models import DecisionEvent, Record, Round, RoundAssignment
 from api.schemas import DecisionCreate
 from api.security import Caller
-from api.state import decision_events
+from api.state import ROUTES, decision_events, route_key
 from matcher.decisions import committed_elsewhere, decisions_in_force
 from matcher.i18n import N_, _
 
@@ -45,25 +45,39 @@ def public(e: DecisionEvent) -> dict[str, Any]:
 
 def _check_known(s: Session, body: DecisionCreate) -> None:
     for kind, value, field in (("candidates", body.candidate_id, "candidate_id"),
-                               ("options", body.option_id, "option_id")):
+                               ("options", body.option_id, "option_id"),
+                               ("options", body.next_option_id, "next_option_id")):
+        if value is None:
+            continue
         found = s.scalar(select(Record.id).where(Record.kind == kind, Record.entity_id == value))
         if found is None:
             raise DecisionRefused(404, UNKNOWN, field=field, kind=kind[:-1], value=value)
+    if body.next_option_id is not None and s.scalar(select(Record.id).where(
+            Record.kind == ROUTES,
+            Record.entity_id == route_key(body.option_id, body.next_option_id))) is None:
+        raise HTTPException(422, f"next_option_id: routes.csv has no route from "
+                                 f"{body.option_id!r} to {body.next_option_id!r}")
 
 
-def _check_proposed(s: Session, body: DecisionCreate) -> None:
+def _check_proposed(s: Session, body: DecisionCreate) -> str:
+    """The proposal's follow-on place ('' when the round proposed the option alone): accepting
+    or rejecting a proposed route decides on the route."""
     if body.round_id is None:
         raise DecisionRefused(422, NEEDS_ROUND)
     rnd = s.get(Round, body.round_id)
     if rnd is None or rnd.kind != "official" or rnd.status != "done":
         raise DecisionRefused(404, NO_ROUND)
-    proposed = s.scalar(select(RoundAssignment.id).where(
+    proposed = s.scalar(select(RoundAssignment.next_option_id).where(
         RoundAssignment.round_id == body.round_id,
         RoundAssignment.candidate_id == body.candidate_id,
         RoundAssignment.option_id == body.option_id))
     if proposed is None:
         raise DecisionRefused(422, NOT_PROPOSED, round_id=body.round_id,
                               candidate=body.candidate_id, option=body.option_id)
+    if body.next_option_id is not None and body.next_option_id != proposed:
+        raise HTTPException(422, f"next_option_id: round {body.round_id} proposed the follow-on "
+                                 f"place {proposed!r}, not {body.next_option_id!r}")
+    return str(proposed)
 
 
 def record_decision(s: Session, caller: Caller, body: DecisionCreate, source: str = "api"
@@ -71,8 +85,9 @@ def record_decision(s: Session, caller: Caller, body: DecisionCreate, source: st
     """Check and add the decision (404 unknown candidate/option/round, 422 accept/reject of a
     pair not proposed, 409 a second commitment), with its audit record, in session `s`."""
     _check_known(s, body)
+    next_option_id = body.next_option_id or ""
     if body.kind in ("accept", "reject"):
-        _check_proposed(s, body)
+        next_option_id = _check_proposed(s, body)
     if body.kind in ("accept", "lock"):
         other = committed_elsewhere(decisions_in_force(decision_events(s)), body.candidate_id,
                                     body.option_id)
@@ -80,7 +95,7 @@ def record_decision(s: Session, caller: Caller, body: DecisionCreate, source: st
             raise DecisionRefused(409, COMMITTED, candidate=body.candidate_id, other=other)
     event = DecisionEvent(at=utcnow(), key_id=caller.key_id, candidate_id=body.candidate_id,
                           option_id=body.option_id, kind=body.kind, reason=body.reason,
-                          round_id=body.round_id, source=source)
+                          round_id=body.round_id, source=source, next_option_id=next_option_id)
     s.add(event)
     s.flush()
     append(s, key_id=caller.key_id, action=f"decision.{body.kind}",

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from matcher.audit import words as W
 from matcher.audit.metrics import (
     FOUR_FIFTHS,
     INSUFFICIENT,
@@ -33,6 +34,7 @@ from matcher.audit.proxies import STRONG, proxy_table
 from matcher.audit.routes import route_markdown, route_rates
 from matcher.csvio import read_table
 from matcher.errors import InputError, Problem, Problems
+from matcher.i18n import N_, _, ngettext
 from matcher.model import Instance
 from matcher.round import Round
 
@@ -155,67 +157,149 @@ def _pct(x: float | None) -> str:
 
 
 def _table(groups: list[dict[str, Any]]) -> list[str]:
-    lines = ["| group | people | placed | rate | 95% interval | note |", "|---|---:|---:|---:|---|---|"]
+    lines = ["| " + " | ".join([_("group"), _("people"), _("placed"), _("rate"),
+                                _("95% interval"), _("note")]) + " |",
+             "|---|---:|---:|---:|---|---|"]
     for g in groups:
-        note = "" if g["status"] == "ok" else INSUFFICIENT
-        lines.append(f"| {g['group']} | {g['size']} | {g['placed']} | {_pct(g['rate'])} | "
+        note = "" if g["status"] == "ok" else _(SMALL_GROUP).format(n=MIN_GROUP)
+        lines.append(f"| {W.group(g['group'])} | {g['size']} | {g['placed']} | {_pct(g['rate'])} | "
                      f"{_pct(g['ci'][0])} - {_pct(g['ci'][1])} | {note} |")
     return lines
 
 
+#: The note beside a group too small for a verdict.
+SMALL_GROUP = N_("small group (under {n}): no verdict")
+
+
 def _ratio_line(label: str, m: dict[str, Any]) -> str:
     if m["verdict"] == INSUFFICIENT:
-        return (f"- {label}: {INSUFFICIENT} (fewer than two groups of at least {MIN_GROUP} "
-                "people); no verdict.")
-    mark = "ok"
+        return "- " + _("{label}: too little data (fewer than two groups of at least {n} "
+                        "people); no verdict.").format(label=label, n=MIN_GROUP)
+    mark = _("ok")
     if m["flag"]:
-        mark = "**FLAG**: below the four-fifths rule" + (
-            ", clearly (the whole interval is below)" if m["clear"] else
-            "; the interval reaches 0.8, so it may be chance: watch the next rounds")
-    return (f"- {label}: {m['ratio']:.2f} (95% interval {m['ci'][0]:.2f} - {m['ci'][1]:.2f}); "
-            f"lowest {m['lowest']}, highest {m['highest']}: {mark}.")
+        mark = (_("**FLAG**: below the four-fifths rule, clearly (the whole interval is below)")
+                if m["clear"] else
+                _("**FLAG**: below the four-fifths rule; the interval reaches 0.8, so it may be "
+                  "chance: watch the next rounds"))
+    return "- " + _("{label}: {ratio:.2f} (95% interval {low:.2f} - {high:.2f}); lowest {lowest}, "
+                    "highest {highest}: {mark}.").format(
+        label=label, ratio=m["ratio"], low=m["ci"][0], high=m["ci"][1],
+        lowest=W.group(m["lowest"]), highest=W.group(m["highest"]), mark=mark)
+
+
+def _group_words(entry: dict[str, Any]) -> str:
+    """A plain summary of one attribute's placement table (B1)."""
+    groups = [g for g in entry["placement"] if g["rate"] is not None]
+    if len(groups) < 2:
+        return ""
+    hi = max(groups, key=lambda g: (g["rate"], g["group"]))
+    lo = min(groups, key=lambda g: (g["rate"], g["group"]))
+    text = _("In short: of the group {hi}, {hi_pct} got a place; of the group {lo}, {lo_pct}.").format(
+        hi=W.group(hi["group"]), hi_pct=_pct(hi["rate"]), lo=W.group(lo["group"]),
+        lo_pct=_pct(lo["rate"]))
+    if any(g["status"] != "ok" for g in groups):
+        text += " " + _("Some groups have fewer than {n} people. With so few people a "
+                        "difference can be chance: the interval shows how wide it can be."
+                        ).format(n=MIN_GROUP)
+    elif entry["disparate_impact"]["flag"]:
+        text += " " + _("That difference is larger than the four-fifths rule allows.")
+    else:
+        text += " " + _("That difference is within the four-fifths rule.")
+    return text
+
+
+def _flag_lines(audit: dict[str, Any]) -> list[str]:
+    """The flags in words, from the figures (audit.json's `flags` keep their English text)."""
+    out = []
+    labels = {"disparate_impact": _("disparate impact"),
+              "equal_opportunity": _("equal opportunity")}
+    for where in ("attributes", "intersections"):
+        for name, entry in audit[where].items():
+            for metric, label in labels.items():
+                m = entry[metric]
+                if m["flag"]:
+                    sure = (_("clear: the whole interval is below {t}") if m["clear"] else
+                            _("the interval reaches {t}")).format(t=FOUR_FIFTHS)
+                    out.append(_("{metric} for {name}: {lowest} {ratio:.2f} of {highest} "
+                                 "(interval {low:.2f}-{high:.2f}; {sure})").format(
+                        metric=label, name=W.attribute(name), lowest=W.group(m["lowest"]),
+                        ratio=m["ratio"], highest=W.group(m["highest"]), low=m["ci"][0],
+                        high=m["ci"][1], sure=sure))
+    out += [_("proxy: {input} carries {attribute} ({measure} {value:.2f})").format(
+        input=W.words(W.INPUT_WORDS, p["input"]), attribute=W.attribute(p["attribute"]),
+        measure=W.words(W.MEASURE_WORDS, p["measure"]), value=p["value"])
+        for p in audit["proxies"] if p["level"] == "strong"]
+    return out
+
+
+def _lead(audit: dict[str, Any]) -> list[str]:
+    """The opening paragraphs: the outcome and the verdict in plain words."""
+    o = audit["overall"]
+    flags = _flag_lines(audit)
+    judged = any(e["disparate_impact"]["verdict"] != INSUFFICIENT
+                 for e in audit["attributes"].values())
+    verdict = (_("No group got clearly fewer chances in this round.") if judged else
+               _("The groups are too small for a verdict in this round: read the figures as a "
+                 "first look only."))
+    if flags:
+        verdict = ngettext("There is {n} point to look at: see 'Flags'.",
+                           "There are {n} points to look at: see 'Flags'.", len(flags)
+                           ).format(n=len(flags))
+    return [_("{placed} of {candidates} people got a next step ({rate}); {eligible} had at least "
+              "one option that fits the hard rules, and {rate_eligible} of them were placed."
+              ).format(placed=o["placed"], candidates=o["candidates"], rate=_pct(o["rate"]),
+                       eligible=o["with_eligible_option"],
+                       rate_eligible=_pct(o["rate_among_eligible"])) + " " + verdict, "",
+            _("Protected attributes are never used to score or to match. They are used only "
+              "here, to check that groups get equal chances. Groups under {n} people are too "
+              "small for a verdict. The disparate-impact ratio is the lowest group rate divided "
+              "by the highest; below {t} it is flagged (the four-fifths rule). Equal opportunity "
+              "uses only people who had at least one eligible option. Every rate has a 95% "
+              "interval: the true rate lies in it in 95 of 100 cases.").format(
+                  n=MIN_GROUP, t=FOUR_FIFTHS), ""]
 
 
 def audit_markdown(audit: dict[str, Any]) -> str:
-    """The readable audit section of the round's report."""
-    o = audit["overall"]
-    out = ["# Equal chances: audit of this round", "",
-           f"{o['placed']} of {o['candidates']} people got a next step ({_pct(o['rate'])}); "
-           f"{o['with_eligible_option']} had at least one option that fits the hard rules, and "
-           f"{_pct(o['rate_among_eligible'])} of them were placed.", "",
-           "Protected attributes are never used to score or to match. They are used only here, to "
-           "check that groups get equal chances. Groups under "
-           f"{MIN_GROUP} people are marked '{INSUFFICIENT}': too small for a verdict. The "
-           f"disparate-impact ratio is the lowest group rate divided by the highest; below "
-           f"{FOUR_FIFTHS} it is flagged (the four-fifths rule). Equal opportunity uses only "
-           "people who had at least one eligible option.", ""]
-    if audit["flags"]:
-        out += ["## Flags", "", *[f"- {f}" for f in audit["flags"]], ""]
-    else:
-        out += ["## Flags", "", "No flags.", ""]
-    for where, title in (("attributes", "Attribute"), ("intersections", "Intersection")):
+    """The readable audit section of the round's report, in the current language."""
+    out = ["# " + _("Equal chances: audit of this round"), "", *_lead(audit)]
+    flags = _flag_lines(audit)
+    out += ["## " + _("Flags"), "", *([f"- {f}" for f in flags] or [_("No flags.")]), ""]
+    titles = {"attributes": _("Attribute"), "intersections": _("Intersection")}
+    for where, title in titles.items():
         for name, entry in audit[where].items():
             if where == "intersections" and entry.get("large_groups", 0) < 2:
                 continue
-            out += [f"## {title}: {name}", "",
-                    f"{entry['people']} people with this recorded; {entry['not_given']} not given.",
-                    "", *_table(entry["placement"]), "",
-                    _ratio_line("Disparate impact (placement)", entry["disparate_impact"]),
-                    _ratio_line("Equal opportunity (placement among people with an eligible "
-                                "option)", entry["equal_opportunity"]), ""]
-    small = [n for n, e in audit["intersections"].items() if e.get("large_groups", 0) < 2]
+            summary = _group_words(entry)
+            out += [f"## {title}: {W.attribute(name)}", "",
+                    _("{people} people with this recorded; {not_given} not given.").format(
+                        people=entry["people"], not_given=entry["not_given"]),
+                    "", *_table(entry["placement"]), "", *([summary, ""] if summary else []),
+                    _ratio_line(_("Disparate impact (placement)"), entry["disparate_impact"]),
+                    _ratio_line(_("Equal opportunity (placement among people with an eligible "
+                                  "option)"), entry["equal_opportunity"]), ""]
+    small = [W.attribute(n) for n, e in audit["intersections"].items()
+             if e.get("large_groups", 0) < 2]
     if small:
-        out += ["## Intersections with too little data", "",
-                f"{', '.join(small)}: {INSUFFICIENT} (see audit.json for the counts).", ""]
+        out += ["## " + _("Intersections with too little data"), "",
+                _("{names}: too little data for a verdict (see audit.json for the counts)."
+                  ).format(names=", ".join(small)), ""]
     if "guaranteed_routes" in audit:
         out += route_markdown(audit["guaranteed_routes"])
-    out += ["## Proxies: scoring inputs that go together with a group", "",
-            f"Values from 0 (no link) to 1 (the input tells the group). From {STRONG} on the "
-            "input carries the group: check whether that input is fair for this option.", "",
-            "| input | attribute | measure | value | level |", "|---|---|---|---:|---|"]
-    out += [f"| {p['description']} | {p['attribute']} | {p['measure']} | {p['value']:.2f} | "
-            f"{p['level']} |" for p in audit["proxies"]]
+    out += _proxy_section(audit["proxies"])
     return "\n".join(out) + "\n"
+
+
+def _proxy_section(proxies: list[dict[str, Any]]) -> list[str]:
+    head = [_("input"), _("attribute"), _("measure"), _("value"), _("level")]
+    out = ["## " + _("Proxies: scoring inputs that go together with a group"), "",
+           _("Values from 0 (no link) to 1 (the input tells the group). From {strong} on the "
+             "input carries the group: check whether that input is fair for this option."
+             ).format(strong=STRONG), "",
+           "| " + " | ".join(head) + " |", "|---|---|---|---:|---|"]
+    out += [f"| {W.words(W.INPUT_WORDS, p['input'])} | {W.attribute(p['attribute'])} | "
+            f"{W.words(W.MEASURE_WORDS, p['measure'])} | {p['value']:.2f} | "
+            f"{W.words(W.LEVEL_WORDS, p['level'])} |" for p in proxies]
+    return out
 
 
 def _as_files(audit: dict[str, Any]) -> dict[str, bytes]:

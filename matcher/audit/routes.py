@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from matcher.audit.metrics import group_rates
+from matcher.i18n import _
 
 
 def route_rates(protected: pd.DataFrame, routed: np.ndarray, placed: np.ndarray
@@ -26,12 +27,16 @@ def route_rates(protected: pd.DataFrame, routed: np.ndarray, placed: np.ndarray
 
 def route_markdown(routes: dict[str, Any]) -> list[str]:
     """audit.md's section on guaranteed routes."""
-    out = ["## Guaranteed routes per group", "",
-           "The share of each group that got a programme with a guaranteed follow-on place.", ""]
+    from matcher.audit import words as W
+
+    out = ["## " + _("Guaranteed routes per group"), "",
+           _("The share of each group that got a programme with a guaranteed follow-on place."),
+           ""]
+    head = [_("group"), _("people"), _("guaranteed routes"), _("rate")]
     for attribute, entry in routes.items():
-        out += [f"### {attribute}", "", "| group | people | guaranteed routes | rate |",
+        out += [f"### {W.attribute(attribute)}", "", "| " + " | ".join(head) + " |",
                 "|---|---:|---:|---:|"]
-        out += [f"| {g['group']} | {g['size']} | {g['placed']} | {_pct(g['rate'])} |"
+        out += [f"| {W.group(g['group'])} | {g['size']} | {g['placed']} | {_pct(g['rate'])} |"
                 for g in entry["all"]]
         out.append("")
     return out

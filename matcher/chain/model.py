@@ -38,6 +38,7 @@ from matcher.policy import Policy
 from matcher.scoring.table import EdgeTable
 from matcher.solver.problem import AssignmentProblem
 from matcher.solver.result import Method, SolveDetails, SolveResult, Status
+from matcher.stability import Targets, pair_bonus, route_bonus, with_bonus
 
 log = logging.getLogger(__name__)
 
@@ -209,13 +210,16 @@ def _lock_rows(problem: AssignmentProblem, routes: RouteEdges, rows: _Rows, lay:
 
 
 def solve_chain(inst: Instance, problem: AssignmentProblem, routes: RouteEdges,
-                policy: Policy) -> tuple[SolveResult, ChainSolution]:
-    """The chain model's optimum (or, at the node limit, its best answer with a bound)."""
+                policy: Policy, route_extra: np.ndarray | None = None
+                ) -> tuple[SolveResult, ChainSolution]:
+    """The chain model's optimum (or, at the node limit, its best answer with a bound).
+    `route_extra`: micro-units added to each route edge's weight in the objective (the
+    stability bonus of a person's previous route, :mod:`matcher.stability`)."""
     started = time.perf_counter()
     lay = _Layout(problem.n_edges, len(routes), np.flatnonzero(min_participants(inst) > 0))
     rows = _build(inst, problem, routes, lay)
-    weight = np.concatenate([problem.weight, routes.weight_int,
-                             np.zeros(len(lay.z_opt), np.int64)])
+    route_weight = routes.weight_int if route_extra is None else routes.weight_int + route_extra
+    weight = np.concatenate([problem.weight, route_weight, np.zeros(len(lay.z_opt), np.int64)])
     lower = np.zeros(lay.n)
     lower[lay.y(np.flatnonzero(routes.locked))] = 1
     if lay.n == 0:  # nobody can be matched: the empty answer is the optimum
@@ -256,10 +260,12 @@ class ChainInfeasible(Exception):
 
 
 def solve_chain_round(inst: Instance, policy: Policy, edges: EdgeTable, usable: np.ndarray,
-                      problem: AssignmentProblem) -> tuple[SolveResult, ChainSolution,
-                                                           list[Problem]]:
+                      problem: AssignmentProblem, stable: tuple[Targets, int] | None = None
+                      ) -> tuple[SolveResult, ChainSolution, list[Problem]]:
     """The round's chain solve: route edges, the cohort check of the locks (refused before
-    solving, InputError), the model. Returns (result, solution, warnings)."""
+    solving, InputError), the model. `stable`: the previous round's proposals and the stability
+    bonus (micro-units) added to the weight of each person's previous pair or route in the
+    model's objective (:mod:`matcher.stability`). Returns (result, solution, warnings)."""
     from matcher.chain.checks import cohort_problems
 
     if policy.fairness.active:
@@ -289,8 +295,14 @@ def solve_chain_round(inst: Instance, policy: Policy, edges: EdgeTable, usable: 
                             "place": repr(oid[q])})
             for c, p, q in zip(routes.cand[~routes.eligible], routes.prog[~routes.eligible],
                                routes.place[~routes.eligible], strict=True)]
+    model_problem, route_extra = problem, None
+    if stable is not None:
+        targets, bonus = stable
+        model_problem = with_bonus(problem, pair_bonus(problem, targets, bonus), bonus)
+        route_extra = np.where(route_bonus(routes, targets, problem.n_candidates, bonus),
+                               bonus, 0).astype(np.int64)
     try:
-        result, sol = solve_chain(inst, problem, routes, policy)
+        result, sol = solve_chain(inst, model_problem, routes, policy, route_extra)
     except ChainInfeasible:
         raise InputError([Problem("decisions.csv", None, None,
                                   "the locks cannot all be kept together with the options' "

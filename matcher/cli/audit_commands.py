@@ -58,3 +58,50 @@ def audit(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     console.print(_("written to {path}").format(path=out))
+
+
+@app.command()
+def evaluate(
+    round_dirs: Annotated[list[Path], typer.Argument(
+        help="Output folders of written rounds (assignments.csv, edges.csv).")],
+    outcomes: Annotated[Path, typer.Option(
+        "--outcomes", help="outcomes.csv: candidate_id, option_id, event (started | "
+                           "dropped_out | in_work_3m | in_work_6m), date, optional reason.")],
+    protected: Annotated[Path | None, typer.Option(
+        "--protected", help="Protected attributes: outcomes per group (equal chances).")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Evaluation date YYYY-MM-DD (default: the last date in the outcomes): "
+                        "retention counts placements started 91/182 days before.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Write evaluation.json/.md/.html and score_bands.png here (all or "
+                            "nothing).")] = None,
+    force: ForceOpt = False,
+) -> None:
+    """Judge the score the rounds proposed by what happened: placement and retention by score
+    band and component (AUC), per option, organisation and protected group."""
+    from matcher.audit.evaluate import EVALUATION_FILES, evaluate_cli_date, evaluation_files
+    from matcher.audit.evaluate import evaluate as run_evaluation
+
+    try:
+        check_apart({"--out": out}, {f"round folder {d}": d for d in round_dirs}
+                    | {"--outcomes": outcomes, "--protected": protected})
+        if out is not None:
+            check_replaceable(out, "evaluation.json", "an earlier evaluation",
+                              EVALUATION_FILES[1:], force)
+        report = run_evaluation(round_dirs, outcomes, protected, evaluate_cli_date(as_of))
+        files = evaluation_files(report)
+    except InputError as exc:
+        raise fail(exc) from None
+    if out is None:
+        console.print(files["evaluation.md"].decode(), highlight=False, markup=False,
+                      soft_wrap=True)
+        return
+    tmp = staging_dir(out)
+    try:
+        for name, content in files.items():
+            (tmp / name).write_bytes(content)
+        replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    console.print(_("written to {path}").format(path=out))

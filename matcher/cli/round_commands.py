@@ -25,8 +25,10 @@ from rich.table import Table
 from matcher.atomic import check_apart
 from matcher.cli.app import EXIT_BAD_INPUT, app, console, err_console, setup_logging
 from matcher.errors import InputError, Problem
+from matcher.explain_words import reason_label
 from matcher.i18n import _, ngettext, problem_text, severity_word
 from matcher.load import load_instance, table_file
+from matcher.parallel import Mapper, ProcessMapper
 from matcher.policy import load_policy
 from matcher.prewrite import EdgesPrewrite
 from matcher.progress import progress_hook
@@ -39,7 +41,7 @@ from matcher.round import (
     write_round,
 )
 from matcher.shortlist import shortlist
-from matcher.solver.decompose import Mapper, ProcessMapper
+from matcher.stability import load_previous
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -116,6 +118,12 @@ def run(
         "--date", help="The round's date (ISO, e.g. 2027-01-11): the start of a programme "
                        "without its own start_date, for the follow-on places' next_start; "
                        "recorded in round.json.")] = None,
+    previous: Annotated[Path | None, typer.Option(
+        "--previous", metavar="PREV_ROUND_DIR",
+        help="The previous round's output folder: everyone keeps the proposal it made them "
+             "while it is still possible, unless moving people gains more than the policy's "
+             "objective.stability_bonus per person moved; moves.csv says who moved and why.")]
+    = None,
     verbose: Verbose = False,
 ) -> None:
     """Run a matching round and write assignments, unmatched reasons, edges, utilisation."""
@@ -134,18 +142,22 @@ def run(
     try:
         date = round_date(date)
         # before the round's work, not after it
-        check_apart({"--out": out}, {"data folder": data_dir, "--policy": policy})
+        check_apart({"--out": out}, {"data folder": data_dir, "--policy": policy,
+                                     "--previous": previous})
         check_out_dir(out, force)
         t = time.perf_counter()
         pol = load_policy(policy)
+        prev, prev_warnings = load_previous(previous) if previous is not None else (None, [])
         inst, warnings = load_instance(data_dir)
+        warnings = [*warnings, *prev_warnings]
         audit_input = load_audit_input(inst, data_dir)
         load_s = time.perf_counter() - t
         with EdgesPrewrite(out, CSV_DIALECTS[csv_dialect]) as edges:
             with score_progress(), round_mapper(workers, dask) as mapper:
                 # edges.csv does not depend on the answer: in a round solved by region a
                 # low-priority process writes it during the solve, on CPU time left idle.
-                rnd = run_round(inst, pol, warnings, mapper, by_region=edges.start, date=date)
+                rnd = run_round(inst, pol, warnings, score_mapper=mapper, solve_mapper=mapper,
+                                by_region=edges.start, date=date, previous=prev)
             extra = round_extra_files(rnd, audit_input)
             if fmt == "xlsx":
                 extra["round.xlsx"] = round_workbook(rnd)
@@ -162,7 +174,7 @@ def round_mapper(workers: int, dask: str | None) -> Iterator[Mapper | None]:
     """Where a round's parts run: this process (None), `workers` local processes, or the Dask
     cluster at `dask`."""
     if dask is not None:
-        from matcher.solver.dask_map import connect
+        from matcher.parallel.dask_mapper import connect
         with connect(dask) as mapper:
             yield mapper
         return
@@ -202,7 +214,7 @@ def round_extra_files(rnd: Round,
 
 
 #: What each progress stage counts (matcher.progress reports).
-PROGRESS_UNITS = {"score": "candidates", "solve": "regions", "bound": "regions",
+PROGRESS_UNITS = {"score": "candidates", "solve": "steps", "bound": "regions",
                   "write": "files"}
 
 
@@ -235,7 +247,7 @@ def print_summary(rnd: Round, meta: dict, out: Path) -> None:
     table.add_row(_("eligible pairs"), str(c["eligible_pairs"]))
     table.add_row(_("matched"), str(c["matched"]))
     for reason, n in c["unmatched_by_reason"].items():
-        table.add_row(_("unmatched: {reason}").format(reason=reason), str(n))
+        table.add_row(_("unmatched: {reason}").format(reason=reason_label(reason)), str(n))
     table.add_row(_("solver"), f"{s['status']} ({s['method']})")
     table.add_row(_("objective / bound"), f"{s['objective']:.6f} / {s['bound']:.6f}")
     table.add_row(_("gap"), f"{s['gap']:.4%}")
@@ -246,6 +258,9 @@ def print_summary(rnd: Round, meta: dict, out: Path) -> None:
         table.add_row(_("fairness price"), _("{price:.6f} ({relative:.4%}) below the unconstrained "
                                               "optimum").format(price=f["price_micro"] / 1e6,
                                                                 relative=f["price_relative"]))
+    if "stability" in meta:
+        st = meta["stability"]
+        table.add_row(_("previous round: kept / moved"), f"{st['kept']} / {st['moved']}")
     extra = meta["run"].get("extra_outputs", {})
     if "audit.json" in extra:
         table.add_row(_("equal-chances audit"), "audit.json, audit.md")

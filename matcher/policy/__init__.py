@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 from matcher.errors import InputError, Problem
 
@@ -45,17 +46,31 @@ def _upper(field: FieldInfo) -> float | None:
     return None
 
 
+class BoundError(ValueError):
+    """A number in a policy that is not finite or is out of bounds: `code` and `params` say so
+    for translation (matcher.i18n.PROBLEM_MESSAGES); `key` is the path inside a table."""
+
+    def __init__(self, code: str, message: str, params: dict[str, str],
+                 key: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.params, self.key = code, params, key
+
+    def inside(self, key: str) -> BoundError:
+        return BoundError(self.code, str(self), self.params,
+                          key if self.key is None else f"{key}.{self.key}")
+
+
 def check_number(value: Any, maximum: float | None = None) -> Any:
     """`value` if every number in it (also inside a table or a list) is finite and at most the
-    bound; ValueError saying which otherwise. Booleans and text pass as they are."""
+    bound; BoundError saying which otherwise. Booleans and text pass as they are."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, dict):
         for k, v in value.items():
             try:
                 check_number(v, maximum)
-            except ValueError as exc:
-                raise ValueError(f"{k}: {exc}") from None
+            except BoundError as exc:
+                raise exc.inside(str(k)) from None
         return value
     if isinstance(value, (list, tuple)):
         for v in value:
@@ -64,14 +79,18 @@ def check_number(value: Any, maximum: float | None = None) -> Any:
     if isinstance(value, int):
         cap = MAX_WHOLE if maximum is None else maximum
         if abs(value) > cap:
-            raise ValueError(f"must be a whole number of at most {cap:,.0f} in size, got "
-                             f"{_short(value)}")
+            params = {"cap": f"{cap:,.0f}", "value": _short(value)}
+            raise BoundError("policy_whole_too_large", "must be a whole number of at most "
+                             "{cap} in size, got {value}".format(**params), params)
     elif isinstance(value, float):
         cap = MAX_DECIMAL if maximum is None else maximum
         if not math.isfinite(value):
-            raise ValueError(f"must be a finite number, got {value}")
+            raise BoundError("policy_not_finite", f"must be a finite number, got {value}",
+                             {"value": str(value)})
         if abs(value) > cap:
-            raise ValueError(f"must be at most {cap:g} in size, got {value:g}")
+            params = {"cap": f"{cap:g}", "value": f"{value:g}"}
+            raise BoundError("policy_too_large", "must be at most {cap} in size, got "
+                             "{value}".format(**params), params)
     return value
 
 
@@ -94,7 +113,11 @@ class _Strict(BaseModel):
                              and issubclass(field.annotation, BaseModel)):
             return v  # a table of its own: its keys are checked there
         own = _upper(field)
-        return check_number(v, own if own is not None and own > MAX_DECIMAL else None)
+        try:
+            return check_number(v, own if own is not None and own > MAX_DECIMAL else None)
+        except BoundError as exc:  # its code and parameters kept for translation
+            raise PydanticCustomError(exc.code, "{text}", {
+                "text": str(exc), "key": exc.key, **exc.params}) from None
 
 
 class Weights(_Strict):
@@ -128,6 +151,9 @@ class LanguagePolicy(_Strict):
 
 class ObjectivePolicy(_Strict):
     match_bonus: float = Field(ge=0, le=100)
+    # Rounds with --previous only (matcher.stability): added to the weight of each person's
+    # previous proposal; 0 keeps nobody on purpose (the round without --previous).
+    stability_bonus: float = Field(default=0.1, ge=0, le=100)
 
 
 class EligibilityPolicy(_Strict):
@@ -297,11 +323,39 @@ def policy_from_dict(data: dict[str, Any], source: str = "policy") -> Policy:
     try:
         return Policy.model_validate(_merge(_default_dict(), data))
     except ValidationError as exc:
-        raise InputError(
-            Problem(source, None, ".".join(str(p) for p in err["loc"]),
-                    err["msg"].removeprefix("Value error, "))
-            for err in exc.errors()
-        ) from None
+        raise InputError(_problem(source, err) for err in exc.errors()) from None
+
+
+#: pydantic's error types -> (problem code, the parameter its limit is in)
+_PYDANTIC_CODES = {"greater_than_equal": ("policy_at_least", "ge"),
+                   "greater_than": ("policy_above", "gt"),
+                   "less_than_equal": ("policy_at_most", "le"), "less_than": ("policy_below", "lt"),
+                   "extra_forbidden": ("policy_unknown_key", None),
+                   "finite_number": ("policy_not_finite", None),
+                   "float_parsing": ("policy_not_number", None),
+                   "float_type": ("policy_not_number", None),
+                   "int_parsing": ("policy_not_whole", None), "int_type": ("policy_not_whole", None),
+                   "int_from_float": ("policy_not_whole", None)}
+
+
+def _problem(source: str, err: Any) -> Problem:
+    """One policy problem, with a code and parameters its text is translated from."""
+    column = ".".join(str(p) for p in err["loc"])
+    message = err["msg"].removeprefix("Value error, ")
+    ctx = dict(err.get("ctx") or {})
+    if err["type"].startswith("policy_"):
+        key = ctx.pop("key", None)
+        ctx.pop("text", None)
+        return Problem(source, None, f"{column}.{key}" if key else column, message,
+                       code=err["type"], params=ctx)
+    known = _PYDANTIC_CODES.get(err["type"])
+    if known is None:
+        return Problem(source, None, column, message)
+    code, limit = known
+    params = {"value": repr(err.get("input"))}
+    if limit is not None:
+        params["limit"] = str(ctx.get(limit))
+    return Problem(source, None, column, message, code=code, params=params)
 
 
 def default_policy() -> Policy:

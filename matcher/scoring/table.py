@@ -12,7 +12,7 @@ import logging
 import os
 import pickle
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,6 +22,7 @@ import pandas as pd
 
 from matcher.geo import km_to_chord
 from matcher.model import Instance
+from matcher.parallel import Mapper
 from matcher.policy import Policy
 from matcher.progress import report
 from matcher.scoring.components import COMPONENT_FUNCTIONS, COMPONENTS
@@ -181,9 +182,6 @@ def _decision_keys(inst: Instance) -> tuple[np.ndarray, np.ndarray]:
     return dkey[order], dkind[order]
 
 
-#: A ``map``-like callable (the built-in ``map``, `matcher.solver.decompose.ProcessMapper`, a
-#: Ray or Dask map): results in the order of the items.
-Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
 
 #: Pairs within travel distance per chunk of candidates that :func:`build_edges` aims at (twice
 #: that with a top K: blocking by sector then looks at about 40% of them, regions_200k).
@@ -371,7 +369,7 @@ def build_edges(inst: Instance, policy: Policy, mapper: Mapper | None = None) ->
     ``eligibility.max_options_per_candidate`` = K > 0 only each candidate's best K eligible
     pairs are kept (see :func:`top_k_mask`), found with blocking by sector and distance
     (:mod:`matcher.scoring.pruned`) so that dense regions are not scored pair by pair. `mapper`
-    (a ``map``-like callable such as `matcher.solver.decompose.ProcessMapper`) scores the chunks,
+    (a ``map``-like callable such as `matcher.parallel.ProcessMapper`) scores the chunks,
     e.g. in worker processes, unless the policy's ``eligibility.score_threads`` > 1 (threads in
     this process then); the table is the same with any mapper or number of threads.
     The components are not stored: the table's :class:`PairComponents` computes them on access.

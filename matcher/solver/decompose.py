@@ -51,7 +51,7 @@ Dispatch. The work on a part is a pure function of a small task object (`PartTas
 (`solve_decomposed(..., mapper=...)`); the default is the built-in sequential ``map``, and a
 Ray or Dask map can replace it (tasks, answers and functions are picklable; tasks are generated
 lazily, one part's arrays at a time). A mapper that also offers ``submit(fn, task)`` (a
-``Future``; `ProcessMapper` does) gets step 4's flow (`QuotaTask` -> `quota_part`) as soon
+``Future``; `matcher.parallel.ProcessMapper` does) gets step 4's flow (`QuotaTask` -> `quota_part`) as soon
 as nothing before step 4 can change its input (after the first pass, or the last border pass,
 when the round runs no whole-problem iterations or runs them last), so it runs beside the
 coordination and those iterations. Only whole-array NumPy passes over
@@ -63,11 +63,9 @@ clock: the same input gives the same answer and bound.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -75,8 +73,9 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from matcher.parallel import Mapper
 from matcher.policy import Policy
-from matcher.progress import report
+from matcher.progress import progress_hook, report
 from matcher.solver.flow import solve_flow
 from matcher.solver.lagrangian import polyak_step, repair
 from matcher.solver.polish import slack_polish
@@ -87,59 +86,6 @@ from matcher.solver.result import Method, SolveDetails, SolveResult, Status
 from matcher.solver.warm import WarmStart
 
 log = logging.getLogger(__name__)
-
-#: A ``map``-like callable: ``mapper(fn, tasks)`` yields ``fn(task)`` for each task, in order.
-Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
-
-
-class ProcessMapper:
-    """A ``map``-like callable over worker processes (`concurrent.futures.ProcessPoolExecutor`,
-    spawned, so nothing of the caller's state is inherited), for the parts' work on a machine
-    with several cores. Results come back in task order and each task is a pure function, so
-    the answer is the same as with the built-in ``map``; at most ``2 * workers`` tasks are in
-    flight, so only that many parts' arrays are held at once. The pool is started on first use
-    and kept until `close` (use as a context manager). A Ray or Dask map plugs in the same way.
-    Spawned workers import the caller's main module: a script that uses this must keep its work
-    under ``if __name__ == "__main__":`` (the CLI and `python -m benchmarks...` do).
-    """
-
-    def __init__(self, workers: int) -> None:
-        self.workers = max(1, workers)
-        self._pool: ProcessPoolExecutor | None = None
-
-    def _started(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers,
-                                             mp_context=multiprocessing.get_context("spawn"))
-        return self._pool
-
-    def submit(self, fn: Callable[[Any], Any], item: Any) -> Future[Any]:
-        """One task in a worker process, now; its answer when asked for (`Future.result`).
-        `solve_decomposed` uses this, where a mapper offers it, to run the whole problem's
-        class-quota flow while the coordination runs."""
-        return self._started().submit(fn, item)
-
-    def __call__(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        pool = self._started()
-        pending: deque[Future[Any]] = deque()
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= 2 * self.workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
-
-    def __enter__(self) -> ProcessMapper:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 #: Edges per chunk of the whole-problem passes (bounds their temporary memory).
 CHUNK_EDGES = 4_000_000
@@ -517,7 +463,8 @@ def solve_part(task: PartTask) -> PartAnswer:
     from matcher.solver.strategy import solve  # late import: strategy imports this module
 
     t = time.perf_counter()
-    res = solve(task.problem, task.policy, task.warm)
+    with progress_hook(None):  # the parts' own steps: the round counts parts (`_tracked`)
+        res = solve(task.problem, task.policy, task.warm)
     lam = np.asarray(res.details.multipliers or [], dtype=np.int64)
     if lam.shape != (task.problem.n_organisations,):
         lam = np.zeros(task.problem.n_organisations, dtype=np.int64)

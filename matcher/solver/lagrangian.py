@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from matcher.policy import SolverPolicy
+from matcher.progress import report
 from matcher.solver.flow import solve_flow
 from matcher.solver.polish import polish, slack_polish
 from matcher.solver.problem import AssignmentProblem
@@ -322,6 +323,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     coarse = policy.lagrangian_auction_search_shift < 16  # 16: the auction's finest eps
     best_fine = True  # the best dual so far came from an auction at the finest eps
     for it in range(1, iterations + 1):
+        report("solve", it - 1, iterations)  # progress (and a job's chance to stop) per iteration
         priced = priced_weight(st.lam)
         repair_now = it % policy.lagrangian_repair_every == 0 or it == iterations
         if sub is not None:
@@ -387,6 +389,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             prev_sign = np.where(sign != 0, sign, prev_sign)
         st.lam[~active] = 0
 
+    report("solve", iterations, iterations)
     # Valid bound: a flow over all free edges at the best multipliers found (unless those were
     # evaluated over all pairs already).
     lam = st.best_lam

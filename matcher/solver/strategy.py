@@ -36,9 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from matcher.parallel import Mapper
 from matcher.policy import Policy, SolverPolicy
 from matcher.solver.cpsat import solve_cpsat
-from matcher.solver.decompose import Mapper, solve_decomposed
+from matcher.solver.decompose import solve_decomposed
 from matcher.solver.exact import ExactLimits, solve_exact
 from matcher.solver.fairness import apply_fairness
 from matcher.solver.flow import solve_flow

@@ -87,7 +87,8 @@ class Api:
 
 
 def make_api(url: str, **settings: Any) -> Iterator[Api]:
-    opts: dict[str, Any] = {"rate_per_second": 1000.0, "rate_burst": 1000} | settings
+    opts: dict[str, Any] = {"rate_per_second": 1000.0, "rate_burst": 1000,
+                            "bad_key_limit": 1000} | settings
     app = create_app(Settings(database_url=url, **opts))
     with TestClient(app) as client:
         db = app.state.db

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import numpy as np
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -123,6 +123,8 @@ async def decide_on_person(
             await run_in_threadpool(_record, request, user.caller, body)
         except DecisionRefused as exc:
             error, status = exc.translated(), exc.status_code
+        except HTTPException as exc:  # a refusal without a translation (routes)
+            error, status = str(exc.detail), exc.status_code
     if error is None:
         return RedirectResponse(f"/rounds/{round_id}/people/{quote(candidate_id, safe='')}?saved=true",
                                 status_code=303)

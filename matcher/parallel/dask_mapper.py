@@ -2,7 +2,7 @@
 
 `matcher.solver.decompose.solve_decomposed` hands every part's work to a ``map``-like callable
 (tasks and answers are picklable, every task is a pure function, answers come back in task
-order), and to its ``submit`` where it has one. `ProcessMapper` does that with local worker
+order), and to its ``submit`` where it has one. `matcher.parallel.ProcessMapper` does that with local worker
 processes; `DaskMapper` does it with a `distributed.Client`, so the same round runs on a Dask
 cluster (one machine or many) with the same answer. This module imports Dask only in
 `connect` (``matcher run --dask ADDRESS``); otherwise the caller makes the client
