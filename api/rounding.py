@@ -22,9 +22,8 @@ from sqlalchemy.orm import Session
 from api.audit import append, content_hash
 from api.db import Database, utcnow
 from api.models import Round, RoundAssignment, RoundJob, RoundUnmatched
-from api.state import decision_events, round_decisions, stored_tables
+from api.state import round_tables
 from api.store import jobs
-from matcher.decisions import decisions_in_force
 from matcher.errors import InputError, Problem
 from matcher.explain_person import explain_candidate
 from matcher.explain_words import explanation_text
@@ -75,19 +74,14 @@ def create(db: Database, policy: Policy, kind: str, key_id: int, max_attempts: i
     queue (``api/store/jobs.py``); (round id, candidates, the claim when `runner` runs it now:
     rounds of at most `sync_max` candidates)."""
     with db.write() as s:
-        tables = stored_tables(s)
+        tables = round_tables(s)
         if not all(len(tables[t]) for t in ("organisations", "options", "candidates")):
             raise InputError([Problem("data", None, None,
                                       "import organisations, options and candidates first")])
-        dec = round_decisions(decisions_in_force(decision_events(s)), tables)
-        # route decisions (the chain) in force: their next_option_id; none: the very same
-        # snapshot as before routes existed
-        route = ["next_option_id"] if (dec["next_option_id"] != "").any() else []
-        tables["decisions"] = dec[["candidate_id", "option_id", "decision", "reason", *route]]
         if previous_round_id is not None:  # a round that stays stable (matcher.stability)
             tables[PREVIOUS_TABLE] = previous_proposals(s, previous_round_id)
         blob = pack(tables)
-        if (dec["decision"] == "lock").any():  # locks no assignment can keep: 422, no round
+        if (tables["decisions"]["decision"] == "lock").any():  # locks no assignment can keep: 422, no round
             check_locks(build_instance(unpack(blob), source="round"))
         rnd = Round(created_at=utcnow(), key_id=key_id, kind=kind, status="queued", stage="queued",
                     inputs=blob, input_hash=content_hash(blob),

@@ -260,6 +260,11 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, int, Any]]:
     return out
 
 
+def report_sections(report: dict[str, Any]) -> list[tuple[str, int, Any]]:
+    """The report's sections, for a layout of one's own (the web pages')."""
+    return _sections(report)
+
+
 def plot_caption(report: dict[str, Any], key: str) -> str:
     """The words under a plot: how to read it, and what it leaves out (rounds by name)."""
     note = report.get("plots", {}).get(key, {})
