@@ -28,7 +28,7 @@ from matcher.errors import InputError, Problem
 from matcher.explain_person import explain_candidate
 from matcher.explain_words import explanation_text
 from matcher.load import build_instance
-from matcher.policy import Policy, policy_from_dict
+from matcher.policy import Policy, nest_solver_keys, policy_from_dict, stored_policy
 from matcher.round import Round as LibraryRound
 from matcher.round import check_locks, replay_round, run_round, summary
 from matcher.solver import Status
@@ -40,10 +40,12 @@ TOMBSTONE = "erased-"
 
 
 def resolve_policy(base: Policy, overrides: dict[str, Any] | None) -> Policy:
-    """The server policy with a round's overrides (raises InputError naming the key)."""
+    """The server policy with a round's overrides (raises InputError naming the key). Solver
+    overrides in the flat layout before issue #26 (``{"solver": {"lagrangian_iterations": 8}}``)
+    are translated into the nested one (`matcher.policy.nest_solver_keys`)."""
     if not overrides:
         return base
-    merged = _merge(base.model_dump(mode="json"), overrides)
+    merged = _merge(base.model_dump(mode="json"), nest_solver_keys(overrides))
     return policy_from_dict(merged, "policy")
 
 
@@ -108,7 +110,7 @@ def solve(blob: bytes, policy_data: dict[str, Any], round_id: int,
           dask_address: str | None = None) -> LibraryRound:
     """Solve a round's snapshot (raises InputError for bad stored input); with `dask_address`,
     its parts and scoring chunks on that Dask cluster."""
-    policy = Policy.model_validate(policy_data)
+    policy = stored_policy(policy_data)  # either solver layout (rounds stored before #26)
     tables = unpack(blob)
     proposals = tables.pop(PREVIOUS_TABLE, None)
     previous = None if proposals is None else Previous(f"round/{round_id}", "", proposals)
@@ -266,7 +268,7 @@ class Replays:
                 blob, policy_data, status = rnd.inputs, rnd.policy, rnd.solver_status
             kept = [(c, o) for c, o in pairs if not c.startswith(TOMBSTONE)]
             inst = build_instance(unpack(blob), source=f"round/{round_id}")
-            replayed = replay_round(inst, Policy.model_validate(policy_data),
+            replayed = replay_round(inst, stored_policy(policy_data),
                                     [c for c, _ in kept], [o for _, o in kept],
                                     Status(status) if status else Status.FEASIBLE)
             self._rounds[round_id] = (stamp, replayed)
