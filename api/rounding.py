@@ -277,14 +277,21 @@ class Replays:
             return replayed
 
 
+def explained(replays: Replays, db: Database, round_id: int, candidate_id: str
+              ) -> tuple[LibraryRound, dict[str, Any]]:
+    """The rebuilt round and the data of one person's explanation
+    (:func:`matcher.explain_person.explain_candidate`); 404 when they are not in it."""
+    rnd = replays.get(db, round_id)
+    try:
+        return rnd, explain_candidate(rnd, candidate_id)
+    except InputError:
+        raise HTTPException(404, f"candidate {candidate_id!r} is not in round {round_id}") from None
+
+
 def explanation(replays: Replays, db: Database, round_id: int, candidate_id: str
                 ) -> dict[str, Any]:
     """One person's explanation in a finished round (404 when they are not in it)."""
-    rnd = replays.get(db, round_id)
-    try:
-        x = explain_candidate(rnd, candidate_id)
-    except InputError:
-        raise HTTPException(404, f"candidate {candidate_id!r} is not in round {round_id}") from None
+    _, x = explained(replays, db, round_id, candidate_id)
     return {"round_id": round_id, "candidate_id": candidate_id, "status": x["status"],
             "option_id": x["match"]["option_id"] if x["status"] == "matched" else None,
             "alternative_option_id": x.get("alternative", {}).get("option_id"),
