@@ -24,6 +24,7 @@ from matcher.csvio import ROW, read_table, with_row_numbers
 from matcher.decisions import EVENT_KINDS, decisions_in_force
 from matcher.errors import InputError, Problem, Problems
 from matcher.load import build_instance
+from matcher.xlsxio import SUFFIX, Sheet, find_sheets, locate, read_sheet
 
 TABLES = (*CORE, ROUTES, "protected", "decisions")
 #: Stored tables an import may give: the core and routes (the chain's routes.csv).
@@ -39,6 +40,8 @@ class Parsed:
     tables: dict[str, pd.DataFrame]  # string tables with a _row column
     json: bool
     problems: Problems = field(default_factory=Problems)
+    #: Tables read from a workbook: where each came from (problems are moved there).
+    sources: dict[str, Sheet] = field(default_factory=dict)
 
 
 def from_csv(files: dict[str, bytes]) -> Parsed:
@@ -55,6 +58,33 @@ def from_csv(files: dict[str, bytes]) -> Parsed:
             if df is not None:
                 tables[name] = df
     return Parsed(tables, json=False, problems=problems)
+
+
+def from_xlsx(data: bytes, filename: str = "upload.xlsx") -> Parsed:
+    """One Excel workbook with a sheet per table (as a data folder may hold): every cell read
+    as text, formulas refused, rows numbered as in Excel; problems name the file and sheet."""
+    problems = Problems()
+    tables: dict[str, pd.DataFrame] = {}
+    name = Path(filename.replace("\\", "/")).name or "upload.xlsx"
+    if not name.lower().endswith(SUFFIX):
+        name += SUFFIX
+    with tempfile.TemporaryDirectory(prefix="matcher-import-") as tmp:
+        (Path(tmp) / name).write_bytes(data)
+        sources = find_sheets(Path(tmp), TABLES, problems)
+        for table, src in sources.items():
+            required = REQUIRED_EXTRA.get(table) or columns_required(table)
+            df = read_sheet(src, problems, required)
+            if df is not None:
+                tables[table] = df
+    if not sources and not problems.errors:
+        problems.add(name, None, None, f"no sheet named {' or '.join(CORE)}",
+                     code="sheet_missing", params={"sheet": " / ".join(CORE)})
+    return Parsed(tables, json=False, problems=problems, sources=sources)
+
+
+def located(parsed: Parsed, problems: list[Problem]) -> list[Problem]:
+    """Problems reported against ``TABLE.csv`` moved to the workbook sheet the table came from."""
+    return locate(problems, parsed.sources) if parsed.sources else list(problems)
 
 
 def columns_required(name: str) -> tuple[str, ...]:

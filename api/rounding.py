@@ -22,14 +22,13 @@ from sqlalchemy.orm import Session
 from api.audit import append, content_hash
 from api.db import Database, utcnow
 from api.models import Round, RoundAssignment, RoundJob, RoundUnmatched
-from api.state import decision_events, round_decisions, stored_tables
+from api.state import round_tables
 from api.store import jobs
-from matcher.decisions import decisions_in_force
 from matcher.errors import InputError, Problem
 from matcher.explain_person import explain_candidate
 from matcher.explain_words import explanation_text
 from matcher.load import build_instance
-from matcher.policy import Policy, policy_from_dict
+from matcher.policy import Policy, nest_solver_keys, policy_from_dict, stored_policy
 from matcher.round import Round as LibraryRound
 from matcher.round import check_locks, replay_round, run_round, summary
 from matcher.solver import Status
@@ -41,10 +40,12 @@ TOMBSTONE = "erased-"
 
 
 def resolve_policy(base: Policy, overrides: dict[str, Any] | None) -> Policy:
-    """The server policy with a round's overrides (raises InputError naming the key)."""
+    """The server policy with a round's overrides (raises InputError naming the key). Solver
+    overrides in the flat layout before issue #26 (``{"solver": {"lagrangian_iterations": 8}}``)
+    are translated into the nested one (`matcher.policy.nest_solver_keys`)."""
     if not overrides:
         return base
-    merged = _merge(base.model_dump(mode="json"), overrides)
+    merged = _merge(base.model_dump(mode="json"), nest_solver_keys(overrides))
     return policy_from_dict(merged, "policy")
 
 
@@ -75,19 +76,14 @@ def create(db: Database, policy: Policy, kind: str, key_id: int, max_attempts: i
     queue (``api/store/jobs.py``); (round id, candidates, the claim when `runner` runs it now:
     rounds of at most `sync_max` candidates)."""
     with db.write() as s:
-        tables = stored_tables(s)
+        tables = round_tables(s)
         if not all(len(tables[t]) for t in ("organisations", "options", "candidates")):
             raise InputError([Problem("data", None, None,
                                       "import organisations, options and candidates first")])
-        dec = round_decisions(decisions_in_force(decision_events(s)), tables)
-        # route decisions (the chain) in force: their next_option_id; none: the very same
-        # snapshot as before routes existed
-        route = ["next_option_id"] if (dec["next_option_id"] != "").any() else []
-        tables["decisions"] = dec[["candidate_id", "option_id", "decision", "reason", *route]]
         if previous_round_id is not None:  # a round that stays stable (matcher.stability)
             tables[PREVIOUS_TABLE] = previous_proposals(s, previous_round_id)
         blob = pack(tables)
-        if (dec["decision"] == "lock").any():  # locks no assignment can keep: 422, no round
+        if (tables["decisions"]["decision"] == "lock").any():  # locks no assignment can keep: 422, no round
             check_locks(build_instance(unpack(blob), source="round"))
         rnd = Round(created_at=utcnow(), key_id=key_id, kind=kind, status="queued", stage="queued",
                     inputs=blob, input_hash=content_hash(blob),
@@ -114,7 +110,7 @@ def solve(blob: bytes, policy_data: dict[str, Any], round_id: int,
           dask_address: str | None = None) -> LibraryRound:
     """Solve a round's snapshot (raises InputError for bad stored input); with `dask_address`,
     its parts and scoring chunks on that Dask cluster."""
-    policy = Policy.model_validate(policy_data)
+    policy = stored_policy(policy_data)  # either solver layout (rounds stored before #26)
     tables = unpack(blob)
     proposals = tables.pop(PREVIOUS_TABLE, None)
     previous = None if proposals is None else Previous(f"round/{round_id}", "", proposals)
@@ -272,7 +268,7 @@ class Replays:
                 blob, policy_data, status = rnd.inputs, rnd.policy, rnd.solver_status
             kept = [(c, o) for c, o in pairs if not c.startswith(TOMBSTONE)]
             inst = build_instance(unpack(blob), source=f"round/{round_id}")
-            replayed = replay_round(inst, Policy.model_validate(policy_data),
+            replayed = replay_round(inst, stored_policy(policy_data),
                                     [c for c, _ in kept], [o for _, o in kept],
                                     Status(status) if status else Status.FEASIBLE)
             self._rounds[round_id] = (stamp, replayed)
@@ -281,14 +277,21 @@ class Replays:
             return replayed
 
 
+def explained(replays: Replays, db: Database, round_id: int, candidate_id: str
+              ) -> tuple[LibraryRound, dict[str, Any]]:
+    """The rebuilt round and the data of one person's explanation
+    (:func:`matcher.explain_person.explain_candidate`); 404 when they are not in it."""
+    rnd = replays.get(db, round_id)
+    try:
+        return rnd, explain_candidate(rnd, candidate_id)
+    except InputError:
+        raise HTTPException(404, f"candidate {candidate_id!r} is not in round {round_id}") from None
+
+
 def explanation(replays: Replays, db: Database, round_id: int, candidate_id: str
                 ) -> dict[str, Any]:
     """One person's explanation in a finished round (404 when they are not in it)."""
-    rnd = replays.get(db, round_id)
-    try:
-        x = explain_candidate(rnd, candidate_id)
-    except InputError:
-        raise HTTPException(404, f"candidate {candidate_id!r} is not in round {round_id}") from None
+    _, x = explained(replays, db, round_id, candidate_id)
     return {"round_id": round_id, "candidate_id": candidate_id, "status": x["status"],
             "option_id": x["match"]["option_id"] if x["status"] == "matched" else None,
             "alternative_option_id": x.get("alternative", {}).get("option_id"),

@@ -112,6 +112,17 @@ def round_decisions(in_force: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> 
     return in_force[ok].reset_index(drop=True)
 
 
+def round_tables(session: Session) -> dict[str, pd.DataFrame]:
+    """What a round starts from: the stored tables and the decisions in force on them."""
+    tables = stored_tables(session)
+    dec = round_decisions(decisions_in_force(decision_events(session)), tables)
+    # route decisions (the chain) in force: their next_option_id; none: the very same
+    # snapshot as before routes existed
+    route = ["next_option_id"] if (dec["next_option_id"] != "").any() else []
+    tables["decisions"] = dec[["candidate_id", "option_id", "decision", "reason", *route]]
+    return tables
+
+
 def settle_heap() -> None:
     """Collect garbage once, then exempt every surviving object from the cyclic collector.
 

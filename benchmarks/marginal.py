@@ -8,6 +8,10 @@ table: per size the pairs, the baseline round, the estimates (LP or the solver's
 warm re-solves (how many, seconds), how many rows are exact or within the solver's tolerance,
 and, for comparison, what the former method would have shown: ranking by estimate and
 re-solving only its top 5 (how many of the re-solved top 5 by people it would have missed).
+Beside the warm re-solves, in the same run, what a planner would do without them: the same +1
+as a what-if scenario solved from scratch (`run_scenario(..., warm=False)`, a sweep point
+without the warm start) for the top 5 guidance rows, with its seconds per re-solve and whether
+it gives the same people placed and objective.
 """
 
 from __future__ import annotations
@@ -51,13 +55,42 @@ def measure(size: str, tmp: Path) -> dict[str, Any]:
     best = set(g.head(5)["organisation_id"])
     by_est = set(guid.sort_values(["estimate", "organisation_id"], ascending=[False, True])
                  .head(5)["organisation_id"])
+    cold = _cold(base, list(g.head(COLD)["organisation_id"]))
     r = base.round.result
-    return {"size": size, "pairs": base.round.problem.n_edges, "baseline_s": t_base,
+    return cold | {"size": size, "pairs": base.round.problem.n_edges, "baseline_s": t_base,
             "gap": (r.bound - r.objective) / 1e6, "marginal_s": t_marg, "resolves": exact,
             "rows": rows, "per_resolve_s": t_marg / max(exact, 1), "tolerance": tol,
             "top": f"{g.iloc[0]['organisation']} {g.iloc[0]['people']:+d} people, "
                    f"{g.iloc[0]['objective']:+.2f}" if len(g) else "-",
             "missed": len(best - by_est), "note": m["note"]}
+
+
+#: Guidance rows re-solved both warm and from scratch for the comparison.
+COLD = 5
+
+
+def _cold(base: Any, orgs: list[str]) -> dict[str, Any]:
+    """Seconds per re-solve, warm and from scratch, for the same +1 specs, and whether the two
+    agree on people placed and objective (within the solver's tolerance)."""
+    from matcher.whatif import Scenario, run_scenario
+    from matcher.whatif.marginal import GUIDANCE_SPEC
+
+    times = {True: 0.0, False: 0.0}
+    same = 0
+    for org in orgs:
+        spec = GUIDANCE_SPEC.format(org)
+        got = {}
+        for warm in (True, False):
+            t = time.perf_counter()
+            o = run_scenario(base, Scenario(spec, (spec,)), warm=warm)
+            times[warm] += time.perf_counter() - t
+            r = o.round.result
+            got[warm] = (int(o.round.chosen.sum()), r.objective, max(r.bound - r.objective, 0))
+        tol = max(got[True][2], got[False][2]) + 1
+        same += got[True][0] == got[False][0] and abs(got[True][1] - got[False][1]) <= tol
+    n = max(len(orgs), 1)
+    return {"compared": len(orgs), "warm_each_s": times[True] / n, "cold_each_s": times[False] / n,
+            "same": same}
 
 
 def main() -> None:
@@ -68,7 +101,8 @@ def main() -> None:
     table = Table(title="Marginal values by warm re-solves")
     cols = ("size", "pairs", "baseline s", "gap (objective)", "re-solves / rows",
             "marginal s", "s per re-solve", "within tolerance", "best guidance +1",
-            "top 5 the estimate-top-5 misses")
+            "top 5 the estimate-top-5 misses", "warm s each (top 5)",
+            "from scratch s each (same +1)", "same answer")
     for c in cols:
         table.add_column(c, justify="left" if c in ("size", "best guidance +1") else "right")
     notes = []
@@ -78,7 +112,9 @@ def main() -> None:
             table.add_row(r["size"], f"{r['pairs']:,}", f"{r['baseline_s']:.1f}",
                           f"{r['gap']:.2f}", f"{r['resolves']} / {r['rows']}",
                           f"{r['marginal_s']:.1f}", f"{r['per_resolve_s']:.2f}",
-                          str(r["tolerance"]), r["top"], str(r["missed"]))
+                          str(r["tolerance"]), r["top"], str(r["missed"]),
+                          f"{r['warm_each_s']:.2f}", f"{r['cold_each_s']:.2f}",
+                          f"{r['same']} of {r['compared']}")
             notes.append(f"{r['size']}: {r['note']}")
     Console(width=200).print(table)
     for n in notes:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.solver_instances import random_problem
-from matcher.policy import Policy, default_policy, policy_from_dict
+from matcher.policy import Policy, default_policy, policy_from_flat
 from matcher.solver import solve
 from matcher.solver.cpsat import solve_cpsat
 from matcher.solver.decompose import organisation_regions, solve_decomposed
@@ -134,7 +134,8 @@ def main() -> None:
     ap.add_argument("--policy", type=str, default=None, help="JSON of [solver] overrides")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    policy = policy_from_dict({"solver": json.loads(args.policy)}) if args.policy else default_policy()
+    policy = (policy_from_flat({"solver": json.loads(args.policy)}) if args.policy
+              else default_policy())
     header = f"{'N':>9} {'method':<40} {'time s':>8} {'objective':>16} {'bound':>16} " \
              f"{'gap':>8} feasible"
     print(header, flush=True)

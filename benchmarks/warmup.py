@@ -24,7 +24,7 @@ from typing import Any
 
 from benchmarks.scenarios import ROOT
 from matcher.load import load_instance
-from matcher.policy import policy_from_dict
+from matcher.policy import policy_from_flat
 from matcher.round import run_round
 from matcher.scoring import build_edges
 from matcher.scoring.eligibility import GRID_MIN_CANDIDATES
@@ -74,7 +74,7 @@ def _policy(name: str, **solver: Any) -> Any:
     section.update(_QUICK | solver)
     if "parts" in section:
         section["parts"].update(_QUICK)
-    return policy_from_dict(data, name)
+    return policy_from_flat(data, name)
 
 
 def warm(candidates: int = 800, seed: int = 1) -> dict[str, Any]:

@@ -193,6 +193,9 @@ PROBLEM_MESSAGES: dict[str, str] = {
                              "objective.match_bonus ({bonus}) in a round with routes: what a "
                              "route adds to its programme must be worth less than another "
                              "placement"),
+    "upload_unknown_file": N_("this file is not read: name it after one of the tables ({tables})"),
+    "upload_mixed": N_("give one Excel workbook or CSV files, not both"),
+    "upload_empty": N_("choose a workbook or the CSV files to upload"),
     # rounds that stay stable (matcher.stability, --previous)
     "previous_not_round": N_("{folder} is not a round's folder (it has no round.json)"),
     "previous_twice": N_("candidate {candidate} has a second proposal"),

@@ -18,16 +18,19 @@ from matcher.synth.generate import generate, write_generated
 pytestmark = pytest.mark.dask
 runner = CliRunner()
 POLICY = """[solver]
-decompose_min_pairs = 1
 exact_max_pairs = 0
 prove_max_pairs = 0
-lagrangian_iterations = 8
-lagrangian_repair_every = 2
-polish_deterministic_time = 0.2
-decompose_rounds = 2
-decompose_sweeps = 2
-decompose_part_pairs = 0
-decompose_auction_iterations = 2
+[solver.lagrangian]
+iterations = 8
+repair_every = 2
+[solver.polish]
+deterministic_time = 0.2
+[solver.decompose]
+min_pairs = 1
+rounds = 2
+sweeps = 2
+part_pairs = 0
+auction_iterations = 2
 """
 
 

@@ -18,7 +18,7 @@ from benchmarks.solver_instances import random_problem
 from benchmarks.worker import solver_summary
 from matcher.errors import InputError
 from matcher.parallel import ProcessMapper
-from matcher.policy import Policy, load_policy, policy_from_dict
+from matcher.policy import Policy, load_policy, policy_from_flat
 from matcher.solver.cpsat import solve_cpsat
 from matcher.solver.decompose import (
     PartTask,
@@ -46,7 +46,7 @@ def decomposed_policy(**solver: object) -> Policy:
                                "polish_deterministic_time": 0.2, "decompose_rounds": 2,
                                "decompose_sweeps": 3, "decompose_part_pairs": 0}
     base.update(solver)
-    return policy_from_dict({"solver": base})
+    return policy_from_flat({"solver": base})
 
 
 def pickling_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
@@ -195,8 +195,8 @@ def test_parts_take_their_own_settings(regions_problem: tuple[AssignmentProblem,
         for item in items:
             if isinstance(item, PartTask):
                 sp = item.policy.solver
-                seen.append((sp.lagrangian_rate_div, sp.lagrangian_iterations,
-                             sp.lagrangian_auction_threads, sp.polish_parallel))
+                seen.append((sp.lagrangian.rate_div, sp.lagrangian.iterations,
+                             sp.lagrangian.auction_threads, sp.polish.parallel))
             yield fn(item)
 
     policy = decomposed_policy(lagrangian_rate_div=64, lagrangian_auction_threads=2,
@@ -204,9 +204,9 @@ def test_parts_take_their_own_settings(regions_problem: tuple[AssignmentProblem,
     result = solve_decomposed(problem, policy, labels, mapper=recording_map)
     n_parts = len(result.details.stats["first_pass"]["per_part"])
     assert seen[:n_parts] == [(*expected, 1, 1)] * n_parts
-    assert policy.solver.polish_parallel == 2
+    assert policy.solver.polish.parallel == 2
     assert all(p["iterations"] <= expected[1] for p in result.details.stats["first_pass"]["per_part"])
-    assert policy.solver.lagrangian_rate_div == 64  # the round's own settings are untouched
+    assert policy.solver.lagrangian.rate_div == 64  # the round's own settings are untouched
     assert problem.violations(result.chosen) == []
     assert result.objective == problem.objective(result.chosen) <= result.bound
     exact, _, _, _ = solve_cpsat(problem, result.chosen, 20.0, 0.0)
@@ -214,16 +214,16 @@ def test_parts_take_their_own_settings(regions_problem: tuple[AssignmentProblem,
 
 
 @pytest.mark.parametrize(("parts", "words"), [
-    ({"lagrangian_rate_div": 0}, "lagrangian_rate_div: Input should be greater than or equal to 1"),
-    ({"lagrangian_step": "newton"}, "lagrangian_step: Input should be 'polyak' or 'rprop'"),
+    ({"lagrangian_rate_div": 0}, "lagrangian.rate_div: Input should be greater than or equal to 1"),
+    ({"lagrangian_step": "newton"}, "lagrangian.step: Input should be 'polyak' or 'rprop'"),
     ({"lagrangian_rate": 4}, "lagrangian_rate"),
-    ({"decompose_part_pairs": 10}, "decompose_part_pairs"),
+    ({"decompose_part_pairs": 10}, "decompose: not a setting a part's solve uses"),
     ({"parts": {}}, "parts"),
 ])
 def test_bad_part_settings_are_errors_naming_the_key(parts: dict[str, object], words: str,
                                                       ) -> None:
     with pytest.raises(InputError) as err:
-        policy_from_dict({"solver": {"parts": parts}}, "p.toml")
+        policy_from_flat({"solver": {"parts": parts}}, "p.toml")
     text = str(err.value)
     assert "p.toml" in text and "solver.parts" in text and words in text
 
@@ -324,10 +324,10 @@ def test_whole_problem_auction_lowers_a_valid_bound(
     problem, labels = regions_problem
     policy = decomposed_policy(decompose_rounds=1, decompose_sweeps=1,
                                decompose_auction_step=step)
-    without = solve_decomposed(problem, policy.model_copy(update={"solver": policy.solver.model_copy(
-        update={"decompose_auction_iterations": 0})}), labels)
-    with_ = solve_decomposed(problem, policy.model_copy(update={"solver": policy.solver.model_copy(
-        update={"decompose_auction_iterations": 15})}), labels)
+    without = solve_decomposed(problem, policy.model_copy(update={"solver": policy.solver.updated(
+        decompose={"auction_iterations": 0})}), labels)
+    with_ = solve_decomposed(problem, policy.model_copy(update={"solver": policy.solver.updated(
+        decompose={"auction_iterations": 15})}), labels)
     assert "whole_auction" not in without.details.stats
     trace = with_.details.stats["whole_auction"]["bounds"]
     assert len(trace) == 15
@@ -374,8 +374,8 @@ def test_whole_iterations_after_the_passes_bound_the_round_beside_the_quota_flow
     exact, _, _, _ = solve_cpsat(problem, here.chosen, 20.0, 0.0)
     assert here.objective <= problem.objective(exact) <= here.bound
     # The same iterations before the passes (the default) start the passes' search instead.
-    before = solve_decomposed(problem, policy.model_copy(update={"solver": policy.solver.model_copy(
-        update={"decompose_auction_last": False})}), labels)
+    before = solve_decomposed(problem, policy.model_copy(update={"solver": policy.solver.updated(
+        decompose={"auction_last": False})}), labels)
     assert not before.details.stats["whole_auction"]["after_passes"]
     assert problem.violations(before.chosen) == []
 
@@ -416,8 +416,8 @@ def test_the_national_policy_runs_a_border_pass_and_bounds_the_round() -> None:
     pass never worse than the first pass, and the same answer with a submitting mapper."""
     policy = load_policy(Path(__file__).resolve().parents[1] / "matcher/policy/national.toml")
     sp = policy.solver
-    assert sp.decompose_rounds == 2 and sp.decompose_auction_last
-    assert sp.for_parts().warm_polish_deterministic_time > 0
+    assert sp.decompose.rounds == 2 and sp.decompose.auction_last
+    assert sp.for_parts().warm.polish_deterministic_time > 0
     problem, region = random_problem(600, seed=5, per_cand=8, near=40, regions=4,
                                      locked_share=0.05)
     labels = organisation_regions(problem, region)
@@ -527,10 +527,10 @@ def test_round_decomposes_by_region_with_unchanged_outputs(tmp_path) -> None:
     inst, warnings = load_instance(data)
     solver = {"exact_max_pairs": 0, "prove_max_pairs": 0, "lagrangian_iterations": 8,
               "polish_deterministic_time": 0.2, "decompose_rounds": 2, "decompose_sweeps": 2}
-    whole = run_round(inst, policy_from_dict({"solver": solver | {"decompose_min_pairs": 0}}),
+    whole = run_round(inst, policy_from_flat({"solver": solver | {"decompose_min_pairs": 0}}),
                       warnings)
     assert whole.result.method != "decomposed"
-    rnd = run_round(inst, policy_from_dict({"solver": solver | {"decompose_min_pairs": 1}}),
+    rnd = run_round(inst, policy_from_flat({"solver": solver | {"decompose_min_pairs": 1}}),
                     warnings)
     assert rnd.result.method == "decomposed"
     assert rnd.result.details.stats["parts"] > 1

@@ -21,7 +21,7 @@ PILOT = Path(__file__).resolve().parents[1] / "matcher" / "data" / "pilot"
      "moet een eindig getal zijn, maar kreeg inf", "must be a finite number, got inf"),
     ({"weights": {"skills": 1e300}}, "weights.skills",
      "mag hoogstens 1e+06 groot zijn, maar kreeg 1e+300", "must be at most 1e+06 in size"),
-    ({"solver": {"lagrangian_iterations": 10**30}}, "solver.lagrangian_iterations",
+    ({"solver": {"lagrangian": {"iterations": 10**30}}}, "solver.lagrangian.iterations",
      "moet een heel getal zijn van hoogstens", "must be a whole number of at most"),
     ({"fairness": {"min_rate": {"women": float("nan")}}}, "fairness.min_rate.women",
      "moet een eindig getal zijn", "must be a finite number"),

@@ -59,8 +59,8 @@ def test_every_number_is_finite_and_bounded(key: tuple[str, ...]) -> None:
 
 
 def test_absurd_values_in_tables_of_settings_are_refused() -> None:
-    with pytest.raises(InputError, match="lagrangian_rate_div"):
-        policy_from_dict({"solver": {"parts": {"lagrangian_rate_div": 10**20}}})
+    with pytest.raises(InputError, match=r"rate_div: must be a whole number"):
+        policy_from_dict({"solver": {"parts": {"lagrangian": {"rate_div": 10**20}}}})
     with pytest.raises(InputError, match="finite"):
         policy_from_dict({"fairness": {"min_rate": {"statushouder": math.nan}}})
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import matcher.prewrite as prewrite
 from matcher.cli import app
 from matcher.load import load_instance
-from matcher.policy import Policy, policy_from_dict
+from matcher.policy import Policy, nest_solver_keys, policy_from_flat
 from matcher.prewrite import EdgesPrewrite
 from matcher.round import CSV_DIALECTS, Round, run_round, write_round
 from matcher.synth import generate, write_generated
@@ -23,7 +23,7 @@ SOLVER = {"exact_max_pairs": 0, "prove_max_pairs": 0, "lagrangian_iterations": 6
 
 
 def _policy(decompose: bool) -> Policy:
-    return policy_from_dict({"solver": SOLVER | {"decompose_min_pairs": 1 if decompose else 0}})
+    return policy_from_flat({"solver": SOLVER | {"decompose_min_pairs": 1 if decompose else 0}})
 
 
 @pytest.fixture(scope="module")
@@ -181,8 +181,11 @@ def test_cli_with_workers_writes_edges_during_the_solve(data: Path, tmp_path: Pa
     same outputs (edges.csv from the background writer or, if it was not done, written at the
     end) and no temporary folder left."""
     pol = tmp_path / "p.toml"
-    pol.write_text("[solver]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in
-                                          (SOLVER | {"decompose_min_pairs": 1}).items()))
+    solver = nest_solver_keys({"solver": SOLVER | {"decompose_min_pairs": 1}})["solver"]
+    pol.write_text("".join(f"[{'.'.join(['solver', *([t] if t else [])])}]\n" + "".join(
+        f"{k} = {json.dumps(v)}\n" for k, v in table.items())
+        for t, table in [("", {k: v for k, v in solver.items() if not isinstance(v, dict)}),
+                         *((t, v) for t, v in solver.items() if isinstance(v, dict))]))
     runner = CliRunner()
     for name, workers in (("two", "2"), ("one", "1")):
         result = runner.invoke(app, ["run", str(data), "--out", str(tmp_path / name),

@@ -36,7 +36,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from matcher.policy import Policy, default_policy, policy_from_dict  # noqa: E402
+from matcher.policy import Policy, default_policy, policy_from_flat  # noqa: E402
 from matcher.solver import strategy  # noqa: E402
 from matcher.solver.problem import AssignmentProblem  # noqa: E402
 from matcher.solver.result import SolveResult, Status  # noqa: E402
@@ -60,7 +60,7 @@ def two_region_problem() -> AssignmentProblem:
 
 
 def _policy(min_pairs: int, **extra: object) -> Policy:
-    return policy_from_dict({"solver": {"decompose_min_pairs": min_pairs}} | extra)
+    return policy_from_flat({"solver": {"decompose_min_pairs": min_pairs}} | extra)
 
 
 @pytest.mark.parametrize(("min_pairs", "regions", "route"), [

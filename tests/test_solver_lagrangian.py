@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.solver_instances import random_problem
-from matcher.policy import Policy, policy_from_dict
+from matcher.policy import Policy, policy_from_flat
 from matcher.solver import solve
 from matcher.solver.decompose import component_labels, solve_decomposed, split
 from matcher.solver.flow import solve_flow
@@ -27,7 +27,7 @@ def lagrangian_policy(**solver: object) -> Policy:
                                "lagrangian_iterations": 15, "lagrangian_repair_every": 2,
                                "polish_deterministic_time": 0.3}
     base.update(solver)
-    return policy_from_dict({"solver": base})
+    return policy_from_flat({"solver": base})
 
 
 @st.composite
@@ -631,6 +631,6 @@ def test_a_warm_solve_polishes_no_slack_where_it_does_not_polish() -> None:
 
     base = lagrangian_policy(polish_slack_max_pairs=2000, polish_slack_deterministic_time=0.5,
                              warm_polish_deterministic_time=0.0).solver
-    assert warm_policy(base).polish_slack_deterministic_time == 0.0
-    on = base.model_copy(update={"warm_polish_deterministic_time": 0.4})
-    assert warm_policy(on).polish_slack_deterministic_time == 0.5
+    assert warm_policy(base).polish.slack_deterministic_time == 0.0
+    on = base.updated(warm={"polish_deterministic_time": 0.4})
+    assert warm_policy(on).polish.slack_deterministic_time == 0.5

@@ -102,7 +102,7 @@ def test_scenario_warm_start_short_and_valid(seed: int) -> None:
     assert problem.violations(result.chosen) == []
     assert result.objective >= cold.objective
     assert result.details.stats["warm_start"] == {"multipliers": True, "assignment": True}
-    assert result.details.iterations <= policy.solver.warm_iterations
+    assert result.details.iterations <= policy.solver.warm.iterations
     chosen, cp_bound, _, _ = solve_cpsat(problem, result.chosen, 5.0)
     assert problem.objective(chosen) <= result.bound
     assert result.objective <= cp_bound

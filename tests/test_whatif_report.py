@@ -5,6 +5,8 @@ words under them name every scenario a plot leaves out."""
 from __future__ import annotations
 
 import io
+import itertools
+import re
 
 import numpy as np
 import pandas as pd
@@ -106,7 +108,7 @@ def test_the_words_under_a_plot_name_every_scenario_it_leaves_out(study: dict) -
     util = study["figures"]["utilisation"]
     labels = [t.get_text() for t in util.legends[0].get_texts()] if util.legends else []
     md = study["md"]
-    caption = md.split("![Utilisation](plots/utilisation.png)")[1].split("\n## ")[0]
+    caption = md.split("(plots/utilisation.png)")[1].split("\n## ")[0]
     for n in left_out:
         assert n in caption
         assert P.short(n, 30) not in labels
@@ -119,3 +121,81 @@ def test_the_words_under_a_plot_name_every_scenario_it_leaves_out(study: dict) -
         assert "Not in this plot" not in caption and "organisations:" not in caption
     html = render_html(study["report"], {k: P.to_png(f) for k, f in study["figures"].items()})
     assert html.count("<figcaption>") == len(study["figures"])
+
+
+def _tables(md: str) -> list[list[str]]:
+    """The header cells of every Markdown table."""
+    lines = md.splitlines()
+    return [[c.strip() for c in line.strip("|").split("|")]
+            for line, nxt in itertools.pairwise(lines) if nxt.startswith("|---")]
+
+
+def test_report_in_dutch_and_english_with_words_and_intervals(study: dict) -> None:
+    """Headers in words (no snake_case), names not ids, rounded figures, rates with their
+    interval, a plain paragraph first; the same figures in nl and en."""
+    if study["n"] != 3:
+        pytest.skip("one size is enough for the words")
+    md = {}
+    for lang in ("nl", "en"):
+        with language(lang):
+            md[lang] = render_markdown(study["report"], {k: f"plots/{k}.png"
+                                                         for k in study["figures"]})
+    assert md["nl"].startswith("# Wat-als-rapport\n\nNu krijgen ")
+    assert md["en"].startswith("# What-if report\n\nNow ")
+    assert "## Overzicht" in md["nl"] and "## Overview" in md["en"]
+    for text in md.values():
+        for header in _tables(text):
+            assert not any("_" in h for h in header), header
+        assert "G0" not in text and "O1 " not in text  # names, not ids
+        assert not re.search(r"\d\.\d{3,}", "".join(_table_cells(text)))  # rounded
+    assert "mensen geplaatst" in md["nl"] and "people placed" in md["en"]
+    digits = [re.sub(r"\D", "", t) for t in md.values()]
+    assert digits[0] == digits[1]
+
+
+def _table_cells(md: str) -> list[str]:
+    return [line for line in md.splitlines() if line.startswith("| ")]
+
+
+def test_group_rates_carry_their_interval_and_small_groups_are_marked() -> None:
+    from matcher.whatif.sections import groups
+
+    rows = [{"attribute": "gender", "group": "female", "candidates_before": 4, "placed_before": 4,
+             "candidates_after": 4, "placed_after": 0},
+            {"attribute": "gender", "group": "male", "candidates_before": 40,
+             "placed_before": 20, "candidates_after": 40, "placed_after": 20}]
+    with language("en"):
+        (_title, _level, table), _words = groups(rows)
+    assert table[0]["placed before"] == "100% (51-100%)"  # Wilson, also at n of n
+    assert table[0]["placed after"] == "0% (0-49%)"
+    assert table[0]["note"].startswith("small group")
+    assert table[1]["note"] == ""
+
+
+def test_cli_report_follows_the_language_and_its_data_files_do_not(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from matcher.cli import app
+
+    runner = CliRunner()
+    out = {}
+    for lang in ("nl", "en"):
+        out[lang] = tmp_path / lang
+        result = runner.invoke(app, ["--lang", lang, "whatif", "--set",
+                                     "options.TCK-BEDIENING.min_dutch_level=A0",
+                                     "--no-marginal", "--out", str(out[lang])])
+        assert result.exit_code == 0, result.output
+    assert '<html lang="nl">' in (out["nl"] / "report.html").read_text()
+    assert '<html lang="en">' in (out["en"] / "report.html").read_text()
+    assert "Wat-als-rapport" in (out["nl"] / "report.md").read_text()
+    assert "## Scenario: command line" in (out["en"] / "report.md").read_text()
+    csvs = sorted(p.relative_to(out["nl"]) for p in out["nl"].rglob("*.csv"))
+    assert csvs and csvs == sorted(p.relative_to(out["en"]) for p in out["en"].rglob("*.csv"))
+    for rel in csvs:
+        assert (out["nl"] / rel).read_bytes() == (out["en"] / rel).read_bytes(), rel
+    reports = [json.loads((out[lang] / "report.json").read_text()) for lang in ("nl", "en")]
+    for r in reports:
+        r.pop("run")
+    assert reports[0] == reports[1]

@@ -10,36 +10,27 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from api import importing
-from api.audit import append, content_hash
 from api.deps import DB, Cache, Coordinator, Reader
 from api.limits import MAX_OFFSET, MAX_PAGE
 from api.models import Import
 from api.schemas import ImportCreate, ImportPublic, Page, ProblemPublic
-from matcher.errors import InputError
+from api.services.imports import run_import
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
 
 def _run(db: DB, cache: Cache, parsed: importing.Parsed, mode: str, key_id: int) -> Any:
-    try:
-        with db.write() as s:
-            merged, warnings = importing.validate(s, parsed, mode)
-            imp = importing.apply(s, parsed, merged, mode, key_id)
-    except InputError as exc:
-        problems = importing.problem_dicts(exc.problems, parsed.json)
-        with db.write() as s:  # refused imports are audited too
-            append(s, key_id=key_id, action="import.refused", target="import",
-                   input_hash=content_hash({t: df.to_dict("records")
-                                            for t, df in sorted(parsed.tables.items())}),
-                   output_hash=content_hash(problems))
+    done = run_import(db, cache, parsed, mode, key_id)
+    if done.imp is None:
+        problems = importing.problem_dicts(done.problems, parsed.json)
         return JSONResponse(status_code=422, content={
-            "detail": f"{len(exc.problems)} problem(s) in the import; nothing was stored",
+            "detail": f"{len(problems)} problem(s) in the import; nothing was stored",
             "problems": problems})
-    cache.warm()
+    imp = done.imp
     return ImportPublic(id=imp.id, at=imp.at, mode=imp.mode, counts=imp.counts,
                         content_hash=imp.content_hash,
                         warnings=[ProblemPublic.model_validate(d)
-                                  for d in importing.problem_dicts(warnings, parsed.json)])
+                                  for d in importing.problem_dicts(done.warnings, parsed.json)])
 
 
 @router.post("", status_code=201, response_model=ImportPublic)

@@ -16,6 +16,27 @@ from api.schemas import DecisionCreate
 from api.security import Caller
 from api.state import ROUTES, decision_events, route_key
 from matcher.decisions import committed_elsewhere, decisions_in_force
+from matcher.i18n import N_, _
+
+
+class DecisionRefused(HTTPException):
+    """A refused decision: an HTTP error whose detail is the English message (the API's), with
+    its template and parameters so the pages can show it in the reader's language."""
+
+    def __init__(self, status: int, template: str, **params: Any) -> None:
+        super().__init__(status, template.format(**params))
+        self.template, self.params = template, params
+
+    def translated(self) -> str:
+        return _(self.template).format(**self.params)
+
+
+UNKNOWN = N_("{field}: unknown {kind} {value!r}")
+NEEDS_ROUND = N_("round_id: accept and reject need the round whose proposal is decided on")
+NO_ROUND = N_("round_id: no finished official round with this id")
+NOT_PROPOSED = N_("round {round_id} did not propose candidate {candidate!r} for option {option!r}")
+COMMITTED = N_("candidate {candidate!r} is already committed to option {other!r}; release that "
+               "decision first")
 
 
 def public(e: DecisionEvent) -> dict[str, Any]:
@@ -30,7 +51,7 @@ def _check_known(s: Session, body: DecisionCreate) -> None:
             continue
         found = s.scalar(select(Record.id).where(Record.kind == kind, Record.entity_id == value))
         if found is None:
-            raise HTTPException(404, f"{field}: unknown {kind[:-1]} {value!r}")
+            raise DecisionRefused(404, UNKNOWN, field=field, kind=kind[:-1], value=value)
     if body.next_option_id is not None and s.scalar(select(Record.id).where(
             Record.kind == ROUTES,
             Record.entity_id == route_key(body.option_id, body.next_option_id))) is None:
@@ -42,18 +63,17 @@ def _check_proposed(s: Session, body: DecisionCreate) -> str:
     """The proposal's follow-on place ('' when the round proposed the option alone): accepting
     or rejecting a proposed route decides on the route."""
     if body.round_id is None:
-        raise HTTPException(422, "round_id: accept and reject need the round whose proposal is "
-                                 "decided on")
+        raise DecisionRefused(422, NEEDS_ROUND)
     rnd = s.get(Round, body.round_id)
     if rnd is None or rnd.kind != "official" or rnd.status != "done":
-        raise HTTPException(404, "round_id: no finished official round with this id")
+        raise DecisionRefused(404, NO_ROUND)
     proposed = s.scalar(select(RoundAssignment.next_option_id).where(
         RoundAssignment.round_id == body.round_id,
         RoundAssignment.candidate_id == body.candidate_id,
         RoundAssignment.option_id == body.option_id))
     if proposed is None:
-        raise HTTPException(422, f"round {body.round_id} did not propose candidate "
-                                 f"{body.candidate_id!r} for option {body.option_id!r}")
+        raise DecisionRefused(422, NOT_PROPOSED, round_id=body.round_id,
+                              candidate=body.candidate_id, option=body.option_id)
     if body.next_option_id is not None and body.next_option_id != proposed:
         raise HTTPException(422, f"next_option_id: round {body.round_id} proposed the follow-on "
                                  f"place {proposed!r}, not {body.next_option_id!r}")
@@ -72,8 +92,7 @@ def record_decision(s: Session, caller: Caller, body: DecisionCreate, source: st
         other = committed_elsewhere(decisions_in_force(decision_events(s)), body.candidate_id,
                                     body.option_id)
         if other is not None:
-            raise HTTPException(409, f"candidate {body.candidate_id!r} is already committed to "
-                                     f"option {other!r}; release that decision first")
+            raise DecisionRefused(409, COMMITTED, candidate=body.candidate_id, other=other)
     event = DecisionEvent(at=utcnow(), key_id=caller.key_id, candidate_id=body.candidate_id,
                           option_id=body.option_id, kind=body.kind, reason=body.reason,
                           round_id=body.round_id, source=source, next_option_id=next_option_id)

@@ -141,3 +141,6 @@ def safe_next(target: str | None) -> str:
 
 AnyUser = Annotated[SessionUser, Depends(require_page())]
 CoordinatorUser = Annotated[SessionUser, Depends(require_page(Role.coordinator))]
+#: Reading rounds, their proposals and audits: as the API's readers.
+ReaderUser = Annotated[SessionUser, Depends(require_page(Role.coordinator, Role.planner,
+                                                        Role.auditor))]

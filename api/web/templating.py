@@ -36,6 +36,8 @@ def environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["role_label"] = role_label
+    env.globals["status_word"] = status_word
+    env.globals["decision_word"] = decision_word
     return env
 
 
@@ -59,3 +61,21 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     ctx = page_context(request) | {"nav": navigation.items(request)} | (context or {})
     html = environment().get_template(template).render(**ctx)
     return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+STATUS_WORDS = {"queued": i18n.N_("waiting"), "running": i18n.N_("running"),
+                "done": i18n.N_("finished"), "failed": i18n.N_("failed"),
+                "cancelled": i18n.N_("cancelled")}
+
+
+def status_word(status: str) -> str:
+    return i18n._(STATUS_WORDS.get(status, status))
+
+
+DECISION_WORDS = {"accept": i18n.N_("accepted"), "reject": i18n.N_("rejected"),
+                  "lock": i18n.N_("locked"), "forbid": i18n.N_("forbidden"),
+                  "release": i18n.N_("released")}
+
+
+def decision_word(kind: str) -> str:
+    return i18n._(DECISION_WORDS.get(kind, kind))

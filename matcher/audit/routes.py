@@ -32,15 +32,15 @@ def route_markdown(routes: dict[str, Any]) -> list[str]:
     out = ["## " + _("Guaranteed routes per group"), "",
            _("The share of each group that got a programme with a guaranteed follow-on place."),
            ""]
-    head = [_("group"), _("people"), _("guaranteed routes"), _("rate")]
+    head = [_("group"), _("people"), _("guaranteed routes"), _("rate"), _("95% interval")]
     for attribute, entry in routes.items():
         out += [f"### {W.attribute(attribute)}", "", "| " + " | ".join(head) + " |",
-                "|---|---:|---:|---:|"]
-        out += [f"| {W.group(g['group'])} | {g['size']} | {g['placed']} | {_pct(g['rate'])} |"
-                for g in entry["all"]]
+                "|---|---:|---:|---:|---|"]
+        out += [f"| {W.group(g['group'])} | {g['size']} | {g['placed']} | {_pct(g['rate'])} | "
+                f"{_pct(g['ci'][0])} - {_pct(g['ci'][1])} |" for g in entry["all"]]
         out.append("")
     return out
 
 
 def _pct(rate: float | None) -> str:
-    return "-" if rate is None else f"{100 * rate:.1f}%"
+    return "-" if rate is None else f"{100 * rate:.0f}%"

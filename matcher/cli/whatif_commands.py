@@ -22,6 +22,7 @@ from matcher.cli.round_commands import (
     report_problems,
 )
 from matcher.errors import InputError
+from matcher.i18n import _
 from matcher.policy import load_policy
 from matcher.whatif import (
     Scenario,
@@ -41,6 +42,7 @@ from matcher.whatif.report import (
     report_tables,
     write_report,
 )
+from matcher.whatif.sections import FIGURE, Names, word
 
 
 @app.command()
@@ -150,36 +152,45 @@ def _callback(progress: Progress, title: str) -> Callable[[int, int, str], None]
 
 def print_summary(report: dict, out: Path) -> None:
     b = report["baseline"]
-    table = Table(title=f"What-if against {report['source']}")
-    for col in ("variant", "matched", "Δ matched", "objective", "Δ objective", "mean score",
-                "moves", "status"):
-        table.add_column(col, justify="left" if col in ("variant", "status") else "right")
-    table.add_row("baseline", str(b["matched"]), "", f"{b['objective']:.4f}", "",
-                  f"{b['mean_score']:.4f}", "", f"{b['status']} ({b['method']})")
-    rows = report["scenarios"] + [p for sw in report["sweeps"] for p in sw["points"]]
-    for s in rows:
+    table = Table(title=_("What-if against {source}").format(source=report["source"]))
+    cols = [(_("scenario"), "left"), (_("people placed"), "right"), ("\u0394", "right"),
+            (_("objective"), "right"), ("\u0394", "right"), (_("mean score"), "right"),
+            (_("people who change"), "right"), (_("solver"), "left")]
+    for col, justify in cols:
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    table.add_row(_("baseline"), str(b["matched"]), "", f"{b['objective']:.2f}", "",
+                  f"{b['mean_score']:.2f}", "", f"{b['status']} ({b['method']})")
+    names = Names(report)
+    rows = [(s["name"], s) for s in report["scenarios"]]
+    rows += [(names.point(sw["name"], p.get("x")), p) for sw in report["sweeps"]
+             for p in sw["points"]]
+    for name, s in rows:
         t, d = s["summary"], s["diff"]
         moves = d["moves"] if isinstance(d["moves"], int) else len(d["moves"])
-        table.add_row(s["name"], str(t["matched"]), f"{d['totals']['matched']['change']:+d}",
-                      f"{t['objective']:.4f}", f"{d['totals']['objective']['change']:+.4f}",
-                      f"{t['mean_score']:.4f}", str(moves), f"{t['status']} ({t['method']})")
+        table.add_row(name, str(t["matched"]), f"{d['totals']['matched']['change']:+d}",
+                      f"{t['objective']:.2f}", f"{d['totals']['objective']['change']:+.2f}",
+                      f"{t['mean_score']:.2f}", str(moves), f"{t['status']} ({t['method']})")
     console.print(table)
     if "marginal" in report:
-        m = Table(title="One more guidance unit: where it helps most (top 5)")
-        for col in ("organisation", "people placed", "objective", "figure", "solver's gap"):
-            m.add_column(col, justify="left" if col in ("organisation", "figure") else "right")
+        m = Table(title=_("One more guidance unit: where it helps most (top 5)"))
+        for col in (_("organisation"), _("more people placed"), _("change in objective"),
+                    _("figure"), _("solver's gap")):
+            m.add_column(col)
         for r in report["marginal"]["guidance"][:5]:
             m.add_row(r["organisation"], _num(r["people"]),
-                      r["reading"] or _num(r["objective"] if r["value"] == "exact"
-                                           else r["estimate"]),
-                      r["value"], f"{r['gap']:.2f}")
+                      _("within the solver's tolerance") if r["reading"] else
+                      _num(r["objective"] if r["value"] == "exact" else r["estimate"]),
+                      word(FIGURE, r["value"]), f"{r['gap']:.2f}")
         console.print(m)
     if "decisions" in report:
         t = report["decisions"]["together"]
-        console.print(f"Coordinators' decisions together cost {t['objective_lost']:.4f} objective "
-                      f"and {t['placements_lost']} placement(s).", highlight=False)
-    console.print(f"Report written to {out}/report.html (and report.md, report.json)",
-                  highlight=False)
+        console.print(_("Coordinators' locks and forbids together cost {objective} objective and "
+                        "{people} place(s), against the same round without them ({matched} "
+                        "people placed).").format(
+            objective=f"{t['objective_lost']:.2f}", people=t["placements_lost"],
+            matched=report["decisions"]["unconstrained"]["matched"]), highlight=False)
+    console.print(_("Report written to {path} (and report.md, report.json)").format(
+        path=f"{out}/report.html"), highlight=False)
 
 
 def _num(v: object) -> str:

@@ -163,85 +163,214 @@ class EligibilityPolicy(_Strict):
     score_threads: int = Field(default=1, ge=1, le=64)
 
 
+class QuotaSettings(_Strict):
+    """The class-quota flows after the Lagrangian search (`matcher.solver.quota_flow`): ``[solver.quota]``."""
+
+    rounds: int = Field(ge=0)
+    core: int = Field(ge=0)
+
+
+class LagrangianSettings(_Strict):
+    """The Lagrangian method (`matcher.solver.lagrangian`): ``[solver.lagrangian]``."""
+
+    iterations: int = Field(ge=0)
+    step: Literal["polyak", "rprop"]
+    start_search: int = Field(ge=0)
+    rate_div: int = Field(ge=1)
+    level_div: int = Field(ge=1)
+    core: int = Field(ge=1)
+    core_refresh: int = Field(ge=1)
+    patience: int = Field(ge=1)
+    repair_every: int = Field(ge=1)
+    stall_window: int = Field(ge=1)
+    full_every: int = Field(ge=0)
+    auction_min_pairs: int = Field(ge=0)
+    auction_threads: int = Field(ge=1, le=64)
+    auction_search_shift: int = Field(ge=1, le=16)
+    start_search_shift: int = Field(ge=0, le=16)
+
+
+class PolishSettings(_Strict):
+    """The CP-SAT polish windows (`matcher.solver.polish`): ``[solver.polish]``."""
+
+    core: int = Field(ge=0)
+    union: bool
+    max_pairs: int = Field(ge=0)
+    deterministic_time: float = Field(ge=0)
+    parallel: int = Field(ge=1)
+    passes: int = Field(ge=1)
+    slack_max_pairs: int = Field(default=0, ge=0)
+    slack_deterministic_time: float = Field(default=0.0, ge=0)
+
+
+class WarmSettings(_Strict):
+    """A warm-started solve (`matcher.solver.warm`, what-if scenarios): ``[solver.warm]``."""
+
+    iterations: int = Field(ge=0)
+    step_shift: int = Field(ge=0, le=62)
+    polish_deterministic_time: float = Field(ge=0)
+
+
+class DecomposeSettings(_Strict):
+    """Solving by region (`matcher.solver.decompose`): ``[solver.decompose]``."""
+
+    min_pairs: int = Field(ge=0)
+    rounds: int = Field(ge=1)
+    sweeps: int = Field(ge=0)
+    pass_sweeps: int = Field(default=-1, ge=-1)
+    auction_iterations: int = Field(ge=0)
+    auction_step: Literal["sign", "polyak"]
+    auction_theta: float = Field(gt=0, le=2)
+    auction_threads: int = Field(ge=1, le=64)
+    auction_search_shift: int = Field(ge=1, le=16)
+    auction_last: bool = False
+    auction_core: int = Field(default=0, ge=0)
+    quota_core: int = Field(ge=0)
+    part_pairs: int = Field(ge=0)
+    slack_max_pairs: int = Field(default=0, ge=0)
+    slack_deterministic_time: float = Field(default=0.0, ge=0)
+
+
 class SolverPolicy(_Strict):
     exact_max_pairs: int = Field(ge=0)
     prove_max_pairs: int = Field(ge=0)
     exact_max_nodes: int = Field(default=2000, ge=1)
     max_deterministic_time: float = Field(gt=0)
     relative_gap: float = Field(ge=0, lt=1)
-    lagrangian_iterations: int = Field(ge=0)
-    lagrangian_step: Literal["polyak", "rprop"]
-    lagrangian_start_search: int = Field(ge=0)
-    lagrangian_rate_div: int = Field(ge=1)
-    lagrangian_level_div: int = Field(ge=1)
-    lagrangian_core: int = Field(ge=1)
-    lagrangian_core_refresh: int = Field(ge=1)
-    lagrangian_patience: int = Field(ge=1)
-    lagrangian_repair_every: int = Field(ge=1)
     target_gap: float = Field(ge=0, lt=1)
-    lagrangian_stall_window: int = Field(ge=1)
-    lagrangian_full_every: int = Field(ge=0)
-    lagrangian_auction_min_pairs: int = Field(ge=0)
-    lagrangian_auction_threads: int = Field(ge=1, le=64)
-    lagrangian_auction_search_shift: int = Field(ge=1, le=16)
-    lagrangian_start_search_shift: int = Field(ge=0, le=16)
-    quota_flow_rounds: int = Field(ge=0)
-    quota_flow_core: int = Field(ge=0)
-    polish_core: int = Field(ge=0)
-    polish_union: bool
-    polish_max_pairs: int = Field(ge=0)
-    polish_deterministic_time: float = Field(ge=0)
-    polish_parallel: int = Field(ge=1)
-    polish_passes: int = Field(ge=1)
-    polish_slack_max_pairs: int = Field(default=0, ge=0)
-    polish_slack_deterministic_time: float = Field(default=0.0, ge=0)
-    warm_iterations: int = Field(ge=0)
-    warm_step_shift: int = Field(ge=0, le=62)
-    warm_polish_deterministic_time: float = Field(ge=0)
-    decompose_min_pairs: int = Field(ge=0)
-    decompose_rounds: int = Field(ge=1)
-    decompose_sweeps: int = Field(ge=0)
-    decompose_pass_sweeps: int = Field(default=-1, ge=-1)
-    decompose_auction_iterations: int = Field(ge=0)
-    decompose_auction_step: Literal["sign", "polyak"]
-    decompose_auction_theta: float = Field(gt=0, le=2)
-    decompose_auction_threads: int = Field(ge=1, le=64)
-    decompose_auction_search_shift: int = Field(ge=1, le=16)
-    decompose_auction_last: bool = False
-    decompose_auction_core: int = Field(default=0, ge=0)
-    decompose_quota_core: int = Field(ge=0)
-    decompose_part_pairs: int = Field(ge=0)
-    decompose_slack_max_pairs: int = Field(default=0, ge=0)
-    decompose_slack_deterministic_time: float = Field(default=0.0, ge=0)
-    # [solver.parts]: solver settings for the parts of a round solved by region only (any key of
-    # this table except the decompose_* ones); the rest of the round keeps the table's own.
+    lagrangian: LagrangianSettings
+    quota: QuotaSettings
+    polish: PolishSettings
+    warm: WarmSettings
+    decompose: DecomposeSettings
+    # [solver.parts]: solver settings for the parts of a round solved by region only (any key or
+    # table of [solver] except [solver.decompose], e.g. [solver.parts.lagrangian]); the rest of
+    # the round keeps the table's own.
     parts: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("parts")
     @classmethod
     def _part_settings(cls, v: dict[str, Any]) -> dict[str, Any]:
-        usable = {k for k in cls.model_fields if k != "parts" and not k.startswith("decompose_")}
-        problems = [f"{k}: not a setting a part's solve uses" for k in sorted(set(v) - usable)]
+        problems: list[str] = []
         out: dict[str, Any] = {}
-        for key in sorted(set(v) & usable):
-            field = cls.model_fields[key]
-            form: Any = field.annotation  # the field's type with its constraints (ge, le, ...)
-            if field.metadata:
-                form = Annotated[(form, *field.metadata)]
-            try:
-                out[key] = TypeAdapter(form).validate_python(v[key])
-            except ValidationError as exc:
-                problems.append(f"{key}: {exc.errors()[0]['msg']}")
+        for key in sorted(v):
+            field = cls.model_fields.get(key)
+            if field is None or key in ("parts", "decompose"):
+                problems.append(f"{key}: not a setting a part's solve uses")
+                continue
+            table = field.annotation
+            if not (isinstance(table, type) and issubclass(table, BaseModel)):
+                _check_setting(problems, out, key, field, v[key])
+            elif not isinstance(v[key], dict):
+                problems.append(f"{key}: a table of settings ([solver.parts.{key}])")
+            else:
+                sub: dict[str, Any] = {}
+                for name in sorted(v[key]):
+                    if name not in table.model_fields:
+                        problems.append(f"{key}.{name}: not a setting a part's solve uses")
+                    else:
+                        _check_setting(problems, sub, f"{key}.{name}",
+                                       table.model_fields[name], v[key][name], name)
+                out[key] = sub
         if problems:
             raise ValueError("; ".join(problems))
         return out
+
+    def updated(self, **changes: Any) -> SolverPolicy:
+        """A copy with `changes`: a table's as a mapping (``lagrangian={"iterations": 2}``), a
+        setting of [solver] itself as its value. Like ``model_copy``, not validated again (the
+        values are the solver's own); an unknown key is an error."""
+        update: dict[str, Any] = {}
+        for key, value in changes.items():
+            current = getattr(self, key)  # AttributeError for an unknown table or key
+            if isinstance(current, BaseModel):
+                unknown = set(value) - set(type(current).model_fields)
+                if unknown:
+                    raise AttributeError(f"solver.{key} has no {', '.join(sorted(unknown))}")
+                update[key] = current.model_copy(update=value)
+            else:
+                update[key] = value
+        return self.model_copy(update=update)
 
     def for_parts(self) -> SolverPolicy:
         """These settings with [solver.parts] applied (what each part of a round solved by
         region is solved with)."""
         if not self.parts:
             return self
-        return SolverPolicy.model_validate(self.model_dump() | self.parts | {"parts": {}})
+        return SolverPolicy.model_validate(_merge(self.model_dump(), self.parts) | {"parts": {}})
+
+
+def _check_setting(problems: list[str], out: dict[str, Any], label: str, field: FieldInfo,
+                   value: Any, name: str | None = None) -> None:
+    """`value` validated as `field` (its type with its constraints) into ``out[name]``, or a
+    problem naming `label`."""
+    form: Any = field.annotation
+    if field.metadata:
+        form = Annotated[(form, *field.metadata)]
+    try:
+        out[name or label] = TypeAdapter(form).validate_python(value)
+    except ValidationError as exc:
+        problems.append(f"{label}: {exc.errors()[0]['msg']}")
+
+
+#: The solver's tables and the prefix their settings had in the flat layout before issue #26
+#: (``lagrangian_iterations`` is now ``[solver.lagrangian] iterations``).
+SOLVER_TABLES = {"lagrangian": "lagrangian_", "quota": "quota_flow_", "polish": "polish_",
+                 "warm": "warm_", "decompose": "decompose_"}
+
+
+def nested_key(flat: str) -> tuple[str, str] | None:
+    """Where a setting of the flat solver layout lives now: (table, key), or None when `flat`
+    was not a flat table setting."""
+    for table, prefix in SOLVER_TABLES.items():
+        model = SolverPolicy.model_fields[table].annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        if flat.startswith(prefix) and flat[len(prefix):] in model.model_fields:
+            return table, flat[len(prefix):]
+    return None
+
+
+def nest_solver_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """The documented translation of the flat solver layout (before issue #26) into the nested
+    one: a copy of `data` (a policy or overrides of one) whose ``solver`` and ``solver.parts``
+    flat keys (``lagrangian_iterations``) are moved into their tables (``lagrangian.iterations``).
+    Nested keys pass unchanged. For policies stored with earlier API rounds and flat overrides
+    sent to the API; a policy file must use the nested layout (`flat_solver_keys`)."""
+    solver = data.get("solver")
+    if not isinstance(solver, dict):
+        return data
+    def nest(table: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in table.items():
+            where = nested_key(key)
+            if where is None:
+                out[key] = _merge(out[key], value) if isinstance(out.get(key), dict) and \
+                    isinstance(value, dict) else value
+            else:
+                out.setdefault(where[0], {})[where[1]] = value
+        return out
+    nested = nest(solver)
+    if isinstance(nested.get("parts"), dict):
+        nested["parts"] = nest(nested["parts"])
+    return data | {"solver": nested}
+
+
+def flat_solver_keys(data: dict[str, Any]) -> list[Problem]:
+    """A problem per flat-layout solver key in `data` (a policy file), naming its new place."""
+    solver = data.get("solver")
+    if not isinstance(solver, dict):
+        return []
+    out = []
+    tables = [("solver", solver)]
+    if isinstance(solver.get("parts"), dict):
+        tables.append(("solver.parts", solver["parts"]))
+    for where, table in tables:
+        for key in table:
+            if (new := nested_key(key)) is not None:
+                out.append((where, key, new))
+    return [Problem("policy", None, f"{where}.{key}",
+                    f"moved: write it as [{where}.{table}] {name} (the solver's settings are "
+                    f"grouped in tables since issue #26)") for where, key, (table, name) in out]
 
 
 class FairnessPolicy(_Strict):
@@ -319,7 +448,10 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 
 def policy_from_dict(data: dict[str, Any], source: str = "policy") -> Policy:
-    """Defaults overridden by `data`; raises InputError naming each bad key."""
+    """Defaults overridden by `data`; raises InputError naming each bad key (a key of the flat
+    solver layout names its new place; `nest_solver_keys` translates them)."""
+    if moved := flat_solver_keys(data):
+        raise InputError(Problem(source, None, p.column, p.message) for p in moved)
     try:
         return Policy.model_validate(_merge(_default_dict(), data))
     except ValidationError as exc:
@@ -356,6 +488,18 @@ def _problem(source: str, err: Any) -> Problem:
     if limit is not None:
         params["limit"] = str(ctx.get(limit))
     return Problem(source, None, column, message, code=code, params=params)
+
+
+def policy_from_flat(data: dict[str, Any], source: str = "policy") -> Policy:
+    """`policy_from_dict` after `nest_solver_keys`: a policy or overrides in either layout (a
+    round's overrides sent to the API, a policy stored with an earlier API round)."""
+    return policy_from_dict(nest_solver_keys(data), source)
+
+
+def stored_policy(data: dict[str, Any]) -> Policy:
+    """A resolved policy stored with a round (its JSON dump), in either solver layout: the
+    defaults are not merged in (a stored policy is complete)."""
+    return Policy.model_validate(nest_solver_keys(data))
 
 
 def default_policy() -> Policy:

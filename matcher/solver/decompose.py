@@ -3,33 +3,33 @@
 A *part* owns a set of organisations (a label per organisation: its region, or its connected
 component) with all their options, seats and guidance budgets. Candidates near a border have
 pairs into several parts. `solve_decomposed` first joins regions into parts of at most
-``solver.decompose_part_pairs`` pairs (`merge_labels`: those sharing the most candidates
+``solver.decompose.part_pairs`` pairs (`merge_labels`: those sharing the most candidates
 first), then works in four steps, and a fifth when the policy asks for it:
 
 1. *First pass*: each part with its *home* candidates (those whose highest-weight pair lies in
    it, or whose lock does), solved by the pure function `solve_part` (the usual
    `matcher.solver.solve`). The parts share no candidate, so the union of their answers is
    feasible; a refill over every free pair then lets people take a seat across a border.
-2. *Coordination* (``solver.decompose_sweeps`` sweeps): from the parts' guidance multipliers
+2. *Coordination* (``solver.decompose.sweeps`` sweeps): from the parts' guidance multipliers
    ``lam`` (one per organisation) and option prices ``v``, each sweep prices every part's
    options exactly, given what its border candidates are worth in the other parts
    (`price_part`: one min-cost flow per part), and moves each multiplier by the sign of its
    budget's excess. Every sweep gives a valid bound of the whole problem (`dual_bound`); the
    lowest is reported.
-   (Optional, ``solver.decompose_auction_iterations``: Lagrangian iterations over the whole
+   (Optional, ``solver.decompose.auction_iterations``: Lagrangian iterations over the whole
    problem by auctions, for a bound that does not depend on the borders and a repaired answer;
-   after this coordination, or with ``solver.decompose_auction_last`` after the last one.)
-3. *Border passes* (``solver.decompose_rounds`` - 1 of them): every part with every candidate
+   after this coordination, or with ``solver.decompose.auction_last`` after the last one.)
+3. *Border passes* (``solver.decompose.rounds`` - 1 of them): every part with every candidate
    that has a pair into it, each pair's weight lowered by what the candidate is worth outside
    the part at the coordinated prices, so a border candidate goes where it adds most;
    warm-started from the coordinated multipliers and the best assignment so far. A candidate
    chosen in two parts keeps its best pair, then the freed seats are refilled. The better of
    the passes' assignments is the answer. Each pass is followed by a coordination
-   (``solver.decompose_pass_sweeps`` sweeps).
-4. *Whole-problem class-quota flow* (``solver.decompose_quota_core`` best pairs per person,
+   (``solver.decompose.pass_sweeps`` sweeps).
+4. *Whole-problem class-quota flow* (``solver.decompose.quota_core`` best pairs per person,
    plus the answer; `matcher.solver.quota_flow`): people move across borders in chains while
    every organisation keeps the answer's mix of needs; kept when better.
-5. *Slack polish* (``solver.decompose_slack_max_pairs`` > 0; `slack_polish`): CP-SAT windows
+5. *Slack polish* (``solver.decompose.slack_max_pairs`` > 0; `slack_polish`): CP-SAT windows
    (`matcher.solver.polish`) over the pairs into organisations whose budget the answer leaves
    partly unused, which gather guidance left over in ones and twos into room for more people.
    It only keeps improvements; the bound is unchanged.
@@ -562,8 +562,8 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
     labels = component_labels(problem) if org_label is None else np.asarray(org_label, np.int64)
     mapper = mapper or map
     sp = policy.solver
-    if sp.decompose_part_pairs > 0:
-        labels = merge_labels(problem, labels, sp.decompose_part_pairs)
+    if sp.decompose.part_pairs > 0:
+        labels = merge_labels(problem, labels, sp.decompose.part_pairs)
     free, _, _, _ = problem.residual()
     usable = _usable(problem)
     n_parts = _n_parts(problem, labels)
@@ -586,23 +586,23 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
     # Without whole-problem iterations, or with them last, step 4's inputs are final after the
     # first pass (no border passes) or after the last border pass, so its flow then runs in a
     # worker process while the coordination prices the parts and the iterations run.
-    auction_last = sp.decompose_auction_iterations > 0 and sp.decompose_auction_last
-    beside = (sp.decompose_quota_core > 0 and submit is not None
-              and (sp.decompose_auction_iterations == 0 or auction_last))
+    auction_last = sp.decompose.auction_iterations > 0 and sp.decompose.auction_last
+    beside = (sp.decompose.quota_core > 0 and submit is not None
+              and (sp.decompose.auction_iterations == 0 or auction_last))
 
     def submit_quota(chosen: np.ndarray) -> tuple[Future[np.ndarray], np.ndarray, int, float]:
         assert submit is not None
         t = time.perf_counter()
-        mask = best_pairs(problem, sp.decompose_quota_core) & free
+        mask = best_pairs(problem, sp.decompose.quota_core) & free
         task, q_idx = quota_task(problem, chosen, mask)
         return submit(quota_part, task), q_idx, int(mask.sum()), t
 
-    if beside and sp.decompose_rounds <= 1:
+    if beside and sp.decompose.rounds <= 1:
         early = submit_quota(chosen)
 
     # 2. Coordination: prices and multipliers consistent across borders; the bound.
     t = time.perf_counter()
-    prices, bound, trace = coordinate(problem, labels, lam, v, usable, sp.decompose_sweeps,
+    prices, bound, trace = coordinate(problem, labels, lam, v, usable, sp.decompose.sweeps,
                                       mapper)
     coordination = [{"bounds": trace, "seconds": round(time.perf_counter() - t, 3)}]
     multipliers = prices.lam  # the shadow prices reported: those of the lowest bound
@@ -615,28 +615,28 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
         nonlocal bound, multipliers, whole_x, whole_answer
         t = time.perf_counter()
         whole: dict[str, Any] = {"after_passes": auction_last}
-        if sp.decompose_auction_core > 0:
+        if sp.decompose.auction_core > 0:
             # The iterations over a core of pairs (their values are no bound), then one auction
             # over every pair at their best multipliers, at the finest eps: the bound.
-            core = auction_core(problem, prices.lam, usable, chosen, sp.decompose_auction_core)
+            core = auction_core(problem, prices.lam, usable, chosen, sp.decompose.auction_core)
             idx = np.flatnonzero(core | problem.locked)  # the locks for the seats they use
             sub = replace(problem, cand=problem.cand[idx], opt=problem.opt[idx],
                           weight=problem.weight[idx], locked=problem.locked[idx])
             c_lam, _, c_trace, _ = whole_lagrangian(
                 sub, prices.lam, prices.v, core[idx],
-                sp.decompose_auction_iterations, sp.decompose_auction_step,
-                sp.decompose_auction_theta, value, sp.decompose_auction_threads,
-                sp.decompose_auction_search_shift)
+                sp.decompose.auction_iterations, sp.decompose.auction_step,
+                sp.decompose.auction_theta, value, sp.decompose.auction_threads,
+                sp.decompose.auction_search_shift)
             del sub
             whole.update(core_pairs=int(core.sum()), core_values=c_trace)
             w_lam, w_bound, w_trace, w_x = whole_lagrangian(
-                problem, c_lam, prices.v, usable, 1, sp.decompose_auction_step,
-                sp.decompose_auction_theta, value, sp.decompose_auction_threads, 16)
+                problem, c_lam, prices.v, usable, 1, sp.decompose.auction_step,
+                sp.decompose.auction_theta, value, sp.decompose.auction_threads, 16)
         else:
             w_lam, w_bound, w_trace, w_x = whole_lagrangian(
-                problem, prices.lam, prices.v, usable, sp.decompose_auction_iterations,
-                sp.decompose_auction_step, sp.decompose_auction_theta, value,
-                sp.decompose_auction_threads, sp.decompose_auction_search_shift)
+                problem, prices.lam, prices.v, usable, sp.decompose.auction_iterations,
+                sp.decompose.auction_step, sp.decompose.auction_theta, value,
+                sp.decompose.auction_threads, sp.decompose.auction_search_shift)
         whole["bounds"] = w_trace
         if w_x is not None:
             whole_x = w_x
@@ -647,7 +647,7 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
         whole["seconds"] = round(time.perf_counter() - t, 3)
         details["whole_auction"] = whole
 
-    if sp.decompose_auction_iterations > 0 and not auction_last:
+    if sp.decompose.auction_iterations > 0 and not auction_last:
         whole_step(prices, value)
         if whole_answer is not None and problem.objective(whole_answer) > value:
             chosen, value = whole_answer, problem.objective(whole_answer)
@@ -658,7 +658,7 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
     #    from the passes' multipliers and prices (the parts priced guidance with the border
     #    candidates present at their true worth).
     passes = []
-    for _ in range(sp.decompose_rounds - 1):
+    for _ in range(sp.decompose.rounds - 1):
         t = time.perf_counter()
         got = _solve_parts(problem, labels, policy, mapper, n_parts, prices=prices,
                            warm_chosen=chosen)
@@ -674,11 +674,11 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
                        "seconds": round(time.perf_counter() - t, 3), "per_part": per_part})
         if cand_value > value:
             chosen, value = cand_chosen, cand_value
-        if beside and len(passes) == sp.decompose_rounds - 1:
+        if beside and len(passes) == sp.decompose.rounds - 1:
             early = submit_quota(chosen)
         t = time.perf_counter()
-        pass_sweeps = (sp.decompose_sweeps if sp.decompose_pass_sweeps < 0
-                       else sp.decompose_pass_sweeps)
+        pass_sweeps = (sp.decompose.sweeps if sp.decompose.pass_sweeps < 0
+                       else sp.decompose.pass_sweeps)
         again, again_bound, trace = coordinate(problem, labels, lam, v, usable, pass_sweeps,
                                                mapper)
         coordination.append({"bounds": trace, "seconds": round(time.perf_counter() - t, 3)})
@@ -696,13 +696,13 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
     # 4. One class-quota flow over the whole problem (each person's best pairs, the whole
     #    subproblem's answer at the best multipliers, and the answer): people move across
     #    borders in chains within the answer's guidance classes.
-    if sp.decompose_quota_core > 0:
+    if sp.decompose.quota_core > 0:
         if early is not None:  # submitted when `chosen` was last changed
             fut, q_idx, n_mask, t = early
             picked = fut.result()
         else:
             t = time.perf_counter()
-            mask = best_pairs(problem, sp.decompose_quota_core) & free
+            mask = best_pairs(problem, sp.decompose.quota_core) & free
             if whole_x is not None and not auction_last:
                 mask |= whole_x & free
             task, q_idx = quota_task(problem, chosen, mask)
@@ -721,16 +721,16 @@ def solve_decomposed(problem: AssignmentProblem, policy: Policy,
         chosen, value = whole_answer, problem.objective(whole_answer)
 
     # 5. A polish of the organisations with guidance left over (off by default).
-    if (sp.decompose_slack_max_pairs > 0 and sp.decompose_slack_deterministic_time > 0
+    if (sp.decompose.slack_max_pairs > 0 and sp.decompose.slack_deterministic_time > 0
             and value < bound):
         t = time.perf_counter()
-        core = best_pairs(problem, max(sp.decompose_quota_core, 1))
+        core = best_pairs(problem, max(sp.decompose.quota_core, 1))
         if whole_x is not None:
             core |= whole_x
         chosen, slack_stats = slack_polish(problem, chosen, core & free,
-                                           sp.decompose_slack_max_pairs,
-                                           sp.decompose_slack_deterministic_time,
-                                           sp.polish_parallel)
+                                           sp.decompose.slack_max_pairs,
+                                           sp.decompose.slack_deterministic_time,
+                                           sp.polish.parallel)
         value = problem.objective(chosen)
         details["polish_slack"] = slack_stats | {"seconds": round(time.perf_counter() - t, 3)}
 
@@ -787,8 +787,8 @@ def _solve_parts(problem: AssignmentProblem, labels: np.ndarray, policy: Policy,
     # each only compete for the same cores. (regions_200k, 2 workers, back to back, session 14:
     # two polish windows at a time in each part 171.9 s and 315 s of CPU time, one 155.9 s and
     # 286 s; gap 0.3267% -> 0.3236%, as one window at a time sees the previous window's moves.)
-    policy = policy.model_copy(update={"solver": policy.solver.for_parts().model_copy(
-        update={"lagrangian_auction_threads": 1, "polish_parallel": 1})})
+    policy = policy.model_copy(update={"solver": policy.solver.for_parts().updated(
+        lagrangian={"auction_threads": 1}, polish={"parallel": 1})})
 
     def tasks() -> Iterator[PartTask]:
         for part in iter_parts(problem, labels, home):

@@ -247,9 +247,9 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     # The subproblem: a warm-started auction over all free pairs when there are many (each
     # iteration's dual value is then a valid bound), else min-cost flows on a core.
     n_free = int(free.sum())
-    sub = (auction_subproblem(problem, free, seats_left, policy.lagrangian_auction_threads,
-                              policy.lagrangian_auction_search_shift)
-           if 0 < policy.lagrangian_auction_min_pairs <= n_free else None)
+    sub = (auction_subproblem(problem, free, seats_left, policy.lagrangian.auction_threads,
+                              policy.lagrangian.auction_search_shift)
+           if 0 < policy.lagrangian.auction_min_pairs <= n_free else None)
     details["subproblem"] = "auction" if sub is not None else "flow"
     # Every pair some subproblem chose, over all the multipliers tried: the pairs that matter as
     # the price of guidance varies (the polish's neighbourhood).
@@ -280,7 +280,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         consider(warm.chosen, {"warm_start": 1})
     elif start is not None:
         consider(*repair(problem, start & ~problem.locked, free))
-    k = policy.lagrangian_core
+    k = policy.lagrangian.core
     if warm is not None and warm.multipliers is not None:
         st.lam = np.where(active, warm.multipliers, 0)
         st.best_lam = st.lam.copy()  # the bound's multipliers even with 0 warm iterations
@@ -290,11 +290,11 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         # one-dimensional search on the dual (far closer to the optimum than per-organisation
         # guesses: the shadow prices of guidance are similar across organisations).
         lam0, start_stats = uniform_start(problem, free, seats_left, budget_left, active, k,
-                                          policy.lagrangian_start_search, seen, sub,
-                                          policy.lagrangian_start_search_shift or None)
+                                          policy.lagrangian.start_search, seen, sub,
+                                          policy.lagrangian.start_search_shift or None)
         details.update(start_stats)
         st.lam = np.where(active, lam0, 0).astype(np.int64)
-        rate = np.maximum(st.lam // policy.lagrangian_rate_div, 1)
+        rate = np.maximum(st.lam // policy.lagrangian.rate_div, 1)
     if warm is not None:
         details["warm_start"] = {"multipliers": warm.multipliers is not None,
                                  "assignment": warm.chosen is not None}
@@ -311,21 +311,21 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         core = _core_mask(problem, free, priced_weight(st.lam), k,
                           [start, warm.chosen if warm else None])
         last_x = start & ~problem.locked
-    iterations = policy.lagrangian_iterations
+    iterations = policy.lagrangian.iterations
     it = 0
     # Every lagrangian_full_every-th iteration solves the flow over all free pairs: its dual
     # value is exact (a valid bound), and the pairs it chooses stay in every later core, so the
     # core's estimates stop missing the pairs that matter (a core-only search settles on
     # multipliers whose exact dual is higher than its estimate).
-    full_every = policy.lagrangian_full_every
+    full_every = policy.lagrangian.full_every
     full_seen = np.zeros(problem.n_edges, dtype=bool)
     full_bound: tuple[int, np.ndarray] | None = None  # (lowest exact dual, its multipliers)
-    coarse = policy.lagrangian_auction_search_shift < 16  # 16: the auction's finest eps
+    coarse = policy.lagrangian.auction_search_shift < 16  # 16: the auction's finest eps
     best_fine = True  # the best dual so far came from an auction at the finest eps
     for it in range(1, iterations + 1):
         report("solve", it - 1, iterations)  # progress (and a job's chance to stop) per iteration
         priced = priced_weight(st.lam)
-        repair_now = it % policy.lagrangian_repair_every == 0 or it == iterations
+        repair_now = it % policy.lagrangian.repair_every == 0 or it == iterations
         if sub is not None:
             is_full = True  # the auction's dual bound is exact over all pairs
             # An iteration whose answer is repaired is solved at the finest eps (a coarser
@@ -333,7 +333,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             x, flow_value = sub(priced, fine=repair_now)
         else:
             is_full = full_every > 0 and it % full_every == 0
-            if it % policy.lagrangian_core_refresh == 0:
+            if it % policy.lagrangian.core_refresh == 0:
                 core = _core_mask(problem, free, priced, k, [last_x, st.best_chosen, full_seen])
             x = solve_flow(problem, free if is_full else core, seats_left,
                            extra_cost=st.lam[edge_org] * edge_need)
@@ -353,7 +353,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             stall = 0
         else:
             stall += 1
-            if stall >= policy.lagrangian_patience:
+            if stall >= policy.lagrangian.patience:
                 theta_num = max(theta_num // 2, 1)
                 stall = 0
         if repair_now or st.best_chosen is None:
@@ -365,10 +365,10 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
         gap_core = core_dual - st.best_value
         if gap_core <= policy.target_gap * st.best_core:
             break
-        window = policy.lagrangian_stall_window
+        window = policy.lagrangian.stall_window
         if it > window and (st.trace[-window - 1][3] - st.best_core) * 10 <= policy.target_gap * st.best_core:
             break  # the dual has stopped improving: more iterations will not tighten the bound
-        if policy.lagrangian_step == "polyak":
+        if policy.lagrangian.step == "polyak":
             direction = subgrad
             norm2 = int((direction * direction).sum())
             if norm2 == 0:
@@ -376,7 +376,7 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             # Polyak step towards the best feasible value, in exact integer arithmetic.
             # Target level between the best dual and the best feasible value (policy knob; 1 aims
             # at the best feasible value: measured best at 20,000; 4 was better at 2,000).
-            level = st.best_core - (st.best_core - st.best_value) // policy.lagrangian_level_div
+            level = st.best_core - (st.best_core - st.best_value) // policy.lagrangian.level_div
             st.lam = polyak_step(st.lam, direction, core_dual, level, theta_num)
         else:
             # Per-organisation price adjustment: grow the step while the sign of the budget
@@ -422,10 +422,10 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
     # answer's guidance classes, over all free pairs (or, with quota_flow_core, each person's
     # best pairs by priced weight and every pair a subproblem chose); repeated while it gains.
     quota_mask = free
-    if policy.quota_flow_core > 0 and policy.quota_flow_rounds > 0:
-        quota_mask = _core_mask(problem, free, priced, policy.quota_flow_core, [seen],
+    if policy.quota.core > 0 and policy.quota.rounds > 0:
+        quota_mask = _core_mask(problem, free, priced, policy.quota.core, [seen],
                                 positive_only=False)
-    for _ in range(policy.quota_flow_rounds):
+    for _ in range(policy.quota.rounds):
         if bound <= st.best_value:
             break
         chosen, gain = _quota_round(problem, chosen, quota_mask, free, seats_left, budget_left)
@@ -434,29 +434,29 @@ def lagrangian_solve(problem: AssignmentProblem, policy: SolverPolicy,
             break
         st.best_value += gain
     polish_stats: dict[str, int | float] = {}
-    if policy.polish_max_pairs > 0 and bound > st.best_value:
-        if int(free.sum()) <= policy.polish_max_pairs:  # small: one window over every pair
+    if policy.polish.max_pairs > 0 and bound > st.best_value:
+        if int(free.sum()) <= policy.polish.max_pairs:  # small: one window over every pair
             core = free.copy()
         else:
             # The pairs the subproblems chose (at every multiplier tried) and each person's
             # polish_core best pairs by priced weight.
-            extra = [chosen, seen] if policy.polish_union else [chosen]
-            core = _core_mask(problem, free, priced, policy.polish_core, extra, positive_only=False)
+            extra = [chosen, seen] if policy.polish.union else [chosen]
+            core = _core_mask(problem, free, priced, policy.polish.core, extra, positive_only=False)
         slack_gain = 0
-        if policy.polish_slack_max_pairs > 0 and policy.polish_slack_deterministic_time > 0:
+        if policy.polish.slack_max_pairs > 0 and policy.polish.slack_deterministic_time > 0:
             # First the organisations with guidance left over: small windows of them alone,
             # mostly proven optimal quickly, consolidate the units left over in ones and twos
             # into room for more people; the polish of every organisation then has less to do.
             chosen, slack_stats = slack_polish(problem, chosen, core,
-                                               policy.polish_slack_max_pairs,
-                                               policy.polish_slack_deterministic_time,
-                                               policy.polish_parallel)
+                                               policy.polish.slack_max_pairs,
+                                               policy.polish.slack_deterministic_time,
+                                               policy.polish.parallel)
             slack_gain = int(slack_stats["polish_gain"])
             details["polish_slack"] = slack_stats
-        chosen, polish_stats = polish(problem, chosen, core, policy.polish_max_pairs,
-                                      policy.polish_deterministic_time, policy.polish_parallel,
-                                      policy.polish_passes)
-        if policy.quota_flow_rounds > 0 and (slack_gain > 0
+        chosen, polish_stats = polish(problem, chosen, core, policy.polish.max_pairs,
+                                      policy.polish.deterministic_time, policy.polish.parallel,
+                                      policy.polish.passes)
+        if policy.quota.rounds > 0 and (slack_gain > 0
                                              or polish_stats.get("polish_gain", 0) > 0):
             # The polish changed the answer's guidance classes window by window; one more
             # class-quota flow within the new classes makes the chains of moves across windows

@@ -80,12 +80,12 @@ class Plan:
 
 def solves_by_region(problem: AssignmentProblem, policy: Policy,
                      regions: np.ndarray | None) -> bool:
-    """Whether the problem is solved by region: at least ``solver.decompose_min_pairs`` pairs
+    """Whether the problem is solved by region: at least ``solver.decompose.min_pairs`` pairs
     (0: never), its organisations in several regions, some guidance budget that can bind, and
     no fairness options (they need the exact model of the whole problem)."""
     sp = policy.solver
-    return (regions is not None and sp.decompose_min_pairs > 0
-            and problem.n_edges >= sp.decompose_min_pairs and not policy.fairness.active
+    return (regions is not None and sp.decompose.min_pairs > 0
+            and problem.n_edges >= sp.decompose.min_pairs and not policy.fairness.active
             and len(np.unique(regions)) > 1 and bool(problem.guidance_can_bind().any()))
 
 
@@ -193,7 +193,7 @@ def solve(problem: AssignmentProblem, policy: Policy, warm: WarmStart | None = N
     free, seats_left, _budget_left, _ = problem.residual()
     s = _Whole(problem, policy.solver, started, free, seats_left,
                bool(problem.guidance_can_bind().any()))
-    if s.binding and 0 < s.sp.lagrangian_auction_min_pairs <= int(free.sum()):
+    if s.binding and 0 < s.sp.lagrangian.auction_min_pairs <= int(free.sum()):
         result, final = _lagrangian_first(s, warm)
     else:
         result, final = _flow_first(s, warm)

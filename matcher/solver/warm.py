@@ -98,18 +98,18 @@ def map_multipliers(prev_multipliers: Sequence[int] | np.ndarray, prev_org_ids: 
 
 
 def warm_policy(policy: SolverPolicy) -> SolverPolicy:
-    """The solver policy for a warm-started solve: the short search of the ``warm_*`` settings."""
-    return policy.model_copy(update={
-        "lagrangian_iterations": policy.warm_iterations,
-        "lagrangian_repair_every": max(1, min(policy.lagrangian_repair_every,
-                                              policy.warm_iterations)),
-        "polish_deterministic_time": policy.warm_polish_deterministic_time,
-        # The polish of the organisations with guidance left over only where a warm solve
-        # polishes at all.
-        "polish_slack_deterministic_time": (policy.polish_slack_deterministic_time
-                                            if policy.warm_polish_deterministic_time > 0
-                                            else 0.0),
-    })
+    """The solver policy for a warm-started solve: the short search of [solver.warm]."""
+    return policy.updated(
+        lagrangian={"iterations": policy.warm.iterations,
+                    "repair_every": max(1, min(policy.lagrangian.repair_every,
+                                               policy.warm.iterations))},
+        polish={"deterministic_time": policy.warm.polish_deterministic_time,
+                # The polish of the organisations with guidance left over only where a warm
+                # solve polishes at all.
+                "slack_deterministic_time": (policy.polish.slack_deterministic_time
+                                             if policy.warm.polish_deterministic_time > 0
+                                             else 0.0)},
+    )
 
 
 def warm_rate(lam: np.ndarray, policy: SolverPolicy) -> np.ndarray:
@@ -119,7 +119,7 @@ def warm_rate(lam: np.ndarray, policy: SolverPolicy) -> np.ndarray:
     `MIN_STEP` micro-units so an organisation priced at 0 can still move (the rprop rule then
     grows a step by 5/4 per iteration while the budget stays over).
     """
-    return np.maximum(lam >> policy.warm_step_shift, MIN_STEP)
+    return np.maximum(lam >> policy.warm.step_shift, MIN_STEP)
 
 
 def warm_start_from(prev: SolveResult, prev_org_ids: Sequence[Any], new_org_ids: Sequence[Any],

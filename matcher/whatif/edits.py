@@ -32,7 +32,7 @@ import pandas as pd
 from matcher.csvio import ROW, read_table
 from matcher.errors import InputError, Problem, Problems
 from matcher.load import ID, OPTIONAL, REQUIRED
-from matcher.policy import Policy, policy_from_dict
+from matcher.policy import Policy, nested_key, policy_from_dict
 
 TABLES = ("options", "organisations", "candidates")
 #: Fields a relative edit (+N/-N) may change, and whether they hold whole numbers.
@@ -222,6 +222,9 @@ class Editor:
         self.out.cell_origin[("routes", int(df[ROW].iat[i]), "seats")] = spec
 
     def _set_policy(self, spec: str, path: list[str], value: str) -> None:
+        if len(path) == 2 and path[0] == "solver" and (moved := nested_key(path[1])):
+            raise edit_problem(spec, f"policy key 'solver.{path[1]}' is now "
+                                     f"'solver.{moved[0]}.{moved[1]}'")
         node: Any = self.policy_data
         for key in path[:-1]:
             if not isinstance(node, dict) or key not in node:

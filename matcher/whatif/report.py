@@ -19,19 +19,21 @@ import pandas as pd
 
 from matcher.atomic import check_replaceable, replace_dir, staging_dir
 from matcher.csvout import safe_frame
-from matcher.i18n import _
+from matcher.i18n import N_, _, current_language
 from matcher.round import Round, utilisation_frame, versions
 from matcher.whatif import plots as P
 from matcher.whatif import words as W
 from matcher.whatif.diff import Diff, _records
 from matcher.whatif.engine import Baseline, Outcome
 from matcher.whatif.marginal import display_names
+from matcher.whatif.sections import sections
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 #: Rows of long tables shown in Markdown/HTML (the CSVs hold all of them).
 SHOW_ROWS = 50
+MORE_ROWS = N_("... and {k} more rows in the CSV files")
 
 
 def slug(name: str) -> str:
@@ -72,6 +74,7 @@ def build_report(
         "sweeps": [{"name": name, "points": [scenario_json(o, d, False) for o, d in pts]}
                    for name, pts in sweeps.items()],
         "plots": plot_notes(base, scenarios),
+        "names": name_map(base.round),
     }
     if marginal is not None:
         report["marginal"] = {"note": marginal["note"],
@@ -161,103 +164,37 @@ def _cell(v: Any) -> str:
 
 def md_table(rows: list[dict[str, Any]], limit: int = SHOW_ROWS) -> str:
     if not rows:
-        return "_(none)_\n"
+        return "_(" + _("none") + ")_\n"
     cols = list(rows[0])
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows[:limit]:
         out.append("| " + " | ".join(_cell(r[c]).replace("|", "\\|") for c in cols) + " |")
     if len(rows) > limit:
-        out.append(f"\n_... {len(rows) - limit} more rows in the CSV files_")
+        out.append("\n_" + _(MORE_ROWS).format(k=len(rows) - limit) + "_")
     return "\n".join(out) + "\n"
 
 
 def html_table(rows: list[dict[str, Any]], limit: int = SHOW_ROWS) -> str:
     if not rows:
-        return "<p><em>(none)</em></p>"
+        return "<p><em>(" + html.escape(_("none")) + ")</em></p>"
     cols = list(rows[0])
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r[c]))}</td>" for c in cols) + "</tr>"
                    for r in rows[:limit])
-    more = f"<p><em>... {len(rows) - limit} more rows in the CSV files</em></p>" \
+    more = f"<p><em>{html.escape(_(MORE_ROWS).format(k=len(rows) - limit))}</em></p>" \
         if len(rows) > limit else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
 
 
-def _totals_rows(totals: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"figure": k, **v} for k, v in totals.items()]
-
-
 def _sections(report: dict[str, Any]) -> list[tuple[str, int, Any]]:
-    """(title, heading level, body) where body is text, table rows, or ('plot', name)."""
-    out: list[tuple[str, int, Any]] = []
-    b = report["baseline"]
-    out.append(("What-if report", 1, f"Data: `{report['source']}` (input hash "
-                f"{report['input_hash'][:16]}, policy hash {report['policy_hash'][:16]}). "
-                f"Baseline: {b['matched']} of {b['candidates']} people matched, objective "
-                f"{b['objective']:.6f} ({b['status']}, {b['method']}), mean score "
-                f"{b['mean_score']:.4f}."))
-    out.append(("Overview", 2, [{"variant": "baseline", "matched": b["matched"],
-                                 "objective": b["objective"], "mean_score": b["mean_score"],
-                                 "matched_change": 0, "objective_change": 0.0, "moves": 0,
-                                 "status": b["status"]}]
-                + [{"variant": s["name"], "matched": s["summary"]["matched"],
-                    "objective": s["summary"]["objective"],
-                    "mean_score": s["summary"]["mean_score"],
-                    "matched_change": s["diff"]["totals"]["matched"]["change"],
-                    "objective_change": s["diff"]["totals"]["objective"]["change"],
-                    "moves": (len(s["diff"]["moves"]) if isinstance(s["diff"]["moves"], list)
-                              else s["diff"]["moves"]),
-                    "status": s["summary"]["status"]}
-                   for s in report["scenarios"] + [p for sw in report["sweeps"]
-                                                   for p in sw["points"]]]))
-    out.append(("Utilisation", 2, ("plot", "utilisation", plot_caption(report, "utilisation"))))
-    out.append(("Score distribution", 2, ("plot", "scores", plot_caption(report, "scores"))))
-    for s in report["scenarios"]:
-        d = s["diff"]
-        out.append((f"Scenario: {s['name']}", 2, "Edits: " + ("; ".join(f"`{e}`" for e in s["edits"])
-                                                             or "none") + ". "
-                    + "".join(f"{n}. " for n in s["notes"]) + ("**No change against the baseline.** "
-                                              if d["empty"] else "")
-                    + f"Pairs reused {s['reuse']['reused_pairs']}, rescored "
-                    f"{s['reuse']['rescored_pairs']}."))
-        out.append(("Totals", 3, _totals_rows(d["totals"])))
-        out.append(("Unmatched reasons", 3, d["unmatched_reasons"]))
-        out.append(("Seats and guidance that changed", 3, d["utilisation"]))
-        out.append(("Who moves, and why", 3, d["moves"]))
-        if d["groups"] is not None:
-            out.append(("Equal chances: placement rate per group", 3, d["groups"]))
-    for sw in report["sweeps"]:
-        out.append((f"Sweep: {sw['name']}", 2, ("plot", f"sweep-{slug(sw['name'])}",
-                                                 _(W.SWEEP_READ))))
-        out.append(("Points", 3, [{"x": p.get("x"), "matched": p["summary"]["matched"],
-                                   "matched_change": p["diff"]["totals"]["matched"]["change"],
-                                   "objective": p["summary"]["objective"],
-                                   "objective_change": p["diff"]["totals"]["objective"]["change"],
-                                   "moves": p["diff"]["moves"], "status": p["summary"]["status"]}
-                                  for p in sw["points"]]))
-    if "marginal" in report:
-        m = report["marginal"]
-        out.append(("Marginal values", 2, "`people` and `objective` are the change from "
-                    "re-solving the round with one more unit (`value` exact) or, where it was not "
-                    "re-solved, an `estimate` from the LP relaxation or the solver's prices; "
-                    "`gap` is the solver's gap beside it (objective units). " + m["note"]))
-        out.append(("One more guidance unit per organisation", 3,
-                    ("plot", "marginal", _(W.MARGINAL_READ))))
-        out.append(("One more seat per option", 3, ("plot", "marginal-seats", _(W.MARGINAL_READ))))
-        out.append(("Guidance units, ranked", 3, m["guidance"]))
-        out.append(("Seats, ranked", 3, m["seats"]))
-    if "decisions" in report:
-        dd = report["decisions"]
-        t = dd["together"]
-        out.append(("Price of coordinators' decisions", 2,
-                    f"Against the round without any lock or forbid (objective "
-                    f"{dd['unconstrained']['objective']:.6f}, {dd['unconstrained']['matched']} "
-                    f"matched): all decisions together cost {t['objective_lost']:.6f} objective "
-                    f"and {t['placements_lost']} placement(s)"
-                    + (f" (unplaced because of them: {', '.join(t['unplaced_because'])})"
-                       if t["unplaced_because"] else "") + ". " + dd["note"]))
-        out.append(("Each decision on its own", 3, dd["each"]))
-    return out
+    """(title, heading level, body): body is text, table rows, or ('plot', name, caption);
+    level 0 is a paragraph without a heading (matcher.whatif.sections)."""
+    return sections(report, plot_caption)
+
+
+def report_sections(report: dict[str, Any]) -> list[tuple[str, int, Any]]:
+    """The report's sections, for a layout of one's own (the web pages')."""
+    return _sections(report)
 
 
 def plot_caption(report: dict[str, Any], key: str) -> str:
@@ -277,7 +214,8 @@ def plot_caption(report: dict[str, Any], key: str) -> str:
 def render_markdown(report: dict[str, Any], plot_files: dict[str, str]) -> str:
     lines = []
     for title, level, body in _sections(report):
-        lines.append("#" * level + " " + title + "\n")
+        if level:
+            lines.append("#" * level + " " + title + "\n")
         if isinstance(body, str):
             lines.append(body + "\n")
         elif isinstance(body, tuple):
@@ -290,16 +228,19 @@ def render_markdown(report: dict[str, Any], plot_files: dict[str, str]) -> str:
 
 
 CSS = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
-       "table{border-collapse:collapse;font-size:13px;margin:.5em 0}"
+       "table{border-collapse:collapse;font-size:13px;margin:.5em 0;display:block;"
+       "max-width:100%;overflow-x:auto}"
        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}th{background:#f0f0f0}"
-       "img{max-width:100%}")
+       "img{max-width:100%}figure{margin:1em 0}figcaption{font-size:14px;max-width:60em}")
 
 
 def render_html(report: dict[str, Any], plots: dict[str, bytes]) -> str:
-    parts = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-             "<title>What-if report</title>", f"<style>{CSS}</style></head><body>"]
+    parts = [f"<!DOCTYPE html><html lang=\"{current_language()}\"><head><meta charset=\"utf-8\">",
+             f"<title>{html.escape(_('What-if report'))}</title>",
+             f"<style>{CSS}</style></head><body>"]
     for title, level, body in _sections(report):
-        parts.append(f"<h{level}>{html.escape(title)}</h{level}>")
+        if level:
+            parts.append(f"<h{level}>{html.escape(title)}</h{level}>")
         if isinstance(body, str):
             text = html.escape(body)
             text = re.sub(r"`([^`]*)`", r"<code>\1</code>", text)

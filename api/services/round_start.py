@@ -1,0 +1,40 @@
+"""Starting a round (API and pages alike): who may start which kind, the policy with its
+overrides, the snapshot and its job in the durable queue; small rounds run at once in the
+caller's request when asked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api import rounding
+from api.security import Caller, Role
+from matcher.i18n import N_, _
+
+PLANNER_SCENARIO = N_("planners may run scenario rounds only")
+
+
+class RoundRefused(Exception):
+    def __init__(self, status: int, template: str) -> None:
+        super().__init__(template)
+        self.status, self.template = status, template
+
+    def translated(self) -> str:
+        return _(self.template)
+
+
+def start_round(state: Any, caller: Caller, kind: str, overrides: dict[str, Any] | None = None,
+                run_small_now: bool = True) -> tuple[int, bool]:
+    """(round id, queued): queued for a job worker, or (small rounds with `run_small_now`)
+    solved in this call. Raises RoundRefused, or InputError for a bad policy or no data."""
+    if caller.role is Role.planner and kind != "scenario":
+        raise RoundRefused(403, PLANNER_SCENARIO)
+    settings, runner = state.settings, state.runner
+    policy = rounding.resolve_policy(state.policy, overrides)
+    sync_max = settings.sync_round_max_candidates if run_small_now else -1
+    round_id, _, claim = rounding.create(
+        state.db, policy, kind, caller.key_id, settings.job_max_attempts, runner.name,
+        sync_max, settings.job_lease_seconds)
+    if claim is None:
+        return round_id, True
+    runner.run(claim)
+    return round_id, False
