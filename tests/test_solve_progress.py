@@ -33,4 +33,4 @@ def test_the_exact_method_reports_each_step() -> None:
 def test_the_lagrangian_reports_each_iteration() -> None:
     reports = solve_reports({"solver": {"exact_max_pairs": 0, "prove_max_pairs": 0}})
     check_progress(reports)
-    assert reports[-1][1] == default_policy().solver.lagrangian_iterations
+    assert reports[-1][1] == default_policy().solver.lagrangian.iterations
