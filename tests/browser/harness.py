@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Request, Route
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Request, Route, expect
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 #: axe-core impacts that fail a test (WCAG 2.1 AA: no serious or critical violation).
 FAILING_IMPACTS = ("serious", "critical")
+#: The password of every user the browser tests make.
+PASSWORD = "een goed wachtwoord"
 
 
 def chromium_path() -> str:
@@ -59,6 +61,14 @@ class Server:
                               capture_output=True, text=True, env=os.environ | {
                                   "DATABASE_URL": f"sqlite:///{self.db}"}, check=False)
 
+    def user(self, name: str, role: str, *organisations: str) -> str:
+        """A user with PASSWORD, made by `matcher user create` (the README's first step)."""
+        orgs = [a for o in organisations for a in ("--organisation", o)]
+        done = self.matcher("user", "create", "--name", name, "--role", role, *orgs,
+                            "--password-stdin", stdin=PASSWORD + "\n")
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
 
 def _wait_ready(server: Server, timeout: float = 120) -> None:
     end = time.monotonic() + timeout
@@ -80,8 +90,11 @@ def serve(folder: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
     """`matcher serve` on 127.0.0.1 and a free port, on a new SQLite file in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     port, db, log_path = free_port(), folder / "matcher.db", folder / "serve.log"
+    # tests/conftest.py sets MATCHER_LANG=en for the library's tests; the pages keep their own
+    # default (Dutch) unless `env` names a language
     environment = {k: v for k, v in os.environ.items()
-                   if k != "DATABASE_URL" and not k.startswith("MATCHER_DATABASE")}
+                   if k not in ("DATABASE_URL", "MATCHER_LANG")
+                   and not k.startswith("MATCHER_DATABASE")}
     environment |= {"MATCHER_RATE_PER_SECOND": "1000", "MATCHER_RATE_BURST": "1000"} | (env or {})
     with log_path.open("ab") as out:
         p = subprocess.Popen([sys.executable, "-m", "matcher", "serve", "--host", "127.0.0.1",
@@ -135,6 +148,16 @@ class Tab:
     def assert_clean(self) -> None:
         assert self.external_requests == [], f"requests to other origins: {self.external_requests}"
         assert self.console_errors == [], f"console errors: {self.console_errors}"
+
+
+def log_in(tab: Tab, name: str, password: str = PASSWORD) -> None:
+    """The login form, filled in by its labels as a person would."""
+    page = tab.page
+    page.goto("/login")
+    page.get_by_label("Naam").fill(name)
+    page.get_by_label("Wachtwoord").fill(password)
+    page.get_by_role("button", name="Inloggen").click()
+    expect(page.locator(".account")).to_contain_text(name)
 
 
 def serious_axe_violations(page: Page, context: Any = None) -> list[dict[str, Any]]:
