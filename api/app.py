@@ -32,6 +32,7 @@ from api.routers import (
     protection,
     rounds,
     shortlists,
+    whatif,
 )
 from api.schemas import ErrorPublic
 from api.security import RateLimiter
@@ -212,7 +213,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for error in storage_errors.driver_errors():
         app.add_exception_handler(error, storage_errors.handler)
 
-    for module in (imports, data, rounds, jobs, decisions, shortlists, outcomes, audit,
+    for module in (imports, data, rounds, jobs, whatif, decisions, shortlists, outcomes, audit,
                    protection):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     from api import web

@@ -100,10 +100,7 @@ def cancel_round(round_id: RoundId, db: DB, caller: RoundWriter) -> Any:
     solver's next phase (its job shows `cancel_requested` until then). Recorded in the audit
     trail."""
     _own(db, round_id, caller)
-    status = job_service.request_cancel(db, round_id)
-    if status not in ("queued", "running"):
-        raise HTTPException(409, f"round {round_id} is {status}; only a queued or running "
-                                 "round can be cancelled")
+    job_service.cancel_or_409(db, round_id, "round", "round")
     return _get(db, round_id)
 
 
@@ -113,11 +110,8 @@ def retry_round(round_id: RoundId, request: Request, db: DB, caller: RoundWriter
     """Queue a failed or cancelled round again, on the same snapshot and policy, with a fresh
     set of attempts (recorded in the audit trail)."""
     _own(db, round_id, caller)
-    status = job_service.retry(db, round_id, request.app.state.settings.job_max_attempts,
-                               caller.key_id)
-    if status not in ("failed", "cancelled"):
-        raise HTTPException(409, f"round {round_id} is {status}; only a failed or cancelled "
-                                 "round can be retried")
+    job_service.retry_or_409(db, round_id, request.app.state.settings.job_max_attempts,
+                             caller.key_id, "round", "round")
     return _get(db, round_id)
 
 
