@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from api.audit import append, content_hash
 from api.db import Database, utcnow
 from api.models import Round, RoundAssignment, RoundJob, RoundUnmatched
-from api.state import round_tables
 from api.store import jobs
+from api.store.data import round_tables
 from matcher.errors import InputError, Problem
 from matcher.explain_person import explain_candidate
 from matcher.explain_words import explanation_text

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
 from api.audit import append, content_hash
@@ -155,7 +155,8 @@ def _erase_rows(s: Session, cid: str, tomb: str) -> dict[str, int]:
         "shortlist_answers": _erase_answers(s, cid, tomb),
         "shortlist_feedback": n(s.execute(
             update(ShortlistFeedback).where(ShortlistFeedback.candidate_id == cid)
-            .values(candidate_id=tomb, note="erased"))),
+            .values(candidate_id=tomb, note="erased", resolution_reason=case(
+                (ShortlistFeedback.resolution_reason.is_(None), None), else_="erased")))),
         "outcomes": n(s.execute(update(Outcome).where(Outcome.candidate_id == cid)
                                 .values(candidate_id=tomb, reason="erased"))),
     }

@@ -25,7 +25,8 @@ from api.models import RoundJob, WhatIfRun
 from api.rounding import pack, problem_rows, unpack
 from api.state import round_tables
 from api.store import jobs
-from matcher.errors import InputError, Problem
+from matcher.errors import InputError, Problem, Problems
+from matcher.load import build_instance
 from matcher.policy import Policy, stored_policy
 from matcher.whatif import Scenario, Sweep, diff_outcome, run_baseline, run_scenario
 from matcher.whatif.edits import apply_edits
@@ -70,11 +71,22 @@ def check(tables: dict[str, Any], policy: Policy, req: WhatIfRequest) -> None:
         raise InputError([Problem("whatif", None, "sets", "give edits, a sweep or both")])
     if len(req.sets) > MAX_SETS:
         raise InputError([Problem("whatif", None, "sets", f"at most {MAX_SETS} edits")])
-    apply_edits(tables, policy, req.sets)
+    _edited(tables, policy, req.sets)
     if req.sweep is not None:
         points = req.sweep.points(tables)  # refuses more than MAX_POINTS
         for _name, spec, _label in (points[0], points[-1]):
-            apply_edits(tables, policy, (*req.sets, spec))
+            _edited(tables, policy, (*req.sets, spec))
+
+
+def _edited(tables: dict[str, Any], policy: Policy, sets: tuple[str, ...]) -> None:
+    """Apply the edits and read the edited tables as a round would (a value out of its
+    column's range, not finite or not a number is refused naming the edit)."""
+    edited = apply_edits(tables, policy, sets)
+    if edited.cell_origin or edited.structural:
+        try:
+            build_instance(edited.raw, Problems(), source="whatif")
+        except InputError as exc:
+            raise edited.relabel(exc) from None
 
 
 def create(db: Database, policy: Policy, req: WhatIfRequest, key_id: int | None,

@@ -78,6 +78,12 @@ def test_a_whatif_job_reports_what_the_cli_whatif_reports(queued: Api) -> None:
     ({"sets": [], "sweep": {"set": "organisations.*.guidance_capacity", "values": "0..2000"}},
      "1000"),
     ({"sets": []}, "give edits"),
+    ({"sets": ["options.TCK-KEUKEN.capacity=1e999"]}, "options.TCK-KEUKEN.capacity=1e999"),
+    ({"sets": ["options.TCK-KEUKEN.capacity=99999999999999999999"]}, "capacity"),
+    ({"sets": ["organisations.TCK.guidance_capacity=nan"]}, "guidance_capacity"),
+    ({"sets": ["policy.weights.skills=inf"]}, "finite"),
+    ({"sets": [], "sweep": {"set": "policy.weights.skills", "values": ["1", "1e308"]}},
+     "at most"),
 ])
 def test_bad_edits_are_refused_before_anything_is_queued(sqlite_api: Api, body: dict[str, Any],
                                                           says: str) -> None:
