@@ -55,10 +55,11 @@ def measure(n: int, seed: int, chain: bool, work: Path) -> dict[str, Any]:
             "objective": res.objective, "bound": res.bound, "gap_pct": round(100 * gap, 4)}
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="2000")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,8 +76,9 @@ def main(argv: list[str] | None = None) -> None:
     for r in rows:
         table.add_row(*(str(r.get(c, "")) for c in cols))
     Console().print(table)
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(rows, indent=1))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=1))
+    return rows
 
 
 if __name__ == "__main__":

@@ -153,3 +153,13 @@ def test_dask_estimate_reproduces_the_measured_run_and_never_beats_the_longest_p
     times = [estimate(run, 2, w)["round"] for w in (2, 4, 8, 32)]
     assert times == sorted(times, reverse=True)
     assert times[-1] >= (100.0 - 20.0 - 55.0) + 12.0 + 10.0
+
+
+def test_chain_city_table_at_a_tiny_size(tmp_path: Path) -> None:
+    from benchmarks import chain_city
+
+    rows = chain_city.main(["--sizes", "150", "--out", str(tmp_path / "chain.json")])
+    plain, chain = rows
+    assert not plain["chain"] and chain["chain"] and chain["route_edges"] > 0
+    assert chain["method"].startswith("chain_") and chain["bound"] >= chain["objective"]
+    assert (tmp_path / "chain.json").exists()
