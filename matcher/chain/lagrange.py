@@ -351,7 +351,7 @@ ITERATIONS = 300
 
 
 def solve(items: Items, limits: Limits, *, iterations: int = ITERATIONS, gap: float = 0.001,
-          primal_every: int = 10, patience: int = 5) -> Relaxation:
+          primal_every: int = 10, patience: int = 20, theta: float = 1.0) -> Relaxation:
     """Polyak subgradient steps on the prices against the best primal value; the primal
     repaired every `primal_every` iterations and at the end. Stops at `iterations` or when the
     best bound is within `gap` (relative) of the best primal. Deterministic."""
@@ -359,7 +359,7 @@ def solve(items: Items, limits: Limits, *, iterations: int = ITERATIONS, gap: fl
     prices = zero_prices(limits)
     best_chosen, best_opened, best_value = _primal(items, limits, items.weight)
     best_bound, best_prices = None, prices
-    theta, stall, it = 2.0, 0, 0
+    stall, it = 0, 0
     for it in range(1, iterations + 1):
         ev = evaluate(items, limits, prices)
         if best_bound is None or ev.bound < best_bound:
