@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,11 +16,11 @@ from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import apidocs, metrics, readiness, storage_errors
+from api.appstate import AppState, app_state
+from api.appstate import limiter_for as limiter_for  # api.web imports it from here
 from api.asgi import Headers, HttpMiddleware, editing_headers
-from api.db import Database, migrate
 from api.fastpath import ShortlistFastPath
 from api.observe import Observe
-from api.rounding import Replays
 from api.routers import (
     audit,
     data,
@@ -32,19 +31,13 @@ from api.routers import (
     protection,
     rounds,
     shortlists,
+    whatif,
 )
 from api.schemas import ErrorPublic
-from api.security import RateLimiter
-from api.services.jobs import Worker
-from api.settings import Settings, job_config, scheduled_purge
-from api.shared_limits import BadKeyThrottle, SharedRateLimiter
-from api.shortlist_tx import store_for
-from api.shortlisting import ShortlistBatcher
-from api.state import DataCache
+from api.settings import Settings
 from api.storage_errors import StorageErrors
 from api.strict import refuse_unknown_query
 from matcher import __version__
-from matcher.policy import load_policy
 
 log = logging.getLogger(__name__)
 DESCRIPTION = """Matching rounds, coordinators' decisions and employer shortlists over shared data.
@@ -129,73 +122,30 @@ class ServerTiming(HttpMiddleware):
         await self.app(scope, receive, editing_headers(send, timed))
 
 
-def _prefix(settings: Settings) -> str:
-    from api.audit import content_hash
-    # keys are numbered per database: count per database in a shared Redis
-    return "matcher:" + content_hash(settings.database_url)[:12]
-
-
-def throttle_for(settings: Settings) -> BadKeyThrottle:
-    return BadKeyThrottle(settings.bad_key_limit, settings.bad_key_window_seconds,
-                          settings.rate_limit_storage, _prefix(settings))
-
-
-def limiter_for(settings: Settings, rate: float | None = None, burst: int | None = None,
-                scope: str = "key") -> Any:
-    """The in-process token bucket, or the Redis-backed shared limit when storage is set
-    (`rate` and `burst` default to the API keys'; `scope` names what is counted)."""
-    rate = settings.rate_per_second if rate is None else rate
-    burst = settings.rate_burst if burst is None else burst
-    if settings.rate_limit_storage:
-        prefix = _prefix(settings)
-        if scope != "key":
-            prefix += f":{scope}"
-        return SharedRateLimiter(rate, burst, settings.rate_limit_storage, prefix)
-    return RateLimiter(rate, burst)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url, background_checkpoint=True)
-        if settings.migrate_on_start:
-            migrate(db.engine)
-        policy = load_policy(settings.policy_path)
-        app.state.settings = settings
-        app.state.db = db
-        app.state.policy = policy
-        app.state.cache = DataCache(policy, db.session)
-        app.state.shortlists = store_for(db)
-        app.state.batcher = ShortlistBatcher(app.state.shortlists, app.state.cache)
-        app.state.replays = Replays()
-        app.state.limiter = limiter_for(settings)
-        app.state.bad_keys = throttle_for(settings)
-        app.state.key_cache = {}
-        stopping = threading.Event()
-        cfg = job_config(settings)
-        app.state.runner = Worker(db, cfg, role="request", stopping=stopping)
-        worker = Worker(db, cfg, role="serve", stopping=stopping,
-                        housekeeping=scheduled_purge(settings, db),
-                        housekeeping_seconds=settings.purge_every_hours * 3600)
-        app.state.cache.warm()
-        app.state.cache.watch()
+        state = app.state
+        assert isinstance(state, AppState)
+        worker = state.open(settings)
+        state.cache.warm()
+        state.cache.watch()
         thread = worker.start() if settings.in_process_worker else None
         try:
             yield
         finally:
-            stopping.set()
+            state.stopping.set()
             if thread is not None:
                 thread.join(timeout=60)
-            app.state.cache.close()
-            app.state.shortlists.close()
-            db.dispose()
+            state.close()
 
     # /docs is served from local files (api/apidocs); FastAPI's own pages load a CDN.
     app = FastAPI(title="matcher", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan, dependencies=[Depends(refuse_unknown_query)],
                   docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
+    app.state = AppState()  # typed; filled by `AppState.open` at start-up
     apidocs.install(app)
 
     # Innermost first: the shortlist fast path sees only what the body cap let through; a
@@ -212,7 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for error in storage_errors.driver_errors():
         app.add_exception_handler(error, storage_errors.handler)
 
-    for module in (imports, data, rounds, jobs, decisions, shortlists, outcomes, audit,
+    for module in (imports, data, rounds, jobs, whatif, decisions, shortlists, outcomes, audit,
                    protection):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     from api import web
@@ -223,7 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """No key needed. `data_version`: the import this server process ranks shortlists from
         (with several workers, each answers for itself; a newer import is being ranked when it
         is behind `GET /v1/imports`)."""
-        snap = request.app.state.cache.ready
+        snap = app_state(request).cache.ready
         return Health(status="ok", version=__version__,
                       data_version=0 if snap is None else snap.version)
 
@@ -232,7 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """No key needed. 200 when the database answers, its schema is the newest this
         version knows, and a job worker was seen within two leases; else 503 naming what is
         not."""
-        checks = readiness.checks(request.app.state.db, settings)
+        checks = readiness.checks(app_state(request).db, settings)
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse(status_code=200 if ok else 503, content={
             "status": "ready" if ok else "not ready", "checks": checks})
@@ -240,7 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.metrics:
         @app.get("/metrics", tags=["meta"], include_in_schema=False)
         def prometheus(request: Request) -> Response:
-            return Response(metrics.exposition(request.app.state.db),
+            return Response(metrics.exposition(app_state(request).db),
                             media_type=metrics.CONTENT_TYPE)
 
     return app

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
+from api.appstate import app_state
 from api.db import Database
-from api.security import Caller, RateLimiter, Role, lookup
-from api.shared_limits import BadKeyThrottle, SharedRateLimiter
+from api.security import Caller, Role, lookup
 from api.state import DataCache
 from matcher.policy import Policy
 
@@ -19,15 +19,15 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
 
 
 async def get_db(request: Request) -> Database:
-    return request.app.state.db
+    return app_state(request).db
 
 
 async def get_cache(request: Request) -> DataCache:
-    return request.app.state.cache
+    return app_state(request).cache
 
 
 async def get_policy(request: Request) -> Policy:
-    return request.app.state.policy
+    return app_state(request).policy
 
 
 DB = Annotated[Database, Depends(get_db)]
@@ -43,7 +43,7 @@ def _unauthorized(detail: str = UNKNOWN_KEY) -> HTTPException:
 
 
 def _rate(request: Request, caller: Caller) -> None:
-    limiter: RateLimiter | SharedRateLimiter = request.app.state.limiter
+    limiter = app_state(request).limiter
     wait = limiter.allow(caller.key_id)
     if wait > 0:
         raise HTTPException(429, "rate limit exceeded for this API key",
@@ -57,17 +57,17 @@ def _client(request: Request) -> str:
 def _lookup(request: Request, key: str) -> Caller:
     """The key's caller; 401 for an unknown or revoked key, 429 for a client that tried too
     many of those lately (before the lookup, whatever key it gives now)."""
-    throttle: BadKeyThrottle = request.app.state.bad_keys
+    state = app_state(request)
+    throttle = state.bad_keys
     client = _client(request)
     wait = throttle.wait(client)
     if wait > 0:
         raise HTTPException(429, "too many unknown or revoked API keys from this client; wait",
                             headers={"Retry-After": str(max(1, round(wait + 0.5)))})
-    db: Database = request.app.state.db
-    with db.session() as s:
+    with state.db.session() as s:
         caller = lookup(s, key)
     if caller is None:
-        request.app.state.key_cache.pop(key, None)
+        state.key_cache.pop(key, None)
         throttle.failed(client)
         raise _unauthorized()
     return caller
@@ -112,7 +112,7 @@ def require_remembered(*roles: Role) -> Callable[..., Awaitable[Caller]]:
                     key: Annotated[str | None, Security(api_key_header)] = None) -> Caller:
         if not key:
             raise _unauthorized("missing API key (header X-API-Key)")
-        keys: dict[str, Caller] = request.app.state.key_cache
+        keys = app_state(request).key_cache
         caller = keys.get(key)
         if caller is None:
             caller = _lookup(request, key)

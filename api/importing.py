@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from api.audit import append, content_hash
 from api.db import utcnow
 from api.models import DecisionEvent, Import, Protected, Record
-from api.state import CORE, ID, ROUTES, columns, decision_events, record_key, stored_tables
+from api.store.data import CORE, ID, ROUTES, columns, decision_events, record_key, stored_tables
 from matcher.csvio import ROW, read_table, with_row_numbers
 from matcher.decisions import EVENT_KINDS, decisions_in_force
 from matcher.errors import InputError, Problem, Problems

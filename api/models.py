@@ -102,14 +102,46 @@ class Round(Base):
     purged_at: Mapped[str | None] = mapped_column(TS, nullable=True)
 
 
+class WhatIfRun(Base):
+    """A planner's what-if (a scenario and an optional sweep against a baseline of the data in
+    force when it was asked), run as a job of kind ``whatif`` in the durable queue. Its snapshot
+    of inputs is purged and erased like a round's (``api/services/protection.py``)."""
+
+    __tablename__ = "whatif_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[str] = mapped_column(TS)
+    finished_at: Mapped[str | None] = mapped_column(TS, nullable=True)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: queued, running, done, failed, cancelled
+    status: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(32))
+    #: {"sets": [...], "sweep": {"name", "set", "values"} | null}
+    ask: Mapped[dict[str, Any]] = mapped_column(JSON)
+    inputs: Mapped[bytes] = mapped_column(LargeBinary)
+    input_hash: Mapped[str] = mapped_column(String(64))
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    policy_hash: Mapped[str] = mapped_column(String(64))
+    #: report.json's content (``matcher.whatif.report.build_report``) once done
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: the report's plots: gzip'd JSON {name: base64 PNG}
+    plots: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    error: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    purged_at: Mapped[str | None] = mapped_column(TS, nullable=True)
+
+
 class RoundJob(Base):
-    """A round's place in the durable job queue (see ``api/store/jobs.py``): claimed by one
-    worker at a time under a lease that the worker renews by heartbeat."""
+    """A job in the durable queue (see ``api/store/jobs.py``): a round (``kind`` round,
+    ``round_id``) or a what-if (``kind`` whatif, ``whatif_id``), claimed by one worker at a time
+    under a lease that the worker renews by heartbeat."""
 
     __tablename__ = "round_jobs"
     __table_args__ = (Index("ix_round_jobs_status", "status", "lease_until"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), unique=True)
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"), unique=True,
+                                                 nullable=True)
+    whatif_id: Mapped[int | None] = mapped_column(ForeignKey("whatif_runs.id"), unique=True,
+                                                  nullable=True)
     kind: Mapped[str] = mapped_column(String(16), default="round")
     #: queued, running, done, failed, cancelled
     status: Mapped[str] = mapped_column(String(16))

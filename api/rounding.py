@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from api.audit import append, content_hash
 from api.db import Database, utcnow
 from api.models import Round, RoundAssignment, RoundJob, RoundUnmatched
-from api.state import round_tables
 from api.store import jobs
+from api.store.data import round_tables
 from matcher.errors import InputError, Problem
 from matcher.explain_person import explain_candidate
 from matcher.explain_words import explanation_text
@@ -192,11 +192,16 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def problem_rows(problems: list[Problem]) -> list[dict[str, Any]]:
+    """Problems as a failed round or what-if stores and answers them."""
+    return [{"table": p.file.removesuffix(".csv"), "row": None, "index": None,
+             "field": p.column, "message": p.message} for p in problems]
+
+
 def store_failure(s: Session, round_id: int, problems: list[Problem], status: str = "failed"
                   ) -> None:
     """Record a round as failed (or cancelled) with its problems, and its audit record."""
-    errors = [{"table": p.file.removesuffix(".csv"), "row": None, "index": None,
-               "field": p.column, "message": p.message} for p in problems]
+    errors = problem_rows(problems)
     rnd = s.get(Round, round_id)
     assert rnd is not None
     rnd.status, rnd.stage, rnd.finished_at, rnd.error = status, status, utcnow(), errors

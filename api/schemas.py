@@ -174,11 +174,15 @@ class JobStatusPublic(Public):
     """A job in the durable queue, as a page polls it to show live progress."""
 
     id: int
-    kind: str = Field(description="What the job computes (round); its result is `round_id`.")
-    round_id: int
+    kind: Literal["round", "whatif"] = Field(
+        description="What the job computes: a round (its result is the round `round_id`) or a "
+                    "what-if (its result is `GET /v1/whatif/{whatif_id}`).")
+    round_id: int | None = None
+    whatif_id: int | None = None
     status: Literal["queued", "running", "done", "failed", "cancelled"]
-    stage: str = Field(description="queued, starting, score, solve, bound, write, done, failed "
-                                   "or cancelled.")
+    stage: str = Field(description="queued, starting, then score, solve, bound, write (a round) "
+                                   "or baseline, scenario, sweep, write (a what-if), then done, "
+                                   "failed or cancelled.")
     progress: float = Field(ge=0, le=1, description="0..1; 1 when done; never goes back within an "
                                                     "attempt (a rough guide, not a time estimate).")
     error: str | None = Field(None, description="Why it failed or was cancelled.")
@@ -187,6 +191,47 @@ class JobStatusPublic(Public):
     cancel_requested: bool
     created_at: str
     updated_at: str
+
+
+Spec = Annotated[str, Field(min_length=3, max_length=500)]
+
+
+class WhatIfSweepCreate(Request):
+    set: Spec = Field(description="The field swept: TABLE.ID.FIELD (ID may be `*`: each row in "
+                                  "turn) or policy.SECTION.KEY, as `matcher whatif --sweep`.")
+    values: Annotated[str, Field(min_length=1, max_length=500)] | list[
+        Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        description="`+0..+10` (inclusive, relative), `0..10`, `+1,+2,+5`, or a list.")
+    name: str | None = Field(None, min_length=1, max_length=200)
+
+
+class WhatIfCreate(Request):
+    """A planner's what-if: a scenario's edits and/or a sweep, against the data in force now."""
+
+    name: str = Field("what if", min_length=1, max_length=200)
+    sets: list[Spec] = Field(default_factory=list, max_length=50, description=(
+        "Edits as `matcher whatif --set`: TABLE.ID.FIELD=VALUE or policy.SECTION.KEY=VALUE; "
+        "+N/-N is relative."))
+    sweep: WhatIfSweepCreate | None = None
+
+
+class WhatIfPublic(Public):
+    """A what-if job and, once done, its report (``report.json`` of `matcher whatif`)."""
+
+    id: int
+    name: str
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    stage: str
+    created_at: str
+    finished_at: str | None
+    input_hash: str
+    policy_hash: str
+    sets: list[str]
+    sweep: dict[str, Any] | None
+    job: JobStatusPublic | None
+    problems: list[dict[str, Any]]
+    plots: list[str] = Field(description="Plot names: GET /v1/whatif/{id}/plots/{name}.png")
+    report: dict[str, Any] | None
 
 
 class RoundPublic(Public):

@@ -33,7 +33,7 @@ from matcher.solver.problem import AssignmentProblem
 from matcher.solver.result import Certificate, Method, SolveResult, Status
 
 #: Kinds of certificate (round.json's ``solver.certificate.kind``).
-KINDS = ("lagrangian", "dual", "exact")
+KINDS = ("lagrangian", "dual", "exact", "chain_lagrangian")
 
 
 def certificate_of(problem: AssignmentProblem, result: SolveResult) -> Certificate | None:
@@ -42,6 +42,8 @@ def certificate_of(problem: AssignmentProblem, result: SolveResult) -> Certifica
     base = method.base
     if base in (Method.NONE, Method.REPLAYED):
         return None
+    if base is Method.CHAIN_LAGRANGIAN and details.certificate is not None:
+        return details.certificate  # prices per kind of the chain's rows (matcher.chain.lagrange)
     if base is Method.CHAIN_MILP:  # routes, hours, cohorts: the chain model's own optimum
         return Certificate("exact", method=str(method))
     if method is not base and details.fairness is not None and result.status is Status.OPTIMAL:
@@ -82,6 +84,8 @@ def certificate_json(inst: Instance, problem: AssignmentProblem,
     out: dict[str, Any] = {"kind": cert.kind}
     if cert.method is not None:
         out["method"] = cert.method
+    if cert.prices is not None:
+        return out | chain_prices_json(inst, cert.prices)
     if cert.budget_prices is None:
         return out
     lam = np.maximum(np.asarray(cert.budget_prices, dtype=np.float64), 0.0)
@@ -92,3 +96,18 @@ def certificate_json(inst: Instance, problem: AssignmentProblem,
                                         candidate_duals(problem, lam, v))
         out["option_duals"] = _by_id(inst.options["option_id"], v)
     return out
+
+
+def chain_prices_json(inst: Instance, prices: dict[str, np.ndarray]) -> dict[str, Any]:
+    """A ``chain_lagrangian`` certificate's price maps (weight units per seat, route seat,
+    weekly hour, guidance unit), keyed by option, ``PROGRAMME->PLACE``, option, organisation;
+    which kinds were priced and which dropped (``min_participants``)."""
+    from matcher.chain.lagrange import DROPPED, PRICED
+
+    oid = inst.options["option_id"]
+    rid = inst.routes["programme_id"].astype(str) + "->" + inst.routes["place_id"].astype(str)
+    keys = {"seats": oid, "route_seats": rid, "hours": oid,
+            "guidance": inst.organisations["organisation_id"]}
+    return {"priced": list(PRICED), "dropped": list(DROPPED),
+            "prices": {k: {i: p for i, p in _by_id(keys[k], prices[k]).items() if p}
+                       for k in PRICED}}

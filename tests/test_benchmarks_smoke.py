@@ -136,3 +136,30 @@ def test_midsize_table_at_tiny_sizes(tmp_path: Path) -> None:
         assert r["bare_flow"]["objective"] >= m["objective"]  # without budgets: at least as much
     doc = json.loads((tmp_path / "midsize.json").read_text())
     assert doc["markdown"].count("\n") == 2 + len(results)
+
+
+def test_dask_estimate_reproduces_the_measured_run_and_never_beats_the_longest_part() -> None:
+    """benchmarks.dask_cluster's model: on the measured workers it gives the measured wall time;
+    with more workers it never rises and never falls below what does not run in parts plus
+    each pass's longest part."""
+    from benchmarks.dask_cluster import estimate, makespan
+
+    assert makespan([5, 4, 3, 3, 3], 2) == 10  # longest first, each on the first free worker
+    assert makespan([5, 4, 3, 3, 3], 8) == 5
+    run = {"wall": 100.0, "score": 20.0,
+           "passes": [{"seconds": 30.0, "parts": [12.0, 9.0, 8.0, 7.0, 6.0]},
+                      {"seconds": 25.0, "parts": [10.0, 10.0, 9.0, 5.0]}]}
+    assert abs(estimate(run, 2, 2)["round"] - 100.0) < 1e-9
+    times = [estimate(run, 2, w)["round"] for w in (2, 4, 8, 32)]
+    assert times == sorted(times, reverse=True)
+    assert times[-1] >= (100.0 - 20.0 - 55.0) + 12.0 + 10.0
+
+
+def test_chain_city_table_at_a_tiny_size(tmp_path: Path) -> None:
+    from benchmarks import chain_city
+
+    rows = chain_city.main(["--sizes", "150", "--out", str(tmp_path / "chain.json")])
+    plain, chain = rows
+    assert not plain["chain"] and chain["chain"] and chain["route_edges"] > 0
+    assert chain["method"].startswith("chain_") and chain["bound"] >= chain["objective"]
+    assert (tmp_path / "chain.json").exists()

@@ -22,6 +22,7 @@ from matcher.policy import Policy, load_policy, policy_from_flat
 from matcher.solver.cpsat import solve_cpsat
 from matcher.solver.decompose import (
     PartTask,
+    WholeRun,
     _usable,
     auction_core,
     dual_bound,
@@ -456,8 +457,8 @@ def test_whole_lagrangian_bounds_are_valid_from_any_start(problem: AssignmentPro
     target = data.draw(st.integers(-10**9, 10**9))  # any target: the bounds stay valid
     threads = data.draw(st.sampled_from([1, 2]))  # one bidder at a time, or Jacobi rounds
     shift = data.draw(st.sampled_from([16, 3, 1]))  # the iterations' eps: finest or coarser
-    best_lam, bound, trace, x = whole_lagrangian(problem, lam, v, _usable(problem), 4, step,
-                                                 theta, target, threads, shift)
+    run = WholeRun(4, step, theta, target, threads, shift)
+    best_lam, bound, trace, x = whole_lagrangian(problem, lam, v, _usable(problem), run)
     # With a coarser eps the best multipliers are solved once more at the finest.
     assert len(trace) == 4 + (shift < 16) and bound == min(trace)
     assert all(b >= optimum for b in trace)

@@ -199,3 +199,32 @@ def test_cli_report_follows_the_language_and_its_data_files_do_not(tmp_path) -> 
     for r in reports:
         r.pop("run")
     assert reports[0] == reports[1]
+
+
+def test_the_engines_notes_are_said_in_the_readers_language() -> None:
+    """The marginal values' note (how the estimates were made) and the decisions' note come
+    from the engine as messages and values: the report says them in Dutch or English, and
+    report.json keeps the English text beside the parts."""
+    from matcher.whatif import marginal_values
+    from matcher.whatif.report import report_sections
+    from matcher.whatif.sections import decisions
+
+    base = run_baseline(region(3), default_policy(), source="test")
+    report = build_report(base, [], {}, marginal_values(base, top=2))
+    assert report["marginal"]["note"].startswith("LP relaxation")
+    assert report["marginal"]["note_parts"][0][0].startswith("LP relaxation")
+    words = {}
+    for lang in ("nl", "en"):
+        with language(lang):
+            words[lang] = " ".join(str(t) for _, _, t in report_sections(report)
+                                   if isinstance(t, str))
+    assert "LP-relaxatie" in words["nl"] and "warme herberekeningen" in words["nl"]
+    assert "LP relaxation" not in words["nl"]
+    assert "LP relaxation" in words["en"] and "warm re-solves" in words["en"]
+    dd = {"together": {"objective_lost": 1.0, "placements_lost": 0, "unplaced_because": []},
+          "unconstrained": {"matched": 3}, "each": [], "note": "60 decisions; ...",
+          "note_parts": [["{n} decisions; priced one by one: the first {max_each} by id.",
+                          {"n": 60, "max_each": 50}]]}
+    with language("nl"):
+        text = decisions(dd, str)[0][2]
+    assert "60 beslissingen; één voor één geprijsd: de eerste 50 op id." in text

@@ -16,7 +16,7 @@ from api.limits import MAX_OFFSET, MAX_PAGE
 from api.models import DecisionEvent
 from api.schemas import DecisionCreate, DecisionPublic, InForcePublic, Page
 from api.services.decisions import public, record_decision
-from api.state import decision_events
+from api.store.data import decision_events
 from matcher.decisions import decisions_in_force
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])

@@ -9,8 +9,9 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
-from api import rounding, storage_errors
-from api.deps import DB, Reader, RoundWriter, ServerPolicy
+from api import rounding
+from api.appstate import app_state
+from api.deps import DB, Reader, RoundWriter
 from api.limits import MAX_ID, MAX_OFFSET, MAX_PAGE
 from api.models import Round, RoundAssignment, RoundJob, RoundUnmatched
 from api.schemas import (
@@ -24,6 +25,7 @@ from api.schemas import (
 )
 from api.security import Role
 from api.services import jobs as job_service
+from api.services.round_start import RoundRefused, start_round
 from matcher.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -45,32 +47,18 @@ RoundId = Annotated[int, Path(ge=1, le=MAX_ID)]
 @router.post("", status_code=201, response_model=RoundPublic,
              responses={202: {"model": RoundPublic,
                               "description": "queued as a job: poll GET /v1/rounds/{id}"}})
-def create_round(body: RoundCreate, request: Request, db: DB, base: ServerPolicy,
-                 caller: RoundWriter) -> Any:
+def create_round(body: RoundCreate, request: Request, db: DB, caller: RoundWriter) -> Any:
     """Snapshot the data, decisions in force and policy, and run the solver. Small rounds
     answer at once (201); larger ones are queued as a durable job (202) that a worker runs:
     poll GET /v1/rounds/{id} (its `job` shows attempts and progress)."""
-    if caller.role is Role.planner and body.kind != "scenario":
-        raise HTTPException(403, "planners may run scenario rounds only")
-    settings, runner = request.app.state.settings, request.app.state.runner
     try:
-        policy = rounding.resolve_policy(base, body.policy)
-        round_id, _, claim = rounding.create(
-            db, policy, body.kind, caller.key_id, settings.job_max_attempts, runner.name,
-            settings.sync_round_max_candidates, settings.job_lease_seconds,
-            body.previous_round_id)
+        round_id, queued = start_round(app_state(request), caller, body.kind, body.policy,
+                                       previous_round_id=body.previous_round_id)
+    except RoundRefused as exc:
+        raise HTTPException(exc.status, exc.template) from None
     except InputError as exc:
         return _problems(exc)
-    if claim is None:
-        return JSONResponse(status_code=202, content=_get(db, round_id))
-    try:
-        runner.run(claim)
-    except Exception as exc:
-        if storage_errors.answer(exc) is None:
-            raise
-        # The round and its job were stored; its result could not be (a full or read-only
-        # disk): a worker takes the job up again when its lease expires.
-        log.warning("round %d: storing its result failed (%s); left to a worker", round_id, exc)
+    if queued:
         return JSONResponse(status_code=202, content=_get(db, round_id))
     return _get(db, round_id)
 
@@ -100,10 +88,7 @@ def cancel_round(round_id: RoundId, db: DB, caller: RoundWriter) -> Any:
     solver's next phase (its job shows `cancel_requested` until then). Recorded in the audit
     trail."""
     _own(db, round_id, caller)
-    status = job_service.request_cancel(db, round_id)
-    if status not in ("queued", "running"):
-        raise HTTPException(409, f"round {round_id} is {status}; only a queued or running "
-                                 "round can be cancelled")
+    job_service.cancel_or_409(db, round_id, "round", "round")
     return _get(db, round_id)
 
 
@@ -113,11 +98,8 @@ def retry_round(round_id: RoundId, request: Request, db: DB, caller: RoundWriter
     """Queue a failed or cancelled round again, on the same snapshot and policy, with a fresh
     set of attempts (recorded in the audit trail)."""
     _own(db, round_id, caller)
-    status = job_service.retry(db, round_id, request.app.state.settings.job_max_attempts,
-                               caller.key_id)
-    if status not in ("failed", "cancelled"):
-        raise HTTPException(409, f"round {round_id} is {status}; only a failed or cancelled "
-                                 "round can be retried")
+    job_service.retry_or_409(db, round_id, app_state(request).settings.job_max_attempts,
+                             caller.key_id, "round", "round")
     return _get(db, round_id)
 
 
@@ -165,7 +147,7 @@ def explain(round_id: Annotated[int, Path(ge=1, le=MAX_ID)], candidate_id: str,
     """Why one person got this round's proposal, in plain words (as `matcher explain`): the
     match and why, or why none; the best option not chosen and why; what one change would
     open. By pseudonym; no protected attribute is used or shown."""
-    return rounding.explanation(request.app.state.replays, db, round_id, candidate_id)
+    return rounding.explanation(app_state(request).replays, db, round_id, candidate_id)
 
 
 def _rows(db: DB, round_id: int, model: Any, offset: int, limit: int) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from api.db import utcnow
 from api.models import DecisionEvent, Record, Round, RoundAssignment
 from api.schemas import DecisionCreate
 from api.security import Caller
-from api.state import ROUTES, decision_events, route_key
+from api.store.data import ROUTES, decision_events, route_key
 from matcher.decisions import committed_elsewhere, decisions_in_force
 from matcher.i18n import N_, _
 

@@ -11,7 +11,8 @@ from api import importing
 from api.audit import append, content_hash
 from api.db import Database
 from api.models import Import
-from api.state import CORE, ID, DataCache, stored_tables
+from api.state import DataCache
+from api.store.data import CORE, ID, stored_tables
 from matcher.errors import InputError, Problem
 
 

@@ -17,14 +17,16 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
+
+from fastapi import HTTPException
 
 from api import metrics, rounding
 from api.db import Database, utcnow
 from api.models import RoundJob
 from api.store import jobs
 from api.store.jobs import Claim, Expired
-from matcher.errors import Problem
+from matcher.errors import InputError, Problem
 from matcher.progress import progress_hook
 
 log = logging.getLogger(__name__)
@@ -92,9 +94,19 @@ class Lease:
         self._thread.join(timeout=self.cfg.heartbeat_seconds + 30)
 
     def hook(self, stage: str, done: int, total: int) -> None:
+        """A round's progress hook (``matcher.progress``): stages as in `STAGES`."""
+        self.report(stage, done, total, fraction(stage, done, total))
+
+    def report(self, stage: str, done: int, total: int, frac: float) -> None:
+        """Store the latest progress (its fraction never goes back) and stop if asked to."""
         before = 0.0 if self.progress is None else float(self.progress["fraction"])
         self.progress = {"stage": stage, "done": done, "total": total,
-                         "fraction": max(before, fraction(stage, done, total))}
+                         "fraction": max(before, round(frac, 4))}
+        self.check()
+
+    def check(self, *_: object) -> None:
+        """Raise JobStopped when the job was cancelled, its lease lost, or the worker stops
+        (also a progress hook that keeps the progress as it is)."""
         if self.why is None and self.stopping.is_set():
             self.why = "stopping"
         if self.why is not None:
@@ -113,7 +125,7 @@ class Lease:
             owned, cancel = jobs.renew(s, self.claim, self.cfg.lease_seconds, p)
             if owned and p is not None:
                 stage = f"{p['stage']} {p['done']}/{p['total']}"
-                jobs.round_state(s, self.claim.round_id, "running", stage)
+                jobs.target_state(s, self.claim.kind, self.claim.target, "running", stage)
             if self.worker_started is not None:
                 jobs.seen(s, self.claim.worker, self.worker_started)
         if not owned:
@@ -151,26 +163,40 @@ class Worker:
 
     def run(self, claim: Claim) -> None:
         """Run a claimed job to its end (done, failed, cancelled) or give it back (stopping)."""
-        log.info("job %d (round %d) attempt %d on %s", claim.job_id, claim.round_id,
+        log.info("job %d (%s %d) attempt %d on %s", claim.job_id, claim.kind, claim.target,
                  claim.attempt, self.name)
-        blob, policy_data, _ = rounding.snapshot(self.db, claim.round_id)
+        compute = self._compute(claim)
         announce = None if self.role == "request" else self.started_at
         t0 = time.monotonic()
         with Lease(self.db, claim, self.cfg, self.stopping, announce) as lease:
             try:
-                with progress_hook(lease.hook):
-                    result = rounding.solve(blob, policy_data, claim.round_id,
-                                            self.cfg.dask_address)
+                result = compute(lease)
             except JobStopped as stop:
                 self._stopped(claim, stop.why)
-                _count(stop.why, t0)
+                _count(claim, stop.why, t0)
                 return
             except Exception as exc:
-                self._settle(claim, None, rounding.failure(exc, claim.round_id))
-                _count("failed", t0)
+                self._settle(claim, None, failure(exc, claim))
+                _count(claim, "failed", t0)
                 return
             self._settle(claim, result, [])
-            _count("done", t0)
+            _count(claim, "done", t0)
+
+    def _compute(self, claim: Claim) -> Callable[[Lease], Any]:
+        """What the job computes, given its lease (which reports progress and stops it)."""
+        if claim.kind == "whatif":
+            from api.services import whatif_jobs
+
+            def whatif(lease: Lease) -> Any:
+                with progress_hook(lease.check):  # stops between the solver's phases too
+                    return whatif_jobs.solve(self.db, claim.target, lease.report)
+            return whatif
+        blob, policy_data, _ = rounding.snapshot(self.db, claim.round_id)
+
+        def solve(lease: Lease) -> Any:
+            with progress_hook(lease.hook):
+                return rounding.solve(blob, policy_data, claim.round_id, self.cfg.dask_address)
+        return solve
 
     def _settle(self, claim: Claim, result: Any, problems: list[Problem]) -> None:
         with jobs.claiming(self.db) as s:
@@ -179,10 +205,10 @@ class Worker:
                             claim.job_id)
                 return
             if result is not None:
-                rounding.store_result(s, claim.round_id, result)
+                _kind(claim.kind).store_result(s, claim.target, result)
                 jobs.settle(s, claim.job_id, "done")
             else:
-                rounding.store_failure(s, claim.round_id, problems)
+                _kind(claim.kind).store_failure(s, claim.target, problems)
                 jobs.settle(s, claim.job_id, "failed", problems[0].message if problems else None)
 
     def _stopped(self, claim: Claim, why: str) -> None:
@@ -192,9 +218,9 @@ class Worker:
         with jobs.claiming(self.db) as s:
             if why == "stopping":
                 jobs.requeue_unattempted(s, claim)
-                jobs.round_state(s, claim.round_id, "queued", "queued")
+                jobs.target_state(s, claim.kind, claim.target, "queued", "queued")
             elif jobs.owns(s, claim):
-                cancel(s, claim.job_id, claim.round_id)
+                cancel(s, claim.job_id, claim.target, claim.kind)
 
     def beat(self) -> None:
         """Record this worker as seen (for /ready), at most once a heartbeat."""
@@ -230,57 +256,106 @@ class Worker:
         return t
 
 
-def _count(status: str, t0: float) -> None:
+def _count(claim: Claim, status: str, t0: float) -> None:
+    """Rounds by status and duration (the metrics count rounds, not what-ifs)."""
+    if claim.kind != "round":
+        return
     status = {"stopping": "given back", "lost": "lease lost"}.get(status, status)
     metrics.ROUNDS.labels(status).inc()
     metrics.ROUND_SECONDS.labels(status).observe(time.monotonic() - t0)
 
 
+class _Kind(Protocol):
+    """How a job's round or what-if is stored (``api.rounding``, ``api.services.whatif_jobs``)."""
+
+    def store_result(self, s: Any, target: int, result: Any) -> None: ...
+
+    def store_failure(self, s: Any, target: int, problems: list[Problem],
+                      status: str = "failed") -> None: ...
+
+    def reopen(self, s: Any, target: int, key_id: int | None) -> None: ...
+
+
+def _kind(kind: str) -> _Kind:
+    if kind == "whatif":
+        from api.services import whatif_jobs
+        return cast(_Kind, whatif_jobs)
+    return cast(_Kind, rounding)
+
+
+def failure(exc: Exception, claim: Claim) -> list[Problem]:
+    """The problems a failed job is recorded with."""
+    if claim.kind == "round":
+        return rounding.failure(exc, claim.round_id)
+    if isinstance(exc, InputError):
+        return list(exc.problems)
+    log.error("%s %d failed", claim.kind, claim.target, exc_info=exc)
+    return [Problem(claim.kind, None, None, f"internal error: {exc}")]
+
+
 def give_up(s: Any, job: Expired) -> None:
     """A job whose worker stopped on its last attempt (or while it was being cancelled)."""
-    row = jobs.job_for_round(s, job.round_id)
+    row = jobs.job_for_round(s, job.target, job.kind)
     if row is not None and row.cancel_requested:
-        cancel(s, job.job_id, job.round_id)
+        cancel(s, job.job_id, job.target, job.kind)
         return
     reason = (f"the worker running it stopped (killed, out of memory or its host lost) "
               f"{job.attempts} time(s); not tried again (retry to run it once more)")
-    rounding.store_failure(s, job.round_id, [Problem("round", None, None, reason)])
+    _kind(job.kind).store_failure(s, job.target, [Problem(job.kind, None, None, reason)])
     jobs.settle(s, job.job_id, "failed", reason)
 
 
-def cancel(s: Any, job_id: int, round_id: int) -> None:
-    rounding.store_failure(s, round_id, [Problem("round", None, None, "cancelled on request")],
-                           status="cancelled")
+def cancel(s: Any, job_id: int, target: int, kind: str = "round") -> None:
+    _kind(kind).store_failure(s, target, [Problem(kind, None, None, "cancelled on request")],
+                              status="cancelled")
     jobs.settle(s, job_id, "cancelled", "cancelled on request")
 
 
-def request_cancel(db: Database, round_id: int) -> str | None:
+def request_cancel(db: Database, round_id: int, kind: str = "round") -> str | None:
     """Cancel a queued job at once, ask a running one to stop; the job's status before, or None
-    when the round has no job."""
+    when the round (kind whatif: the what-if `round_id`) has no job."""
     with jobs.claiming(db) as s:
-        job = jobs.job_for_round(s, round_id)
+        job = jobs.job_for_round(s, round_id, kind)
         if job is None:
             return None
         before = job.status
         if before == "queued":
-            cancel(s, job.id, round_id)
+            cancel(s, job.id, round_id, kind)
         elif before == "running":
             jobs.ask_cancel(s, job.id)
         return before
 
 
-def retry(db: Database, round_id: int, max_attempts: int, key_id: int | None) -> str | None:
-    """Queue a failed or cancelled round again (its snapshot is unchanged); the job's status
-    before, or None without a job."""
+def retry(db: Database, round_id: int, max_attempts: int, key_id: int | None,
+          kind: str = "round") -> str | None:
+    """Queue a failed or cancelled round (or what-if) again (its snapshot is unchanged); the
+    job's status before, or None without a job."""
     with jobs.claiming(db) as s:
-        job = jobs.job_for_round(s, round_id)
+        job = jobs.job_for_round(s, round_id, kind)
         if job is None:
             return None
         before = job.status
         if before in ("failed", "cancelled"):
             jobs.requeue(s, job.id, max_attempts)
-            rounding.reopen(s, round_id, key_id)
+            _kind(kind).reopen(s, round_id, key_id)
         return before
+
+
+def cancel_or_409(db: Database, target: int, kind: str, noun: str) -> None:
+    """`request_cancel` for an API route: 409 when there is nothing to cancel."""
+    status = request_cancel(db, target, kind)
+    if status not in ("queued", "running"):
+        raise HTTPException(409, f"{noun} {target} is {status}; only a queued or running "
+                                 f"{noun} can be cancelled")
+
+
+def retry_or_409(db: Database, target: int, max_attempts: int, key_id: int | None, kind: str,
+                 noun: str) -> None:
+    """`retry` for an API route: 409 when it has not failed or been cancelled."""
+    status = retry(db, target, max_attempts, key_id, kind)
+    if status not in ("failed", "cancelled"):
+        raise HTTPException(409, f"{noun} {target} is {status}; only a failed or cancelled "
+                                 f"{noun} can be retried")
 
 
 def stored_fraction(progress: dict[str, Any] | None) -> float:
@@ -297,9 +372,10 @@ def stored_fraction(progress: dict[str, Any] | None) -> float:
 def public(job: RoundJob) -> dict[str, Any]:
     """A job as `GET /v1/jobs/{id}` answers it: what a page polls to show live progress.
 
-    `stage` is a code: queued, starting (claimed, no report yet), score, solve, bound, write,
-    then done, failed or cancelled; `progress` 0..1 (1 when done; a failed or cancelled job
-    keeps how far it got); `error` why it failed or was cancelled."""
+    `stage` is a code: queued, starting (claimed, no report yet), score, solve, bound, write
+    (a round) or baseline, scenario, sweep, write (a what-if), then done, failed or
+    cancelled; `progress` 0..1 (1 when done; a failed or cancelled job keeps how far it got);
+    `error` why it failed or was cancelled."""
     p = job.progress
     if job.status == "done":
         stage, frac = "done", 1.0
@@ -310,7 +386,8 @@ def public(job: RoundJob) -> dict[str, Any]:
     else:
         stage, frac = job.status, stored_fraction(p)
     return {
-        "id": job.id, "kind": job.kind, "round_id": job.round_id, "status": job.status,
+        "id": job.id, "kind": job.kind, "round_id": job.round_id, "whatif_id": job.whatif_id,
+        "status": job.status,
         "stage": stage, "progress": frac,
         "error": job.reason if job.status in ("failed", "cancelled") else None,
         "attempts": job.attempts, "max_attempts": job.max_attempts,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.db import Database
-from api.state import round_tables
+from api.store.data import round_tables
 from matcher.policy import Policy
 from matcher.whatif import Scenario, diff_outcome, run_baseline, run_scenario
 from matcher.whatif.report import build_report, make_plots, report_sections

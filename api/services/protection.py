@@ -18,11 +18,11 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
 from api.audit import append, content_hash
@@ -39,6 +39,7 @@ from api.models import (
     Shortlist,
     ShortlistEntry,
     ShortlistFeedback,
+    WhatIfRun,
 )
 from api.rounding import TOMBSTONE, pack, unpack
 from api.store.jobs import FINAL
@@ -58,6 +59,8 @@ class Purged:
     shortlists_before: str | None
     outcomes: int = 0
     outcomes_before: str | None = None
+    #: what-ifs finished before `rounds_before`: their inputs, report and plots
+    whatifs: list[int] = field(default_factory=list)
 
 
 def purge(db: Database, round_days: int | None, shortlist_days: int | None,
@@ -71,23 +74,27 @@ def purge(db: Database, round_days: int | None, shortlist_days: int | None,
     o_before = _before(outcome_days, now)
     with db.write() as s:
         rounds: list[int] = []
+        whatifs: list[int] = []
         if r_before is not None:
-            rounds = list(s.scalars(select(Round.id).where(
-                Round.purged_at.is_(None), Round.status.in_(FINAL),
-                Round.finished_at < r_before).order_by(Round.id)))
+            rounds, whatifs = (list(s.scalars(select(t.id).where(
+                t.purged_at.is_(None), t.status.in_(FINAL),
+                t.finished_at < r_before).order_by(t.id))) for t in (Round, WhatIfRun))
         entries = 0
-        old = select(Shortlist.id).where(Shortlist.issued_at < s_before)
+        old = select(Shortlist.id).where(Shortlist.issued_at < (s_before or ""))
         if s_before is not None:
             entries = len(s.scalars(select(ShortlistEntry.id)
                                     .where(ShortlistEntry.shortlist_id.in_(old))).all())
         outcomes = 0 if o_before is None else len(s.scalars(
             select(Outcome.id).where(Outcome.at < o_before)).all())
-        done = Purged(rounds, entries, r_before, s_before, outcomes, o_before)
-        if dry_run or not (rounds or entries or outcomes):
+        done = Purged(rounds, entries, r_before, s_before, outcomes, o_before, whatifs)
+        if dry_run or not (rounds or entries or outcomes or whatifs):
             return done
         if rounds:
             s.execute(update(Round).where(Round.id.in_(rounds)).values(
                 inputs=pack({}), purged_at=utcnow()))
+        if whatifs:  # a what-if's report lists who moves: it goes with the inputs
+            s.execute(update(WhatIfRun).where(WhatIfRun.id.in_(whatifs)).values(
+                inputs=pack({}), report=None, plots=None, purged_at=utcnow()))
         if entries:
             s.execute(delete(ShortlistEntry).where(ShortlistEntry.shortlist_id.in_(old)))
             s.execute(delete(ShortlistFeedback).where(ShortlistFeedback.shortlist_id.in_(old)))
@@ -96,6 +103,8 @@ def purge(db: Database, round_days: int | None, shortlist_days: int | None,
             s.execute(delete(Outcome).where(Outcome.at < o_before))
         cut = {"rounds_before": r_before, "shortlists_before": s_before}
         gone: dict[str, Any] = {"rounds": rounds, "shortlist_entries": entries}
+        if whatifs:
+            gone["whatifs"] = whatifs
         if o_before is not None:
             cut["outcomes_before"], gone["outcomes"] = o_before, outcomes
         append(s, key_id=key_id, action="purge", target="retention",
@@ -110,6 +119,7 @@ def erase(db: Database, candidate_id: str, key_id: int | None = None) -> dict[st
     with db.write() as s:
         counts = _erase_rows(s, candidate_id, tomb)
         counts["round_snapshots"] = _erase_snapshots(s, candidate_id)
+        counts["whatifs"] = _erase_whatifs(s, candidate_id, tomb)
         if not any(counts.values()):
             raise LookupError(f"candidate {candidate_id!r} is not in the data, any round or any "
                               "shortlist")
@@ -145,7 +155,8 @@ def _erase_rows(s: Session, cid: str, tomb: str) -> dict[str, int]:
         "shortlist_answers": _erase_answers(s, cid, tomb),
         "shortlist_feedback": n(s.execute(
             update(ShortlistFeedback).where(ShortlistFeedback.candidate_id == cid)
-            .values(candidate_id=tomb, note="erased"))),
+            .values(candidate_id=tomb, note="erased", resolution_reason=case(
+                (ShortlistFeedback.resolution_reason.is_(None), None), else_="erased")))),
         "outcomes": n(s.execute(update(Outcome).where(Outcome.candidate_id == cid)
                                 .values(candidate_id=tomb, reason="erased"))),
     }
@@ -169,25 +180,44 @@ def _replace(value: Any, cid: str, tomb: str) -> Any:
     return tomb if value == cid else value
 
 
+def _without(blob: bytes, cid: str) -> bytes | None:
+    """A snapshot without the person's rows, or None when it has none."""
+    if cid.encode() not in gzip.decompress(blob):
+        return None
+    tables = unpack(blob)
+    removed = 0
+    for name, df in tables.items():
+        if "candidate_id" in df.columns:
+            keep = df["candidate_id"] != cid
+            removed += int((~keep).sum())
+            tables[name] = df[keep]
+    return pack(tables) if removed else None
+
+
+def _erase_whatifs(s: Session, cid: str, tomb: str) -> int:
+    """What-ifs whose snapshot or report names the person: their rows removed from the
+    snapshot, the report naming the tombstone."""
+    changed = 0
+    for run in s.scalars(select(WhatIfRun).where(WhatIfRun.purged_at.is_(None))):
+        blob = _without(run.inputs, cid)
+        report = None if run.report is None else _replace(run.report, cid, tomb)
+        if blob is None and report == run.report:
+            continue
+        run.inputs, run.report = blob or run.inputs, report
+        changed += 1
+    return changed
+
+
 def _erase_snapshots(s: Session, cid: str) -> int:
     """Remove the person's rows from every stored round snapshot that has them."""
     changed = 0
-    needle = cid.encode()
-    for rid, blob in s.execute(select(Round.id, Round.inputs).where(Round.purged_at.is_(None))):
-        if needle not in gzip.decompress(blob):
-            continue
-        tables = unpack(blob)
-        removed = 0
-        for name, df in tables.items():
-            if "candidate_id" in df.columns:
-                keep = df["candidate_id"] != cid
-                removed += int((~keep).sum())
-                tables[name] = df[keep]
-        if not removed:
+    for rid, old in s.execute(select(Round.id, Round.inputs).where(Round.purged_at.is_(None))):
+        blob = _without(old, cid)
+        if blob is None:
             continue
         rnd = s.get(Round, rid)
         assert rnd is not None
-        rnd.inputs = pack(tables)
+        rnd.inputs = blob
         rnd.summary = {**(rnd.summary or {}), "erased": int((rnd.summary or {})
                                                             .get("erased", 0)) + 1}
         changed += 1

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from api.db import Database
 from api.models import Round, RoundAssignment
 from api.rounding import unpack
-from api.state import ID
+from api.store.data import ID
 
 
 @dataclass(frozen=True)

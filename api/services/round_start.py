@@ -4,12 +4,17 @@ caller's request when asked."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
-from api import rounding
+from api import rounding, storage_errors
 from api.security import Caller, Role
 from matcher.i18n import N_, _
 
+if TYPE_CHECKING:
+    from api.appstate import AppState
+
+log = logging.getLogger(__name__)
 PLANNER_SCENARIO = N_("planners may run scenario rounds only")
 
 
@@ -22,10 +27,14 @@ class RoundRefused(Exception):
         return _(self.template)
 
 
-def start_round(state: Any, caller: Caller, kind: str, overrides: dict[str, Any] | None = None,
-                run_small_now: bool = True) -> tuple[int, bool]:
+def start_round(state: AppState, caller: Caller, kind: str,
+                overrides: dict[str, Any] | None = None, run_small_now: bool = True,
+                previous_round_id: int | None = None) -> tuple[int, bool]:
     """(round id, queued): queued for a job worker, or (small rounds with `run_small_now`)
-    solved in this call. Raises RoundRefused, or InputError for a bad policy or no data."""
+    solved in this call. Raises RoundRefused, or InputError for a bad policy or no data.
+
+    A small round whose result cannot be stored (a full or read-only disk) is left queued: the
+    round and its job are stored, and a worker takes the job up again when its lease expires."""
     if caller.role is Role.planner and kind != "scenario":
         raise RoundRefused(403, PLANNER_SCENARIO)
     settings, runner = state.settings, state.runner
@@ -33,8 +42,14 @@ def start_round(state: Any, caller: Caller, kind: str, overrides: dict[str, Any]
     sync_max = settings.sync_round_max_candidates if run_small_now else -1
     round_id, _, claim = rounding.create(
         state.db, policy, kind, caller.key_id, settings.job_max_attempts, runner.name,
-        sync_max, settings.job_lease_seconds)
+        sync_max, settings.job_lease_seconds, previous_round_id)
     if claim is None:
         return round_id, True
-    runner.run(claim)
+    try:
+        runner.run(claim)
+    except Exception as exc:
+        if storage_errors.answer(exc) is None:
+            raise
+        log.warning("round %d: storing its result failed (%s); left to a worker", round_id, exc)
+        return round_id, True
     return round_id, False

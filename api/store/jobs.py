@@ -27,7 +27,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.db import Database, utcnow
-from api.models import Round, RoundJob, ServiceWorker
+from api.models import Round, RoundJob, ServiceWorker, WhatIfRun
 
 CLAIMABLE = ("queued", "running")
 FINAL = ("done", "failed", "cancelled")
@@ -38,12 +38,24 @@ def later(seconds: float) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+#: The kinds of job, and the column of ``round_jobs`` that names each one's target.
+KINDS = ("round", "whatif")
+
+
 @dataclass(frozen=True)
 class Claim:
+    """A claimed job: `target` is the round's id (kind round) or the what-if's (kind whatif)."""
+
     job_id: int
-    round_id: int
+    target: int
     attempt: int
     worker: str
+    kind: str = "round"
+
+    @property
+    def round_id(self) -> int:
+        assert self.kind == "round", self.kind
+        return self.target
 
 
 @dataclass(frozen=True)
@@ -51,8 +63,14 @@ class Expired:
     """A job whose lease expired after its last allowed attempt: to be failed by the caller."""
 
     job_id: int
-    round_id: int
+    target: int
     attempts: int
+    kind: str = "round"
+
+    @property
+    def round_id(self) -> int:
+        assert self.kind == "round", self.kind
+        return self.target
 
 
 @contextmanager
@@ -66,24 +84,26 @@ def claiming(db: Database) -> Iterator[Session]:
 
 
 def enqueue(s: Session, round_id: int, max_attempts: int, runner: str | None = None,
-            lease_seconds: float = 30.0) -> Claim | None:
-    """Queue a round's job; with `runner`, the job is created claimed by it (a synchronous
-    round run by the request that made it) and its claim is returned."""
+            lease_seconds: float = 30.0, kind: str = "round") -> Claim | None:
+    """Queue a round's job (kind whatif: `round_id` is the what-if's id); with `runner`, the
+    job is created claimed by it (a synchronous round run by the request that made it) and its
+    claim is returned."""
     now = utcnow()
-    job = RoundJob(round_id=round_id, kind="round", status="queued", attempts=0,
-                   max_attempts=max_attempts, cancel_requested=False, created_at=now,
-                   updated_at=now)
+    target = {"round_id": round_id} if kind == "round" else {"whatif_id": round_id}
+    job = RoundJob(kind=kind, status="queued", attempts=0, max_attempts=max_attempts,
+                   cancel_requested=False, created_at=now, updated_at=now, **target)
     if runner is not None:
         job.status, job.attempts, job.worker = "running", 1, runner
         job.lease_until = later(lease_seconds)
     s.add(job)
     s.flush()
-    return None if runner is None else Claim(job.id, round_id, 1, runner)
+    return None if runner is None else Claim(job.id, round_id, 1, runner, kind)
 
 
 def _claimable(now: str, job_id: int | None, lock: bool = True) -> Any:
-    q = select(RoundJob.id, RoundJob.round_id, RoundJob.status, RoundJob.attempts,
-               RoundJob.max_attempts, RoundJob.cancel_requested)
+    q = select(RoundJob.id, RoundJob.round_id, RoundJob.whatif_id, RoundJob.kind,
+               RoundJob.status, RoundJob.attempts, RoundJob.max_attempts,
+               RoundJob.cancel_requested)
     if job_id is not None:
         q = q.where(RoundJob.id == job_id, RoundJob.status == "queued")
     else:
@@ -108,19 +128,26 @@ def claim(s: Session, worker: str, lease_seconds: float, job_id: int | None = No
     row = s.execute(_claimable(now, job_id)).first()
     if row is None:
         return None
+    target = row.round_id if row.kind == "round" else row.whatif_id
     if row.status == "running" and (row.attempts >= row.max_attempts or row.cancel_requested):
-        return Expired(row.id, row.round_id, row.attempts)
+        return Expired(row.id, target, row.attempts, row.kind)
     attempt = row.attempts + 1
     s.execute(update(RoundJob).where(RoundJob.id == row.id).values(
         status="running", attempts=attempt, worker=worker, lease_until=later(lease_seconds),
         updated_at=now, progress=None))
-    round_state(s, row.round_id, "running", f"running (attempt {attempt} of "
-                f"{row.max_attempts})")
-    return Claim(row.id, row.round_id, attempt, worker)
+    target_state(s, row.kind, target, "running",
+                 f"running (attempt {attempt} of {row.max_attempts})")
+    return Claim(row.id, target, attempt, worker, row.kind)
 
 
 def round_state(s: Session, round_id: int, status: str, stage: str) -> None:
     s.execute(update(Round).where(Round.id == round_id).values(status=status, stage=stage[:32]))
+
+
+def target_state(s: Session, kind: str, target: int, status: str, stage: str) -> None:
+    """The status and stage of a job's round or what-if."""
+    table = Round if kind == "round" else WhatIfRun
+    s.execute(update(table).where(table.id == target).values(status=status, stage=stage[:32]))
 
 
 def owns(s: Session, claim: Claim) -> bool:
@@ -161,8 +188,10 @@ def requeue_unattempted(s: Session, claim: Claim) -> None:
             updated_at=utcnow()))
 
 
-def job_for_round(s: Session, round_id: int) -> RoundJob | None:
-    row = s.execute(select(RoundJob).where(RoundJob.round_id == round_id)).first()
+def job_for_round(s: Session, round_id: int, kind: str = "round") -> RoundJob | None:
+    """The job of a round (kind whatif: of the what-if `round_id`)."""
+    col = RoundJob.round_id if kind == "round" else RoundJob.whatif_id
+    row = s.execute(select(RoundJob).where(col == round_id)).first()
     return None if row is None else row[0]
 
 

@@ -301,8 +301,14 @@ def solve_chain_round(inst: Instance, policy: Policy, edges: EdgeTable, usable: 
         model_problem = with_bonus(problem, pair_bonus(problem, targets, bonus), bonus)
         route_extra = np.where(route_bonus(routes, targets, problem.n_candidates, bonus),
                                bonus, 0).astype(np.int64)
+    n_vars = problem.n_edges + len(routes) + int((min_participants(inst) > 0).sum())
     try:
-        result, sol = solve_chain(inst, model_problem, routes, policy, route_extra)
+        if n_vars > policy.chain.exact_max_variables:
+            from matcher.chain.lagrange import solve_large
+
+            result, sol = solve_large(inst, model_problem, routes, route_extra)
+        else:
+            result, sol = solve_chain(inst, model_problem, routes, policy, route_extra)
     except ChainInfeasible:
         raise InputError([Problem("decisions.csv", None, None,
                                   "the locks cannot all be kept together with the options' "

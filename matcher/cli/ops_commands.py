@@ -38,7 +38,8 @@ def purge(
     finally:
         database.dispose()
     verb = "would purge" if dry_run else "purged"
-    console.print(f"{verb}: inputs of {len(done.rounds)} round(s) finished before "
+    console.print(f"{verb}: inputs of {len(done.rounds)} round(s) and "
+                  f"{len(done.whatifs)} what-if(s) finished before "
                   f"{done.rounds_before or '-'}; {done.shortlist_entries} shortlist entries "
                   f"issued before {done.shortlists_before or '-'}; {done.outcomes} outcomes "
                   f"recorded before {done.outcomes_before or '-'}", highlight=False)

@@ -126,7 +126,14 @@ def _class_model(problem: AssignmentProblem, core: np.ndarray, seats_left: np.nd
     """The MIP with one integer count per (organisation, need level): the pairs of each class
     sum to its count and the counts times their need keep the budget. The same LP relaxation as
     the budget rows, but branching on a count splits the search far better than on one pair
-    (measured: a 200-candidate round proven in 49 s against 78 s)."""
+    (measured: a 200-candidate round proven in 49 s against 78 s).
+
+    Measured again (December 2026, `matcher generate --candidates 200 --seed 200`, 2,350
+    pairs): the plain model (one row per candidate, option, organisation) is proven at HiGHS's
+    root on some cores in 1-3 s, but on others (1,971, 2,000, 2,123, 2,273 pairs) the root's
+    cuts stall at the LP bound (0.28% above the optimum) and 2,000 nodes end unproven after
+    60-150 s; which cores succeed changes with HiGHS's random_seed and presolve. This model
+    proved that round in 15 s (its cores of 209 and 1,971 pairs), so it stays."""
     n, levels = len(core), int(problem.need.max(initial=0)) + 1
     n_class = problem.n_organisations * levels
     cls = problem.edge_org[core].astype(np.int64) * levels + problem.edge_need[core]

@@ -36,6 +36,7 @@ class Method(StrEnum):
     DECOMPOSED = "decomposed"
     REPLAYED = "replayed"  # a stored round rebuilt from its pairs (`matcher.round.replay_round`)
     CHAIN_MILP = "chain_milp"  # a round with chain inputs (`matcher.chain.model`)
+    CHAIN_LAGRANGIAN = "chain_lagrangian"  # a large one (`matcher.chain.lagrange`)
     MIN_COST_FLOW_FAIRNESS = "min_cost_flow+fairness_cp_sat"
     LAGRANGIAN_FAIRNESS = "lagrangian+fairness_cp_sat"
     CP_SAT_FAIRNESS = "cp_sat+fairness_cp_sat"
@@ -76,6 +77,8 @@ class Certificate:
     budget_prices: np.ndarray | None = None  # float64[n_organisations] >= 0
     option_duals: np.ndarray | None = None  # float64[n_options] >= 0
     method: str | None = None
+    # ``chain_lagrangian``: micro-units per row of each priced kind (matcher.chain.lagrange)
+    prices: dict[str, np.ndarray] | None = None
 
 
 @dataclass

@@ -15,6 +15,7 @@ from matcher.round import Round, solve_round
 from matcher.scoring import SCALE
 from matcher.scoring.table import DECISION_NAMES
 from matcher.solver import Status
+from matcher.whatif import words as W
 from matcher.whatif.engine import BY_REGION, Progress
 from matcher.whatif.incremental import without_decisions
 
@@ -44,9 +45,9 @@ def price_of_decisions(rnd: Round, max_each: int = 50,
                        regions=BY_REGION)
     together = _price(free, rnd)
     dec_edges = np.flatnonzero(edges.decision != 0)
-    note = ""
+    note: W.Note = []
     if len(dec_edges) > max_each:
-        note = f"{len(dec_edges)} decisions; priced one by one: the first {max_each} by id"
+        note = [[W.NOTE_DECISIONS, {"n": len(dec_edges), "max_each": max_each}]]
         dec_edges = dec_edges[:max_each]
     rows = []
     cids = inst.candidates["candidate_id"].to_numpy()
@@ -74,5 +75,6 @@ def price_of_decisions(rnd: Round, max_each: int = 50,
                            "matched": int(rnd.chosen.sum()), "status": str(rnd.result.status)},
         "together": together,
         "each": each,
-        "note": note,
+        "note": W.note_text(note, translate=False),
+        "note_parts": note,
     }

@@ -39,8 +39,10 @@ from ortools.linear_solver.python import model_builder_helper as mbh
 
 from matcher.scoring import SCALE
 from matcher.solver import AssignmentProblem, Method, SolveResult, Status
+from matcher.whatif import words as W
 from matcher.whatif.engine import Baseline, Progress, run_scenario
 from matcher.whatif.scenario import Scenario
+from matcher.whatif.words import Note
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +130,7 @@ def display_names(df: pd.DataFrame, id_col: str) -> np.ndarray:
 
 
 def _estimates(base: Baseline, seat: pd.DataFrame, guid: pd.DataFrame,
-               lp_max_pairs: int) -> str:
+               lp_max_pairs: int) -> Note:
     """Fill `estimate`, `estimate_upper` and `estimate_from`; returns a note on the method."""
     rnd = base.round
     problem, result = rnd.problem, rnd.result
@@ -141,14 +143,13 @@ def _estimates(base: Baseline, seat: pd.DataFrame, guid: pd.DataFrame,
             df["estimate"] = np.round(dual, 6)
             df["estimate_upper"] = np.round(dual + above, 6)
             df["estimate_from"] = "LP dual"
-        return f"LP relaxation {d.value:.4f} ({d.status}), the round's answer {obj:.4f}."
+        return [[W.NOTE_LP, {"lp": d.value, "status": d.status, "answer": obj}]]
     guid["estimate"] = guid["estimate_upper"] = np.nan_to_num(lam)
     guid["estimate_from"] = "solver multiplier"
     best_wait, best_any = _seat_prices(problem, result.chosen, np.nan_to_num(lam))
     seat["estimate"], seat["estimate_upper"] = best_wait, best_any
     seat["estimate_from"] = "best person waiting"
-    return (f"No LP ({problem.n_edges:,} pairs > {lp_max_pairs:,}): guidance estimated by the "
-            "solver's multipliers, seats by the best person waiting.")
+    return [[W.NOTE_NO_LP, {"pairs": problem.n_edges, "max_pairs": lp_max_pairs}]]
 
 
 def _seat_prices(problem: AssignmentProblem, chosen: np.ndarray, lam: np.ndarray,
@@ -228,7 +229,7 @@ def _fill(df: pd.DataFrame, id_col: str, spec: str, done: dict[str, tuple[int, f
 def marginal_values(base: Baseline, top: int = TOP, lp_max_pairs: int = LP_MAX_PAIRS,
                     progress: Progress | None = None,
                     exact_max_candidates: int = EXACT_MAX_CANDIDATES,
-                    max_extra: int = MAX_EXTRA) -> dict[str, pd.DataFrame | str]:
+                    max_extra: int = MAX_EXTRA) -> dict[str, Any]:
     """Ranked marginal values per option (one more seat) and organisation (one more guidance
     unit): re-solved for all of them up to `exact_max_candidates` candidates, else for the
     `top` by estimate and those whose estimate's upper bound could beat the top-th."""
@@ -251,14 +252,14 @@ def marginal_values(base: Baseline, top: int = TOP, lp_max_pairs: int = LP_MAX_P
              + [GUIDANCE_SPEC.format(i) for i in guid["organisation_id"].to_numpy()[picks[1]]])
     done = _resolve(base, specs, progress)
     if every:
-        note += f" Every option and organisation re-solved ({len(specs)} warm re-solves)."
+        note.append([W.NOTE_EVERY, {"n": len(specs)}])
     else:
-        note += (f" Re-solved: the top {top} of each by estimate and every other whose estimate's "
-                 f"upper bound reaches the {top}th ({len(specs)} warm re-solves)")
-        note += f"; {left} more could and are left as estimates." if left else "."
+        note.append([W.NOTE_PICKED, {"top": top, "n": len(specs)}])
+        if left:
+            note.append([W.NOTE_LEFT, {"left": left}])
     return {"seats": _fill(seat, "option_id", SEAT_SPEC, done, baseline_gap),
             "guidance": _fill(guid, "organisation_id", GUIDANCE_SPEC, done, baseline_gap),
-            "note": note}
+            "note": W.note_text(note, translate=False), "note_parts": note}
 
 
 def guidance_multipliers(result: SolveResult, n_organisations: int) -> np.ndarray:

@@ -77,7 +77,7 @@ def build_report(
         "names": name_map(base.round),
     }
     if marginal is not None:
-        report["marginal"] = {"note": marginal["note"],
+        report["marginal"] = {"note": marginal["note"], "note_parts": marginal["note_parts"],
                               "seats": _records(marginal["seats"]),
                               "guidance": _records(marginal["guidance"])}
     if decisions is not None:

@@ -255,7 +255,15 @@ def marginal(m: dict[str, Any]) -> list[Section]:
             (_("Guidance units, ranked"), 3, [_marginal_row(r, "organisation")
                                              for r in m["guidance"]]),
             (_("Seats, ranked"), 3, [_marginal_row(r, "option") for r in m["seats"]]),
-            ("", 0, _("How the estimates were made: {note}").format(note=m["note"]))]
+            ("", 0, _("How the estimates were made: {note}").format(note=_note(m)))]
+
+
+def _note(part: dict[str, Any]) -> str:
+    """An engine's note in the reader's language (reports made before notes had parts: as
+    they were written)."""
+    from matcher.whatif.words import note_text
+
+    return note_text(part["note_parts"]) if "note_parts" in part else str(part["note"])
 
 
 def _marginal_row(r: dict[str, Any], what: str) -> Row:
@@ -287,6 +295,6 @@ def decisions(dd: dict[str, Any], names: Names) -> list[Section]:
              _("decision"): word({"lock": N_("lock"), "forbid": N_("forbid")}, e["decision"]),
              _("objective lost"): num(e["objective_lost"]),
              _("places lost"): num(e["placements_lost"])} for e in dd["each"]]
-    return [(_("Price of coordinators' decisions"), 2, text + (" " + dd["note"] if dd["note"]
+    return [(_("Price of coordinators' decisions"), 2, text + (" " + _note(dd) if dd["note"]
                                                                else "")),
             (_("Each decision on its own"), 3, rows)]

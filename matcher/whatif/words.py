@@ -3,7 +3,29 @@
 
 from __future__ import annotations
 
-from matcher.i18n import N_
+from typing import Any
+
+from matcher.i18n import N_, _
+
+#: A note of the engine's (how the estimates were made...), kept as its messages and their
+#: values so the report can say it in the reader's language: [[msgid, {name: value}], ...].
+Note = list[list[Any]]
+
+
+def note_text(parts: Note, translate: bool = True) -> str:
+    """A note's sentences, translated (the report) or in the code's English (report.json)."""
+    return " ".join((_(m) if translate else m).format(**a) for m, a in parts)
+
+
+# -- the engine's notes (matcher.whatif.marginal, matcher.whatif.decisions) -------------------
+NOTE_LP = N_("LP relaxation {lp:.4f} ({status}), the round's answer {answer:.4f}.")
+NOTE_NO_LP = N_("No LP ({pairs:,} pairs > {max_pairs:,}): guidance estimated by the solver's "
+                "multipliers, seats by the best person waiting.")
+NOTE_EVERY = N_("Every option and organisation re-solved ({n} warm re-solves).")
+NOTE_PICKED = N_("Re-solved: the top {top} of each by estimate and every other whose estimate's "
+                 "upper bound reaches the {top}th ({n} warm re-solves).")
+NOTE_LEFT = N_("{left} more could and are left as estimates.")
+NOTE_DECISIONS = N_("{n} decisions; priced one by one: the first {max_each} by id.")
 
 AND_MORE = N_(" (and {k} more {what})")
 ORGANISATIONS = N_("organisations")

@@ -104,3 +104,36 @@ def nothing_half_written(db: Database) -> dict[str, int]:
             else:
                 assert n_assign == 0 and n_unm == 0, (rnd.id, rnd.status)
     return {"imports": imports, "shortlists": shortlists, "records": report.records}
+
+
+def claim_concurrently(url: str, claimers: int) -> list[tuple[str, int]]:
+    """Claim every claimable job from `claimers` threads at once, each with its own Database
+    (as separate processes would have: no shared lock in Python; only the database's SKIP
+    LOCKED / BEGIN IMMEDIATE keeps the claims apart); (kind, target) of each claim."""
+    import threading
+
+    from api.store import jobs
+    from api.store.jobs import Expired
+
+    dbs = [Database(url) for _ in range(claimers)]
+    claimed: list[tuple[str, int]] = []
+    start = threading.Barrier(claimers)
+
+    def claimer(i: int) -> None:
+        start.wait()
+        while True:
+            with jobs.claiming(dbs[i]) as s:
+                got = jobs.claim(s, f"w{i}", 60)
+            if got is None:
+                return
+            assert not isinstance(got, Expired)
+            claimed.append((got.kind, got.target))
+
+    threads = [threading.Thread(target=claimer, args=(i,)) for i in range(claimers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for d in dbs:
+        d.dispose()
+    return claimed

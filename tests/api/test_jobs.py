@@ -13,8 +13,9 @@ from api.audit import verify
 from api.db import Database
 from api.services.jobs import JobConfig, Lease, Worker
 from api.store import jobs
-from api.store.jobs import Claim, Expired
+from api.store.jobs import Claim
 from tests.api.conftest import Api, make_api
+from tests.api.faultkit import claim_concurrently
 
 FAST = JobConfig(lease_seconds=1.0, heartbeat_seconds=0.2, poll_seconds=0.05, max_attempts=2)
 
@@ -142,27 +143,7 @@ def test_two_workers_never_claim_the_same_job(queued: Api, database_url: str) ->
     api = queued
     api.import_pilot()
     ids = [api.post("/v1/rounds", json={}).json()["id"] for _ in range(12)]
-    dbs = [Database(database_url) for _ in range(4)]
-    claimed: list[tuple[str, int]] = []
-    start = threading.Barrier(len(dbs))
-
-    def claimer(i: int) -> None:
-        start.wait()
-        while True:
-            with jobs.claiming(dbs[i]) as s:
-                got = jobs.claim(s, f"w{i}", 60)
-            if got is None:
-                return
-            assert not isinstance(got, Expired)
-            claimed.append((f"w{i}", got.round_id))
-
-    threads = [threading.Thread(target=claimer, args=(i,)) for i in range(len(dbs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for d in dbs:
-        d.dispose()
+    claimed = claim_concurrently(database_url, 4)
     assert sorted(r for _, r in claimed) == ids
     with api.app.state.db.session() as s:
         assert jobs.queue_depth(s) == {"running": 12}

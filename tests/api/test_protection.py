@@ -47,6 +47,11 @@ def test_erasure_replaces_a_person_everywhere_and_the_chain_verifies(api: Api) -
         sl = s.scalars(select(Shortlist.id)).first()
         s.add(ShortlistFeedback(shortlist_id=sl, option_id="TCK-KEUKEN", candidate_id=who,
                                 kind="invited", note="called", at="2026-01-01T00:00:00.000000Z"))
+        # A coordinator's free-text reason for rejecting a reported hire may name the person.
+        s.add(ShortlistFeedback(shortlist_id=sl, option_id="TCK-KEUKEN", candidate_id=who,
+                                kind="hired", note="", at="2026-01-01T00:00:00.000000Z",
+                                resolution="rejected", resolved_at="2026-01-02T00:00:00.000000Z",
+                                resolution_reason=f"{who} took another job"))
         s.add(Outcome(candidate_id=who, option_id="TCK-KEUKEN", event="started",
                       date="2026-01-02", reason="", at="2026-01-02T00:00:00.000000Z"))
     assert re.search(rf"\b{who}\b", _everything(db))
@@ -57,7 +62,7 @@ def test_erasure_replaces_a_person_everywhere_and_the_chain_verifies(api: Api) -
     assert counts["candidates"] == 1 and counts["decisions"] >= 1
     assert counts["shortlist_entries"] == 1 and counts["round_snapshots"] == 1
     assert counts["round_assignments"] + counts["round_unmatched"] == 1
-    assert counts["shortlist_answers"] == 1 and counts["shortlist_feedback"] == 1
+    assert counts["shortlist_answers"] == 1 and counts["shortlist_feedback"] == 2
     assert counts["outcomes"] == 1
     stored = _everything(db)
     assert not re.search(rf"\b{who}\b", stored)
